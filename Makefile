@@ -1,0 +1,66 @@
+# Chamber: the user's entry point. `make` builds, `make test` builds and runs the tests,
+# `make run` runs the default experiment. CMake does the real work in build/.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+# Debian packages the build needs. `make deps` installs them as root, else prints the command.
+DEB_PACKAGES := cmake g++ make pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev \
+                libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev
+
+.PHONY: all deps build debug asan test test-asan run bench bench-cpu clean help
+
+all: build
+
+help:
+	@echo "make            build Release into $(BUILD_DIR)/ (binary: $(BUILD_DIR)/chamber)"
+	@echo "make test       build and run every test (ctest), plus the sanitizer pass of the parsers"
+	@echo "make run        build and run the default experiment (configs/quickstart.yaml)"
+	@echo "make debug      Debug build in build-debug/"
+	@echo "make asan       ASan+UBSan build in build-asan/"
+	@echo "make bench      Google Benchmark kernels and the training-step benchmark"
+	@echo "make deps       install missing Debian packages (as root) or print the command"
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "chamber: installing missing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
+	      { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } || exit 1; \
+	  else \
+	    echo "chamber: missing Debian packages:$$missing"; \
+	    echo "install them with:  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+debug: deps
+	@cmake -S . -B build-debug -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) > /dev/null
+	@cmake --build build-debug -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHAMBER_SANITIZE=ON -DCHAMBER_CUDA=OFF $(CMAKE_FLAGS) > /dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	$(MAKE) --no-print-directory test-asan
+
+# The parsers (configs, checkpoints, shards, tokenizer, interpreter, grader) under ASan+UBSan.
+test-asan: asan
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L parsers --timeout 900
+
+run: build
+	./$(BUILD_DIR)/chamber run configs/quickstart.yaml
+
+bench: build
+	cd $(BUILD_DIR) && ./bench_kernels_cpu && ./bench_train_step ../configs/tiny.yaml
+
+clean:
+	rm -rf $(BUILD_DIR) build-debug build-asan

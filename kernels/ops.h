@@ -1,0 +1,100 @@
+// The operation table: the one model definition (engine/model.cpp) calls every op through it, and
+// each backend fills it: the plain C++ reference (kernels/*.cpp, `reference_ops()`), the fast CPU
+// path, the CUDA backend and the CUDA sources run under the host SIMT emulator. Pointers passed to
+// an op live in the backend's memory (host memory for CPU backends, device memory for CUDA).
+//
+// Conventions shared by every op (each op file states its own math and shapes on top):
+//   - float32 storage; N = B*T rows; C channels; row-major, last index fastest.
+//   - Linear weights are (OC, C) as in PyTorch: out = inp @ W^T + b.
+//   - Every *_backward ACCUMULATES (+=) into every gradient it writes, parameter and activation
+//     gradients alike, so gradient accumulation and residual branches need no extra adds. The
+//     caller zeroes gradient buffers. Buffers called scratch are overwritten.
+//   - Pointers that may be null say so.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace chamber {
+
+struct Ops {
+  const char* name;
+
+  // ---- memory (the arenas are carved from one alloc per category) ----
+  void* (*alloc)(size_t bytes);                  // zero-filled, 64-byte aligned; Error if it fails
+  void (*free)(void* ptr);
+  void (*zero)(void* ptr, size_t bytes);
+  void (*copy)(void* dst, const void* src, size_t bytes);            // within the backend
+  void (*to_host)(void* host_dst, const void* src, size_t bytes);
+  void (*from_host)(void* dst, const void* host_src, size_t bytes);
+  void (*synchronize)();
+
+  // ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ----
+  void (*encoder_forward)(float* out, const int* tokens, const float* wte, const float* wpe,
+                          int B, int T, int C);
+  void (*encoder_backward)(float* dwte, float* dwpe, const float* dout, const int* tokens,
+                           int B, int T, int C);
+
+  // ---- LayerNorm over the last dim; saves mean and rstd (N) for backward ----
+  void (*layernorm_forward)(float* out, float* mean, float* rstd, const float* inp,
+                            const float* weight, const float* bias, int N, int C);
+  void (*layernorm_backward)(float* dinp, float* dweight, float* dbias, const float* dout,
+                             const float* inp, const float* weight, const float* mean,
+                             const float* rstd, int N, int C);
+
+  // ---- matmul with bias: out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC); bias may be null;
+  //      in backward dinp, dweight and dbias may each be null (not computed) ----
+  void (*matmul_forward)(float* out, const float* inp, const float* weight, const float* bias,
+                         int N, int C, int OC);
+  void (*matmul_backward)(float* dinp, float* dweight, float* dbias, const float* dout,
+                          const float* inp, const float* weight, int N, int C, int OC);
+
+  // ---- causal multi-head self-attention.
+  //      qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.
+  //      out (B,T,C) heads concatenated; att (B,NH,T,T) the softmax probabilities, kept for
+  //      backward (entries above the diagonal are 0). dqkv accumulates; datt is (B,NH,T,T) scratch.
+  void (*attention_forward)(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
+  void (*attention_backward)(float* dqkv, float* datt, const float* dout, const float* qkv,
+                             const float* att, int B, int T, int C, int NH);
+
+  // ---- GELU, tanh approximation, elementwise over n ----
+  void (*gelu_forward)(float* out, const float* inp, size_t n);
+  void (*gelu_backward)(float* dinp, const float* inp, const float* dout, size_t n);
+
+  // ---- residual: out = a + b; backward da += dout, db += dout ----
+  void (*residual_forward)(float* out, const float* a, const float* b, size_t n);
+  void (*residual_backward)(float* da, float* db, const float* dout, size_t n);
+
+  // ---- fused classifier over logits (N, Vp), the first V columns real, the rest padding.
+  //      For each row i with targets[i] >= 0:
+  //        losses[i]  = -log softmax(logits[i])[targets[i]]            (the token's -logprob)
+  //        entropy[i] = -sum_j p_ij log p_ij      (only if entropy != null)
+  //      and if write_grad, logits[i] is OVERWRITTEN with d(sum_i w_i * losses[i])/dlogits[i]
+  //        = token_weights[i] * (softmax(logits[i]) - onehot(targets[i])), padding columns 0.
+  //      Rows with targets[i] < 0 get loss 0, entropy 0 and zero gradient. token_weights may be
+  //      null only when write_grad is false. Weights may be any sign (RL uses this).
+  void (*classifier_forward_backward)(float* logits, float* losses, float* entropy,
+                                      const int* targets, const float* token_weights, int N,
+                                      int V, int Vp, bool write_grad);
+
+  // ---- scalar value head: values[i] = h[i,:] . w + b[0] ----
+  void (*value_head_forward)(float* values, const float* h, const float* w, const float* b,
+                             int N, int C);
+  void (*value_head_backward)(float* dh, float* dw, float* db, const float* dvalues,
+                              const float* h, const float* w, int N, int C);
+
+  // ---- optimizer ----
+  // sum of squares of g[0..n) in double, returned to the host (the caller sums over tensors).
+  double (*sum_squares)(const float* g, size_t n);
+  // AdamW with decoupled weight decay, step t >= 1 (bias correction), gradient scaled by
+  // grad_scale first (global-norm clipping folds in here):
+  //   g = grad_scale*grads; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
+  //   params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + weight_decay * params )
+  void (*adamw_update)(float* params, const float* grads, float* m, float* v, size_t n, float lr,
+                       float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                       int t);
+};
+
+// The plain C++ reference backend (kernels/*.cpp): readable loops, OpenMP over rows.
+const Ops& reference_ops();
+
+}  // namespace chamber
