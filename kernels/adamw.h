@@ -1,0 +1,35 @@
+// Optimizer pieces, plain C++ reference: AdamW, the sum of squares for the global gradient norm,
+// and the clipping scale that folds into AdamW's grad_scale.
+//
+//   sum_squares_ref(g, n) = sum_i g[i]^2, accumulated in double and returned to the host. The
+//     array is cut into fixed chunks whose partial sums are added in order, so the result is
+//     bit-identical whatever the thread count. The caller sums over tensors and takes the sqrt.
+//
+//   clip_grad_scale(norm, max_norm) = max_norm / (norm + 1e-6) if norm > max_norm, else 1.
+//     max_norm <= 0 disables clipping (returns 1). A non-finite norm also returns 1: the caller
+//     must check the norm and skip the step (scaling would hide the problem, not fix it).
+//
+//   adamw_update_ref, step t >= 1, decoupled weight decay, elementwise over n:
+//     g = grad_scale * grads
+//     m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2        (m, v OVERWRITTEN)
+//     params -= lr * ( (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+//                      + weight_decay * params )                            (params UPDATED)
+//   The bias corrections are computed once per call in double.
+//
+// Templated over the scalar (float, double); the Ops table uses the float instantiation.
+#pragma once
+#include <cstddef>
+
+namespace chamber {
+
+template <typename Real>
+double sum_squares_ref(const Real* g, size_t n);
+
+float clip_grad_scale(double grad_norm, float max_norm);
+
+template <typename Real>
+void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, size_t n, float lr,
+                      float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                      int t);
+
+}  // namespace chamber

@@ -1,0 +1,81 @@
+// The plain C++ reference backend: the Ops table (kernels/ops.h) pointing at the float
+// instantiations of the readable kernels in kernels/*.cpp, plus host memory functions.
+// Every other backend is tested against this one; it favours clarity over speed.
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/util.h"
+#include "kernels/adamw.h"
+#include "kernels/attention.h"
+#include "kernels/classifier.h"
+#include "kernels/encoder.h"
+#include "kernels/gelu.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/residual.h"
+#include "kernels/value_head.h"
+
+namespace chamber {
+
+namespace {
+
+constexpr size_t kAlignment = 64;  // a cache line, and enough for any SIMD load
+
+void* host_alloc(size_t bytes) {
+  // aligned_alloc wants a multiple of the alignment; a zero-byte request still gets a real block
+  // so that free() and pointer arithmetic on the result stay well-defined.
+  size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded == 0) rounded = kAlignment;
+  if (rounded < bytes) fail("reference backend: allocation size ", bytes, " bytes overflows");
+  void* ptr = std::aligned_alloc(kAlignment, rounded);
+  if (!ptr)
+    fail("reference backend: could not allocate ", human_bytes((double)bytes), " (", bytes,
+         " bytes) of host memory; reduce batch_size, seq_len or the model size");
+  std::memset(ptr, 0, rounded);
+  return ptr;
+}
+
+void host_free(void* ptr) { std::free(ptr); }
+void host_zero(void* ptr, size_t bytes) { std::memset(ptr, 0, bytes); }
+void host_copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void host_synchronize() {}  // every reference op has finished when it returns
+
+Ops make_reference_ops() {
+  Ops ops{};
+  ops.name = "reference";
+  ops.alloc = host_alloc;
+  ops.free = host_free;
+  ops.zero = host_zero;
+  ops.copy = host_copy;
+  ops.to_host = host_copy;
+  ops.from_host = host_copy;
+  ops.synchronize = host_synchronize;
+  ops.encoder_forward = encoder_forward_ref<float>;
+  ops.encoder_backward = encoder_backward_ref<float>;
+  ops.layernorm_forward = layernorm_forward_ref<float>;
+  ops.layernorm_backward = layernorm_backward_ref<float>;
+  ops.matmul_forward = matmul_forward_ref<float>;
+  ops.matmul_backward = matmul_backward_ref<float>;
+  ops.attention_forward = attention_forward_ref<float>;
+  ops.attention_backward = attention_backward_ref<float>;
+  ops.gelu_forward = gelu_forward_ref<float>;
+  ops.gelu_backward = gelu_backward_ref<float>;
+  ops.residual_forward = residual_forward_ref<float>;
+  ops.residual_backward = residual_backward_ref<float>;
+  ops.classifier_forward_backward = classifier_forward_backward_ref<float>;
+  ops.value_head_forward = value_head_forward_ref<float>;
+  ops.value_head_backward = value_head_backward_ref<float>;
+  ops.sum_squares = sum_squares_ref<float>;
+  ops.adamw_update = adamw_update_ref<float>;
+  return ops;
+}
+
+}  // namespace
+
+const Ops& reference_ops() {
+  static const Ops ops = make_reference_ops();
+  return ops;
+}
+
+}  // namespace chamber
