@@ -1,0 +1,63 @@
+// Helpers for the reference-kernel tests; see kernel_checks.h.
+#include "tests/kernels/kernel_checks.h"
+
+#include <cmath>
+
+#include "tests/test_util.h"
+
+namespace chamber::testing {
+
+std::vector<double> random_doubles(size_t n, uint64_t seed, double lo, double hi) {
+  return to_double(random_vector(n, seed, (float)lo, (float)hi));
+}
+
+std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double sum = 0.0;
+  for (size_t k = 0; k < a.size() && k < b.size(); k++) sum += a[k] * b[k];
+  return sum;
+}
+
+std::vector<double> finite_difference_grad(std::vector<double>& x,
+                                           const std::function<double()>& loss, double h) {
+  std::vector<double> grad(x.size());
+  for (size_t k = 0; k < x.size(); k++) {
+    double saved = x[k];
+    x[k] = saved + h;
+    double plus = loss();
+    x[k] = saved - h;
+    double minus = loss();
+    x[k] = saved;
+    grad[k] = (plus - minus) / (2.0 * h);
+  }
+  return grad;
+}
+
+::testing::AssertionResult all_close_double(const std::vector<double>& got,
+                                            const std::vector<double>& want, double atol,
+                                            double rtol) {
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << "size " << got.size() << " != " << want.size();
+  double worst = 0.0;
+  size_t worst_index = 0;
+  for (size_t k = 0; k < got.size(); k++) {
+    if (!std::isfinite(got[k]) || !std::isfinite(want[k]))
+      return ::testing::AssertionFailure()
+             << "non-finite value at " << k << ": got " << got[k] << " want " << want[k];
+    double ratio = std::fabs(got[k] - want[k]) / (atol + rtol * std::fabs(want[k]));
+    if (ratio > worst) {
+      worst = ratio;
+      worst_index = k;
+    }
+  }
+  if (worst > 1.0)
+    return ::testing::AssertionFailure()
+           << "worst error " << worst << "x tolerance at " << worst_index << ": got "
+           << got[worst_index] << " want " << want[worst_index] << " (atol " << atol << ", rtol "
+           << rtol << ")";
+  return ::testing::AssertionSuccess() << "worst error " << worst << "x tolerance";
+}
+
+}  // namespace chamber::testing
