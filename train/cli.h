@@ -1,0 +1,19 @@
+// The `chamber` command line is built from per-area registration functions: each adds its
+// subcommands (with their options and a callback that does the work) to the CLI11 app that
+// train/main.cpp owns. Callbacks report bad input by throwing chamber::Error; main prints it.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace chamber {
+
+// `chamber pretrain` (train/cli_pretrain.cpp).
+void register_pretrain_commands(CLI::App& app);
+// `chamber sample|score|export` on a checkpoint (train/cli_model.cpp).
+void register_model_commands(CLI::App& app);
+// `chamber tokenizer train|encode` (train/cli_tokenizer.cpp).
+void register_tokenizer_commands(CLI::App& app);
+
+}  // namespace chamber
