@@ -25,6 +25,7 @@ using testing::random_doubles;
 using Vec = std::vector<double>;
 
 TEST(ReferenceFiniteDifferences, Encoder) {
+  testing::ScopedOmpThreads one_thread(1);
   const int B = 2, T = 5, C = 12, V = 7;  // 10 positions over 7 tokens: repeats are certain
   std::vector<int> tokens = testing::random_tokens(B * T, V, 1);
   Vec wte = random_doubles(V * C, 2), wpe = random_doubles(T * C, 3);
@@ -41,6 +42,7 @@ TEST(ReferenceFiniteDifferences, Encoder) {
 }
 
 TEST(ReferenceFiniteDifferences, LayerNorm) {
+  testing::ScopedOmpThreads one_thread(1);
   const int N = 9, C = 12;
   Vec inp = random_doubles(N * C, 1, -2.0, 2.0), weight = random_doubles(C, 2),
       bias = random_doubles(C, 3), proj = random_doubles(N * C, 4);
@@ -60,6 +62,7 @@ TEST(ReferenceFiniteDifferences, LayerNorm) {
 }
 
 TEST(ReferenceFiniteDifferences, Matmul) {
+  testing::ScopedOmpThreads one_thread(1);
   const int N = 9, C = 12, OC = 7;
   Vec inp = random_doubles(N * C, 1), weight = random_doubles(OC * C, 2),
       bias = random_doubles(OC, 3), proj = random_doubles(N * OC, 4);
@@ -77,6 +80,7 @@ TEST(ReferenceFiniteDifferences, Matmul) {
 }
 
 TEST(ReferenceFiniteDifferences, Attention) {
+  testing::ScopedOmpThreads one_thread(1);
   const int B = 2, T = 5, C = 12, NH = 3;
   Vec qkv = random_doubles(B * T * 3 * C, 1, -1.5, 1.5), proj = random_doubles(B * T * C, 2);
   Vec out(B * T * C), att(B * NH * T * T);
@@ -92,6 +96,7 @@ TEST(ReferenceFiniteDifferences, Attention) {
 }
 
 TEST(ReferenceFiniteDifferences, Gelu) {
+  testing::ScopedOmpThreads one_thread(1);
   const size_t n = 37;
   Vec inp = random_doubles(n, 1, -4.0, 4.0), proj = random_doubles(n, 2);
   Vec out(n);
@@ -105,6 +110,7 @@ TEST(ReferenceFiniteDifferences, Gelu) {
 }
 
 TEST(ReferenceFiniteDifferences, Residual) {
+  testing::ScopedOmpThreads one_thread(1);
   const size_t n = 37;
   Vec a = random_doubles(n, 1), b = random_doubles(n, 2), proj = random_doubles(n, 3);
   Vec out(n);
@@ -119,6 +125,7 @@ TEST(ReferenceFiniteDifferences, Residual) {
 }
 
 TEST(ReferenceFiniteDifferences, Classifier) {
+  testing::ScopedOmpThreads one_thread(1);
   // loss = sum_i w_i * losses[i]; the gradient is what write_grad leaves in the logits.
   // Weights of both signs and two ignored rows (targets -1).
   const int N = 9, V = 11, Vp = 16;
@@ -141,6 +148,7 @@ TEST(ReferenceFiniteDifferences, Classifier) {
 }
 
 TEST(ReferenceFiniteDifferences, ValueHead) {
+  testing::ScopedOmpThreads one_thread(1);
   const int N = 9, C = 12;
   Vec h = random_doubles(N * C, 1), w = random_doubles(C, 2), b = random_doubles(1, 3),
       proj = random_doubles(N, 4);

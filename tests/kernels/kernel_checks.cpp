@@ -1,6 +1,8 @@
 // Helpers for the reference-kernel tests; see kernel_checks.h.
 #include "tests/kernels/kernel_checks.h"
 
+#include <omp.h>
+
 #include <cmath>
 
 #include "tests/test_util.h"
@@ -13,6 +15,11 @@ std::vector<double> random_doubles(size_t n, uint64_t seed, double lo, double hi
 
 std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+ScopedOmpThreads::ScopedOmpThreads(int threads) : saved(omp_get_max_threads()) {
+  omp_set_num_threads(threads);
+}
+ScopedOmpThreads::~ScopedOmpThreads() { omp_set_num_threads(saved); }
 
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double sum = 0.0;

@@ -24,6 +24,15 @@ double dot(const std::vector<double>& a, const std::vector<double>& b);
 std::vector<double> finite_difference_grad(std::vector<double>& x,
                                            const std::function<double()>& loss, double h = 1e-5);
 
+// Runs the enclosing scope with a fixed OpenMP thread count and restores the previous one. The
+// finite-difference tests make thousands of tiny kernel calls where waking threads costs far more
+// than the work, especially on a loaded machine; they run on one thread.
+struct ScopedOmpThreads {
+  explicit ScopedOmpThreads(int threads);
+  ~ScopedOmpThreads();
+  int saved;
+};
+
 // |got - want| <= atol + rtol*|want| everywhere; any NaN/Inf fails.
 ::testing::AssertionResult all_close_double(const std::vector<double>& got,
                                             const std::vector<double>& want, double atol,

@@ -269,12 +269,15 @@ TEST(ReferenceDeterminism, SameBitsForAnyThreadCount) {
     std::memcpy(ss_bits.data(), &ss, sizeof(ss));
     return std::vector<VecF>{dinp, dweight, dbias, out, ln, ldinp, ldw, ldb, att_out, dqkv, dwte, dwpe, ss_bits};
   };
-  int saved_threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  std::vector<VecF> one = run_all();
-  omp_set_num_threads(3);
-  std::vector<VecF> three = run_all();
-  omp_set_num_threads(saved_threads);
+  std::vector<VecF> one, three;
+  {
+    testing::ScopedOmpThreads threads(1);
+    one = run_all();
+  }
+  {
+    testing::ScopedOmpThreads threads(3);
+    three = run_all();
+  }
   for (size_t k = 0; k < one.size(); k++)
     EXPECT_EQ(0, std::memcmp(one[k].data(), three[k].data(), one[k].size() * sizeof(float)))
         << "result " << k << " differs between 1 and 3 threads";
