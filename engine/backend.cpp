@@ -1,0 +1,80 @@
+#include "engine/backend.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "engine/util.h"
+
+#ifdef CHAMBER_HAVE_CUDA
+#include "kernels/cuda_backend.h"
+#endif
+#ifdef CHAMBER_HAVE_SIMT
+#include "kernels/simt_backend.h"
+#endif
+#if __has_include("kernels/cpu_fast.h")
+#include "kernels/cpu_fast.h"
+#define CHAMBER_HAVE_CPU_FAST 1
+#endif
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace chamber {
+
+static bool gpu_present() {
+#ifdef CHAMBER_HAVE_CUDA
+  return cuda_device_available();
+#else
+  return false;
+#endif
+}
+
+std::string resolve_device_name(const std::string& device) {
+  if (device == "auto") return gpu_present() ? "cuda" : "cpu";
+  return device;
+}
+
+const Ops& select_backend(const std::string& device_in) {
+  std::string device = resolve_device_name(device_in);
+  if (device == "cpu") {
+#ifdef CHAMBER_HAVE_CPU_FAST
+    return cpu_fast_ops();
+#else
+    return reference_ops();
+#endif
+  }
+  if (device == "cpu-ref") return reference_ops();
+  if (device == "cuda") {
+#ifdef CHAMBER_HAVE_CUDA
+    if (!cuda_device_available())
+      fail("--device cuda: no usable CUDA GPU was found (driver missing or no device). "
+           "Use --device cpu, or --device auto to pick the GPU when there is one.");
+    return cuda_ops();
+#else
+    fail("--device cuda: this build has no CUDA backend (nvcc was not found when it was configured). "
+         "Install the CUDA toolkit and rebuild, or use --device cpu.");
+#endif
+  }
+  if (device == "simt") {
+#ifdef CHAMBER_HAVE_SIMT
+    return simt_ops();
+#else
+    fail("--device simt: this build has no SIMT emulator backend");
+#endif
+  }
+  fail("unknown device '", device_in, "': expected cpu, cpu-ref, cuda, simt or auto");
+}
+
+int set_cpu_threads(int n) {
+  if (n <= 0) {
+    if (const char* env = std::getenv("CHAMBER_THREADS")) n = std::atoi(env);
+  }
+  if (n <= 0) n = (int)std::thread::hardware_concurrency();
+  if (n <= 0) n = 1;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+  return n;
+}
+
+}  // namespace chamber

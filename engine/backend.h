@@ -1,0 +1,21 @@
+// Choosing the backend that fills the operation table, and the CPU thread count.
+//   cpu      the fast CPU path (OpenBLAS matmuls, fused threaded ops) — the default
+//   cpu-ref  the plain C++ reference kernels (readable; what tests compare against)
+//   cuda     the hand-written CUDA kernels and cuBLASLt on the GPU
+//   simt     the CUDA kernel sources run on the CPU by the SIMT emulator (for tests)
+//   auto     cuda when a GPU is present, else cpu
+#pragma once
+#include <string>
+
+#include "kernels/ops.h"
+
+namespace chamber {
+
+const Ops& select_backend(const std::string& device);
+std::string resolve_device_name(const std::string& device);   // "auto" -> the concrete name
+
+// Threads for OpenMP loops and OpenBLAS: n > 0, else $CHAMBER_THREADS, else all cores.
+// Returns the count in effect.
+int set_cpu_threads(int n);
+
+}  // namespace chamber

@@ -1,0 +1,149 @@
+#include "engine/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/config.h"
+#include "engine/safetensors.h"
+#include "engine/util.h"
+
+namespace chamber {
+
+std::string checkpoint_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step_%08lld", (long long)step);
+  return buf;
+}
+
+static std::vector<TensorToWrite> tensors_of(const GPT& model, const std::vector<float>& host,
+                                             const std::string& prefix) {
+  std::vector<TensorToWrite> out;
+  for (const auto& slot : model.param_table)
+    out.push_back({prefix + slot.name, slot.shape, host.data() + slot.offset / sizeof(float)});
+  return out;
+}
+
+static std::vector<float> arena_to_host(const GPT& model, const Arena& arena) {
+  std::vector<float> host(arena.bytes / sizeof(float));
+  model.ops->to_host(host.data(), arena.base, arena.bytes);
+  return host;
+}
+
+std::string checkpoint_save(const CheckpointWrite& w, const GPT& model) {
+  make_dirs(w.root);
+  std::string final_dir = path_join(w.root, w.name);
+  std::string tmp_dir = path_join(w.root, "." + w.name + ".tmp");
+  remove_all(tmp_dir);
+  make_dirs(tmp_dir);
+
+  std::vector<float> params = gpt_parameters_to_host(model);
+  write_file_atomic(path_join(tmp_dir, "model.safetensors"),
+                    safetensors_serialize(tensors_of(model, params, ""), {{"format", "chamber-gpt2"}}));
+  if (w.with_optimizer && model.m_arena.base) {
+    std::vector<float> m = arena_to_host(model, model.m_arena), v = arena_to_host(model, model.v_arena);
+    auto tensors = tensors_of(model, m, "m.");
+    auto v_tensors = tensors_of(model, v, "v.");
+    tensors.insert(tensors.end(), v_tensors.begin(), v_tensors.end());
+    write_file_atomic(path_join(tmp_dir, "optimizer.safetensors"),
+                      safetensors_serialize(tensors, {{"adam_step", std::to_string(model.adam_step)}}));
+  }
+  write_file_atomic(path_join(tmp_dir, "state.json"), w.state.dump(2) + "\n");
+  write_file_atomic(path_join(tmp_dir, "config.yaml"), w.config_yaml);
+  if (!w.tokenizer_path.empty())
+    write_file_atomic(path_join(tmp_dir, "tokenizer.json"), read_file(w.tokenizer_path));
+  fsync_dir(tmp_dir);
+
+  // Replace an existing checkpoint of the same name (a resumed run re-saving a step) safely:
+  // move the old one aside first, so one complete copy exists at every moment.
+  std::string old_dir = path_join(w.root, "." + w.name + ".old");
+  remove_all(old_dir);
+  if (dir_exists(final_dir) && std::rename(final_dir.c_str(), old_dir.c_str()) != 0)
+    fail("cannot move old checkpoint ", final_dir, " aside");
+  if (std::rename(tmp_dir.c_str(), final_dir.c_str()) != 0)
+    fail("cannot rename ", tmp_dir, " to ", final_dir);
+  fsync_dir(w.root);
+  remove_all(old_dir);
+  return final_dir;
+}
+
+std::vector<std::string> checkpoint_list(const std::string& root) {
+  std::vector<std::string> dirs;
+  if (!dir_exists(root)) return dirs;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind("step_", 0) == 0 &&
+        file_exists(path_join(entry.path().string(), "model.safetensors")))
+      dirs.push_back(entry.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());  // zero-padded step numbers sort in step order
+  return dirs;
+}
+
+void checkpoint_prune(const std::string& root, int keep) {
+  if (keep <= 0) return;
+  auto dirs = checkpoint_list(root);
+  for (size_t i = 0; i + keep < dirs.size(); i++) remove_all(dirs[i]);
+}
+
+std::string checkpoint_resolve(const std::string& path) {
+  if (file_exists(path_join(path, "model.safetensors"))) return path;
+  for (const std::string& root : {path_join(path, "checkpoints"), path}) {
+    auto dirs = checkpoint_list(root);
+    if (!dirs.empty()) return dirs.back();
+  }
+  fail("no checkpoint at '", path, "': expected a directory with model.safetensors, or a run "
+       "directory whose checkpoints/ holds step_* checkpoints");
+}
+
+YAML::Node checkpoint_config(const std::string& dir) {
+  std::string path = path_join(dir, "config.yaml");
+  YAML::Node root = yaml_load_file(path);
+  if (!root.IsMap() || !root["model"]) fail(path, ": missing the 'model' section (corrupted checkpoint?)");
+  return root;
+}
+
+ModelConfig checkpoint_model_config(const std::string& dir) {
+  YAML::Node root = checkpoint_config(dir);
+  YamlMap top = yaml_root(root, path_join(dir, "config.yaml"));
+  ModelConfig cfg = read_model_config(top.sub("model"));
+  if (cfg.vocab_size <= 0) fail(path_join(dir, "config.yaml"), ": model.vocab_size must be resolved (> 0)");
+  model_config_finalize(cfg);
+  return cfg;
+}
+
+nlohmann::json checkpoint_state(const std::string& dir) {
+  std::string path = path_join(dir, "state.json");
+  auto j = nlohmann::json::parse(read_file(path), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) fail(path, ": not a valid JSON object (corrupted checkpoint?)");
+  return j;
+}
+
+void checkpoint_load_weights(const std::string& dir, GPT& model) {
+  SafetensorsFile f = safetensors_load(path_join(dir, "model.safetensors"));
+  std::vector<float> host(model.param_arena.bytes / sizeof(float), 0.0f);
+  for (const auto& slot : model.param_table)
+    f.read_f32(slot.name, slot.shape, host.data() + slot.offset / sizeof(float));
+  gpt_parameters_from_host(model, host);
+}
+
+void checkpoint_load_optimizer(const std::string& dir, GPT& model) {
+  std::string path = path_join(dir, "optimizer.safetensors");
+  SafetensorsFile f = safetensors_load(path);
+  std::vector<float> m(model.m_arena.bytes / sizeof(float), 0.0f), v(m.size(), 0.0f);
+  for (const auto& slot : model.param_table) {
+    f.read_f32("m." + slot.name, slot.shape, m.data() + slot.offset / sizeof(float));
+    f.read_f32("v." + slot.name, slot.shape, v.data() + slot.offset / sizeof(float));
+  }
+  auto it = f.metadata.find("adam_step");
+  if (it == f.metadata.end()) fail(path, ": metadata adam_step is missing");
+  try {
+    model.adam_step = std::stoi(it->second);
+  } catch (...) {
+    fail(path, ": metadata adam_step is not an integer");
+  }
+  model.ops->from_host(model.m_arena.base, m.data(), model.m_arena.bytes);
+  model.ops->from_host(model.v_arena.base, v.data(), model.v_arena.bytes);
+}
+
+}  // namespace chamber

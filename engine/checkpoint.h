@@ -1,0 +1,50 @@
+// Checkpoints. One directory per checkpoint:
+//   model.safetensors      fp32 weights under our names (see parameter_table)
+//   optimizer.safetensors  AdamW m and v ("m.<name>", "v.<name>") and the step in metadata
+//   state.json             training state: step, RNG state, data cursor, whatever the loop adds
+//   config.yaml            the resolved config of the run
+//   tokenizer.json         the run's tokenizer
+// It is written into a hidden temporary directory beside its final place, every file fsynced,
+// then renamed: a crash at any moment leaves either the previous checkpoint or the new one, never a
+// half one. Loading validates every header, shape and size (files are untrusted).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "engine/model.h"
+
+namespace chamber {
+
+struct CheckpointWrite {
+  std::string root;               // e.g. runs/tiny/checkpoints
+  std::string name;               // e.g. step_00000100
+  nlohmann::json state;           // state.json
+  std::string config_yaml;        // config.yaml
+  std::string tokenizer_path;     // copied to tokenizer.json ("" = none)
+  bool with_optimizer = true;
+};
+// Returns the final directory.
+std::string checkpoint_save(const CheckpointWrite& w, const GPT& model);
+
+std::string checkpoint_name(int64_t step);                  // "step_00000100"
+// Checkpoint directories under root, oldest step first (hidden temporaries ignored).
+std::vector<std::string> checkpoint_list(const std::string& root);
+// Removes all but the newest `keep` step_* checkpoints (keep <= 0: keep all).
+void checkpoint_prune(const std::string& root, int keep);
+
+// Accepts a checkpoint directory, or a run directory / checkpoint root holding step_* entries
+// (then the newest). Error naming the path if there is none.
+std::string checkpoint_resolve(const std::string& path);
+
+// The model shape stored in dir/config.yaml (key `model`), and dir/state.json.
+ModelConfig checkpoint_model_config(const std::string& dir);
+YAML::Node checkpoint_config(const std::string& dir);
+nlohmann::json checkpoint_state(const std::string& dir);
+// Loads weights (and AdamW state) into a model created with the same config.
+void checkpoint_load_weights(const std::string& dir, GPT& model);
+void checkpoint_load_optimizer(const std::string& dir, GPT& model);
+
+}  // namespace chamber

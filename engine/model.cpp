@@ -1,0 +1,355 @@
+// GPT-2 forward and backward, written once against the operation table. Read gpt_forward and
+// gpt_backward side by side: backward visits the same ops in reverse order.
+#include "engine/model.h"
+
+#include <cmath>
+
+#include "engine/util.h"
+
+namespace chamber {
+
+void model_config_finalize(ModelConfig& cfg) {
+  if (cfg.vocab_size <= 0) fail("model.vocab_size must be > 0 (or come from the tokenizer)");
+  if (cfg.n_layer <= 0 || cfg.n_head <= 0 || cfg.n_embd <= 0 || cfg.context_length <= 0)
+    fail("model.n_layer, n_head, n_embd and context_length must all be > 0");
+  if (cfg.n_embd % cfg.n_head != 0)
+    fail("model.n_embd (", cfg.n_embd, ") must be divisible by model.n_head (", cfg.n_head, ")");
+  cfg.padded_vocab = (cfg.vocab_size + 63) / 64 * 64;  // aligned rows for the LM head matmul
+}
+
+std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p) {
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, Vp = cfg.padded_vocab, Tm = cfg.context_length;
+  std::vector<TensorSlot> t = {
+      {"wte", {Vp, C}, (void**)&p.wte},
+      {"wpe", {Tm, C}, (void**)&p.wpe},
+      {"h.ln1_w", {L, C}, (void**)&p.ln1_w},
+      {"h.ln1_b", {L, C}, (void**)&p.ln1_b},
+      {"h.qkv_w", {L, 3 * C, C}, (void**)&p.qkv_w},
+      {"h.qkv_b", {L, 3 * C}, (void**)&p.qkv_b},
+      {"h.attn_proj_w", {L, C, C}, (void**)&p.attn_proj_w},
+      {"h.attn_proj_b", {L, C}, (void**)&p.attn_proj_b},
+      {"h.ln2_w", {L, C}, (void**)&p.ln2_w},
+      {"h.ln2_b", {L, C}, (void**)&p.ln2_b},
+      {"h.fc_w", {L, 4 * C, C}, (void**)&p.fc_w},
+      {"h.fc_b", {L, 4 * C}, (void**)&p.fc_b},
+      {"h.fc_proj_w", {L, C, 4 * C}, (void**)&p.fc_proj_w},
+      {"h.fc_proj_b", {L, C}, (void**)&p.fc_proj_b},
+      {"lnf_w", {C}, (void**)&p.lnf_w},
+      {"lnf_b", {C}, (void**)&p.lnf_b},
+  };
+  if (!cfg.tied_embeddings) t.push_back({"lm_head", {Vp, C}, (void**)&p.lm_head});
+  else p.lm_head = nullptr;
+  t.push_back({"value_w", {C}, (void**)&p.value_w});
+  t.push_back({"value_b", {1}, (void**)&p.value_b});
+  return t;
+}
+
+bool parameter_decays(const std::string& name) {
+  return name == "wte" || name == "wpe" || name == "lm_head" || name == "h.qkv_w" ||
+         name == "h.attn_proj_w" || name == "h.fc_w" || name == "h.fc_proj_w";
+}
+
+static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, int T,
+                                                ActivationTensors& a, bool with_training) {
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, Vp = cfg.padded_vocab;
+  const int64_t BT = (int64_t)B * T;
+  std::vector<TensorSlot> t = {
+      {"tokens", {BT}, (void**)&a.tokens},
+      {"targets", {BT}, (void**)&a.targets},
+      {"token_weights", {BT}, (void**)&a.token_weights},
+      {"encoded", {BT, C}, (void**)&a.encoded},
+      {"ln1", {L, BT, C}, (void**)&a.ln1},
+      {"ln1_mean", {L, BT}, (void**)&a.ln1_mean},
+      {"ln1_rstd", {L, BT}, (void**)&a.ln1_rstd},
+      {"qkv", {L, BT, 3 * C}, (void**)&a.qkv},
+      {"atty", {L, BT, C}, (void**)&a.atty},
+      {"att", {L, B, NH, T, T}, (void**)&a.att},
+      {"residual2", {L, BT, C}, (void**)&a.residual2},
+      {"ln2", {L, BT, C}, (void**)&a.ln2},
+      {"ln2_mean", {L, BT}, (void**)&a.ln2_mean},
+      {"ln2_rstd", {L, BT}, (void**)&a.ln2_rstd},
+      {"fch", {L, BT, 4 * C}, (void**)&a.fch},
+      {"fch_gelu", {L, BT, 4 * C}, (void**)&a.fch_gelu},
+      {"residual3", {L, BT, C}, (void**)&a.residual3},
+      {"lnf", {BT, C}, (void**)&a.lnf},
+      {"lnf_mean", {BT}, (void**)&a.lnf_mean},
+      {"lnf_rstd", {BT}, (void**)&a.lnf_rstd},
+      {"logits", {BT, Vp}, (void**)&a.logits},
+      {"losses", {BT}, (void**)&a.losses},
+      {"entropy", {BT}, (void**)&a.entropy},
+      {"values", {BT}, (void**)&a.values},
+      {"proj_out", {BT, C}, (void**)&a.proj_out},
+  };
+  if (with_training) {
+    t.push_back({"d_residual", {BT, C}, (void**)&a.d_residual});
+    t.push_back({"d_ln", {BT, C}, (void**)&a.d_ln});
+    t.push_back({"d_qkv", {BT, 3 * C}, (void**)&a.d_qkv});
+    t.push_back({"d_atty", {BT, C}, (void**)&a.d_atty});
+    t.push_back({"d_att", {B, NH, T, T}, (void**)&a.d_att});
+    t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch});
+    t.push_back({"d_fch_gelu", {BT, 4 * C}, (void**)&a.d_fch_gelu});
+  }
+  return t;
+}
+
+ArenaSizes gpt_arena_sizes(const ModelConfig& cfg_in, int max_B, int max_T, bool with_training) {
+  ModelConfig cfg = cfg_in;
+  ParameterTensors p{};
+  ActivationTensors a{};
+  auto pt = parameter_table(cfg, p);
+  auto at = activation_table(cfg, max_B, max_T, a, with_training);
+  size_t params = arena_plan(pt);
+  return {params, with_training ? params : 0, with_training ? 2 * params : 0, arena_plan(at)};
+}
+
+void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
+                bool with_training) {
+  if (max_T > cfg.context_length)
+    fail("sequence length ", max_T, " exceeds model.context_length ", cfg.context_length);
+  m.cfg = cfg;
+  m.ops = &ops;
+  m.max_B = max_B;
+  m.max_T = max_T;
+  m.param_table = parameter_table(cfg, m.params);
+  size_t param_bytes = arena_plan(m.param_table);
+  m.num_parameters = 0;
+  for (const auto& s : m.param_table) m.num_parameters += s.numel();
+
+  m.param_arena = arena_create(ops, param_bytes, "parameters");
+  arena_point(m.param_arena, m.param_table);
+  if (with_training) {
+    // Gradients and AdamW state reuse the parameter size table, pointed into their own arenas.
+    auto grad_table = parameter_table(cfg, m.grads);
+    auto m_table = parameter_table(cfg, m.adam_m);
+    auto v_table = parameter_table(cfg, m.adam_v);
+    arena_plan(grad_table);
+    arena_plan(m_table);
+    arena_plan(v_table);
+    m.grad_arena = arena_create(ops, param_bytes, "gradients");
+    m.m_arena = arena_create(ops, param_bytes, "AdamW m");
+    m.v_arena = arena_create(ops, param_bytes, "AdamW v");
+    arena_point(m.grad_arena, grad_table);
+    arena_point(m.m_arena, m_table);
+    arena_point(m.v_arena, v_table);
+  }
+  auto act_table = activation_table(cfg, max_B, max_T, m.acts, with_training);
+  size_t act_bytes = arena_plan(act_table);
+  m.act_arena = arena_create(ops, act_bytes, "activations");
+  arena_point(m.act_arena, act_table);
+}
+
+void gpt_destroy(GPT& m) {
+  arena_destroy(m.param_arena);
+  arena_destroy(m.grad_arena);
+  arena_destroy(m.m_arena);
+  arena_destroy(m.v_arena);
+  arena_destroy(m.act_arena);
+}
+
+void gpt_init_parameters(GPT& m, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> host(m.param_arena.bytes / sizeof(float), 0.0f);
+  const float residual_scale = 1.0f / std::sqrt(2.0f * (float)m.cfg.n_layer);
+  for (const auto& slot : m.param_table) {
+    float* w = host.data() + slot.offset / sizeof(float);
+    size_t n = slot.numel();
+    const std::string& name = slot.name;
+    if (name == "h.ln1_w" || name == "h.ln2_w" || name == "lnf_w") {
+      for (size_t i = 0; i < n; i++) w[i] = 1.0f;
+    } else if (parameter_decays(name)) {
+      float std = 0.02f;
+      if (name == "h.attn_proj_w" || name == "h.fc_proj_w") std *= residual_scale;
+      for (size_t i = 0; i < n; i++) w[i] = std * rng.normal();
+    }  // biases and the value head start at zero
+  }
+  // Padded vocabulary rows never receive gradient; zero keeps them inert.
+  for (float* table : {host.data() + m.param_table[0].offset / 4}) {
+    for (size_t i = (size_t)m.cfg.vocab_size * m.cfg.n_embd;
+         i < (size_t)m.cfg.padded_vocab * m.cfg.n_embd; i++)
+      table[i] = 0.0f;
+  }
+  m.ops->from_host(m.param_arena.base, host.data(), m.param_arena.bytes);
+}
+
+std::vector<float> gpt_parameters_to_host(const GPT& m) {
+  std::vector<float> host(m.param_arena.bytes / sizeof(float));
+  m.ops->to_host(host.data(), m.param_arena.base, m.param_arena.bytes);
+  return host;
+}
+
+void gpt_parameters_from_host(GPT& m, const std::vector<float>& host) {
+  if (host.size() * sizeof(float) != m.param_arena.bytes)
+    fail("parameter buffer size mismatch: ", host.size() * 4, " bytes vs ", m.param_arena.bytes);
+  m.ops->from_host(m.param_arena.base, host.data(), m.param_arena.bytes);
+}
+
+// Per-layer views into the stacked tensors, using the call's actual (B, T).
+struct LayerView {
+  float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *attn_proj_w, *attn_proj_b, *ln2_w, *ln2_b, *fc_w, *fc_b,
+      *fc_proj_w, *fc_proj_b;
+};
+static LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l) {
+  const size_t C = cfg.n_embd;
+  return {p.ln1_w + l * C,           p.ln1_b + l * C,          p.qkv_w + l * 3 * C * C,
+          p.qkv_b + l * 3 * C,       p.attn_proj_w + l * C * C, p.attn_proj_b + l * C,
+          p.ln2_w + l * C,           p.ln2_b + l * C,          p.fc_w + l * 4 * C * C,
+          p.fc_b + l * 4 * C,        p.fc_proj_w + l * 4 * C * C, p.fc_proj_b + l * C};
+}
+
+void gpt_forward(GPT& m, const int* tokens, int B, int T) {
+  const Ops& ops = *m.ops;
+  const ModelConfig& cfg = m.cfg;
+  if (B > m.max_B || T > m.max_T)
+    fail("batch (", B, ", ", T, ") exceeds the planned activations (", m.max_B, ", ", m.max_T, ")");
+  for (int i = 0; i < B * T; i++)
+    if (tokens[i] < 0 || tokens[i] >= cfg.vocab_size)
+      fail("token id ", tokens[i], " at position ", i, " is outside the vocabulary (", cfg.vocab_size, ")");
+  m.B = B;
+  m.T = T;
+  const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
+  const size_t BTC = (size_t)N * C;
+  ActivationTensors& a = m.acts;
+  const ParameterTensors& p = m.params;
+
+  ops.from_host(a.tokens, tokens, (size_t)N * sizeof(int));
+  ops.encoder_forward(a.encoded, a.tokens, p.wte, p.wpe, B, T, C);
+  for (int l = 0; l < L; l++) {
+    LayerView w = layer_params(p, cfg, l);
+    const float* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
+    float* ln1 = a.ln1 + l * BTC;
+    float* qkv = a.qkv + l * 3 * BTC;
+    float* atty = a.atty + l * BTC;
+    float* att = a.att + (size_t)l * B * NH * T * T;
+    float* residual2 = a.residual2 + l * BTC;
+    float* ln2 = a.ln2 + l * BTC;
+    float* fch = a.fch + l * 4 * BTC;
+    float* fch_gelu = a.fch_gelu + l * 4 * BTC;
+    float* residual3 = a.residual3 + l * BTC;
+
+    ops.layernorm_forward(ln1, a.ln1_mean + l * N, a.ln1_rstd + l * N, residual, w.ln1_w, w.ln1_b, N, C);
+    ops.matmul_forward(qkv, ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
+    ops.attention_forward(atty, att, qkv, B, T, C, NH);
+    ops.matmul_forward(a.proj_out, atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
+    ops.residual_forward(residual2, residual, a.proj_out, BTC);
+    ops.layernorm_forward(ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, residual2, w.ln2_w, w.ln2_b, N, C);
+    ops.matmul_forward(fch, ln2, w.fc_w, w.fc_b, N, C, 4 * C);
+    ops.gelu_forward(fch_gelu, fch, 4 * BTC);
+    ops.matmul_forward(a.proj_out, fch_gelu, w.fc_proj_w, w.fc_proj_b, N, 4 * C, C);
+    ops.residual_forward(residual3, residual2, a.proj_out, BTC);
+  }
+  const float* final_residual = a.residual3 + (L - 1) * BTC;
+  ops.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, final_residual, p.lnf_w, p.lnf_b, N, C);
+  const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
+  ops.matmul_forward(a.logits, a.lnf, lm_head, nullptr, N, C, cfg.padded_vocab);
+  if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, p.value_w, p.value_b, N, C);
+}
+
+double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bool with_grad) {
+  const Ops& ops = *m.ops;
+  const int N = m.B * m.T;
+  if (with_grad && !token_weights) fail("gpt_classifier: token_weights are required with gradients");
+  ActivationTensors& a = m.acts;
+  ops.from_host(a.targets, targets, (size_t)N * sizeof(int));
+  if (token_weights) ops.from_host(a.token_weights, token_weights, (size_t)N * sizeof(float));
+  ops.classifier_forward_backward(a.logits, a.losses, a.entropy, a.targets,
+                                  token_weights ? a.token_weights : nullptr, N,
+                                  m.cfg.vocab_size, m.cfg.padded_vocab, with_grad);
+  std::vector<float> losses(N);
+  ops.to_host(losses.data(), a.losses, (size_t)N * sizeof(float));
+  double total = 0.0;
+  for (int i = 0; i < N; i++)
+    if (targets[i] >= 0) total += (token_weights ? token_weights[i] : 1.0) * losses[i];
+  return total;
+}
+
+void gpt_backward(GPT& m, const float* dvalues) {
+  const Ops& ops = *m.ops;
+  const ModelConfig& cfg = m.cfg;
+  const int B = m.B, T = m.T, C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
+  const size_t BTC = (size_t)N * C;
+  ActivationTensors& a = m.acts;
+  const ParameterTensors& p = m.params;
+  const ParameterTensors& g = m.grads;
+  if (!g.wte) fail("gpt_backward: the model was created without training buffers");
+
+  // LM head and value head both read lnf: their input gradients add up in d_ln.
+  ops.zero(a.d_ln, BTC * sizeof(float));
+  const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
+  float* d_lm_head = cfg.tied_embeddings ? g.wte : g.lm_head;
+  ops.matmul_backward(a.d_ln, d_lm_head, nullptr, a.logits, a.lnf, lm_head, N, C, cfg.padded_vocab);
+  if (dvalues && cfg.value_head) {
+    ops.from_host(a.values, dvalues, (size_t)N * sizeof(float));
+    ops.value_head_backward(a.d_ln, g.value_w, g.value_b, a.values, a.lnf, p.value_w, N, C);
+  }
+  // d_residual carries the gradient of the residual stream down through the layers. A residual
+  // add passes its gradient through unchanged, so each branch's input gradient is simply added
+  // into d_residual by that branch's first op (every backward accumulates).
+  ops.zero(a.d_residual, BTC * sizeof(float));
+  ops.layernorm_backward(a.d_residual, g.lnf_w, g.lnf_b, a.d_ln, a.residual3 + (L - 1) * BTC,
+                         p.lnf_w, a.lnf_mean, a.lnf_rstd, N, C);
+  for (int l = L - 1; l >= 0; l--) {
+    LayerView w = layer_params(p, cfg, l);
+    LayerView dw = layer_params(g, cfg, l);
+    const float* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
+
+    // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
+    ops.zero(a.d_fch_gelu, 4 * BTC * sizeof(float));
+    ops.matmul_backward(a.d_fch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.d_residual,
+                        a.fch_gelu + l * 4 * BTC, w.fc_proj_w, N, 4 * C, C);
+    ops.zero(a.d_fch, 4 * BTC * sizeof(float));
+    ops.gelu_backward(a.d_fch, a.fch + l * 4 * BTC, a.d_fch_gelu, 4 * BTC);
+    ops.zero(a.d_ln, BTC * sizeof(float));
+    ops.matmul_backward(a.d_ln, dw.fc_w, dw.fc_b, a.d_fch, a.ln2 + l * BTC, w.fc_w, N, C, 4 * C);
+    ops.layernorm_backward(a.d_residual, dw.ln2_w, dw.ln2_b, a.d_ln, a.residual2 + l * BTC,
+                           w.ln2_w, a.ln2_mean + l * N, a.ln2_rstd + l * N, N, C);
+
+    // Attention branch: residual2 = residual + attn_proj(attention(qkv(ln1(residual))))
+    ops.zero(a.d_atty, BTC * sizeof(float));
+    ops.matmul_backward(a.d_atty, dw.attn_proj_w, dw.attn_proj_b, a.d_residual,
+                        a.atty + l * BTC, w.attn_proj_w, N, C, C);
+    ops.zero(a.d_qkv, 3 * BTC * sizeof(float));
+    ops.attention_backward(a.d_qkv, a.d_att, a.d_atty, a.qkv + l * 3 * BTC,
+                           a.att + (size_t)l * B * NH * T * T, B, T, C, NH);
+    ops.zero(a.d_ln, BTC * sizeof(float));
+    ops.matmul_backward(a.d_ln, dw.qkv_w, dw.qkv_b, a.d_qkv, a.ln1 + l * BTC, w.qkv_w, N, C, 3 * C);
+    ops.layernorm_backward(a.d_residual, dw.ln1_w, dw.ln1_b, a.d_ln, residual, w.ln1_w,
+                           a.ln1_mean + l * N, a.ln1_rstd + l * N, N, C);
+  }
+  ops.encoder_backward(g.wte, g.wpe, a.d_residual, a.tokens, B, T, C);
+}
+
+void gpt_zero_grad(GPT& m) { m.ops->zero(m.grad_arena.base, m.grad_arena.bytes); }
+
+double gpt_grad_norm(GPT& m) {
+  // The arena is contiguous floats (padding between tensors is zero), so one reduction covers all.
+  double sum = m.ops->sum_squares((const float*)m.grad_arena.base, m.grad_arena.bytes / sizeof(float));
+  return std::sqrt(sum);
+}
+
+void gpt_adamw_step(GPT& m, float lr, float beta1, float beta2, float eps, float weight_decay,
+                    float grad_scale) {
+  m.adam_step++;
+  for (const auto& slot : m.param_table) {
+    size_t off = slot.offset / sizeof(float);
+    float wd = parameter_decays(slot.name) ? weight_decay : 0.0f;
+    m.ops->adamw_update((float*)m.param_arena.base + off, (const float*)m.grad_arena.base + off,
+                        (float*)m.m_arena.base + off, (float*)m.v_arena.base + off, slot.numel(),
+                        lr, beta1, beta2, eps, wd, grad_scale, m.adam_step);
+  }
+}
+
+void gpt_copy_losses(const GPT& m, float* host) {
+  m.ops->to_host(host, m.acts.losses, (size_t)m.B * m.T * sizeof(float));
+}
+void gpt_copy_entropy(const GPT& m, float* host) {
+  m.ops->to_host(host, m.acts.entropy, (size_t)m.B * m.T * sizeof(float));
+}
+void gpt_copy_values(const GPT& m, float* host) {
+  m.ops->to_host(host, m.acts.values, (size_t)m.B * m.T * sizeof(float));
+}
+void gpt_copy_logits_row(const GPT& m, int b, int t, float* host) {
+  size_t row = (size_t)b * m.T + t;
+  m.ops->to_host(host, m.acts.logits + row * m.cfg.padded_vocab, (size_t)m.cfg.vocab_size * sizeof(float));
+}
+
+}  // namespace chamber

@@ -1,0 +1,154 @@
+// The GPT-2 model: parameter layout, activations, forward, backward, value head, AdamW update.
+// This is the one model definition: every op goes through the backend's operation table
+// (kernels/ops.h), so the same code runs on the CPU reference, the fast CPU path, the CUDA
+// backend and the CUDA kernels under the SIMT emulator.
+//
+// One block (pre-LayerNorm GPT-2), for residual stream x of shape (B, T, C):
+//   x = x + attn_proj( attention( qkv( ln1(x) ) ) )
+//   x = x + fc_proj( gelu( fc( ln2(x) ) ) )
+// then logits = ln_f(x) @ wte^T (tied) or @ lm_head^T, and value = ln_f(x) . value_w + value_b.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/arena.h"
+#include "kernels/ops.h"
+
+namespace chamber {
+
+struct ModelConfig {
+  int vocab_size = 0;        // real vocabulary (tokenizer's); 0 = take it from the tokenizer
+  int padded_vocab = 0;      // vocab rounded up to a multiple of 64 (derived)
+  int n_layer = 4;
+  int n_head = 4;
+  int n_embd = 128;
+  int context_length = 128;  // max sequence length (wpe rows)
+  bool tied_embeddings = true;
+  bool value_head = true;    // scalar value head for PPO; part of the layout either way
+};
+void model_config_finalize(ModelConfig& cfg);  // computes padded_vocab; Error on bad shapes
+
+// Every parameter, with its shape. L = n_layer, C = n_embd, Vp = padded_vocab, Tm = context.
+struct ParameterTensors {
+  float* wte;        // (Vp, C) token embedding, also the LM head when tied
+  float* wpe;        // (Tm, C) position embedding
+  float* ln1_w;      // (L, C)
+  float* ln1_b;      // (L, C)
+  float* qkv_w;      // (L, 3C, C)
+  float* qkv_b;      // (L, 3C)
+  float* attn_proj_w;// (L, C, C)
+  float* attn_proj_b;// (L, C)
+  float* ln2_w;      // (L, C)
+  float* ln2_b;      // (L, C)
+  float* fc_w;       // (L, 4C, C)
+  float* fc_b;       // (L, 4C)
+  float* fc_proj_w;  // (L, C, 4C)
+  float* fc_proj_b;  // (L, C)
+  float* lnf_w;      // (C)
+  float* lnf_b;      // (C)
+  float* lm_head;    // (Vp, C) only when untied, else null
+  float* value_w;    // (C)
+  float* value_b;    // (1)
+};
+
+// Activations for a batch of up to (B, T). Per-layer tensors are indexed with the actual (B, T)
+// of the call, so a smaller batch or shorter sequence reuses the same arena.
+struct ActivationTensors {
+  int* tokens;          // (B, T) inputs
+  int* targets;         // (B, T) next tokens, -1 = no loss at this position
+  float* token_weights; // (B, T) weight of each position's loss (masking, normalisation, RL)
+  float* encoded;       // (B, T, C) embeddings = the residual stream entering layer 0
+  float* ln1;           // (L, B, T, C)
+  float* ln1_mean;      // (L, B, T)
+  float* ln1_rstd;      // (L, B, T)
+  float* qkv;           // (L, B, T, 3C)
+  float* atty;          // (L, B, T, C) attention output before projection
+  float* att;           // (L, B, NH, T, T) attention probabilities
+  float* residual2;     // (L, B, T, C) stream after the attention branch
+  float* ln2;           // (L, B, T, C)
+  float* ln2_mean;      // (L, B, T)
+  float* ln2_rstd;      // (L, B, T)
+  float* fch;           // (L, B, T, 4C) fc output (pre-GELU)
+  float* fch_gelu;      // (L, B, T, 4C)
+  float* residual3;     // (L, B, T, C) stream after the MLP branch = the layer's output
+  float* lnf;           // (B, T, C)
+  float* lnf_mean;      // (B, T)
+  float* lnf_rstd;      // (B, T)
+  float* logits;        // (B, T, Vp); after the classifier with gradients: dlogits
+  float* losses;        // (B, T) per-token -logprob of the target
+  float* entropy;       // (B, T) per-token entropy of the predicted distribution
+  float* values;        // (B, T) value head output; in backward: dvalues (input)
+  float* proj_out;      // (B, T, C) scratch: attention/MLP projection output before the add
+  // gradients of activations, one layer at a time (backward walks the layers in reverse)
+  float* d_residual;    // (B, T, C) gradient of the residual stream
+  float* d_ln;          // (B, T, C) gradient of ln1/ln2/lnf output
+  float* d_qkv;         // (B, T, 3C)
+  float* d_atty;        // (B, T, C)
+  float* d_att;         // (B, NH, T, T) scratch of attention backward
+  float* d_fch;         // (B, T, 4C)
+  float* d_fch_gelu;    // (B, T, 4C)
+};
+
+struct GPT {
+  ModelConfig cfg;
+  const Ops* ops = nullptr;
+  int max_B = 0, max_T = 0;     // activation arena capacity
+  ParameterTensors params{};
+  ParameterTensors grads{};
+  ParameterTensors adam_m{};
+  ParameterTensors adam_v{};
+  ActivationTensors acts{};
+  std::vector<TensorSlot> param_table;  // names, shapes and offsets (same layout for all four)
+  Arena param_arena, grad_arena, m_arena, v_arena, act_arena;
+  size_t num_parameters = 0;
+  int B = 0, T = 0;             // shape of the last forward
+  int adam_step = 0;            // AdamW t (bias correction)
+};
+
+// The parameter size table (names are the checkpoint names), filled with pointers into `p`.
+std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p);
+// Whether AdamW weight decay applies to this parameter (2-D weights yes; biases, norms, value no).
+bool parameter_decays(const std::string& name);
+
+// Allocates every arena for batches of up to (max_B, max_T). with_training = false skips grads,
+// AdamW state and backward buffers (evaluation and sampling only).
+void gpt_create(GPT& model, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
+                bool with_training = true);
+void gpt_destroy(GPT& model);
+// Bytes of each arena, for the start-of-run report and "does it fit" checks before allocating.
+struct ArenaSizes { size_t params, grads, adam, acts; };
+ArenaSizes gpt_arena_sizes(const ModelConfig& cfg, int max_B, int max_T, bool with_training);
+
+// GPT-2 initialisation from the seed: N(0, 0.02), residual projections scaled by 1/sqrt(2L),
+// biases 0, LayerNorm weights 1, value head 0. Drawn on the host so every backend starts equal.
+void gpt_init_parameters(GPT& model, uint64_t seed);
+// Host copies of all parameters in table order (checkpoints, export) and back.
+std::vector<float> gpt_parameters_to_host(const GPT& model);
+void gpt_parameters_from_host(GPT& model, const std::vector<float>& host);
+
+// Forward pass to logits (and values when the value head is on). tokens: host (B, T).
+void gpt_forward(GPT& model, const int* tokens, int B, int T);
+// Runs the fused classifier on the logits of the last forward. targets and token_weights are host
+// (B, T) arrays (token_weights may be null when !with_grad). Returns sum_i w_i * loss_i (with
+// w = 1 when token_weights is null, over positions with target >= 0). When with_grad, the logits
+// buffer now holds dlogits for gpt_backward. Per-token losses/entropy stay in acts.
+double gpt_classifier(GPT& model, const int* targets, const float* token_weights, bool with_grad);
+// Backward from the dlogits left by gpt_classifier(with_grad) and, if dvalues (host, B*T) is not
+// null, from the value head. Accumulates into grads (call gpt_zero_grad between steps).
+void gpt_backward(GPT& model, const float* dvalues = nullptr);
+void gpt_zero_grad(GPT& model);
+// Global L2 norm of all gradients.
+double gpt_grad_norm(GPT& model);
+// AdamW over every parameter, gradients scaled by grad_scale (clipping). Increments adam_step.
+void gpt_adamw_step(GPT& model, float lr, float beta1, float beta2, float eps, float weight_decay,
+                    float grad_scale);
+
+// Copies per-token losses (-logprob), entropy and values of the last forward to the host.
+void gpt_copy_losses(const GPT& model, float* host_losses);
+void gpt_copy_entropy(const GPT& model, float* host_entropy);
+void gpt_copy_values(const GPT& model, float* host_values);
+// Copies the logits of row (b, t) (V entries) to the host (sampling).
+void gpt_copy_logits_row(const GPT& model, int b, int t, float* host_logits);
+
+}  // namespace chamber

@@ -1,0 +1,30 @@
+// The `chamber` command. Each area registers its subcommands (train/cli.h); errors in user input
+// arrive as chamber::Error and end the program with the message and exit status 1.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "engine/util.h"
+#include "train/cli.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"chamber: pretrain small GPTs on controlled math mixtures, post-train them with RL "
+               "(PPO, GRPO, expert iteration), and report which solution style RL amplifies"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every subcommand");
+  chamber::register_pretrain_commands(app);
+  chamber::register_model_commands(app);
+  chamber::register_tokenizer_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const chamber::Error& e) {
+    std::fprintf(stderr, "chamber: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "chamber: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,262 @@
+// The pretraining loop. Read run_pretrain top to bottom: set up (config, data, model, maybe resume),
+// then each step is forward, classifier, backward over the micro-batches, clip, AdamW, log, and
+// now and then evaluate and checkpoint.
+#include "train/pretrain.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "data/dataset.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+#include "engine/model.h"
+#include "engine/util.h"
+#include "kernels/adamw.h"
+#include "train/metrics.h"
+#include "train/profile.h"
+
+namespace chamber {
+
+PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
+  PretrainConfig cfg;
+  cfg.file = file;
+  YamlMap top = yaml_root(root, file);
+  top.get("name", cfg.name);
+  cfg.model = read_model_config(top.sub("model"));
+  cfg.data = top.raw("data");
+  if (!cfg.data || !cfg.data.IsMap()) top.bad("data", "is required: a data spec (see configs/data/)");
+  cfg.optim = read_optim_config(top.sub("optim"));
+  YamlMap t = top.sub("train");
+  TrainLoopConfig& tc = cfg.train;
+  t.get("batch_size", tc.batch_size);
+  t.get("seq_len", tc.seq_len);
+  t.get("grad_accum", tc.grad_accum);
+  t.get("steps", tc.steps);
+  t.get("eval_interval", tc.eval_interval);
+  t.get("eval_batches", tc.eval_batches);
+  t.get("checkpoint_interval", tc.checkpoint_interval);
+  t.get("keep_checkpoints", tc.keep_checkpoints);
+  t.get("log_interval", tc.log_interval);
+  t.get("seed", tc.seed);
+  t.get("device", tc.device);
+  t.get("threads", tc.threads);
+  t.finish();
+  top.finish();
+  require_range(t, "batch_size", tc.batch_size, 1, 1 << 20);
+  require_range(t, "seq_len", tc.seq_len, 1, cfg.model.context_length);
+  require_range(t, "grad_accum", tc.grad_accum, 1, 1 << 20);
+  require_range(t, "steps", tc.steps, 1, 1e9);
+  require_range(t, "eval_interval", tc.eval_interval, 0, 1e9);
+  require_range(t, "eval_batches", tc.eval_batches, 1, 1e6);
+  require_range(t, "checkpoint_interval", tc.checkpoint_interval, 0, 1e9);
+  require_range(t, "log_interval", tc.log_interval, 1, 1e9);
+  require_range(t, "threads", tc.threads, 0, 4096);
+  if (cfg.name.empty()) {
+    std::string stem = file.substr(file.find_last_of('/') + 1);
+    cfg.name = stem.substr(0, stem.find('.'));
+  }
+  // The data spec is checked now too, so a typo there fails before any work.
+  data_spec_from_yaml(cfg.data, file);
+  return cfg;
+}
+
+PretrainConfig load_pretrain_config(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = yaml_load_file(path);
+  for (const auto& o : overrides) yaml_apply_override(root, o);
+  return parse_pretrain_config(root, path);
+}
+
+std::string pretrain_config_yaml(const PretrainConfig& cfg) {
+  YAML::Node root;
+  root["name"] = cfg.name;
+  root["model"] = model_config_yaml(cfg.model);
+  root["data"] = cfg.data;
+  root["optim"] = optim_config_yaml(cfg.optim);
+  const TrainLoopConfig& t = cfg.train;
+  YAML::Node tn;
+  tn["batch_size"] = t.batch_size;
+  tn["seq_len"] = t.seq_len;
+  tn["grad_accum"] = t.grad_accum;
+  tn["steps"] = t.steps;
+  tn["eval_interval"] = t.eval_interval;
+  tn["eval_batches"] = t.eval_batches;
+  tn["checkpoint_interval"] = t.checkpoint_interval;
+  tn["keep_checkpoints"] = t.keep_checkpoints;
+  tn["log_interval"] = t.log_interval;
+  tn["seed"] = t.seed;
+  tn["device"] = t.device;
+  tn["threads"] = t.threads;
+  root["train"] = tn;
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
+// Mean loss over eval_batches of validation data, always from the start of the val split so that
+// evaluations are comparable and do not disturb training state.
+static double evaluate(GPT& model, DataLoader& val, int batches) {
+  val.cursor = LoaderCursor{};
+  const int N = val.B * val.T;
+  std::vector<int> inputs(N), targets(N);
+  double total = 0.0;
+  for (int b = 0; b < batches; b++) {
+    loader_next(val, inputs.data(), targets.data());
+    gpt_forward(model, inputs.data(), val.B, val.T);
+    total += gpt_classifier(model, targets.data(), nullptr, false) / N;
+  }
+  return total / batches;
+}
+
+static void print_arenas(const GPT& m, const std::string& device) {
+  std::fprintf(stderr,
+               "model: %zu parameters (%.2fM) on %s\n"
+               "arenas: parameters %s | gradients %s | AdamW m+v %s | activations %s (B=%d, T=%d)\n",
+               m.num_parameters, m.num_parameters / 1e6, device.c_str(),
+               human_bytes((double)m.param_arena.bytes).c_str(), human_bytes((double)m.grad_arena.bytes).c_str(),
+               human_bytes((double)(m.m_arena.bytes + m.v_arena.bytes)).c_str(),
+               human_bytes((double)m.act_arena.bytes).c_str(), m.max_B, m.max_T);
+}
+
+std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
+  const TrainLoopConfig& tc = cfg.train;
+  const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
+  const std::string ckpt_root = path_join(out_dir, "checkpoints");
+  make_dirs(out_dir);
+  int threads = set_cpu_threads(tc.threads);
+
+  // ---- data: build (or reuse) tokenizer + shards under OUT/data ----
+  const std::string data_dir = path_join(out_dir, "data");
+  DataSpec spec = data_spec_from_yaml(cfg.data, cfg.file);
+  dataset_build(spec, data_dir, !opt.quiet);
+  const std::string tokenizer_path = path_join(data_dir, "tokenizer.json");
+  Tokenizer tok = tokenizer_load(tokenizer_path);
+  if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tok.vocab_size();
+  if (cfg.model.vocab_size < tok.vocab_size())
+    fail(cfg.file, ": model.vocab_size ", cfg.model.vocab_size, " is smaller than the tokenizer's ",
+         tok.vocab_size(), " (set it to 0 to follow the tokenizer)");
+  model_config_finalize(cfg.model);
+  const int B = tc.batch_size, T = tc.seq_len, N = B * T;
+  DataLoader train = loader_open(path_join(data_dir, "train_*.bin"), B, T);
+  DataLoader val = loader_open(path_join(data_dir, "val_*.bin"), B, T);
+  const std::string config_yaml = pretrain_config_yaml(cfg);
+  write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
+
+  // ---- model ----
+  std::string device = resolve_device_name(tc.device);
+  const Ops& base_ops = select_backend(device);
+  const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
+  GPT model;
+  gpt_create(model, cfg.model, ops, B, T, true);
+  if (!opt.quiet) {
+    print_arenas(model, device + (device.rfind("cpu", 0) == 0 ? " (" + std::to_string(threads) + " threads)" : ""));
+  }
+  Rng rng((uint64_t)tc.seed);
+  int start_step = 0;
+  std::string resumed_from;
+  if (opt.resume && !checkpoint_list(ckpt_root).empty()) {
+    resumed_from = checkpoint_resolve(ckpt_root);
+    ModelConfig saved = checkpoint_model_config(resumed_from);
+    if (saved.n_layer != cfg.model.n_layer || saved.n_embd != cfg.model.n_embd ||
+        saved.n_head != cfg.model.n_head || saved.vocab_size != cfg.model.vocab_size ||
+        saved.context_length != cfg.model.context_length || saved.tied_embeddings != cfg.model.tied_embeddings)
+      fail("--resume: the checkpoint ", resumed_from, " has a different model shape than ", cfg.file);
+    checkpoint_load_weights(resumed_from, model);
+    checkpoint_load_optimizer(resumed_from, model);
+    nlohmann::json state = checkpoint_state(resumed_from);
+    try {
+      start_step = state.at("step").get<int>();
+      train.cursor = cursor_from_json(state.at("train_cursor"));
+      auto words = state.at("rng").get<std::vector<std::string>>();
+      if (words.size() != 4) throw std::runtime_error("rng");
+      for (int i = 0; i < 4; i++) rng.s[i] = std::stoull(words[i]);
+    } catch (const std::exception& e) {
+      fail(path_join(resumed_from, "state.json"), ": missing or invalid field (", e.what(), ")");
+    }
+    if (!opt.quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", resumed_from.c_str(), start_step);
+  } else {
+    gpt_init_parameters(model, rng.next_u64());
+  }
+  MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
+
+  auto save = [&](int step_done) {
+    nlohmann::json state = {{"step", step_done},
+                            {"train_cursor", cursor_to_json(train.cursor)},
+                            {"rng", {std::to_string(rng.s[0]), std::to_string(rng.s[1]),
+                                     std::to_string(rng.s[2]), std::to_string(rng.s[3])}},
+                            {"tokens_seen", (double)step_done * N * tc.grad_accum}};
+    CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, config_yaml, tokenizer_path, true};
+    std::string dir = checkpoint_save(w, model);
+    checkpoint_prune(ckpt_root, tc.keep_checkpoints);
+    return dir;
+  };
+
+  // ---- the loop ----
+  std::vector<int> inputs(N), targets(N);
+  // Every position is predicted; the 1/(B*T*accum) weight makes the summed loss a mean.
+  std::vector<float> weights(N, 1.0f / (float)(N * tc.grad_accum));
+  std::string last_checkpoint = resumed_from;
+  double run_start = now_seconds();
+  int steps_timed = 0;
+  for (int step = start_step; step < tc.steps; step++) {
+    nlohmann::json line = {{"step", step}};
+    if (tc.eval_interval > 0 && step % tc.eval_interval == 0) {
+      double val_loss = evaluate(model, val, tc.eval_batches);
+      line["val_loss"] = val_loss;
+      if (!opt.quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", step, val_loss);
+    }
+    double t0 = now_seconds();
+    gpt_zero_grad(model);
+    double loss = 0.0;
+    for (int micro = 0; micro < tc.grad_accum; micro++) {
+      loader_next(train, inputs.data(), targets.data());
+      gpt_forward(model, inputs.data(), B, T);
+      loss += gpt_classifier(model, targets.data(), weights.data(), true);
+      gpt_backward(model);
+    }
+    double grad_norm = gpt_grad_norm(model);
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+      metrics_close(metrics);
+      fail("step ", step, ": the ", std::isfinite(loss) ? "gradient norm" : "loss",
+           " is not finite (NaN or Inf); stopping. The last good checkpoint is ",
+           last_checkpoint.empty() ? "(none yet)" : last_checkpoint,
+           ". Lower optim.lr, raise optim.warmup_steps or check the data.");
+    }
+    float lr = lr_schedule(cfg.optim, step, tc.steps);
+    float grad_scale = clip_grad_scale(grad_norm, cfg.optim.grad_clip);
+    gpt_adamw_step(model, lr, cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps, cfg.optim.weight_decay, grad_scale);
+    ops.synchronize();
+    double dt = now_seconds() - t0;
+    double tokens_per_s = (double)N * tc.grad_accum / dt;
+    steps_timed++;
+
+    line["loss"] = loss;
+    line["lr"] = lr;
+    line["grad_norm"] = grad_norm;
+    line["tokens_per_s"] = tokens_per_s;
+    metrics_write(metrics, line);
+    if (!opt.quiet && (step % tc.log_interval == 0 || step == tc.steps - 1)) {
+      double elapsed = now_seconds() - run_start;
+      double eta = elapsed / steps_timed * (tc.steps - step - 1);
+      std::fprintf(stderr, "step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f tok/s | ETA %s\n",
+                   step + 1, tc.steps, loss, lr, grad_norm, tokens_per_s, format_duration(eta).c_str());
+    }
+    bool last = step == tc.steps - 1;
+    if (last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0))
+      last_checkpoint = save(step + 1);
+  }
+  if (tc.eval_interval > 0 && start_step <= tc.steps) {
+    double val_loss = evaluate(model, val, tc.eval_batches);
+    metrics_write(metrics, {{"step", tc.steps}, {"val_loss", val_loss}});
+    if (!opt.quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", tc.steps, val_loss);
+  }
+  metrics_close(metrics);
+  if (opt.profile) print_profile(stderr);
+  if (last_checkpoint.empty()) last_checkpoint = checkpoint_resolve(ckpt_root);
+  if (!opt.quiet) std::fprintf(stderr, "checkpoint: %s\n", last_checkpoint.c_str());
+  gpt_destroy(model);
+  return last_checkpoint;
+}
+
+}  // namespace chamber

@@ -1,0 +1,141 @@
+#include "train/profile.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/util.h"
+
+namespace chamber {
+
+namespace {
+
+const Ops* g_inner = nullptr;
+Ops g_profiled;
+
+enum OpId {
+  kEncoderFwd, kEncoderBwd, kLayerNormFwd, kLayerNormBwd, kMatmulFwd, kMatmulBwd, kAttentionFwd,
+  kAttentionBwd, kGeluFwd, kGeluBwd, kResidualFwd, kResidualBwd, kClassifier, kValueFwd, kValueBwd,
+  kSumSquares, kAdamW, kMemory, kNumOps
+};
+const char* kOpNames[kNumOps] = {
+    "encoder_forward", "encoder_backward", "layernorm_forward", "layernorm_backward",
+    "matmul_forward", "matmul_backward", "attention_forward", "attention_backward",
+    "gelu_forward", "gelu_backward", "residual_forward", "residual_backward",
+    "classifier_forward_backward", "value_head_forward", "value_head_backward", "sum_squares",
+    "adamw_update", "memory (zero/copy)"};
+const char* kPhase[kNumOps] = {"forward", "backward", "forward", "backward", "forward", "backward",
+                               "forward", "backward", "forward", "backward", "forward", "backward",
+                               "classifier", "forward", "backward", "optimizer", "optimizer", "memory"};
+double g_seconds[kNumOps];
+long g_calls[kNumOps];
+
+// Times one call of the inner op.
+template <typename F>
+auto timed(OpId id, F&& call) {
+  double t0 = now_seconds();
+  if constexpr (std::is_void_v<decltype(call())>) {
+    call();
+    g_inner->synchronize();
+    g_seconds[id] += now_seconds() - t0;
+    g_calls[id]++;
+  } else {
+    auto r = call();
+    g_inner->synchronize();
+    g_seconds[id] += now_seconds() - t0;
+    g_calls[id]++;
+    return r;
+  }
+}
+
+}  // namespace
+
+// Each wrapper forwards its arguments unchanged to the inner backend.
+const Ops& profiled_ops(const Ops& inner) {
+  g_inner = &inner;
+  g_profiled = inner;
+  g_profiled.name = "profiled";
+  g_profiled.zero = [](void* p, size_t n) { timed(kMemory, [&] { g_inner->zero(p, n); }); };
+  g_profiled.copy = [](void* d, const void* s, size_t n) { timed(kMemory, [&] { g_inner->copy(d, s, n); }); };
+  g_profiled.encoder_forward = [](float* o, const int* t, const float* a, const float* b, int B, int T, int C) {
+    timed(kEncoderFwd, [&] { g_inner->encoder_forward(o, t, a, b, B, T, C); });
+  };
+  g_profiled.encoder_backward = [](float* a, float* b, const float* d, const int* t, int B, int T, int C) {
+    timed(kEncoderBwd, [&] { g_inner->encoder_backward(a, b, d, t, B, T, C); });
+  };
+  g_profiled.layernorm_forward = [](float* o, float* m, float* r, const float* i, const float* w,
+                                    const float* b, int N, int C) {
+    timed(kLayerNormFwd, [&] { g_inner->layernorm_forward(o, m, r, i, w, b, N, C); });
+  };
+  g_profiled.layernorm_backward = [](float* di, float* dw, float* db, const float* d, const float* i,
+                                     const float* w, const float* m, const float* r, int N, int C) {
+    timed(kLayerNormBwd, [&] { g_inner->layernorm_backward(di, dw, db, d, i, w, m, r, N, C); });
+  };
+  g_profiled.matmul_forward = [](float* o, const float* i, const float* w, const float* b, int N, int C, int OC) {
+    timed(kMatmulFwd, [&] { g_inner->matmul_forward(o, i, w, b, N, C, OC); });
+  };
+  g_profiled.matmul_backward = [](float* di, float* dw, float* db, const float* d, const float* i,
+                                  const float* w, int N, int C, int OC) {
+    timed(kMatmulBwd, [&] { g_inner->matmul_backward(di, dw, db, d, i, w, N, C, OC); });
+  };
+  g_profiled.attention_forward = [](float* o, float* a, const float* q, int B, int T, int C, int NH) {
+    timed(kAttentionFwd, [&] { g_inner->attention_forward(o, a, q, B, T, C, NH); });
+  };
+  g_profiled.attention_backward = [](float* dq, float* da, const float* d, const float* q, const float* a,
+                                     int B, int T, int C, int NH) {
+    timed(kAttentionBwd, [&] { g_inner->attention_backward(dq, da, d, q, a, B, T, C, NH); });
+  };
+  g_profiled.gelu_forward = [](float* o, const float* i, size_t n) { timed(kGeluFwd, [&] { g_inner->gelu_forward(o, i, n); }); };
+  g_profiled.gelu_backward = [](float* di, const float* i, const float* d, size_t n) {
+    timed(kGeluBwd, [&] { g_inner->gelu_backward(di, i, d, n); });
+  };
+  g_profiled.residual_forward = [](float* o, const float* a, const float* b, size_t n) {
+    timed(kResidualFwd, [&] { g_inner->residual_forward(o, a, b, n); });
+  };
+  g_profiled.residual_backward = [](float* da, float* db, const float* d, size_t n) {
+    timed(kResidualBwd, [&] { g_inner->residual_backward(da, db, d, n); });
+  };
+  g_profiled.classifier_forward_backward = [](float* l, float* lo, float* e, const int* t, const float* w,
+                                              int N, int V, int Vp, bool g) {
+    timed(kClassifier, [&] { g_inner->classifier_forward_backward(l, lo, e, t, w, N, V, Vp, g); });
+  };
+  g_profiled.value_head_forward = [](float* v, const float* h, const float* w, const float* b, int N, int C) {
+    timed(kValueFwd, [&] { g_inner->value_head_forward(v, h, w, b, N, C); });
+  };
+  g_profiled.value_head_backward = [](float* dh, float* dw, float* db, const float* dv, const float* h,
+                                      const float* w, int N, int C) {
+    timed(kValueBwd, [&] { g_inner->value_head_backward(dh, dw, db, dv, h, w, N, C); });
+  };
+  g_profiled.sum_squares = [](const float* g, size_t n) { return timed(kSumSquares, [&] { return g_inner->sum_squares(g, n); }); };
+  g_profiled.adamw_update = [](float* p, const float* g, float* m, float* v, size_t n, float lr, float b1,
+                               float b2, float eps, float wd, float gs, int t) {
+    timed(kAdamW, [&] { g_inner->adamw_update(p, g, m, v, n, lr, b1, b2, eps, wd, gs, t); });
+  };
+  return g_profiled;
+}
+
+void reset_profile() {
+  for (int i = 0; i < kNumOps; i++) g_seconds[i] = 0, g_calls[i] = 0;
+}
+
+void print_profile(FILE* out) {
+  double total = 0;
+  for (int i = 0; i < kNumOps; i++) total += g_seconds[i];
+  std::vector<int> order;
+  for (int i = 0; i < kNumOps; i++) if (g_calls[i]) order.push_back(i);
+  std::sort(order.begin(), order.end(), [](int a, int b) { return g_seconds[a] > g_seconds[b]; });
+  std::fprintf(out, "\nprofile (%s, summed over all steps)\n", g_inner ? g_inner->name : "?");
+  std::fprintf(out, "%-30s %-10s %10s %10s %7s\n", "op", "phase", "calls", "seconds", "share");
+  for (int i : order)
+    std::fprintf(out, "%-30s %-10s %10ld %10.3f %6.1f%%\n", kOpNames[i], kPhase[i], g_calls[i],
+                 g_seconds[i], total > 0 ? 100.0 * g_seconds[i] / total : 0.0);
+  const char* phases[] = {"forward", "backward", "classifier", "optimizer", "memory"};
+  for (const char* ph : phases) {
+    double s = 0;
+    for (int i = 0; i < kNumOps; i++) if (std::string(kPhase[i]) == ph) s += g_seconds[i];
+    std::fprintf(out, "  %-10s %8.3f s (%.1f%%)\n", ph, s, total > 0 ? 100.0 * s / total : 0.0);
+  }
+}
+
+}  // namespace chamber
