@@ -1,0 +1,117 @@
+// Data specs and dataset_build: parsing errors name key and line; a jsonl + text mixture builds
+// shards whose per-source shares match the weights; a second build with the same spec is skipped.
+#include <gtest/gtest.h>
+
+#include "data/dataset.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
+#include "engine/util.h"
+#include "tests/test_util.h"
+
+namespace chamber {
+namespace {
+
+std::string error_of(const std::string& yaml) {
+  try {
+    data_spec_from_yaml(YAML::Load(yaml), "spec.yaml");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DataSpec, UnknownKeyNamesKeyAndLine) {
+  std::string e = error_of("tokens: 1000\nsources:\n  - kind: text\n    path: a.txt\n    wieght: 1\n");
+  EXPECT_NE(e.find("spec.yaml:5"), std::string::npos) << e;
+  EXPECT_NE(e.find("wieght"), std::string::npos) << e;
+  e = error_of("tokenz: 5\nsources: [{kind: text, path: a}]\n");
+  EXPECT_NE(e.find("spec.yaml:1"), std::string::npos) << e;
+  EXPECT_NE(e.find("tokenz"), std::string::npos) << e;
+}
+
+TEST(DataSpec, RejectsInconsistentProportions) {
+  EXPECT_NE(error_of("sources: [{kind: text, path: a, weight: 1, repeat: 2}]\n").find("both"), std::string::npos);
+  EXPECT_NE(error_of("sources: [{kind: text, path: a, weight: 1}]\n").find("tokens"), std::string::npos);
+  EXPECT_NE(error_of("sources: [{kind: jsonl, importer: nope, path: a}]\n").find("importer"), std::string::npos);
+  EXPECT_NE(error_of("sources: [{kind: synthetic, style: tinygsm}]\n").find("count"), std::string::npos);
+  EXPECT_NE(error_of("sources: [{kind: synthetic, style: tinygsm, count: 5, ops: [3, 1]}]\n").find("ops"),
+            std::string::npos);
+  EXPECT_NE(error_of("sources: []\n").find("sources"), std::string::npos);
+  EXPECT_EQ(error_of("sources: [{kind: text, path: a}]\n"), "");
+}
+
+TEST(DataSpec, DuplicateNamesAreMadeUnique) {
+  DataSpec s = data_spec_from_yaml(
+      YAML::Load("sources: [{kind: text, path: a}, {kind: text, path: b}]\n"), "spec.yaml");
+  ASSERT_EQ(s.sources.size(), 2u);
+  EXPECT_NE(s.sources[0].name, s.sources[1].name);
+  EXPECT_EQ(s.sources[0].repeat, 1.0);
+}
+
+TEST(DataSource, TextFileSplitsOnBlankLines) {
+  DataSource src;
+  src.kind = "text";
+  src.name = "notes";
+  src.path = "tests/data/samples/notes.txt";
+  auto docs = data_source_documents(src, 1);
+  ASSERT_EQ(docs.size(), 4u);
+  EXPECT_EQ(docs[0], "A prime number has exactly two divisors.");
+  EXPECT_EQ(docs[2], "def area(w, h):\n    return w * h");
+}
+
+TEST(DatasetBuild, WeightedMixtureMatchesSharesAndIsCached) {
+  std::string dir = testing::temp_dir("dataset_mix");
+  DataSpec spec = data_spec_from_yaml(YAML::Load(R"(
+seed: 3
+tokens: 200000
+val_fraction: 0.05
+shard_tokens: 60000
+tokenizer: {vocab_size: 300, sample_bytes: 60000}
+sources:
+  - {name: gsm, kind: jsonl, importer: gsm8k, path: ../shared/data/gsm8k/test.jsonl, weight: 3}
+  - {name: notes, kind: text, path: tests/data/samples/notes.txt, weight: 1}
+  - {name: omi2, kind: jsonl, importer: omi2, path: tests/data/samples/omi2.jsonl, repeat: 2}
+)"), "spec.yaml");
+  nlohmann::json m = dataset_build(spec, dir, false);
+  ASSERT_EQ(m["sources"].size(), 3u);
+  int64_t total = m["tokens"]["total"];
+  EXPECT_GE(total, 200000);
+  for (const auto& s : m["sources"]) {
+    double share = s["share"], want = s["requested_share"];
+    EXPECT_NEAR(share, want, 0.02) << s.dump();
+  }
+  EXPECT_EQ(m["sources"][2]["documents"], 4);  // 2 documents x repeat 2
+  // Shards hold exactly the manifest's token counts and decode back to text with the tokenizer.
+  Tokenizer tok = tokenizer_load(path_join(dir, "tokenizer.json"));
+  int64_t train_tokens = 0;
+  for (const auto& name : m["train_shards"]) {
+    int vocab = 0;
+    auto t = shard_read(path_join(dir, name.get<std::string>()), &vocab);
+    EXPECT_EQ(vocab, tok.vocab_size());
+    train_tokens += (int64_t)t.size();
+  }
+  EXPECT_GE(m["train_shards"].size(), 2u);
+  EXPECT_EQ(train_tokens, m["tokens"]["train"].get<int64_t>());
+  EXPECT_GT(m["tokens"]["val"].get<int64_t>(), 0);
+  // Same spec: skipped (the returned manifest is the stored one, build time included).
+  nlohmann::json again = dataset_build(spec, dir, false);
+  EXPECT_EQ(again["build_seconds"], m["build_seconds"]);
+  // Changed spec: rebuilt.
+  spec.seed = 4;
+  nlohmann::json rebuilt = dataset_build(spec, dir, false);
+  EXPECT_NE(rebuilt["spec_hash"], m["spec_hash"]);
+}
+
+TEST(DatasetBuild, ReusesAGivenTokenizer) {
+  std::string dir1 = testing::temp_dir("dataset_tok1"), dir2 = testing::temp_dir("dataset_tok2");
+  DataSpec spec = data_spec_from_yaml(YAML::Load(
+      "tokenizer: {vocab_size: 280, sample_bytes: 5000}\n"
+      "sources: [{kind: jsonl, importer: omi1, path: tests/data/samples/omi1.jsonl, repeat: 3}]\n"), "a.yaml");
+  dataset_build(spec, dir1, false);
+  spec.tokenizer_path = path_join(dir1, "tokenizer.json");
+  dataset_build(spec, dir2, false);
+  EXPECT_EQ(read_file(path_join(dir1, "tokenizer.json")), read_file(path_join(dir2, "tokenizer.json")));
+}
+
+}  // namespace
+}  // namespace chamber
