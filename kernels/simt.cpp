@@ -1,0 +1,469 @@
+// The SIMT emulator's scheduler (see simt.h for what it models).
+//
+// One block runs on one OS thread as a set of fibers, one per CUDA thread. The scheduler resumes
+// each runnable fiber in turn; a fiber gives control back only at a barrier or when it finishes.
+// Barriers count arrivals and carry a generation number: the last thread to arrive bumps the
+// generation and goes on, and a waiting fiber is runnable again once the generation it waited on
+// has passed. Warp collectives are the same barrier over the 32 lanes of a warp, with a slot per
+// lane for the value being exchanged; two slot sets alternate so a fast lane starting the next
+// collective cannot overwrite values a slow lane has not read yet.
+//
+// Fibers switch with a few instructions of assembly on x86-64 (saving the callee-saved registers
+// and the stack pointer); elsewhere with ucontext, which is correct but slower (it makes a system
+// call per switch). Stacks come from mmap with a guard page, are reused across launches, and are
+// only touched as deep as a kernel goes.
+#include "kernels/simt.h"
+
+#include <omp.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "engine/util.h"
+
+#if !defined(__x86_64__) || defined(CHAMBER_SIMT_UCONTEXT)
+#define CHAMBER_SIMT_USE_UCONTEXT 1
+#include <ucontext.h>
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define CHAMBER_SIMT_ASAN 1
+#endif
+
+#ifndef CHAMBER_SIMT_USE_UCONTEXT
+// switch_stacks(save, load): push the callee-saved registers, store the stack pointer in *save,
+// load the one in `load`, pop that context's registers and return into it.
+asm(R"(
+  .pushsection .text
+  .globl chamber_simt_switch_stacks
+  .type chamber_simt_switch_stacks,@function
+chamber_simt_switch_stacks:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size chamber_simt_switch_stacks,.-chamber_simt_switch_stacks
+  .popsection
+)");
+extern "C" void chamber_simt_switch_stacks(void** save_sp, void* load_sp);
+#endif
+
+namespace chamber::simt {
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;  // generous: Debug/ASan frames are large
+constexpr size_t kGuardBytes = 4096;
+constexpr int kMaxThreadsPerBlock = 1024;
+constexpr size_t kMaxSharedBytes = 48 * 1024;  // CUDA's default limit for dynamic shared memory
+
+enum class FiberState { kReady, kWaitBlock, kWaitWarp, kDone };
+
+struct Fiber {
+  FiberState state = FiberState::kReady;
+  uint64_t waited_generation = 0;
+  unsigned parity = 0;  // which slot set the next warp collective uses
+#ifdef CHAMBER_SIMT_USE_UCONTEXT
+  ucontext_t context;
+#else
+  void* sp = nullptr;
+#endif
+};
+
+struct Warp {
+  unsigned lanes = 0, arrived = 0, exited = 0;
+  uint64_t generation = 0;
+  uint64_t slots[2][32];
+};
+
+// Everything about the block being run on this OS thread.
+struct BlockRun {
+  const char* kernel_name = "";
+  void (*body)(void*) = nullptr;
+  void* ctx = nullptr;
+  unsigned num_threads = 0, current = 0;
+  unsigned block_arrived = 0, exited = 0;
+  uint64_t block_generation = 0;
+  std::vector<Fiber> fibers;
+  std::vector<Warp> warps;
+  std::vector<char*> stacks;        // one per fiber, reused across blocks and launches
+  std::vector<unsigned char> shared;
+  std::string error;
+#ifdef CHAMBER_SIMT_USE_UCONTEXT
+  ucontext_t scheduler_context;
+#else
+  void* scheduler_sp = nullptr;
+#endif
+#ifdef CHAMBER_SIMT_ASAN
+  void* scheduler_fake_stack = nullptr;
+  const void* scheduler_stack_bottom = nullptr;
+  size_t scheduler_stack_size = 0;
+#endif
+};
+
+thread_local BlockRun* tl_run = nullptr;
+
+char* stack_top(char* stack) { return stack + kGuardBytes + kStackBytes; }
+
+char* map_stack() {
+  void* p = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) fail("simt: could not map a fiber stack (", kStackBytes, " bytes)");
+  mprotect(p, kGuardBytes, PROT_NONE);  // an overflow faults here instead of corrupting memory
+  return (char*)p;
+}
+
+std::string thread_name(const BlockRun& run, unsigned linear) {
+  return std::string("kernel '") + run.kernel_name + "' block (" + std::to_string(blockIdx.x) +
+         "," + std::to_string(blockIdx.y) + "," + std::to_string(blockIdx.z) + ") thread " +
+         std::to_string(linear);
+}
+
+void set_thread_index(const BlockRun& run, unsigned linear) {
+  threadIdx.x = linear % blockDim.x;
+  threadIdx.y = (linear / blockDim.x) % blockDim.y;
+  threadIdx.z = linear / (blockDim.x * blockDim.y);
+  (void)run;
+}
+
+// ---- switching between the scheduler and a fiber ----
+void switch_to_fiber(BlockRun& run, unsigned linear) {
+  run.current = linear;
+  set_thread_index(run, linear);
+  Fiber& f = run.fibers[linear];
+#ifdef CHAMBER_SIMT_ASAN
+  __sanitizer_start_switch_fiber(&run.scheduler_fake_stack, run.stacks[linear] + kGuardBytes,
+                                 kStackBytes);
+#endif
+#ifdef CHAMBER_SIMT_USE_UCONTEXT
+  swapcontext(&run.scheduler_context, &f.context);
+#else
+  chamber_simt_switch_stacks(&run.scheduler_sp, f.sp);
+#endif
+#ifdef CHAMBER_SIMT_ASAN
+  __sanitizer_finish_switch_fiber(run.scheduler_fake_stack, nullptr, nullptr);
+#endif
+}
+
+void switch_to_scheduler(BlockRun& run, bool finished) {
+  Fiber& f = run.fibers[run.current];
+#ifdef CHAMBER_SIMT_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(finished ? nullptr : &fake_stack, run.scheduler_stack_bottom,
+                                 run.scheduler_stack_size);
+#else
+  (void)finished;
+#endif
+#ifdef CHAMBER_SIMT_USE_UCONTEXT
+  swapcontext(&f.context, &run.scheduler_context);
+#else
+  chamber_simt_switch_stacks(&f.sp, run.scheduler_sp);
+#endif
+#ifdef CHAMBER_SIMT_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, &run.scheduler_stack_bottom, &run.scheduler_stack_size);
+#endif
+}
+
+// Records a misuse and leaves the fiber for good; run_block turns it into an Error.
+[[noreturn]] void abandon_fiber(BlockRun& run, const std::string& message) {
+  if (run.error.empty()) run.error = message;
+  run.fibers[run.current].state = FiberState::kDone;
+  switch_to_scheduler(run, true);
+  std::abort();  // never resumed
+}
+
+void fiber_main() {
+  BlockRun& run = *tl_run;
+#ifdef CHAMBER_SIMT_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &run.scheduler_stack_bottom, &run.scheduler_stack_size);
+#endif
+  try {
+    run.body(run.ctx);
+  } catch (const std::exception& e) {
+    if (run.error.empty()) run.error = thread_name(run, run.current) + " threw: " + e.what();
+  } catch (...) {
+    if (run.error.empty()) run.error = thread_name(run, run.current) + " threw a non-standard exception";
+  }
+  unsigned linear = run.current;
+  Warp& warp = run.warps[linear / 32];
+  if (run.block_arrived > 0 && run.error.empty())
+    run.error = thread_name(run, linear) +
+                " exited while other threads of its block wait at __syncthreads (a barrier under "
+                "divergent control flow)";
+  if (warp.arrived > 0 && run.error.empty())
+    run.error = thread_name(run, linear) +
+                " exited while other lanes of its warp wait in a shuffle or vote";
+  run.exited++;
+  warp.exited++;
+  run.fibers[linear].state = FiberState::kDone;
+  switch_to_scheduler(run, true);
+  std::abort();  // a finished fiber is never resumed
+}
+
+void prepare_fiber(BlockRun& run, unsigned linear) {
+  Fiber& f = run.fibers[linear];
+  f.state = FiberState::kReady;
+  f.parity = 0;
+  char* top = stack_top(run.stacks[linear]);
+#ifdef CHAMBER_SIMT_USE_UCONTEXT
+  getcontext(&f.context);
+  f.context.uc_stack.ss_sp = run.stacks[linear] + kGuardBytes;
+  f.context.uc_stack.ss_size = kStackBytes;
+  f.context.uc_link = nullptr;
+  makecontext(&f.context, fiber_main, 0);
+  (void)top;
+#else
+  // Initial frame for switch_stacks to "return" into fiber_main: six zeroed callee-saved
+  // registers, then fiber_main's address, then a null return address for fiber_main itself so
+  // that its entry sees the stack alignment of a normal call (rsp % 16 == 8).
+  uintptr_t* sp = (uintptr_t*)((uintptr_t)top & ~(uintptr_t)15);
+  *--sp = 0;
+  *--sp = (uintptr_t)&fiber_main;
+  for (int i = 0; i < 6; i++) *--sp = 0;
+  f.sp = sp;
+#endif
+}
+
+void run_block(BlockRun& run) {
+  run.block_arrived = run.exited = 0;
+  run.block_generation = 0;
+  for (unsigned w = 0; w < run.warps.size(); w++) {
+    Warp& warp = run.warps[w];
+    warp.lanes = std::min(32u, run.num_threads - w * 32);
+    warp.arrived = warp.exited = 0;
+    warp.generation = 0;
+  }
+  // Poison dynamic shared memory (0xff bytes are NaN as floats) so reads of unwritten shared
+  // memory show up in the results.
+  if (!run.shared.empty()) std::memset(run.shared.data(), 0xff, run.shared.size());
+  for (unsigned t = 0; t < run.num_threads; t++) prepare_fiber(run, t);
+
+  for (;;) {
+    bool progressed = false, all_done = true;
+    for (unsigned t = 0; t < run.num_threads; t++) {
+      Fiber& f = run.fibers[t];
+      if (f.state == FiberState::kDone) continue;
+      all_done = false;
+      if (f.state == FiberState::kWaitBlock && f.waited_generation == run.block_generation) continue;
+      if (f.state == FiberState::kWaitWarp && f.waited_generation == run.warps[t / 32].generation)
+        continue;
+      switch_to_fiber(run, t);
+      progressed = true;
+      if (!run.error.empty()) fail("simt: ", run.error);
+    }
+    if (all_done) return;
+    if (!progressed)
+      fail("simt: kernel '", run.kernel_name, "' block (", blockIdx.x, ",", blockIdx.y, ",",
+           blockIdx.z, ") deadlocked: threads wait at different barriers (__syncthreads or a warp "
+           "collective under divergent control flow)");
+  }
+}
+
+BlockRun& block_run_for_this_thread(unsigned num_threads, size_t shared_bytes) {
+  thread_local BlockRun run;
+  while (run.stacks.size() < num_threads) run.stacks.push_back(map_stack());
+  run.fibers.resize(num_threads);
+  run.warps.resize((num_threads + 31) / 32);
+  run.shared.resize(shared_bytes);
+  run.num_threads = num_threads;
+  run.error.clear();
+  return run;
+}
+
+}  // namespace
+
+// ---- called from inside an emulated thread ----
+void block_barrier() {
+  BlockRun& run = *tl_run;
+  if (run.exited > 0)
+    abandon_fiber(run, thread_name(run, run.current) +
+                           " reached __syncthreads after other threads of its block exited");
+  if (++run.block_arrived == run.num_threads) {  // last one in: release everyone
+    run.block_arrived = 0;
+    run.block_generation++;
+    return;
+  }
+  Fiber& f = run.fibers[run.current];
+  f.state = FiberState::kWaitBlock;
+  f.waited_generation = run.block_generation;
+  switch_to_scheduler(run, false);
+  run.fibers[run.current].state = FiberState::kReady;
+}
+
+uint64_t* warp_exchange(uint64_t value) {
+  BlockRun& run = *tl_run;
+  unsigned linear = run.current;
+  Warp& warp = run.warps[linear / 32];
+  Fiber& f = run.fibers[linear];
+  if (warp.exited > 0)
+    abandon_fiber(run, thread_name(run, linear) +
+                           " entered a warp shuffle or vote after other lanes of its warp exited");
+  unsigned parity = f.parity;
+  f.parity ^= 1;
+  warp.slots[parity][linear % 32] = value;
+  if (++warp.arrived == warp.lanes) {
+    warp.arrived = 0;
+    warp.generation++;
+  } else {
+    f.state = FiberState::kWaitWarp;
+    f.waited_generation = warp.generation;
+    switch_to_scheduler(run, false);
+    run.fibers[linear].state = FiberState::kReady;
+  }
+  return warp.slots[parity];
+}
+
+unsigned lane_id() { return tl_run->current % 32; }
+unsigned warp_lanes() { return tl_run->warps[tl_run->current / 32].lanes; }
+void* dynamic_shared_memory() { return tl_run->shared.data(); }
+
+void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,
+              void (*body)(void*), void* ctx) {
+  uint64_t threads = (uint64_t)block.x * block.y * block.z;
+  uint64_t blocks = (uint64_t)grid.x * grid.y * grid.z;
+  if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > 64)
+    fail("simt: launch of '", kernel_name, "' with block (", block.x, ",", block.y, ",", block.z,
+         "): a block must have 1..", kMaxThreadsPerBlock, " threads (z <= 64)");
+  if (blocks == 0 || grid.y > 65535 || grid.z > 65535)
+    fail("simt: launch of '", kernel_name, "' with grid (", grid.x, ",", grid.y, ",", grid.z,
+         "): every grid dimension must be >= 1 (y, z <= 65535)");
+  if (shared_bytes > kMaxSharedBytes)
+    fail("simt: launch of '", kernel_name, "' asks for ", shared_bytes,
+         " bytes of dynamic shared memory; the default limit is ", kMaxSharedBytes);
+
+  std::string first_error;
+#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
+  for (uint64_t b = 0; b < blocks; b++) {
+    try {
+      BlockRun& run = block_run_for_this_thread((unsigned)threads, shared_bytes);
+      tl_run = &run;
+      run.kernel_name = kernel_name;
+      run.body = body;
+      run.ctx = ctx;
+      gridDim = grid;
+      blockDim = block;
+      blockIdx.x = (unsigned)(b % grid.x);
+      blockIdx.y = (unsigned)((b / grid.x) % grid.y);
+      blockIdx.z = (unsigned)(b / ((uint64_t)grid.x * grid.y));
+      run_block(run);
+      tl_run = nullptr;
+    } catch (const std::exception& e) {
+#pragma omp critical(chamber_simt_error)
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  if (!first_error.empty()) throw Error(first_error);
+}
+
+// ---- half precision conversions (IEEE binary16, round to nearest even) ----
+uint16_t float_to_half_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint32_t sign = (u >> 16) & 0x8000u;
+  uint32_t abs = u & 0x7fffffffu;
+  if (abs > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);   // NaN
+  if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // rounds to >= 65520: infinity
+  if (abs < 0x38800000u) {                                    // below 2^-14: subnormal half
+    // value = abs_float * 2^24 in units of the smallest subnormal; round to nearest even.
+    float scaled;
+    uint32_t abs_bits = abs;
+    std::memcpy(&scaled, &abs_bits, 4);
+    scaled *= 16777216.0f;  // exact (power of two)
+    uint32_t q = (uint32_t)scaled;
+    float rest = scaled - (float)q;
+    if (rest > 0.5f || (rest == 0.5f && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+  }
+  uint32_t mantissa_rounded = abs + 0xfffu + ((abs >> 13) & 1);  // nearest even at bit 13
+  return (uint16_t)(sign | ((mantissa_rounded - 0x38000000u) >> 13));
+}
+
+float half_bits_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
+  float result;
+  if (exponent == 0) {
+    result = std::ldexp((float)mantissa, -24);
+    uint32_t u;
+    std::memcpy(&u, &result, 4);
+    u |= sign;
+    std::memcpy(&result, &u, 4);
+    return result;
+  }
+  uint32_t u = exponent == 31 ? sign | 0x7f800000u | (mantissa << 13)
+                              : sign | ((exponent + 112) << 23) | (mantissa << 13);
+  std::memcpy(&result, &u, 4);
+  return result;
+}
+
+}  // namespace chamber::simt
+
+// ---- the emulated runtime API ------------------------------------------------------------------
+namespace {
+cudaError_t g_last_error = cudaSuccess;  // sticky like CUDA's, cleared by cudaGetLastError
+cudaError_t record(cudaError_t err) {
+  if (err != cudaSuccess) g_last_error = err;
+  return err;
+}
+}  // namespace
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  size_t rounded = (bytes + 255) / 256 * 256;  // cudaMalloc's 256-byte alignment
+  *ptr = std::aligned_alloc(256, rounded ? rounded : 256);
+  return *ptr ? cudaSuccess : record(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaFree(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  if (bytes && (!dst || !src)) return record(cudaErrorInvalidValue);
+  if (bytes) std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t) {
+  if (bytes && !ptr) return record(cudaErrorInvalidValue);
+  if (bytes) std::memset(ptr, value, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaGetLastError() {
+  cudaError_t err = g_last_error;
+  g_last_error = cudaSuccess;
+  return err;
+}
+const char* cudaGetErrorName(cudaError_t err) {
+  switch (err) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+  }
+  return "cudaErrorUnknown";
+}
+const char* cudaGetErrorString(cudaError_t err) {
+  switch (err) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+  }
+  return "unknown error";
+}

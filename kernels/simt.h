@@ -1,0 +1,249 @@
+// The SIMT emulator: just enough of the CUDA programming model for the kernels in kernels/*.cu to
+// compile with the host C++ compiler and run on the CPU, so every hand-written kernel is tested
+// against its C++ reference on machines without a GPU.
+//
+// What it provides, and how:
+//   - Qualifiers (__global__, __device__, __shared__, ...) as macros. `__shared__` becomes
+//     `static thread_local`: the emulator runs one block at a time per OS thread, so a static
+//     per OS thread is exactly "one copy per block".
+//   - threadIdx, blockIdx, blockDim, gridDim: thread-local globals the scheduler sets before it
+//     resumes each emulated thread.
+//   - Each block's threads run as cooperative fibers (own stack, switched in user space). A fiber
+//     runs until it reaches a barrier: __syncthreads (whole block) or a warp collective (shuffle,
+//     vote). When every live thread of the block (or warp of 32 lanes) has arrived, they all go on.
+//     A thread that never synchronises runs start to finish in one go, so elementwise kernels cost
+//     little more than a loop.
+//   - Checks that real hardware does not make: a barrier that some threads of the block (or warp)
+//     have already exited from, a deadlock (threads waiting on different barriers), an oversized
+//     launch. Each is a chamber::Error naming the kernel, block and thread.
+//   - Atomics (std::atomic_ref, safe when blocks run on several OS threads), the half/bf16 storage
+//     types with round-to-nearest-even conversions, a few intrinsics (rsqrtf, __expf, __ffs, ...),
+//     and the slice of the CUDA runtime API the backend uses (cudaMalloc is host memory).
+// Blocks of a grid are spread over OpenMP threads; within a block everything is sequential.
+#pragma once
+#include <math.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+// ---- qualifiers ----------------------------------------------------------------------------------
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __restrict__ __restrict
+#define __shared__ static thread_local
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+
+// ---- index types and the per-thread built-ins ----------------------------------------------------
+struct uint3 {
+  unsigned int x, y, z;
+};
+struct dim3 {
+  unsigned int x, y, z;
+  constexpr dim3(unsigned int x_ = 1, unsigned int y_ = 1, unsigned int z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+inline constinit thread_local uint3 threadIdx{0, 0, 0};
+inline constinit thread_local uint3 blockIdx{0, 0, 0};
+inline constinit thread_local dim3 blockDim{1, 1, 1};
+inline constinit thread_local dim3 gridDim{1, 1, 1};
+constexpr int warpSize = 32;
+
+namespace chamber::simt {
+
+// Called from inside an emulated thread.
+void block_barrier();                           // __syncthreads
+uint64_t* warp_exchange(uint64_t value);        // all live lanes publish a value, then read all 32
+unsigned lane_id();
+unsigned warp_lanes();                          // lanes that exist in this warp (32 but the last)
+void* dynamic_shared_memory();                  // this block's `extern __shared__` bytes
+
+// Runs body(ctx) once per thread of every block; throws chamber::Error on a misuse it detects.
+void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,
+              void (*body)(void*), void* ctx);
+
+template <typename T>
+uint64_t to_bits(T v) {
+  static_assert(sizeof(T) <= 8 && std::is_trivially_copyable_v<T>, "shuffle of a type over 8 bytes");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  return bits;
+}
+template <typename T>
+T from_bits(uint64_t bits) {
+  T v;
+  std::memcpy(&v, &bits, sizeof(T));
+  return v;
+}
+// Lane whose value a shuffle returns: the source when it lies in the caller's segment of `width`
+// lanes and exists, else the caller itself (CUDA's rule for out-of-range shuffles).
+inline unsigned shuffle_source(unsigned lane, int src, int width) {
+  unsigned segment_start = lane & ~(unsigned)(width - 1);
+  if (src < (int)segment_start || src >= (int)(segment_start + width) || src >= (int)warp_lanes())
+    return lane;
+  return (unsigned)src;
+}
+
+}  // namespace chamber::simt
+
+// ---- synchronisation, warp shuffles and votes ------------------------------------------------------
+inline void __syncthreads() { chamber::simt::block_barrier(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { chamber::simt::warp_exchange(0); }
+inline unsigned __activemask() { return (unsigned)((1ull << chamber::simt::warp_lanes()) - 1); }
+
+template <typename T>
+T __shfl_sync(unsigned, T v, int src_lane, int width = warpSize) {
+  using namespace chamber::simt;
+  unsigned lane = lane_id();
+  uint64_t* all = warp_exchange(to_bits(v));
+  int src = (int)(lane & ~(unsigned)(width - 1)) + (src_lane & (width - 1));
+  return from_bits<T>(all[shuffle_source(lane, src, width)]);
+}
+template <typename T>
+T __shfl_xor_sync(unsigned, T v, int lane_mask, int width = warpSize) {
+  using namespace chamber::simt;
+  unsigned lane = lane_id();
+  uint64_t* all = warp_exchange(to_bits(v));
+  return from_bits<T>(all[shuffle_source(lane, (int)(lane ^ (unsigned)lane_mask), width)]);
+}
+template <typename T>
+T __shfl_down_sync(unsigned, T v, unsigned delta, int width = warpSize) {
+  using namespace chamber::simt;
+  unsigned lane = lane_id();
+  uint64_t* all = warp_exchange(to_bits(v));
+  return from_bits<T>(all[shuffle_source(lane, (int)(lane + delta), width)]);
+}
+template <typename T>
+T __shfl_up_sync(unsigned, T v, unsigned delta, int width = warpSize) {
+  using namespace chamber::simt;
+  unsigned lane = lane_id();
+  uint64_t* all = warp_exchange(to_bits(v));
+  return from_bits<T>(all[shuffle_source(lane, (int)lane - (int)delta, width)]);
+}
+inline unsigned __ballot_sync(unsigned, int predicate) {
+  using namespace chamber::simt;
+  uint64_t* all = warp_exchange(predicate ? 1 : 0);
+  unsigned bits = 0;
+  for (unsigned i = 0; i < warp_lanes(); i++) bits |= (unsigned)(all[i] & 1) << i;
+  return bits;
+}
+inline int __all_sync(unsigned mask, int predicate) {
+  return __ballot_sync(mask, predicate) == __activemask();
+}
+inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
+
+// ---- atomics (return the old value, like CUDA) ---------------------------------------------------
+template <typename T>
+T atomicAdd(T* address, T value) {
+  return std::atomic_ref<T>(*address).fetch_add(value, std::memory_order_relaxed);
+}
+template <typename T>
+T atomicExch(T* address, T value) {
+  return std::atomic_ref<T>(*address).exchange(value, std::memory_order_relaxed);
+}
+template <typename T>
+T atomicCAS(T* address, T compare, T value) {
+  std::atomic_ref<T>(*address).compare_exchange_strong(compare, value, std::memory_order_relaxed);
+  return compare;  // holds the old value whether or not the exchange happened
+}
+template <typename T>
+T atomicMax(T* address, T value) {
+  std::atomic_ref<T> ref(*address);
+  T old = ref.load(std::memory_order_relaxed);
+  while (old < value && !ref.compare_exchange_weak(old, value, std::memory_order_relaxed)) {
+  }
+  return old;
+}
+template <typename T>
+T atomicMin(T* address, T value) {
+  std::atomic_ref<T> ref(*address);
+  T old = ref.load(std::memory_order_relaxed);
+  while (value < old && !ref.compare_exchange_weak(old, value, std::memory_order_relaxed)) {
+  }
+  return old;
+}
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
+// ---- intrinsics --------------------------------------------------------------------------------
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+inline double rsqrt(double x) { return 1.0 / sqrt(x); }
+inline float __expf(float x) { return expf(x); }
+inline float __logf(float x) { return logf(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
+inline int __ffs(unsigned x) { return __builtin_ffs((int)x); }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __clz(unsigned x) { return x ? __builtin_clz(x) : 32; }
+template <typename T>
+T __ldg(const T* p) { return *p; }
+
+// ---- 16-bit storage types ----------------------------------------------------------------------
+// Storage only: arithmetic goes through float, as the kernels do on the GPU.
+namespace chamber::simt {
+uint16_t float_to_half_bits(float f);
+float half_bits_to_float(uint16_t h);
+inline uint16_t float_to_bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1);                                               // nearest even
+  return (uint16_t)(u >> 16);
+}
+inline float bf16_bits_to_float(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+}  // namespace chamber::simt
+
+struct __half {
+  uint16_t bits;
+  __half() = default;
+  __half(float f) : bits(chamber::simt::float_to_half_bits(f)) {}
+  operator float() const { return chamber::simt::half_bits_to_float(bits); }
+};
+struct __nv_bfloat16 {
+  uint16_t bits;
+  __nv_bfloat16() = default;
+  __nv_bfloat16(float f) : bits(chamber::simt::float_to_bf16_bits(f)) {}
+  operator float() const { return chamber::simt::bf16_bits_to_float(bits); }
+};
+inline __half __float2half(float f) { return __half(f); }
+inline float __half2float(__half h) { return (float)h; }
+inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
+inline float __bfloat162float(__nv_bfloat16 b) { return (float)b; }
+
+// ---- the slice of the CUDA runtime API the backend uses ----------------------------------------
+// Memory is host memory; every call completes before it returns (one implicit stream).
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorLaunchFailure = 719,
+};
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4,
+};
+struct CUstream_st;
+using cudaStream_t = CUstream_st*;
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes);
+cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream = nullptr);
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream = nullptr);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaGetLastError();
+const char* cudaGetErrorName(cudaError_t err);
+const char* cudaGetErrorString(cudaError_t err);
