@@ -1,0 +1,39 @@
+// The CUDA backend: the hand-written kernels of kernels/*.cu and cuBLASLt on the GPU, filling the
+// whole operation table (kernels/ops.h), memory included. Defined only when the build found nvcc
+// (CHAMBER_HAVE_CUDA); kernels/simt_backend.h is the same sources run on the CPU.
+//
+// Every op is issued on one stream owned by the backend (the run's stream) and returns without
+// waiting, except the ones that hand data to the host: to_host, from_host, sum_squares and
+// synchronize. Every CUDA, cuBLASLt and cuRAND call is checked; a failure is a chamber::Error
+// naming the call, file and line. Each op is an NVTX range named after it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kernels/ops.h"
+
+namespace chamber {
+
+// True when a CUDA driver and a GPU of compute capability 8.0 or newer are present. Never throws
+// or crashes: false without a driver, without a device, or with too old a driver.
+bool cuda_device_available();
+
+// The operation table. Error if no usable device (check cuda_device_available first).
+const Ops& cuda_ops();
+
+// "NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.1 GiB" for logs; "" without a device.
+std::string cuda_device_description();
+
+// Free and total device memory in bytes (for "needs X, has Y" messages before allocating).
+void cuda_memory_info(size_t* free_bytes, size_t* total_bytes);
+
+// NVTX ranges so Nsight Systems shows named layers and phases (no-ops without a profiler).
+void cuda_range_push(const char* name);
+void cuda_range_pop();
+
+// dst[0..n) ~ Normal(mean, stddev) from cuRAND's Philox generator seeded with `seed`, on the
+// run's stream. Device memory.
+void cuda_fill_normal(float* dst, size_t n, float mean, float stddev, uint64_t seed);
+
+}  // namespace chamber

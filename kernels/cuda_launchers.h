@@ -1,0 +1,68 @@
+// The launchers of every kernels/*.cu file, one per operation of the table in kernels/ops.h with
+// the same arguments plus the stream they are issued on. The math and the accumulate/overwrite
+// rules of each op are those of its C++ reference header (kernels/<op>.h). Included by both builds
+// (see cuda_common.h), so each declaration exists in chamber::cuda_device and
+// chamber::cuda_emulated.
+#pragma once
+#include "kernels/cuda_common.h"
+
+namespace chamber::CHAMBER_GPU_NS {
+
+// ---- kernels/gemm.cu: the one matrix-multiply entry (cuBLASLt on the GPU, loops when emulated) ----
+// Column-major, cuBLAS conventions, for each of `batch` problems (pointers advance by the strides):
+//   D = alpha * op(A) @ op(B) + beta * D  [+ bias broadcast over columns, bias has m entries]
+// op(A) is m x k, op(B) is k x n, D is m x n; trans_a/trans_b transpose the stored matrices.
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
+          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
+          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream);
+
+// ---- kernels/reduce.cu ----
+// out[c] += sum_i x[i,c] * (row_scale ? row_scale[i] : 1) for x (N,C); deterministic (fixed order).
+void column_sums_accumulate(floatX* out, const floatX* x, const floatX* row_scale, int N, int C,
+                            cudaStream_t stream);
+// sum of squares in double, returned to the host (synchronises the stream).
+double sum_squares(const floatX* g, size_t n, cudaStream_t stream);
+
+void encoder_forward(floatX* out, const int* tokens, const floatX* wte, const floatX* wpe, int B,
+                     int T, int C, cudaStream_t stream);
+void encoder_backward(floatX* dwte, floatX* dwpe, const floatX* dout, const int* tokens, int B,
+                      int T, int C, cudaStream_t stream);
+
+void layernorm_forward(floatX* out, float* mean, float* rstd, const floatX* inp,
+                       const floatX* weight, const floatX* bias, int N, int C, cudaStream_t stream);
+void layernorm_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+                        const floatX* inp, const floatX* weight, const float* mean,
+                        const float* rstd, int N, int C, cudaStream_t stream);
+
+void matmul_forward(floatX* out, const floatX* inp, const floatX* weight, const floatX* bias,
+                    int N, int C, int OC, cudaStream_t stream);
+void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+                     const floatX* inp, const floatX* weight, int N, int C, int OC,
+                     cudaStream_t stream);
+
+void attention_forward(floatX* out, floatX* att, const floatX* qkv, int B, int T, int C, int NH,
+                       cudaStream_t stream);
+void attention_backward(floatX* dqkv, floatX* datt, const floatX* dout, const floatX* qkv,
+                        const floatX* att, int B, int T, int C, int NH, cudaStream_t stream);
+
+void gelu_forward(floatX* out, const floatX* inp, size_t n, cudaStream_t stream);
+void gelu_backward(floatX* dinp, const floatX* inp, const floatX* dout, size_t n,
+                   cudaStream_t stream);
+
+void residual_forward(floatX* out, const floatX* a, const floatX* b, size_t n, cudaStream_t stream);
+void residual_backward(floatX* da, floatX* db, const floatX* dout, size_t n, cudaStream_t stream);
+
+void classifier_forward_backward(floatX* logits, float* losses, float* entropy, const int* targets,
+                                 const float* token_weights, int N, int V, int Vp,
+                                 bool write_grad, cudaStream_t stream);
+
+void value_head_forward(float* values, const floatX* h, const floatX* w, const floatX* b, int N,
+                        int C, cudaStream_t stream);
+void value_head_backward(floatX* dh, floatX* dw, floatX* db, const float* dvalues,
+                         const floatX* h, const floatX* w, int N, int C, cudaStream_t stream);
+
+void adamw_update(floatX* params, const floatX* grads, float* m, float* v, size_t n, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,
+                  cudaStream_t stream);
+
+}  // namespace chamber::CHAMBER_GPU_NS

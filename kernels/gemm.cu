@@ -1,0 +1,161 @@
+// The one matrix multiply every GPU op uses (declared in cuda_launchers.h), column-major with
+// cuBLAS conventions: for each of `batch` problems, D = alpha op(A) op(B) + beta D [+ bias].
+//
+// On the GPU it is a cuBLASLt matmul: fp32 storage, TF32 tensor cores (CUBLAS_COMPUTE_32F_FAST_TF32,
+// 10-bit mantissa products, fp32 accumulation), bias added in the epilogue (no separate pass over
+// D). Strided batches cover attention's per-head products. Pointer alignment is measured and told
+// to the heuristic, since cuBLASLt otherwise assumes 256-byte alignment (false for head slices).
+//
+// Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM):
+// cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
+// operands, transposes, leading dimensions, strides, beta and bias each op passes).
+#include "engine/util.h"
+#include "kernels/cuda_launchers.h"
+
+#if defined(__CUDACC__)
+#include <cublasLt.h>
+#endif
+
+namespace chamber::CHAMBER_GPU_NS {
+
+#if defined(__CUDACC__)
+
+namespace {
+
+void cublas_check(cublasStatus_t status, const char* call, const char* file, int line) {
+  if (status == CUBLAS_STATUS_SUCCESS) return;
+  fail("cuBLASLt error ", cublasLtGetStatusName(status), " (", cublasLtGetStatusString(status),
+       ") in ", call, " at ", file, ":", line);
+}
+#define CUBLAS_CHECK(call) cublas_check((call), #call, __FILE__, __LINE__)
+
+constexpr size_t kWorkspaceBytes = (size_t)32 << 20;  // what Hopper's fastest kernels ask for
+
+struct Lt {
+  cublasLtHandle_t handle;
+  void* workspace;
+};
+Lt& lt() {
+  static Lt state = [] {
+    Lt s;
+    CUBLAS_CHECK(cublasLtCreate(&s.handle));
+    CUDA_CHECK(cudaMalloc(&s.workspace, kWorkspaceBytes));
+    return s;
+  }();
+  return state;
+}
+
+// Largest power of two (<= 256) dividing the address and every batch offset from it.
+uint32_t alignment_bytes(const void* ptr, long long stride_elems, int batch) {
+  uintptr_t bits = (uintptr_t)ptr | 256;
+  if (batch > 1) bits |= (uintptr_t)(stride_elems * (long long)sizeof(floatX));
+  return (uint32_t)(bits & (~bits + 1));
+}
+
+cublasLtMatrixLayout_t make_layout(int rows, int cols, int ld, long long stride, int batch) {
+  cublasLtMatrixLayout_t layout;
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, CUDA_R_32F, rows, cols, ld));
+  if (batch > 1) {
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+                                                  &batch, sizeof(batch)));
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+        layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+  }
+  return layout;
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
+          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
+          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream) {
+  if (m <= 0 || n <= 0 || batch <= 0) return;
+  if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
+  Lt& state = lt();
+
+  cublasLtMatmulDesc_t op;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F));
+  cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
+  if (bias) {
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                sizeof(epilogue)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                                sizeof(bias)));
+  }
+  cublasLtMatrixLayout_t layout_a =
+      make_layout(trans_a ? k : m, trans_a ? m : k, lda, stride_a, batch);
+  cublasLtMatrixLayout_t layout_b =
+      make_layout(trans_b ? n : k, trans_b ? k : n, ldb, stride_b, batch);
+  cublasLtMatrixLayout_t layout_d = make_layout(m, n, ldd, stride_d, batch);
+
+  cublasLtMatmulPreference_t pref;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  size_t workspace_bytes = kWorkspaceBytes;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof(workspace_bytes)));
+  uint32_t align_a = alignment_bytes(A, stride_a, batch), align_b = alignment_bytes(B, stride_b, batch);
+  uint32_t align_d = alignment_bytes(D, stride_d, batch);
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof(align_a)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof(align_b)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof(align_d)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof(align_d)));
+
+  cublasLtMatmulHeuristicResult_t heuristic;
+  int found = 0;
+  CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(state.handle, op, layout_a, layout_b, layout_d,
+                                              layout_d, pref, 1, &heuristic, &found));
+  if (found == 0)
+    fail("gemm: cuBLASLt has no algorithm for m=", m, " n=", n, " k=", k, " lda=", lda,
+         " ldb=", ldb, " ldd=", ldd, " batch=", batch, " (alignments ", align_a, "/", align_b,
+         "/", align_d, " bytes)");
+  CUBLAS_CHECK(cublasLtMatmul(state.handle, op, &alpha, A, layout_a, B, layout_b, &beta, D,
+                              layout_d, D, layout_d, &heuristic.algo, state.workspace,
+                              kWorkspaceBytes, stream));
+
+  CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_d));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_b));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_a));
+  CUBLAS_CHECK(cublasLtMatmulDescDestroy(op));
+}
+
+#else  // SIMT emulation: the reference GEMM
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
+          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
+          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t) {
+  if (m <= 0 || n <= 0 || batch <= 0) return;
+  if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int p = 0; p < batch; p++) {
+    for (int j = 0; j < n; j++) {
+      const floatX* a = A + p * stride_a;
+      const floatX* b = B + p * stride_b;
+      floatX* d = D + p * stride_d + (size_t)j * ldd;
+      for (int i = 0; i < m; i++) {
+        float acc = 0.0f;
+        for (int q = 0; q < k; q++) {
+          float a_iq = (float)(trans_a ? a[q + (size_t)i * lda] : a[i + (size_t)q * lda]);
+          float b_qj = (float)(trans_b ? b[j + (size_t)q * ldb] : b[q + (size_t)j * ldb]);
+          acc += a_iq * b_qj;
+        }
+        // Like cuBLAS, beta == 0 never reads D (it may hold garbage or NaN).
+        float value = alpha * acc + (beta != 0.0f ? beta * (float)d[i] : 0.0f);
+        if (bias) value += (float)bias[i];
+        d[i] = (floatX)value;
+      }
+    }
+  }
+}
+
+#endif
+
+}  // namespace chamber::CHAMBER_GPU_NS

@@ -1,0 +1,36 @@
+// Matmul with bias (a Linear layer) on the GPU; the contract is in matmul.h:
+//   forward:  out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC)        out OVERWRITTEN
+//   backward: dinp += dout @ weight;  dweight += dout^T @ inp;  dbias += sum_i dout[i,:]
+//             all ACCUMULATE; each may be null (not computed)
+//
+// Every product is one cuBLASLt call through gemm() (TF32 tensor cores, bias in the epilogue).
+// cuBLAS is column-major: a row-major (R, K) matrix is the column-major (K, R) matrix with the
+// same bytes, so with W = weight, X = inp, G = dout read that way:
+//   out^T (OC,N)   = W^T (OC,C) X (C,N)        gemm(T, N, m=OC, n=N,  k=C)
+//   dinp^T (C,N)  += W (C,OC) G (OC,N)         gemm(N, N, m=C,  n=N,  k=OC), beta 1
+//   dweight^T (C,OC) += X (C,N) G^T (N,OC)     gemm(N, T, m=C,  n=OC, k=N),  beta 1
+// The accumulating products use beta = 1 (cuBLAS adds into D for free). The bias gradient is a
+// deterministic column sum (reduce.cu): cuBLASLt's bias-gradient epilogue overwrites rather than
+// accumulates, which would break the += contract.
+#include "kernels/cuda_launchers.h"
+
+namespace chamber::CHAMBER_GPU_NS {
+
+void matmul_forward(floatX* out, const floatX* inp, const floatX* weight, const floatX* bias,
+                    int N, int C, int OC, cudaStream_t stream) {
+  gemm(true, false, OC, N, C, 1.0f, weight, C, 0, inp, C, 0, 0.0f, out, OC, 0, 1, bias, stream);
+}
+
+void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+                     const floatX* inp, const floatX* weight, int N, int C, int OC,
+                     cudaStream_t stream) {
+  if (dinp)
+    gemm(false, false, C, N, OC, 1.0f, weight, C, 0, dout, OC, 0, 1.0f, dinp, C, 0, 1, nullptr,
+         stream);
+  if (dweight)
+    gemm(false, true, C, OC, N, 1.0f, inp, C, 0, dout, OC, 0, 1.0f, dweight, C, 0, 1, nullptr,
+         stream);
+  if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
+}
+
+}  // namespace chamber::CHAMBER_GPU_NS
