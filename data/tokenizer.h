@@ -45,8 +45,7 @@ void tokenizer_finalize(Tokenizer& tok);
 // Learns merges from `texts` until the vocabulary (bytes + merges + <|endoftext|>) reaches
 // vocab_size (>= 257), or earlier if no adjacent pair is left to merge (tiny corpora), so check
 // vocab_size() afterwards. Deterministic: ties between equally frequent pairs break by smallest
-// (left, right) id pair. A pair whose bytes already form a token is skipped so that every token
-// has distinct bytes (tokenizer.json's vocab is a map from token text to id).
+// (left, right) id pair. Every token has distinct bytes (tokenizer.json's vocab maps text to id).
 Tokenizer tokenizer_train(const std::vector<std::string>& texts, int vocab_size);
 
 std::vector<int> tokenizer_encode(const Tokenizer& tok, std::string_view text);

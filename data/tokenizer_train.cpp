@@ -4,15 +4,17 @@
 // ("words") with their counts; 4 MB of English has only tens of thousands of them. Then:
 //   pair_count[(a, b)] = sum over words of count(word) * occurrences of a next to b in it
 //   repeat: take the most frequent pair (ties: smallest (a, b)), give it the next id, rewrite the
-//           words that contain it, and update pair_count by the difference between each rewritten
-//           word's pairs before and after (counts change only in words that held the pair).
+//           words that contain it, and update pair_count where they changed (only the pairs
+//           touching a merged occurrence change, so the cost follows the occurrences).
 // The most frequent pair comes from a max-heap with lazy deletion: every count change pushes a
 // fresh (count, pair) entry and entries whose count is no longer current are dropped when popped.
 // pair_words[(a, b)] lists words that may hold the pair (stale entries are harmless: the rewrite
 // finds nothing). Everything is ordered by (count, pair) only, so training is deterministic.
 //
-// A pair whose concatenated bytes already are a token (e.g. "abc" made earlier as (ab, c) and now
-// proposed as (a, bc)) is skipped: tokenizer.json maps token text to id, so each text needs one id.
+// Token texts come out distinct: a span of bytes that ends up as exactly two tokens was never
+// touched by merges with its neighbours, so it evolved as it would alone and was already merged
+// into one token the first time its bytes were made. tokenizer.json needs one id per text, so a
+// pair whose bytes are already a token is still checked for and skipped, as a safety net.
 #include <algorithm>
 #include <queue>
 #include <unordered_map>
