@@ -183,12 +183,7 @@ void gpt_parameters_from_host(GPT& m, const std::vector<float>& host) {
   m.ops->from_host(m.param_arena.base, host.data(), m.param_arena.bytes);
 }
 
-// Per-layer views into the stacked tensors, using the call's actual (B, T).
-struct LayerView {
-  float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *attn_proj_w, *attn_proj_b, *ln2_w, *ln2_b, *fc_w, *fc_b,
-      *fc_proj_w, *fc_proj_b;
-};
-static LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l) {
+LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l) {
   const size_t C = cfg.n_embd;
   return {p.ln1_w + l * C,           p.ln1_b + l * C,          p.qkv_w + l * 3 * C * C,
           p.qkv_b + l * 3 * C,       p.attn_proj_w + l * C * C, p.attn_proj_b + l * C,

@@ -106,6 +106,13 @@ struct GPT {
   int adam_step = 0;            // AdamW t (bias correction)
 };
 
+// One layer's slice of the stacked (L, ...) parameter tensors (of params or of grads).
+struct LayerView {
+  float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *attn_proj_w, *attn_proj_b, *ln2_w, *ln2_b, *fc_w, *fc_b,
+      *fc_proj_w, *fc_proj_b;
+};
+LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l);
+
 // The parameter size table (names are the checkpoint names), filled with pointers into `p`.
 std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p);
 // Whether AdamW weight decay applies to this parameter (2-D weights yes; biases, norms, value no).
