@@ -1,12 +1,12 @@
 // The SIMT emulator's scheduler (see simt.h for what it models).
 //
-// One block runs on one OS thread as a set of fibers, one per CUDA thread. The scheduler resumes
-// each runnable fiber in turn; a fiber gives control back only at a barrier or when it finishes.
-// Barriers count arrivals and carry a generation number: the last thread to arrive bumps the
-// generation and goes on, and a waiting fiber is runnable again once the generation it waited on
-// has passed. Warp collectives are the same barrier over the 32 lanes of a warp, with a slot per
-// lane for the value being exchanged; two slot sets alternate so a fast lane starting the next
-// collective cannot overwrite values a slow lane has not read yet.
+// One block runs on one OS thread as a set of fibers, one per CUDA thread. The scheduler takes
+// fibers from a ready queue (at first every thread, in order) and runs each until it waits at a
+// barrier or finishes. A barrier counts arrivals: the last thread to arrive puts the waiting ones
+// back on the ready queue and goes on. Warp collectives are the same barrier over the 32 lanes of
+// a warp, with a slot per lane for the value being exchanged; two slot sets alternate so a fast
+// lane starting the next collective cannot overwrite values a slow lane has not read yet. An
+// empty queue with threads still waiting is a deadlock.
 //
 // Fibers switch with a few instructions of assembly on x86-64 (saving the callee-saved registers
 // and the stack pointer); elsewhere with ucontext, which is correct but slower (it makes a system
@@ -14,7 +14,6 @@
 // only touched as deep as a kernel goes.
 #include "kernels/simt.h"
 
-#include <omp.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -74,11 +73,11 @@ constexpr size_t kGuardBytes = 4096;
 constexpr int kMaxThreadsPerBlock = 1024;
 constexpr size_t kMaxSharedBytes = 48 * 1024;  // CUDA's default limit for dynamic shared memory
 
-enum class FiberState { kReady, kWaitBlock, kWaitWarp, kDone };
+enum class FiberState { kNotStarted, kReady, kWaitBlock, kWaitWarp, kDone };
 
 struct Fiber {
-  FiberState state = FiberState::kReady;
-  uint64_t waited_generation = 0;
+  FiberState state = FiberState::kNotStarted;
+  int stack = -1;       // index into BlockRun::stacks while started
   unsigned parity = 0;  // which slot set the next warp collective uses
 #ifdef CHAMBER_SIMT_USE_UCONTEXT
   ucontext_t context;
@@ -89,7 +88,6 @@ struct Fiber {
 
 struct Warp {
   unsigned lanes = 0, arrived = 0, exited = 0;
-  uint64_t generation = 0;
   uint64_t slots[2][32];
 };
 
@@ -100,10 +98,12 @@ struct BlockRun {
   void* ctx = nullptr;
   unsigned num_threads = 0, current = 0;
   unsigned block_arrived = 0, exited = 0;
-  uint64_t block_generation = 0;
   std::vector<Fiber> fibers;
+  std::vector<unsigned> ready;      // ring buffer of runnable threads (each at most once)
+  size_t ready_head = 0, ready_count = 0;
   std::vector<Warp> warps;
-  std::vector<char*> stacks;        // one per fiber, reused across blocks and launches
+  std::vector<char*> stacks;        // mapped once per OS thread, reused across launches
+  std::vector<int> free_stacks;     // stacks no running fiber holds
   std::vector<unsigned char> shared;
   std::string error;
 #ifdef CHAMBER_SIMT_USE_UCONTEXT
@@ -120,7 +120,11 @@ struct BlockRun {
 
 thread_local BlockRun* tl_run = nullptr;
 
-char* stack_top(char* stack) { return stack + kGuardBytes + kStackBytes; }
+// Stack tops are staggered by a few cache lines and pages: stacks are 256 KiB apart, so without
+// it every fiber's hot frames would fall in the same cache sets and evict each other.
+char* stack_top(char* stack, int index) {
+  return stack + kGuardBytes + kStackBytes - (index % 64) * 64 - ((index / 64) % 8) * 4096;
+}
 
 char* map_stack() {
   void* p = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE,
@@ -136,20 +140,23 @@ std::string thread_name(const BlockRun& run, unsigned linear) {
          std::to_string(linear);
 }
 
-void set_thread_index(const BlockRun& run, unsigned linear) {
+void set_thread_index(unsigned linear) {
+  if (blockDim.y == 1 && blockDim.z == 1) {  // the common 1-D block: no divisions
+    threadIdx.x = linear;
+    return;
+  }
   threadIdx.x = linear % blockDim.x;
   threadIdx.y = (linear / blockDim.x) % blockDim.y;
   threadIdx.z = linear / (blockDim.x * blockDim.y);
-  (void)run;
 }
 
 // ---- switching between the scheduler and a fiber ----
 void switch_to_fiber(BlockRun& run, unsigned linear) {
   run.current = linear;
-  set_thread_index(run, linear);
+  set_thread_index(linear);
   Fiber& f = run.fibers[linear];
 #ifdef CHAMBER_SIMT_ASAN
-  __sanitizer_start_switch_fiber(&run.scheduler_fake_stack, run.stacks[linear] + kGuardBytes,
+  __sanitizer_start_switch_fiber(&run.scheduler_fake_stack, run.stacks[f.stack] + kGuardBytes,
                                  kStackBytes);
 #endif
 #ifdef CHAMBER_SIMT_USE_UCONTEXT
@@ -213,18 +220,26 @@ void fiber_main() {
   run.exited++;
   warp.exited++;
   run.fibers[linear].state = FiberState::kDone;
+  // The next thread may start on this stack once we have switched away from it (a thread that
+  // never waits leaves its stack to the next one: elementwise kernels run on one hot stack).
+  run.free_stacks.push_back(run.fibers[linear].stack);
   switch_to_scheduler(run, true);
   std::abort();  // a finished fiber is never resumed
 }
 
-void prepare_fiber(BlockRun& run, unsigned linear) {
+void start_fiber(BlockRun& run, unsigned linear) {
   Fiber& f = run.fibers[linear];
+  if (run.free_stacks.empty()) {
+    run.stacks.push_back(map_stack());
+    run.free_stacks.push_back((int)run.stacks.size() - 1);
+  }
+  f.stack = run.free_stacks.back();
+  run.free_stacks.pop_back();
   f.state = FiberState::kReady;
-  f.parity = 0;
-  char* top = stack_top(run.stacks[linear]);
+  char* top = stack_top(run.stacks[f.stack], f.stack);
 #ifdef CHAMBER_SIMT_USE_UCONTEXT
   getcontext(&f.context);
-  f.context.uc_stack.ss_sp = run.stacks[linear] + kGuardBytes;
+  f.context.uc_stack.ss_sp = run.stacks[f.stack] + kGuardBytes;
   f.context.uc_stack.ss_size = kStackBytes;
   f.context.uc_link = nullptr;
   makecontext(&f.context, fiber_main, 0);
@@ -243,42 +258,41 @@ void prepare_fiber(BlockRun& run, unsigned linear) {
 
 void run_block(BlockRun& run) {
   run.block_arrived = run.exited = 0;
-  run.block_generation = 0;
   for (unsigned w = 0; w < run.warps.size(); w++) {
     Warp& warp = run.warps[w];
     warp.lanes = std::min(32u, run.num_threads - w * 32);
     warp.arrived = warp.exited = 0;
-    warp.generation = 0;
   }
   // Poison dynamic shared memory (0xff bytes are NaN as floats) so reads of unwritten shared
   // memory show up in the results.
   if (!run.shared.empty()) std::memset(run.shared.data(), 0xff, run.shared.size());
-  for (unsigned t = 0; t < run.num_threads; t++) prepare_fiber(run, t);
-
-  for (;;) {
-    bool progressed = false, all_done = true;
-    for (unsigned t = 0; t < run.num_threads; t++) {
-      Fiber& f = run.fibers[t];
-      if (f.state == FiberState::kDone) continue;
-      all_done = false;
-      if (f.state == FiberState::kWaitBlock && f.waited_generation == run.block_generation) continue;
-      if (f.state == FiberState::kWaitWarp && f.waited_generation == run.warps[t / 32].generation)
-        continue;
-      switch_to_fiber(run, t);
-      progressed = true;
-      if (!run.error.empty()) fail("simt: ", run.error);
-    }
-    if (all_done) return;
-    if (!progressed)
-      fail("simt: kernel '", run.kernel_name, "' block (", blockIdx.x, ",", blockIdx.y, ",",
-           blockIdx.z, ") deadlocked: threads wait at different barriers (__syncthreads or a warp "
-           "collective under divergent control flow)");
+  for (unsigned t = 0; t < run.num_threads; t++) {
+    run.fibers[t].state = FiberState::kNotStarted;
+    run.fibers[t].parity = 0;
   }
+  run.free_stacks.clear();
+  for (int i = (int)run.stacks.size() - 1; i >= 0; i--) run.free_stacks.push_back(i);
+
+  run.ready.resize(run.num_threads);
+  run.ready_head = 0;
+  run.ready_count = run.num_threads;
+  for (unsigned t = 0; t < run.num_threads; t++) run.ready[t] = t;
+  while (run.ready_count > 0) {
+    unsigned t = run.ready[run.ready_head];
+    if (++run.ready_head == run.num_threads) run.ready_head = 0;
+    run.ready_count--;
+    if (run.fibers[t].state == FiberState::kNotStarted) start_fiber(run, t);
+    switch_to_fiber(run, t);
+    if (!run.error.empty()) fail("simt: ", run.error);
+  }
+  if (run.exited != run.num_threads)
+    fail("simt: kernel '", run.kernel_name, "' block (", blockIdx.x, ",", blockIdx.y, ",",
+         blockIdx.z, ") deadlocked: threads wait at different barriers (__syncthreads or a warp "
+         "collective under divergent control flow)");
 }
 
 BlockRun& block_run_for_this_thread(unsigned num_threads, size_t shared_bytes) {
   thread_local BlockRun run;
-  while (run.stacks.size() < num_threads) run.stacks.push_back(map_stack());
   run.fibers.resize(num_threads);
   run.warps.resize((num_threads + 31) / 32);
   run.shared.resize(shared_bytes);
@@ -290,6 +304,15 @@ BlockRun& block_run_for_this_thread(unsigned num_threads, size_t shared_bytes) {
 }  // namespace
 
 // ---- called from inside an emulated thread ----
+namespace {
+void make_ready(BlockRun& run, unsigned t) {
+  run.fibers[t].state = FiberState::kReady;
+  size_t slot = run.ready_head + run.ready_count;
+  run.ready[slot < run.num_threads ? slot : slot - run.num_threads] = t;
+  run.ready_count++;
+}
+}  // namespace
+
 void block_barrier() {
   BlockRun& run = *tl_run;
   if (run.exited > 0)
@@ -297,14 +320,12 @@ void block_barrier() {
                            " reached __syncthreads after other threads of its block exited");
   if (++run.block_arrived == run.num_threads) {  // last one in: release everyone
     run.block_arrived = 0;
-    run.block_generation++;
+    for (unsigned t = 0; t < run.num_threads; t++)
+      if (run.fibers[t].state == FiberState::kWaitBlock) make_ready(run, t);
     return;
   }
-  Fiber& f = run.fibers[run.current];
-  f.state = FiberState::kWaitBlock;
-  f.waited_generation = run.block_generation;
+  run.fibers[run.current].state = FiberState::kWaitBlock;
   switch_to_scheduler(run, false);
-  run.fibers[run.current].state = FiberState::kReady;
 }
 
 uint64_t* warp_exchange(uint64_t value) {
@@ -320,12 +341,12 @@ uint64_t* warp_exchange(uint64_t value) {
   warp.slots[parity][linear % 32] = value;
   if (++warp.arrived == warp.lanes) {
     warp.arrived = 0;
-    warp.generation++;
+    unsigned first = linear / 32 * 32;
+    for (unsigned t = first; t < first + warp.lanes; t++)
+      if (run.fibers[t].state == FiberState::kWaitWarp) make_ready(run, t);
   } else {
     f.state = FiberState::kWaitWarp;
-    f.waited_generation = warp.generation;
     switch_to_scheduler(run, false);
-    run.fibers[linear].state = FiberState::kReady;
   }
   return warp.slots[parity];
 }
@@ -348,9 +369,10 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_byte
     fail("simt: launch of '", kernel_name, "' asks for ", shared_bytes,
          " bytes of dynamic shared memory; the default limit is ", kMaxSharedBytes);
 
+  // Blocks run one after another: on a small shared machine, waking worker threads for each
+  // launch costs more than it saves, and a fixed order keeps emulated atomics deterministic.
   std::string first_error;
-#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
-  for (uint64_t b = 0; b < blocks; b++) {
+  for (uint64_t b = 0; b < blocks && first_error.empty(); b++) {
     try {
       BlockRun& run = block_run_for_this_thread((unsigned)threads, shared_bytes);
       tl_run = &run;
@@ -365,8 +387,8 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_byte
       run_block(run);
       tl_run = nullptr;
     } catch (const std::exception& e) {
-#pragma omp critical(chamber_simt_error)
-      if (first_error.empty()) first_error = e.what();
+      tl_run = nullptr;
+      first_error = e.what();
     }
   }
   if (!first_error.empty()) throw Error(first_error);

@@ -16,10 +16,10 @@
 //   - Checks that real hardware does not make: a barrier that some threads of the block (or warp)
 //     have already exited from, a deadlock (threads waiting on different barriers), an oversized
 //     launch. Each is a chamber::Error naming the kernel, block and thread.
-//   - Atomics (std::atomic_ref, safe when blocks run on several OS threads), the half/bf16 storage
+//   - Atomics (std::atomic_ref, so they stay correct if blocks ever run on several OS threads), the half/bf16 storage
 //     types with round-to-nearest-even conversions, a few intrinsics (rsqrtf, __expf, __ffs, ...),
 //     and the slice of the CUDA runtime API the backend uses (cudaMalloc is host memory).
-// Blocks of a grid are spread over OpenMP threads; within a block everything is sequential.
+// Blocks run one after another on the calling thread, so a launch is deterministic.
 #pragma once
 #include <math.h>
 

@@ -1,0 +1,51 @@
+// LayerNorm on a backend against the reference; see backend_cases.h.
+#pragma once
+#include "kernels/layernorm.h"
+#include "tests/kernels/backend_cases.h"
+
+namespace chamber::testing {
+
+class LayernormCases : public BackendTest {
+ protected:
+  // Inputs with a non-zero mean (offset) so a variance computed as E[x^2]-E[x]^2 would show.
+  void check(int N, int C, uint64_t seed) {
+    auto x = random_vector((size_t)N * C, seed, 2.0f, 4.0f);
+    auto w = random_vector(C, seed + 1), b = random_vector(C, seed + 2);
+    std::vector<double> want_out((size_t)N * C), want_mean(N), want_rstd(N);
+    layernorm_forward_ref<double>(want_out.data(), want_mean.data(), want_rstd.data(),
+                                  widen(x).data(), widen(w).data(), widen(b).data(), N, C);
+    BackendArray<float> inp(*ops, x), weight(*ops, w), bias(*ops, b);
+    BackendArray<float> out(*ops, nan_vector((size_t)N * C)), mean(*ops, nan_vector(N)),
+        rstd(*ops, nan_vector(N));
+    ops->layernorm_forward(out, mean, rstd, inp, weight, bias, N, C);
+    // Row sums of C float terms against a double reference; rstd amplifies the mean's error.
+    Tolerance tol = f32_tolerance(20);
+    EXPECT_BACKEND_CLOSE(out.download(), narrow(want_out), tol);
+    EXPECT_BACKEND_CLOSE(mean.download(), narrow(want_mean), tol);
+    EXPECT_BACKEND_CLOSE(rstd.download(), narrow(want_rstd), tol);
+
+    // Backward from the reference's saved statistics, into random (non-zero) gradients.
+    auto dout = random_vector((size_t)N * C, seed + 3);
+    auto dinp0 = random_vector((size_t)N * C, seed + 4);
+    auto dw0 = random_vector(C, seed + 5), db0 = random_vector(C, seed + 6);
+    std::vector<double> want_dinp = widen(dinp0), want_dw = widen(dw0), want_db = widen(db0);
+    layernorm_backward_ref<double>(want_dinp.data(), want_dw.data(), want_db.data(),
+                                   widen(dout).data(), widen(x).data(), widen(w).data(),
+                                   want_mean.data(), want_rstd.data(), N, C);
+    BackendArray<float> d(*ops, dout), dinp(*ops, dinp0), dw(*ops, dw0), db(*ops, db0);
+    BackendArray<float> saved_mean(*ops, narrow(want_mean)), saved_rstd(*ops, narrow(want_rstd));
+    ops->layernorm_backward(dinp, dw, db, d, inp, weight, saved_mean, saved_rstd, N, C);
+    EXPECT_BACKEND_CLOSE(dinp.download(), narrow(want_dinp), tol);
+    // Sums over N rows: error grows with N.
+    Tolerance param_tol = f32_tolerance(20 + N / 4);
+    EXPECT_BACKEND_CLOSE(dw.download(), narrow(want_dw), param_tol);
+    EXPECT_BACKEND_CLOSE(db.download(), narrow(want_db), param_tol);
+  }
+};
+
+// 37 rows: 4 full warps-per-block groups and a partial one; C = 70 strides a warp 3 times.
+TEST_P(LayernormCases, SmallRows) { check(37, 70, 21); }
+// 600 rows: the parameter gradients go through 3 partial-sum parts (256 rows each).
+TEST_P(LayernormCases, ManyRowsSeveralParts) { check(600, 45, 31); }
+
+}  // namespace chamber::testing

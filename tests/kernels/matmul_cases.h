@@ -1,0 +1,53 @@
+// Matmul with bias on a backend against the reference; see backend_cases.h.
+#pragma once
+#include "kernels/matmul.h"
+#include "tests/kernels/backend_cases.h"
+
+namespace chamber::testing {
+
+class MatmulCases : public BackendTest {
+ protected:
+  void forward(int N, int C, int OC, bool with_bias, uint64_t seed) {
+    auto x = random_vector((size_t)N * C, seed), w = random_vector((size_t)OC * C, seed + 1);
+    auto b = random_vector(OC, seed + 2);
+    std::vector<double> want((size_t)N * OC);
+    matmul_forward_ref<double>(want.data(), widen(x).data(), widen(w).data(),
+                               with_bias ? widen(b).data() : nullptr, N, C, OC);
+    BackendArray<float> inp(*ops, x), weight(*ops, w), bias(*ops, b), out(*ops, nan_vector(want.size()));
+    ops->matmul_forward(out, inp, weight, with_bias ? bias.ptr : nullptr, N, C, OC);
+    // Dot products of C terms summed in another order than the double reference.
+    EXPECT_BACKEND_CLOSE(out.download(), narrow(want), gemm_tolerance(GetParam(), 2 * C));
+  }
+
+  // Each of dinp, dweight, dbias is computed only when asked; the others must stay untouched.
+  void backward(int N, int C, int OC, bool want_dinp, bool want_dweight, bool want_dbias,
+                uint64_t seed) {
+    auto x = random_vector((size_t)N * C, seed), w = random_vector((size_t)OC * C, seed + 1);
+    auto dout = random_vector((size_t)N * OC, seed + 2);
+    auto dinp0 = random_vector((size_t)N * C, seed + 3), dw0 = random_vector((size_t)OC * C, seed + 4);
+    auto db0 = random_vector(OC, seed + 5);
+    std::vector<double> e_dinp = widen(dinp0), e_dw = widen(dw0), e_db = widen(db0);
+    matmul_backward_ref<double>(want_dinp ? e_dinp.data() : nullptr,
+                                want_dweight ? e_dw.data() : nullptr,
+                                want_dbias ? e_db.data() : nullptr, widen(dout).data(),
+                                widen(x).data(), widen(w).data(), N, C, OC);
+    BackendArray<float> inp(*ops, x), weight(*ops, w), d(*ops, dout);
+    BackendArray<float> dinp(*ops, dinp0), dw(*ops, dw0), db(*ops, db0);
+    ops->matmul_backward(want_dinp ? dinp.ptr : nullptr, want_dweight ? dw.ptr : nullptr,
+                         want_dbias ? db.ptr : nullptr, d, inp, weight, N, C, OC);
+    // Sums of OC (dinp) or N (dweight, dbias) products.
+    EXPECT_BACKEND_CLOSE(dinp.download(), narrow(e_dinp), gemm_tolerance(GetParam(), 2 * OC));
+    EXPECT_BACKEND_CLOSE(dw.download(), narrow(e_dw), gemm_tolerance(GetParam(), 2 * N));
+    EXPECT_BACKEND_CLOSE(db.download(), narrow(e_db), f32_tolerance(2 * N));
+  }
+};
+
+TEST_P(MatmulCases, ForwardWithBias) { forward(37, 70, 45, true, 41); }
+TEST_P(MatmulCases, ForwardWithoutBias) { forward(37, 70, 45, false, 42); }
+TEST_P(MatmulCases, BackwardAllGradients) { backward(37, 70, 45, true, true, true, 43); }
+TEST_P(MatmulCases, BackwardOnlyInputGradient) { backward(37, 70, 45, true, false, false, 44); }
+TEST_P(MatmulCases, BackwardOnlyParameterGradients) { backward(37, 70, 45, false, true, true, 45); }
+// 300 rows: the bias gradient goes through two partial-sum parts.
+TEST_P(MatmulCases, BackwardManyRows) { backward(300, 19, 33, true, true, true, 46); }
+
+}  // namespace chamber::testing
