@@ -55,6 +55,16 @@ struct Ops {
   void (*attention_forward)(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
   void (*attention_backward)(float* dqkv, float* datt, const float* dout, const float* qkv,
                              const float* att, int B, int T, int C, int NH);
+  // ---- attention against a KV cache (sampling; kernels/attention_decode.h has the math).
+  //      qkv (N,Tn,3C): Tn new tokens for each of N rows; row i is the sequence in cache slot
+  //      slots[i] and its new tokens sit at positions pos[i]..pos[i]+Tn-1 (slots, pos: backend
+  //      int arrays of N). k_cache, v_cache (S, NH, max_len, hs): the new k, v are WRITTEN there
+  //      first, then each new token attends causally over its slot's positions 0..its own.
+  //      out (N,Tn,C) OVERWRITTEN, equal to attention_forward's rows for the same sequence.
+  //      Null in a backend that lacks it: the sampler then fails with an Error naming the op.
+  void (*attention_decode)(float* out, float* k_cache, float* v_cache, const float* qkv,
+                           const int* slots, const int* pos, int N, int Tn, int C, int NH,
+                           int max_len);
 
   // ---- GELU, tanh approximation, elementwise over n ----
   void (*gelu_forward)(float* out, const float* inp, size_t n);

@@ -7,6 +7,7 @@
 #include "engine/util.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
+#include "kernels/attention_decode.h"
 #include "kernels/classifier.h"
 #include "kernels/encoder.h"
 #include "kernels/gelu.h"
@@ -59,6 +60,7 @@ Ops make_reference_ops() {
   ops.matmul_backward = matmul_backward_ref<float>;
   ops.attention_forward = attention_forward_ref<float>;
   ops.attention_backward = attention_backward_ref<float>;
+  ops.attention_decode = attention_decode_ref<float>;
   ops.gelu_forward = gelu_forward_ref<float>;
   ops.gelu_backward = gelu_backward_ref<float>;
   ops.residual_forward = residual_forward_ref<float>;
