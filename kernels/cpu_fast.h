@@ -1,0 +1,59 @@
+// The fast CPU backend: the same operation table (kernels/ops.h) and the same math as the
+// reference kernels (kernels/*.h state each op's contract; nothing here changes it), built for
+// speed on a few cores. `--device cpu` selects it (engine/backend.cpp); `--device cpu-ref` keeps
+// the readable reference, which tests/kernels/cpu_fast_test.cpp compares every op against.
+//
+// Where the time goes and what this backend does about it:
+//   - matmuls (about 90% of the FLOPs) go to OpenBLAS cblas_sgemm, forward and both backward
+//     products (cpu_fast_matmul.cpp). OpenBLAS is the OpenMP build, so its threads are the same
+//     pool as our `omp parallel` loops and it runs single-threaded when called inside one.
+//   - attention is per (batch, head) sgemm on blocks of query rows, restricted to the keys the
+//     causal mask lets through; the masked half of the scores is never computed
+//     (cpu_fast_attention.cpp).
+//   - elementwise and row ops (LayerNorm, GELU, residual, softmax, the fused classifier, AdamW,
+//     the gradient norm) are single passes, threaded over rows or fixed chunks and vectorised with
+//     AVX2+FMA (cpu_fast_simd.h has the vector exp they share and its error bound).
+//   - nothing allocates inside a training step: ops use only their arguments and the stack.
+//
+// Determinism: every loop uses a static OpenMP schedule over work items whose boundaries do not
+// depend on the thread count, and no float is ever updated by two threads, so a fixed thread count
+// gives bit-identical results run to run. Elementwise ops, LayerNorm, attention and the classifier
+// are bit-identical for any thread count; OpenBLAS may split a matmul's output differently with a
+// different thread count, so across thread counts results agree within float32 rounding.
+#pragma once
+#include <cstddef>
+
+#include "kernels/ops.h"
+
+namespace chamber {
+
+// The table: the fast ops below, the reference for the cheap ones (encoder, value head), and host
+// memory functions with threaded zero/copy.
+const Ops& cpu_fast_ops();
+
+// The fast ops, each with the signature and contract of its Ops entry (and of its *_ref function).
+void matmul_forward_fast(float* out, const float* inp, const float* weight, const float* bias,
+                         int N, int C, int OC);
+void matmul_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout,
+                          const float* inp, const float* weight, int N, int C, int OC);
+void attention_forward_fast(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
+void attention_backward_fast(float* dqkv, float* datt, const float* dout, const float* qkv,
+                             const float* att, int B, int T, int C, int NH);
+void layernorm_forward_fast(float* out, float* mean, float* rstd, const float* inp,
+                            const float* weight, const float* bias, int N, int C);
+void layernorm_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout,
+                             const float* inp, const float* weight, const float* mean,
+                             const float* rstd, int N, int C);
+void gelu_forward_fast(float* out, const float* inp, size_t n);
+void gelu_backward_fast(float* dinp, const float* inp, const float* dout, size_t n);
+void residual_forward_fast(float* out, const float* a, const float* b, size_t n);
+void residual_backward_fast(float* da, float* db, const float* dout, size_t n);
+void classifier_forward_backward_fast(float* logits, float* losses, float* entropy,
+                                      const int* targets, const float* token_weights, int N, int V,
+                                      int Vp, bool write_grad);
+double sum_squares_fast(const float* g, size_t n);
+void adamw_update_fast(float* params, const float* grads, float* m, float* v, size_t n, float lr,
+                       float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                       int t);
+
+}  // namespace chamber
