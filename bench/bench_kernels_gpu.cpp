@@ -1,0 +1,298 @@
+// Google Benchmark for the CUDA backend (cuda_ops()): every kernel at GPT-2 124M training shapes
+// (B=8, T=1024, C=768, NH=12, V=50257 padded to 50304; N = B*T = 8192 rows), then a whole
+// training step (forward, classifier, backward, grad norm, AdamW) of the GPT-2 124M model of
+// configs/gpt2-124m.yaml, reporting tokens/s and MFU.
+//
+// Each kernel reports the bytes it must move at minimum (inputs read once, outputs written once,
+// accumulated gradients twice) as GB/s, or its FLOP/s for the products, next to the device's
+// measured peak: a large device-to-device copy for bandwidth, a large square TF32 matmul for
+// compute. Timing is wall clock around a stream synchronisation per iteration (~10 us of launch
+// and sync overhead, small next to these shapes); tensors are larger than L2 except the weights.
+// Without a GPU (or without the CUDA build) it prints why and exits 0, so `make bench` still runs.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/util.h"
+#include "kernels/ops.h"
+#ifdef CHAMBER_HAVE_CUDA
+#include "kernels/cuda_backend.h"
+#endif
+
+namespace {
+
+using chamber::Ops;
+
+constexpr int kB = 8, kT = 1024, kC = 768, kNH = 12, kV = 50257, kVp = 50304, kN = kB * kT;
+constexpr double kF = sizeof(float);
+
+double g_peak_bytes_per_s = 0, g_peak_flops = 0;
+
+const Ops& gpu() {
+#ifdef CHAMBER_HAVE_CUDA
+  return chamber::cuda_ops();
+#else
+  chamber::fail("no CUDA build");
+#endif
+}
+
+// A device buffer filled with uniform [-1, 1) values (never zeros).
+struct DeviceFloats {
+  float* ptr;
+  size_t n;
+  DeviceFloats(size_t count, uint64_t seed, float lo = -1.0f, float hi = 1.0f) : n(count) {
+    ptr = (float*)gpu().alloc(n * sizeof(float));
+    chamber::Rng rng(seed);
+    std::vector<float> host(n);
+    for (float& x : host) x = lo + (hi - lo) * rng.uniform();
+    gpu().from_host(ptr, host.data(), n * sizeof(float));
+  }
+  ~DeviceFloats() { gpu().free(ptr); }
+  operator float*() const { return ptr; }
+};
+struct DeviceTokens {
+  int* ptr;
+  DeviceTokens(size_t n, int vocab, uint64_t seed) {
+    ptr = (int*)gpu().alloc(n * sizeof(int));
+    chamber::Rng rng(seed);
+    std::vector<int> host(n);
+    for (int& t : host) t = (int)rng.below((uint64_t)vocab);
+    gpu().from_host(ptr, host.data(), n * sizeof(int));
+  }
+  ~DeviceTokens() { gpu().free(ptr); }
+  operator int*() const { return ptr; }
+};
+
+template <typename Fn>
+void run(benchmark::State& state, Fn&& fn, double bytes, double flops) {
+  fn();  // warm-up: cuBLASLt heuristics, scratch growth, first-launch costs
+  gpu().synchronize();
+  for (auto _ : state) {
+    fn();
+    gpu().synchronize();
+  }
+  double iters = (double)state.iterations();
+  if (bytes > 0) {
+    state.counters["GB/s"] = benchmark::Counter(bytes * iters / 1e9, benchmark::Counter::kIsRate);
+    state.counters["peak_GB/s"] = g_peak_bytes_per_s / 1e9;
+  }
+  if (flops > 0) {
+    state.counters["TFLOP/s"] = benchmark::Counter(flops * iters / 1e12, benchmark::Counter::kIsRate);
+    state.counters["peak_TFLOP/s"] = g_peak_flops / 1e12;
+  }
+}
+
+void BM_encoder_forward(benchmark::State& state) {
+  DeviceTokens tokens(kN, kV, 1);
+  DeviceFloats wte((size_t)kVp * kC, 2), wpe((size_t)kT * kC, 3), out((size_t)kN * kC, 4);
+  run(state, [&] { gpu().encoder_forward(out, tokens, wte, wpe, kB, kT, kC); }, kF * kN * kC * 3, 0);
+}
+void BM_encoder_backward(benchmark::State& state) {
+  DeviceTokens tokens(kN, kV, 1);
+  DeviceFloats dout((size_t)kN * kC, 2), dwte((size_t)kVp * kC, 3), dwpe((size_t)kT * kC, 4);
+  run(state, [&] { gpu().encoder_backward(dwte, dwpe, dout, tokens, kB, kT, kC); },
+      kF * kN * kC * 5, 0);
+}
+void BM_layernorm_forward(benchmark::State& state) {
+  DeviceFloats inp((size_t)kN * kC, 1), out((size_t)kN * kC, 2), w(kC, 3), b(kC, 4);
+  DeviceFloats mean(kN, 5), rstd(kN, 6);
+  run(state, [&] { gpu().layernorm_forward(out, mean, rstd, inp, w, b, kN, kC); },
+      kF * kN * kC * 2, 0);
+}
+void BM_layernorm_backward(benchmark::State& state) {
+  DeviceFloats inp((size_t)kN * kC, 1), dout((size_t)kN * kC, 2), dinp((size_t)kN * kC, 3);
+  DeviceFloats w(kC, 4), dw(kC, 5), db(kC, 6), mean(kN, 7), rstd(kN, 8, 0.5f, 2.0f);
+  run(state, [&] { gpu().layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, kN, kC); },
+      kF * kN * kC * 4, 0);
+}
+// The four Linear layers of a block, by output width (Arg: 0 qkv, 1 attn proj, 2 fc, 3 fc proj).
+void linear_shape(int which, int* C, int* OC) {
+  const int shapes[4][2] = {{kC, 3 * kC}, {kC, kC}, {kC, 4 * kC}, {4 * kC, kC}};
+  *C = shapes[which][0];
+  *OC = shapes[which][1];
+}
+void BM_matmul_forward(benchmark::State& state) {
+  int C, OC;
+  linear_shape((int)state.range(0), &C, &OC);
+  DeviceFloats inp((size_t)kN * C, 1), w((size_t)OC * C, 2), b(OC, 3), out((size_t)kN * OC, 4);
+  run(state, [&] { gpu().matmul_forward(out, inp, w, b, kN, C, OC); }, 0, 2.0 * kN * C * OC);
+}
+void BM_matmul_backward(benchmark::State& state) {
+  int C, OC;
+  linear_shape((int)state.range(0), &C, &OC);
+  DeviceFloats inp((size_t)kN * C, 1), w((size_t)OC * C, 2), dout((size_t)kN * OC, 3);
+  DeviceFloats dinp((size_t)kN * C, 4), dw((size_t)OC * C, 5), db(OC, 6);
+  run(state, [&] { gpu().matmul_backward(dinp, dw, db, dout, inp, w, kN, C, OC); }, 0,
+      4.0 * kN * C * OC);
+}
+void BM_matmul_peak_square(benchmark::State& state) {  // the compute peak the others are set against
+  const int n = 8192;
+  DeviceFloats a((size_t)n * n, 1), w((size_t)n * n, 2), out((size_t)n * n, 3);
+  run(state, [&] { gpu().matmul_forward(out, a, w, nullptr, n, n, n); }, 0, 2.0 * n * n * n);
+}
+// Attention flops: the four T x T x hs products per head (QK^T, AV forward; two more and the two
+// weight products in backward), counted full (the causal half is computed anyway).
+void BM_attention_forward(benchmark::State& state) {
+  DeviceFloats qkv((size_t)kN * 3 * kC, 1), out((size_t)kN * kC, 2), att((size_t)kB * kNH * kT * kT, 3);
+  run(state, [&] { gpu().attention_forward(out, att, qkv, kB, kT, kC, kNH); }, 0,
+      4.0 * kB * kT * kT * kC);
+}
+void BM_attention_backward(benchmark::State& state) {
+  DeviceFloats qkv((size_t)kN * 3 * kC, 1), dout((size_t)kN * kC, 2), dqkv((size_t)kN * 3 * kC, 3);
+  DeviceFloats att((size_t)kB * kNH * kT * kT, 4, 0.0f, 0.01f), datt((size_t)kB * kNH * kT * kT, 5);
+  run(state, [&] { gpu().attention_backward(dqkv, datt, dout, qkv, att, kB, kT, kC, kNH); }, 0,
+      8.0 * kB * kT * kT * kC);
+}
+void BM_gelu_forward(benchmark::State& state) {
+  size_t n = (size_t)kN * 4 * kC;
+  DeviceFloats inp(n, 1), out(n, 2);
+  run(state, [&] { gpu().gelu_forward(out, inp, n); }, kF * n * 2, 0);
+}
+void BM_gelu_backward(benchmark::State& state) {
+  size_t n = (size_t)kN * 4 * kC;
+  DeviceFloats inp(n, 1), dout(n, 2), dinp(n, 3);
+  run(state, [&] { gpu().gelu_backward(dinp, inp, dout, n); }, kF * n * 4, 0);
+}
+void BM_residual_forward(benchmark::State& state) {
+  size_t n = (size_t)kN * kC;
+  DeviceFloats a(n, 1), b(n, 2), out(n, 3);
+  run(state, [&] { gpu().residual_forward(out, a, b, n); }, kF * n * 3, 0);
+}
+void BM_classifier(benchmark::State& state) {
+  DeviceFloats logits((size_t)kN * kVp, 1, -4.0f, 4.0f), losses(kN, 2), entropy(kN, 3), w(kN, 4);
+  DeviceTokens targets(kN, kV, 5);
+  // Overwrites the logits with gradients each time; still finite, same amount of work.
+  run(state, [&] { gpu().classifier_forward_backward(logits, losses, entropy, targets, w, kN, kV, kVp, true); },
+      kF * kN * (double)kVp * 3, 0);
+}
+void BM_adamw(benchmark::State& state) {
+  size_t n = 124'000'000;
+  DeviceFloats p(n, 1), g(n, 2), m(n, 3), v(n, 4, 0.0f, 1.0f);
+  int t = 0;
+  run(state, [&] { gpu().adamw_update(p, g, m, v, n, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, ++t); },
+      kF * n * 7, 0);
+}
+void BM_sum_squares(benchmark::State& state) {
+  size_t n = 124'000'000;
+  DeviceFloats g(n, 1);
+  run(state, [&] { benchmark::DoNotOptimize(gpu().sum_squares(g, n)); }, kF * n, 0);
+}
+
+// A whole training step of GPT-2 124M at (B, T) = (8, 1024).
+void BM_train_step_gpt2_124m(benchmark::State& state) {
+  chamber::ModelConfig cfg;
+  cfg.vocab_size = kV;
+  cfg.n_layer = 12;
+  cfg.n_head = kNH;
+  cfg.n_embd = kC;
+  cfg.context_length = kT;
+  chamber::model_config_finalize(cfg);
+  chamber::GPT model;
+  chamber::gpt_create(model, cfg, gpu(), kB, kT, true);
+  chamber::gpt_init_parameters(model, 1);
+  chamber::Rng rng(2);
+  std::vector<int> tokens(kN), targets(kN);
+  for (int& t : tokens) t = (int)rng.below(kV);
+  for (int& t : targets) t = (int)rng.below(kV);
+  std::vector<float> weights(kN, 1.0f / kN);
+  auto step = [&] {
+    chamber::gpt_zero_grad(model);
+    chamber::gpt_forward(model, tokens.data(), kB, kT);
+    chamber::gpt_classifier(model, targets.data(), weights.data(), true);
+    chamber::gpt_backward(model);
+    double norm = chamber::gpt_grad_norm(model);
+    chamber::gpt_adamw_step(model, 6e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1.0 ? (float)(1.0 / norm) : 1.0f);
+  };
+  step();  // warm-up
+  gpu().synchronize();
+  double seconds = 0;
+  for (auto _ : state) {
+    double t0 = chamber::now_seconds();
+    step();
+    gpu().synchronize();
+    seconds += chamber::now_seconds() - t0;
+  }
+  // Model flops per token: 6 per parameter (forward 2, backward 4) plus the attention products,
+  // 12 L T C (scores and weighted values, forward and backward) — the usual MFU convention,
+  // recomputation and the masked half of attention not counted. MFU is against the measured
+  // TF32 matmul peak, not the datasheet.
+  double flops_per_token = 6.0 * (double)model.num_parameters + 12.0 * cfg.n_layer * kT * kC;
+  double tokens_per_s = kN * (double)state.iterations() / seconds;
+  state.counters["tokens/s"] = tokens_per_s;
+  state.counters["model_TFLOP/s"] = tokens_per_s * flops_per_token / 1e12;
+  state.counters["peak_TFLOP/s"] = g_peak_flops / 1e12;
+  state.counters["MFU_%"] = 100.0 * tokens_per_s * flops_per_token / g_peak_flops;
+  chamber::gpt_destroy(model);
+}
+
+// Measured peaks, before the benchmarks that quote them.
+void measure_peaks() {
+  size_t n = (size_t)1 << 28;  // 1 GiB each way
+  float* a = (float*)gpu().alloc(n * sizeof(float));
+  float* b = (float*)gpu().alloc(n * sizeof(float));
+  gpu().copy(b, a, n * sizeof(float));
+  gpu().synchronize();
+  double t0 = chamber::now_seconds();
+  for (int i = 0; i < 10; i++) gpu().copy(b, a, n * sizeof(float));
+  gpu().synchronize();
+  g_peak_bytes_per_s = 10 * 2.0 * n * sizeof(float) / (chamber::now_seconds() - t0);
+  gpu().free(a);
+  gpu().free(b);
+
+  const int m = 8192;
+  float* x = (float*)gpu().alloc((size_t)m * m * sizeof(float) * 3);
+  gpu().matmul_forward(x + 2 * (size_t)m * m, x, x + (size_t)m * m, nullptr, m, m, m);
+  gpu().synchronize();
+  t0 = chamber::now_seconds();
+  for (int i = 0; i < 10; i++)
+    gpu().matmul_forward(x + 2 * (size_t)m * m, x, x + (size_t)m * m, nullptr, m, m, m);
+  gpu().synchronize();
+  g_peak_flops = 10 * 2.0 * m * m * (double)m / (chamber::now_seconds() - t0);
+  gpu().free(x);
+}
+
+}  // namespace
+
+BENCHMARK(BM_encoder_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_encoder_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_layernorm_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_layernorm_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_matmul_forward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_matmul_backward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_matmul_peak_square)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_gelu_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_residual_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_classifier)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_adamw)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_train_step_gpt2_124m)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+int main(int argc, char** argv) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (!chamber::cuda_device_available()) {
+    std::printf("bench_kernels_gpu: no usable CUDA GPU on this machine; nothing to measure\n");
+    return 0;
+  }
+  std::printf("device: %s\n", chamber::cuda_device_description().c_str());
+#else
+  std::printf("bench_kernels_gpu: this build has no CUDA backend (nvcc not found); nothing to measure\n");
+  return 0;
+#endif
+  try {
+    measure_peaks();
+    std::printf("measured peaks: copy %.0f GB/s, TF32 matmul %.1f TFLOP/s\n",
+                g_peak_bytes_per_s / 1e9, g_peak_flops / 1e12);
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+  } catch (const chamber::Error& e) {
+    std::fprintf(stderr, "bench_kernels_gpu: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
