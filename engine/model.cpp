@@ -2,6 +2,7 @@
 // gpt_backward side by side: backward visits the same ops in reverse order.
 #include "engine/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/util.h"
@@ -163,10 +164,10 @@ void gpt_init_parameters(GPT& m, uint64_t seed) {
     }  // biases and the value head start at zero
   }
   // Padded vocabulary rows never receive gradient; zero keeps them inert.
-  for (float* table : {host.data() + m.param_table[0].offset / 4}) {
-    for (size_t i = (size_t)m.cfg.vocab_size * m.cfg.n_embd;
-         i < (size_t)m.cfg.padded_vocab * m.cfg.n_embd; i++)
-      table[i] = 0.0f;
+  for (const auto& slot : m.param_table) {
+    if (slot.name != "wte" && slot.name != "lm_head") continue;
+    float* table = host.data() + slot.offset / sizeof(float);
+    std::fill(table + (size_t)m.cfg.vocab_size * m.cfg.n_embd, table + slot.numel(), 0.0f);
   }
   m.ops->from_host(m.param_arena.base, host.data(), m.param_arena.bytes);
 }
