@@ -31,6 +31,8 @@ struct Completion {
   std::vector<float> logprobs;     // one per generated token
   std::string text;                // decoded completion, cut at a stop string if one matched
   std::string finish_reason;       // "eot" | "stop" | "length"
+  float eot_logprob = 0.0f;        // log p(eot | prompt + tokens) when finish_reason == "eot"
+                                   // (for a trainer that also scores the end of the sequence)
 };
 
 struct KVCache;                     // opaque: per-layer K and V for up to (max_batch, max_len)
@@ -38,6 +40,9 @@ struct KVCache;                     // opaque: per-layer K and V for up to (max_
 struct Sampler {
   KVCache* cache = nullptr;
   int max_batch = 0, max_len = 0;
+  // Prompts share positions 0..min_len-2 of the batch: with batched_prefill those go through the
+  // cached forward as blocks of many tokens per row (big matmuls) instead of one token per step.
+  bool batched_prefill = true;
 };
 
 // Plans the cache (and decode scratch) for up to max_batch sequences of max_len tokens
@@ -45,9 +50,21 @@ struct Sampler {
 void sampler_create(Sampler& s, const GPT& model, int max_batch, int max_len);
 void sampler_destroy(Sampler& s);
 
-// Generates one completion per prompt (prompts.size() <= max_batch). Deterministic given rng.
+// Generates one completion per prompt (prompts.size() <= max_batch). Deterministic given rng
+// (each row draws from its own stream, seeded from rng in prompt order). Each prompt needs
+// 1 <= length < max_len tokens; prompt + completion never exceeds max_len ("length" when cut).
+// Tokens are drawn among the tokenizer's ids (min(model vocab, tokenizer vocab)); the logprob is
+// normalised over the model's whole vocabulary, as the trainer's classifier does. A stop string
+// may end inside a token: `text` is cut right after the match, `tokens` keep that whole token.
 std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer& tok,
                                          const std::vector<std::vector<int>>& prompts,
                                          const SamplingParams& params, Rng& rng);
+
+// One draw from logits[0..n) (host): greedy (temperature <= 0: the first maximum), else from
+// softmax(logits / temperature) restricted to the top_k highest logits and then to the nucleus:
+// the fewest most-probable tokens whose probability reaches top_p (ties: lower id first).
+int sampler_draw(const float* logits, int n, const SamplingParams& params, Rng& rng);
+// log softmax(logits[0..n))[id], in double.
+double sampler_logprob(const float* logits, int n, int id);
 
 }  // namespace chamber

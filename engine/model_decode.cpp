@@ -1,0 +1,111 @@
+// The cached forward for sampling; the contract is in model_decode.h. Read next to gpt_forward:
+// the per-layer ops are the same, only attention reads its keys and values from the cache.
+#include "engine/model_decode.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/util.h"
+
+namespace chamber {
+
+static std::vector<TensorSlot> cache_table(const ModelConfig& cfg, int max_batch, int max_len,
+                                           int rows, KVCache& c) {
+  const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, hs = C / NH;
+  const int64_t R = rows, B = max_batch;
+  std::vector<TensorSlot> t = {
+      {"k_cache", {L, B, NH, max_len, hs}, (void**)&c.k},
+      {"v_cache", {L, B, NH, max_len, hs}, (void**)&c.v},
+      {"tokens", {R}, (void**)&c.tokens},
+      {"slots", {B}, (void**)&c.slots},
+      {"pos", {B}, (void**)&c.pos},
+      {"x", {R, C}, (void**)&c.x},
+      {"x2", {R, C}, (void**)&c.x2},
+      {"ln", {R, C}, (void**)&c.ln},
+      {"ln_mean", {R}, (void**)&c.ln_mean},
+      {"ln_rstd", {R}, (void**)&c.ln_rstd},
+      {"qkv", {R, 3 * C}, (void**)&c.qkv},
+      {"atty", {R, C}, (void**)&c.atty},
+      {"proj", {R, C}, (void**)&c.proj},
+      {"fch", {R, 4 * C}, (void**)&c.fch},
+      {"fch_gelu", {R, 4 * C}, (void**)&c.fch_gelu},
+      {"logits", {B, cfg.padded_vocab}, (void**)&c.logits},
+  };
+  return t;
+}
+
+// Prefill chunks of up to this many tokens keep the scratch small while the matmuls stay large.
+static int scratch_rows_for(int max_batch, int max_len) {
+  return std::max(max_batch, std::min(max_batch * max_len, 4096));
+}
+
+size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len) {
+  KVCache c;
+  auto t = cache_table(cfg, max_batch, max_len, scratch_rows_for(max_batch, max_len), c);
+  return arena_plan(t);
+}
+
+void kv_cache_create(KVCache& c, const GPT& model, int max_batch, int max_len) {
+  const ModelConfig& cfg = model.cfg;
+  if (!model.ops->attention_decode)
+    fail("the '", model.ops->name, "' backend has no attention_decode op (kernels/ops.h), which the ",
+         "KV-cache sampler needs; sample on --device cpu or cpu-ref, or add the op to that backend");
+  if (max_batch <= 0) fail("sampler: max_batch must be > 0 (got ", max_batch, ")");
+  if (max_len < 2 || max_len > cfg.context_length)
+    fail("sampler: max_len ", max_len, " must be in 2..model.context_length (", cfg.context_length, ")");
+  c.max_batch = max_batch;
+  c.max_len = max_len;
+  c.scratch_rows = scratch_rows_for(max_batch, max_len);
+  auto table = cache_table(cfg, max_batch, max_len, c.scratch_rows, c);
+  size_t bytes = arena_plan(table);
+  c.arena = arena_create(*model.ops, bytes, "KV cache");
+  arena_point(c.arena, table);
+}
+
+void kv_cache_destroy(KVCache& c) { arena_destroy(c.arena); }
+
+void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* host_slots, int N,
+                        int Tn, int pos0, int logit_rows) {
+  const Ops& ops = *m.ops;
+  const ModelConfig& cfg = m.cfg;
+  const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, R = N * Tn;
+  if (N <= 0 || N > c.max_batch || Tn <= 0 || R > c.scratch_rows || pos0 < 0 || pos0 + Tn > c.max_len)
+    fail("gpt_decode_forward: (N=", N, ", Tn=", Tn, ", pos0=", pos0, ") exceeds the cache (",
+         c.max_batch, " rows, ", c.max_len, " positions, ", c.scratch_rows, " tokens per call)");
+  if (logit_rows > 0 && Tn != 1) fail("gpt_decode_forward: logits need Tn == 1");
+  for (int i = 0; i < R; i++)
+    if (host_tokens[i] < 0 || host_tokens[i] >= cfg.vocab_size)
+      fail("token id ", host_tokens[i], " is outside the vocabulary (", cfg.vocab_size, ")");
+  const size_t RC = (size_t)R * C;
+  const size_t layer_cache = (size_t)c.max_batch * C * c.max_len;  // NH * max_len * hs per slot
+  const ParameterTensors& p = m.params;
+
+  std::vector<int> pos(N, pos0);
+  ops.from_host(c.tokens, host_tokens, (size_t)R * sizeof(int));
+  ops.from_host(c.slots, host_slots, (size_t)N * sizeof(int));
+  ops.from_host(c.pos, pos.data(), (size_t)N * sizeof(int));
+  // All rows sit at the same positions, so the position table starts at row pos0.
+  ops.encoder_forward(c.x, c.tokens, p.wte, p.wpe + (size_t)pos0 * C, N, Tn, C);
+  for (int l = 0; l < L; l++) {
+    LayerView w = layer_params(p, cfg, l);
+    ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x, w.ln1_w, w.ln1_b, R, C);
+    ops.matmul_forward(c.qkv, c.ln, w.qkv_w, w.qkv_b, R, C, 3 * C);
+    ops.attention_decode(c.atty, c.k + l * layer_cache, c.v + l * layer_cache, c.qkv, c.slots,
+                         c.pos, N, Tn, C, NH, c.max_len);
+    ops.matmul_forward(c.proj, c.atty, w.attn_proj_w, w.attn_proj_b, R, C, C);
+    ops.residual_forward(c.x2, c.x, c.proj, RC);
+    ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x2, w.ln2_w, w.ln2_b, R, C);
+    ops.matmul_forward(c.fch, c.ln, w.fc_w, w.fc_b, R, C, 4 * C);
+    ops.gelu_forward(c.fch_gelu, c.fch, 4 * RC);
+    ops.matmul_forward(c.proj, c.fch_gelu, w.fc_proj_w, w.fc_proj_b, R, 4 * C, C);
+    ops.residual_forward(c.x, c.x2, c.proj, RC);
+  }
+  if (logit_rows > 0) {
+    // Only rows that sample this step need the LM head (the sampler puts them first).
+    ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x, p.lnf_w, p.lnf_b, logit_rows, C);
+    const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
+    ops.matmul_forward(c.logits, c.ln, lm_head, nullptr, logit_rows, C, cfg.padded_vocab);
+  }
+}
+
+}  // namespace chamber

@@ -1,0 +1,49 @@
+// The model's cached forward for sampling: the same blocks as gpt_forward (engine/model.cpp),
+// run over a few NEW tokens per sequence, with each layer's keys and values kept in a KV cache so
+// earlier positions are never recomputed. Every op goes through the Ops table with N = the rows
+// of this call; attention against the cache is the attention_decode op (kernels/ops.h).
+//
+// Memory: the cache and every scratch tensor are one arena (one ops.alloc), planned up front:
+//   k, v      (L, max_batch, NH, max_len, hs)   one slot per sequence of a generate call
+//   scratch   (rows, ...) for rows = new tokens per call, at least max_batch (a decode step) and
+//             up to a few thousand (prompt prefill is cut into chunks that fit)
+//   logits    (max_batch, Vp)
+#pragma once
+#include "engine/arena.h"
+#include "engine/model.h"
+
+namespace chamber {
+
+struct KVCache {
+  int max_batch = 0, max_len = 0;
+  int scratch_rows = 0;          // most new tokens one call may carry (N * Tn)
+  Arena arena;
+  float* k = nullptr;            // (L, max_batch, NH, max_len, hs)
+  float* v = nullptr;
+  int* tokens = nullptr;         // (scratch_rows) new tokens of the call
+  int* slots = nullptr;          // (max_batch) cache slot per row
+  int* pos = nullptr;            // (max_batch) position of each row's first new token
+  float *x = nullptr, *x2 = nullptr;           // (scratch_rows, C) residual stream, ping-pong
+  float *ln = nullptr, *ln_mean = nullptr, *ln_rstd = nullptr;  // (rows, C), (rows), (rows)
+  float* qkv = nullptr;          // (scratch_rows, 3C)
+  float* atty = nullptr;         // (scratch_rows, C)
+  float* proj = nullptr;         // (scratch_rows, C)
+  float *fch = nullptr, *fch_gelu = nullptr;   // (scratch_rows, 4C)
+  float* logits = nullptr;       // (max_batch, Vp)
+};
+
+// Plans and allocates the cache on the model's backend. Error when max_len exceeds the context,
+// or when the backend has no attention_decode op (the message names the op and the backend).
+void kv_cache_create(KVCache& cache, const GPT& model, int max_batch, int max_len);
+void kv_cache_destroy(KVCache& cache);
+// Bytes the cache arena will take, for "does it fit" checks.
+size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len);
+
+// Feeds Tn new tokens to each of N rows: row i is the sequence in cache slot host_slots[i], and
+// all rows are at the same positions pos0 .. pos0+Tn-1 (the sampler steps its batch in lockstep).
+// host_tokens is (N, Tn). N*Tn <= scratch_rows, pos0+Tn <= max_len. When logit_rows > 0 (only
+// with Tn == 1) the logits of rows 0..logit_rows-1 are left in cache.logits (logit_rows, Vp).
+void gpt_decode_forward(GPT& model, KVCache& cache, const int* host_tokens, const int* host_slots,
+                        int N, int Tn, int pos0, int logit_rows);
+
+}  // namespace chamber

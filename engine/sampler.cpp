@@ -1,0 +1,231 @@
+// Batched generation with a KV cache; the API and its guarantees are in sampler.h.
+//
+// The batch steps in lockstep: at step s every active row feeds the token at position s and the
+// cached forward (engine/model_decode.cpp) returns the logits for position s+1. A row whose
+// prompt is longer than s is still reading its prompt (no logits needed); the others sample.
+// Rows are kept ordered by prompt length, so the sampling rows are always a prefix of the batch
+// and the LM head (the largest matmul) runs on that prefix only. A finished row simply leaves the
+// list of active rows: its cache slot stays where it is (rows name their slot), so dropping it
+// costs nothing and later steps cost only the rows still running.
+// Before the lockstep, positions 0..min_len-2 (shared by every prompt) are prefilled in blocks.
+#include "engine/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "engine/model_decode.h"
+
+namespace chamber {
+
+void sampler_create(Sampler& s, const GPT& model, int max_batch, int max_len) {
+  s.cache = new KVCache();
+  try {
+    kv_cache_create(*s.cache, model, max_batch, max_len);
+  } catch (...) {
+    delete s.cache;
+    s.cache = nullptr;
+    throw;
+  }
+  s.max_batch = max_batch;
+  s.max_len = max_len;
+}
+
+void sampler_destroy(Sampler& s) {
+  if (s.cache) kv_cache_destroy(*s.cache);
+  delete s.cache;
+  s.cache = nullptr;
+}
+
+double sampler_logprob(const float* logits, int n, int id) {
+  double mx = -INFINITY;
+  for (int v = 0; v < n; v++) mx = std::max(mx, (double)logits[v]);
+  double sum = 0;
+  for (int v = 0; v < n; v++) sum += std::exp((double)logits[v] - mx);
+  return (double)logits[id] - mx - std::log(sum);
+}
+
+int sampler_draw(const float* logits, int n, const SamplingParams& p, Rng& rng) {
+  if (p.temperature <= 0.0f) return (int)(std::max_element(logits, logits + n) - logits);
+  // Candidates ordered by logit (ties: lower id first) when top-k or top-p needs an order.
+  std::vector<int> ids(n);
+  std::iota(ids.begin(), ids.end(), 0);
+  auto higher = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  int kept = n;
+  bool sorted = false;
+  if (p.top_k > 0 && p.top_k < n) {
+    kept = p.top_k;
+    std::partial_sort(ids.begin(), ids.begin() + kept, ids.end(), higher);
+    sorted = true;
+  }
+  if (p.top_p < 1.0f && !sorted) {
+    std::sort(ids.begin(), ids.end(), higher);
+    sorted = true;
+  }
+  double mx = -INFINITY;
+  for (int i = 0; i < kept; i++) mx = std::max(mx, (double)logits[ids[i]]);
+  std::vector<double> prob(kept);
+  double total = 0;
+  for (int i = 0; i < kept; i++) total += prob[i] = std::exp(((double)logits[ids[i]] - mx) / p.temperature);
+  if (p.top_p < 1.0f) {
+    // Nucleus: the shortest prefix (in probability order) whose mass reaches top_p.
+    double cum = 0, need = (double)p.top_p * total;
+    int cut = kept;
+    for (int i = 0; i < kept; i++) {
+      cum += prob[i];
+      if (cum >= need) { cut = i + 1; break; }
+    }
+    kept = cut;
+    total = cum;
+  }
+  double r = rng.uniform_double() * total;
+  for (int i = 0; i < kept; i++) {
+    r -= prob[i];
+    if (r < 0) return ids[i];
+  }
+  return ids[kept - 1];  // r landed on the total through rounding
+}
+
+namespace {
+
+struct Row {
+  const std::vector<int>* prompt = nullptr;
+  int slot = 0;
+  Rng rng;
+  Completion out;
+  bool done = false;
+};
+
+// Appends a sampled token's text and checks the stop strings near the end. True if one matched.
+bool append_and_check_stop(Row& row, const Tokenizer& tok, int id, const SamplingParams& p,
+                           size_t longest_stop) {
+  size_t before = row.out.text.size();
+  if (id < tok.vocab_size()) row.out.text += tok.token_bytes[id];
+  size_t from = before >= longest_stop ? before - longest_stop + 1 : 0;
+  size_t best = std::string::npos, best_end = 0;
+  for (const std::string& stop : p.stop_strings) {
+    if (stop.empty()) continue;
+    size_t at = row.out.text.find(stop, from);
+    if (at != std::string::npos && at < best) { best = at; best_end = at + stop.size(); }
+  }
+  if (best == std::string::npos) return false;
+  row.out.text.resize(best_end);
+  return true;
+}
+
+}  // namespace
+
+std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer& tok,
+                                         const std::vector<std::vector<int>>& prompts,
+                                         const SamplingParams& params, Rng& rng) {
+  if (!s.cache) fail("sampler_generate: call sampler_create first");
+  KVCache& cache = *s.cache;
+  const int B = (int)prompts.size();
+  if (B > s.max_batch) fail("sampler: ", B, " prompts exceed the sampler's max_batch ", s.max_batch);
+  const int V = model.cfg.vocab_size, Vp = model.cfg.padded_vocab;
+  const int draw_vocab = std::min(V, tok.vocab_size() > 0 ? tok.vocab_size() : V);
+  std::vector<Row> rows(B);
+  int min_len = s.max_len;
+  for (int i = 0; i < B; i++) {
+    int len = (int)prompts[i].size();
+    if (len < 1 || len >= s.max_len)
+      fail("sampler: prompt ", i, " has ", len, " tokens; it needs 1..", s.max_len - 1,
+           " (max_len ", s.max_len, " leaves room for the completion)");
+    rows[i].prompt = &prompts[i];
+    rows[i].slot = i;
+    rows[i].rng.seed_with(rng.next_u64());
+    rows[i].out.finish_reason = "length";
+    min_len = std::min(min_len, len);
+  }
+  std::vector<Completion> result(B);
+  if (B == 0 || params.max_new_tokens <= 0) {
+    for (int i = 0; i < B; i++) result[i].finish_reason = "length";
+    return result;
+  }
+  size_t longest_stop = 1;
+  for (const auto& stop : params.stop_strings) longest_stop = std::max(longest_stop, stop.size());
+
+  // Active rows, ordered by prompt length (stable), so the rows that sample are a prefix.
+  std::vector<int> active(B);
+  std::iota(active.begin(), active.end(), 0);
+  std::stable_sort(active.begin(), active.end(),
+                   [&](int a, int b) { return prompts[a].size() < prompts[b].size(); });
+
+  int step = 0;  // position fed in the next lockstep call
+  if (s.batched_prefill && min_len >= 2) {
+    const int Tn = min_len - 1;
+    const int chunk = std::max(1, std::min(B, cache.scratch_rows / Tn));
+    std::vector<int> tokens, slots;
+    for (int r0 = 0; r0 < B; r0 += chunk) {
+      int n = std::min(chunk, B - r0);
+      tokens.assign((size_t)n * Tn, 0);
+      slots.assign(n, 0);
+      for (int r = 0; r < n; r++) {
+        slots[r] = rows[r0 + r].slot;
+        std::copy(prompts[r0 + r].begin(), prompts[r0 + r].begin() + Tn, tokens.begin() + (size_t)r * Tn);
+      }
+      gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, Tn, 0, 0);
+    }
+    step = Tn;
+  }
+
+  std::vector<int> feed(B);  // token each row feeds at the current step
+  for (int i = 0; i < B; i++) feed[i] = prompts[i][step];
+  std::vector<int> tokens, slots, drawn;
+  std::vector<double> drawn_lp;
+  std::vector<float> logits;
+  while (!active.empty()) {
+    const int n = (int)active.size();
+    int ready = 0;  // rows whose prompt ends at this step or earlier: they sample
+    while (ready < n && (int)prompts[active[ready]].size() - 1 <= step) ready++;
+    tokens.resize(n);
+    slots.resize(n);
+    for (int r = 0; r < n; r++) {
+      tokens[r] = feed[active[r]];
+      slots[r] = rows[active[r]].slot;
+    }
+    gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
+    if (ready > 0) {
+      logits.resize((size_t)ready * Vp);
+      model.ops->to_host(logits.data(), cache.logits, logits.size() * sizeof(float));
+      drawn.resize(ready);
+      drawn_lp.resize(ready);
+#pragma omp parallel for schedule(static)
+      for (int r = 0; r < ready; r++) {
+        const float* row_logits = logits.data() + (size_t)r * Vp;
+        drawn[r] = sampler_draw(row_logits, draw_vocab, params, rows[active[r]].rng);
+        drawn_lp[r] = sampler_logprob(row_logits, V, drawn[r]);
+      }
+    }
+    for (int r = 0; r < n; r++) {
+      Row& row = rows[active[r]];
+      if (r >= ready) {  // still reading the prompt
+        feed[active[r]] = (*row.prompt)[step + 1];
+        continue;
+      }
+      int id = drawn[r];
+      if (params.stop_at_eot && id == tok.eot_id) {
+        row.out.finish_reason = "eot";
+        row.out.eot_logprob = (float)drawn_lp[r];
+        row.done = true;
+        continue;
+      }
+      row.out.tokens.push_back(id);
+      row.out.logprobs.push_back((float)drawn_lp[r]);
+      feed[active[r]] = id;
+      if (append_and_check_stop(row, tok, id, params, longest_stop)) {
+        row.out.finish_reason = "stop";
+        row.done = true;
+      } else if ((int)row.out.tokens.size() >= params.max_new_tokens || step + 2 >= s.max_len) {
+        row.done = true;  // "length": the budget or the cache (prompt + completion = max_len) is full
+      }
+    }
+    active.erase(std::remove_if(active.begin(), active.end(), [&](int i) { return rows[i].done; }),
+                 active.end());
+    step++;
+  }
+  for (int i = 0; i < B; i++) result[i] = std::move(rows[i].out);
+  return result;
+}
+
+}  // namespace chamber
