@@ -33,7 +33,7 @@ void put_u32(std::string& s, size_t at, uint32_t v) {
 void put_u64(std::string& s, size_t at, uint64_t v) {
   for (int i = 0; i < 8; i++) s[at + i] = (char)((v >> (8 * i)) & 0xff);
 }
-uint64_t get_le(const std::string& s, size_t at, int bytes) {
+uint64_t get_le(std::string_view s, size_t at, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; i++) v |= (uint64_t)(unsigned char)s[at + i] << (8 * i);
   return v;
@@ -61,7 +61,10 @@ void shard_write(const std::string& path, const std::vector<int>& tokens, int vo
 }
 
 std::vector<int> shard_read(const std::string& path, int* vocab_size_out) {
-  std::string buf = read_file(path);
+  return shard_from_bytes(read_file(path), path, vocab_size_out);
+}
+
+std::vector<int> shard_from_bytes(std::string_view buf, const std::string& path, int* vocab_size_out) {
   if (buf.size() < kHeaderBytes)
     fail("shard '", path, "': ", buf.size(), " bytes is shorter than the 64-byte header (truncated?)");
   if (std::memcmp(buf.data(), kMagic, 8) != 0)

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,8 @@ namespace chamber {
 
 void shard_write(const std::string& path, const std::vector<int>& tokens, int vocab_size);  // atomic
 std::vector<int> shard_read(const std::string& path, int* vocab_size_out = nullptr);
+// The checks and decoding of shard_read on bytes already in memory; errors name `name`.
+std::vector<int> shard_from_bytes(std::string_view bytes, const std::string& name, int* vocab_size_out = nullptr);
 
 // Where the loader is: which pass over the data, which shard, which token offset in it.
 struct LoaderCursor {
