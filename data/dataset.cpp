@@ -13,6 +13,7 @@
 
 #include "data/dataset.h"
 #include "data/importers.h"
+#include "data/mathworld.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
 #include "engine/util.h"
@@ -52,7 +53,21 @@ static uint64_t source_seed(uint64_t spec_seed, const DataSource& s) { return fn
 static bool unbounded(const DataSource& s) { return s.kind == "synthetic" && s.count == 0; }
 
 static std::vector<std::string> synthetic_documents(const DataSource& s, uint64_t seed, int64_t first, int64_t n) {
-  fail("source '", s.name, "' (line ", s.line, "): synthetic sources are not built yet in this version");
+  // Problems are independent, so they are drawn in parallel; an error is carried out of the
+  // parallel region (throwing inside it would terminate the process).
+  std::vector<std::string> docs(n);
+  std::string error;
+#pragma omp parallel for schedule(dynamic, 64)
+  for (int64_t i = 0; i < n; i++) {
+    try {
+      docs[i] = mathworld_document(mathworld_problem(s.split, first + i, seed, s.min_ops, s.max_ops), s.style);
+    } catch (const Error& e) {
+#pragma omp critical
+      error = e.what();
+    }
+  }
+  if (!error.empty()) fail("source '", s.name, "': ", error);
+  return docs;
 }
 
 std::vector<std::string> data_source_documents(const DataSource& s, uint64_t seed, int64_t limit) {
@@ -76,6 +91,7 @@ std::vector<std::string> data_source_documents(const DataSource& s, uint64_t see
 // and the math world's version.
 static uint64_t spec_hash(const DataSpec& spec) {
   uint64_t h = fnv1a(data_spec_to_json(spec).dump());
+  h = fnv1a(kMathWorldVersion, h);
   for (const auto& s : spec.sources)
     if (s.kind != "synthetic") h = fnv1a(read_file(s.path), h);
   if (!spec.tokenizer_path.empty()) h = fnv1a(read_file(spec.tokenizer_path), h);

@@ -5,6 +5,7 @@
 
 #include "data/dataset.h"
 #include "data/importers.h"
+#include "data/mathworld.h"
 #include "engine/util.h"
 
 namespace chamber {
@@ -78,6 +79,8 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
     static const std::set<std::string> styles = {"tinygsm", "omi1", "omi2", "gsm8k", "mathtext"};
     if (!styles.count(s.style))
       fail(at(file, n), ": ", what, " needs 'style' (tinygsm, omi1, omi2, gsm8k or mathtext), got '", s.style, "'");
+    if (!math_split_known(s.split))
+      fail(at(file, n), ": ", what, ": unknown split '", s.split, "' (known: train, rl, test, easy, hard)");
     only_for("path", false);
     only_for("importer", false);
     if (s.repeat > 0 && s.count <= 0) fail(at(file, n), ": ", what, ": 'repeat' needs 'count' for a synthetic source");
