@@ -15,5 +15,7 @@ void register_pretrain_commands(CLI::App& app);
 void register_model_commands(CLI::App& app);
 // `chamber tokenizer train|encode` (train/cli_tokenizer.cpp).
 void register_tokenizer_commands(CLI::App& app);
+// `chamber data build|sample` and `chamber grade` (train/cli_data.cpp).
+void register_data_commands(CLI::App& app);
 
 }  // namespace chamber
