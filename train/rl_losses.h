@@ -1,0 +1,74 @@
+// The arithmetic of RL post-training, as pure functions on host arrays: advantages (GAE, GRPO's
+// group normalisation, whitening), KL estimators against the frozen reference, PPO's clipped
+// policy and value losses with their derivatives, explained variance. The loops in rl_*.cpp only
+// gather numbers, call these and hand the derivatives to the model, so these are what the
+// finite-difference tests check.
+//
+// How a loss reaches the model: every per-token objective here is a function of the token's
+// log-probability under the current policy, L = sum_t f_t(logp_t). The fused classifier computes
+// the gradient of sum_t w_t * (-logp_t) (kernels/ops.h), so setting w_t = -dL/dlogp_t makes the
+// model receive exactly dL/dtheta. The value loss reaches the value head as dL/dvalue_t.
+//
+// Conventions: logp = log pi(token | prefix) under the current policy, old_logp under the policy
+// that sampled the rollout (recomputed by a forward pass), ref_logp under the frozen reference.
+#pragma once
+#include <vector>
+
+namespace chamber {
+
+// Generalised advantage estimation for one finished sequence of n tokens (the value after the last
+// token is 0: the episode ends there):
+//   delta_t = r_t + gamma * V_{t+1} - V_t,   A_t = delta_t + gamma * lambda * A_{t+1},
+//   returns R_t = A_t + V_t (the value head's regression target).
+void gae(const float* rewards, const float* values, int n, float gamma, float lambda,
+         float* advantages, float* returns);
+
+// In place (x - mean) / (std + 1e-8) over all entries (population std). With shift_mean false
+// the mean is added back (scale only). Fewer than two entries: unchanged.
+void whiten(std::vector<float>& x, bool shift_mean = true);
+
+// GRPO: rewards come in consecutive groups of group_size samples of the same prompt;
+//   A_i = (r_i - mean(group)) / (std(group) + eps)   (population std; scale_by_std false: no division)
+// A group with identical rewards gets advantage 0 (no signal, no gradient).
+std::vector<float> grpo_advantages(const std::vector<float>& rewards, int group_size, float eps,
+                                   bool scale_by_std = true);
+
+// KL(pi || ref) estimators from one sampled token (Schulman's k1 and k3):
+//   k1 = logp - ref_logp                           unbiased, can be negative (a reward penalty)
+//   k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1   unbiased, always >= 0 (a loss term)
+float kl_k1(float logp, float ref_logp);
+float kl_k3(float logp, float ref_logp);
+float kl_k3_dlogp(float logp, float ref_logp);   // d k3 / d logp = 1 - exp(ref_logp - logp)
+
+// PPO's clipped surrogate for one token, as a loss (to minimise):
+//   ratio = exp(logp - old_logp)
+//   loss  = -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)
+// The derivative is -A * ratio where the unclipped term is the active one and 0 where the clipped
+// (constant) term is. clipped reports |ratio - 1| > eps (the usual "clip fraction").
+struct PolicyLossTerm {
+  float loss = 0, dloss_dlogp = 0, ratio = 1;
+  bool clipped = false;
+};
+PolicyLossTerm ppo_policy_loss(float logp, float old_logp, float advantage, float clip_eps);
+
+// PPO's clipped value loss for one token (clip_eps <= 0: plain squared error):
+//   v_clip = old_value + clip(value - old_value, -eps, eps)
+//   loss   = 0.5 * max((value - R)^2, (v_clip - R)^2)
+// clipped reports that the clipped branch is active (its gradient is 0).
+struct ValueLossTerm {
+  float loss = 0, dloss_dvalue = 0;
+  bool clipped = false;
+};
+ValueLossTerm ppo_value_loss(float value, float old_value, float ret, float clip_eps);
+
+// Entropy bonus, approximately: the classifier gives no entropy gradient, so the bonus
+// -coef * H(pi(.|prefix)) is differentiated by the score-function form with the exact entropy as
+// baseline, grad H ~= (-logp(a) - H) * grad logp(a) for the sampled token a. This is unbiased only
+// when a was drawn from the current untempered policy (rollouts at temperature != 1 or stale
+// rollouts make it approximate). Returns d(-coef * H)/dlogp for the token.
+float entropy_bonus_dlogp(float logp, float entropy, float coef);
+
+// 1 - Var(returns - values) / Var(returns); 0 when Var(returns) is 0. 1 is perfect, <= 0 useless.
+double explained_variance(const std::vector<float>& values, const std::vector<float>& returns);
+
+}  // namespace chamber
