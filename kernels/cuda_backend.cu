@@ -167,6 +167,12 @@ void op_attention_backward(float* dqkv, float* datt, const float* dout, const fl
   OpRange range("attention_backward");
   attention_backward(dqkv, datt, dout, qkv, att, B, T, C, NH, run_stream());
 }
+void op_attention_decode(float* out, float* k_cache, float* v_cache, const float* qkv,
+                         const int* slots, const int* pos, int N, int Tn, int C, int NH,
+                         int max_len) {
+  OpRange range("attention_decode");
+  attention_decode(out, k_cache, v_cache, qkv, slots, pos, N, Tn, C, NH, max_len, run_stream());
+}
 void op_gelu_forward(float* out, const float* inp, size_t n) {
   OpRange range("gelu_forward");
   gelu_forward(out, inp, n, run_stream());
@@ -229,6 +235,7 @@ Ops make_ops(const char* name) {
   ops.matmul_backward = op_matmul_backward;
   ops.attention_forward = op_attention_forward;
   ops.attention_backward = op_attention_backward;
+  ops.attention_decode = op_attention_decode;
   ops.gelu_forward = op_gelu_forward;
   ops.gelu_backward = op_gelu_backward;
   ops.residual_forward = op_residual_forward;

@@ -45,6 +45,11 @@ void attention_forward(floatX* out, floatX* att, const floatX* qkv, int B, int T
 void attention_backward(floatX* dqkv, floatX* datt, const floatX* dout, const floatX* qkv,
                         const floatX* att, int B, int T, int C, int NH, cudaStream_t stream);
 
+// kernels/attention_decode.cu (contract in attention_decode.h).
+void attention_decode(floatX* out, floatX* k_cache, floatX* v_cache, const floatX* qkv,
+                      const int* slots, const int* pos, int N, int Tn, int C, int NH, int max_len,
+                      cudaStream_t stream);
+
 void gelu_forward(floatX* out, const floatX* inp, size_t n, cudaStream_t stream);
 void gelu_backward(floatX* dinp, const floatX* inp, const floatX* dout, size_t n,
                    cudaStream_t stream);
