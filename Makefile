@@ -60,7 +60,7 @@ run: build
 	./$(BUILD_DIR)/chamber run configs/quickstart.yaml
 
 bench: build
-	cd $(BUILD_DIR) && ./bench_kernels_cpu && ./bench_train_step ../configs/tiny.yaml
+	./$(BUILD_DIR)/bench_kernels_cpu --benchmark_min_time=0.2 && ./$(BUILD_DIR)/bench_train_step configs/tiny.yaml
 
 clean:
 	rm -rf $(BUILD_DIR) build-debug build-asan
