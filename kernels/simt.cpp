@@ -32,6 +32,7 @@
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define CHAMBER_SIMT_ASAN 1
 #endif
@@ -237,6 +238,12 @@ void start_fiber(BlockRun& run, unsigned linear) {
   run.free_stacks.pop_back();
   f.state = FiberState::kReady;
   char* top = stack_top(run.stacks[f.stack], f.stack);
+#ifdef CHAMBER_SIMT_ASAN
+  // A finished fiber leaves its frames' redzones poisoned (it never returned); clear the part of
+  // the stack kernels use before the next fiber runs on it.
+  constexpr size_t kUnpoisonBytes = 64 * 1024;
+  ASAN_UNPOISON_MEMORY_REGION(top - kUnpoisonBytes, kUnpoisonBytes);
+#endif
 #ifdef CHAMBER_SIMT_USE_UCONTEXT
   getcontext(&f.context);
   f.context.uc_stack.ss_sp = run.stacks[f.stack] + kGuardBytes;
