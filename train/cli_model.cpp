@@ -1,5 +1,6 @@
 // Commands on a checkpoint:
-//   chamber sample --checkpoint DIR --prompt TEXT [--max-new-tokens N --temperature T --seed S]
+//   chamber sample --checkpoint DIR --prompt TEXT [--max-new-tokens N --temperature T --top-k K
+//                  --top-p P --seed S]   (KV-cache sampler, engine/sampler.h)
 //   chamber score  --checkpoint DIR --text TEXT      -> {"token_ids": [...], "logprobs": [null, ...]}
 //   chamber export --checkpoint DIR --format hf --out DIR   (Hugging Face GPT2LMHeadModel layout)
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 
 #include "engine/backend.h"
 #include "engine/safetensors.h"
+#include "engine/sampler.h"
 #include "engine/util.h"
 #include "train/cli.h"
 #include "train/loaded_model.h"
@@ -52,43 +54,31 @@ static void cmd_score(const std::string& ckpt, const std::string& text, const st
 }
 
 static void cmd_sample(const std::string& ckpt, const std::string& prompt, int max_new, float temperature,
-                       uint64_t seed, const std::string& device) {
+                       int top_k, float top_p, uint64_t seed, const std::string& device) {
   LoadedModel lm;
-  load_model(lm, ckpt, device, 1, 0);
+  load_model(lm, ckpt, device, 1, 1);  // the sampler has its own KV cache and scratch
   GPT& model = lm.model;
+  const int context = model.cfg.context_length;
   std::vector<int> ids = tokenizer_encode(lm.tokenizer, prompt);
   if (ids.empty()) ids.push_back(lm.tokenizer.eot_id);  // an empty prompt starts a new document
-  Rng rng(seed);
-  const int V = model.cfg.vocab_size;
-  std::vector<float> logits(V);
-  std::string generated;
-  for (int i = 0; i < max_new; i++) {
-    // Keep the most recent context_length tokens (this simple sampler re-reads the whole window;
-    // the KV-cache sampler of the RL engine does incremental decoding).
-    int start = std::max(0, (int)ids.size() - model.cfg.context_length);
-    int T = (int)ids.size() - start;
-    gpt_forward(model, ids.data() + start, 1, T);
-    gpt_copy_logits_row(model, 0, T - 1, logits.data());
-    int next;
-    if (temperature <= 0.0f) {
-      next = (int)(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    } else {
-      float mx = *std::max_element(logits.begin(), logits.end());
-      double sum = 0;
-      std::vector<double> p(V);
-      for (int v = 0; v < V; v++) sum += p[v] = std::exp((logits[v] - mx) / temperature);
-      double r = rng.uniform_double() * sum;
-      next = V - 1;
-      for (int v = 0; v < V; v++) {
-        r -= p[v];
-        if (r <= 0) { next = v; break; }
-      }
-    }
-    if (next == lm.tokenizer.eot_id) break;
-    ids.push_back(next);
-    generated += tokenizer_decode(lm.tokenizer, &next, 1);
+  if ((int)ids.size() >= context) {
+    std::fprintf(stderr, "note: the prompt has %zu tokens; keeping its last %d (context %d)\n",
+                 ids.size(), context - 1, context);
+    ids.erase(ids.begin(), ids.end() - (context - 1));
   }
-  std::printf("%s%s\n", prompt.c_str(), generated.c_str());
+  if ((int)ids.size() + max_new > context)
+    std::fprintf(stderr, "note: prompt + completion is capped at the context of %d tokens\n", context);
+  Sampler sampler;
+  sampler_create(sampler, model, 1, std::min(context, (int)ids.size() + std::max(1, max_new)));
+  SamplingParams params;
+  params.temperature = temperature;
+  params.top_k = top_k;
+  params.top_p = top_p;
+  params.max_new_tokens = max_new;
+  Rng rng(seed);
+  std::vector<Completion> out = sampler_generate(sampler, model, lm.tokenizer, {ids}, params, rng);
+  std::printf("%s%s\n", prompt.c_str(), out[0].text.c_str());
+  sampler_destroy(sampler);
   gpt_destroy(model);
 }
 
@@ -163,6 +153,8 @@ void register_model_commands(CLI::App& app) {
     std::string checkpoint, prompt, text, format = "hf", out, device = "cpu";
     int max_new_tokens = 64;
     float temperature = 0.8f;
+    int top_k = 0;
+    float top_p = 1.0f;
     uint64_t seed = 1;
   };
   auto a = std::make_shared<Args>();
@@ -171,9 +163,15 @@ void register_model_commands(CLI::App& app) {
   sample->add_option("--prompt", a->prompt, "text to continue")->required();
   sample->add_option("--max-new-tokens", a->max_new_tokens, "tokens to generate (default 64)");
   sample->add_option("--temperature", a->temperature, "sampling temperature; 0 = greedy (default 0.8)");
+  sample->add_option("--top-k", a->top_k, "sample among the k most likely tokens; 0 = off (default)");
+  sample->add_option("--top-p", a->top_p, "nucleus sampling mass in (0, 1]; 1 = off (default)");
   sample->add_option("--seed", a->seed, "random seed (default 1)");
   sample->add_option("--device", a->device, "cpu | cpu-ref | cuda | simt | auto");
-  sample->callback([a] { cmd_sample(a->checkpoint, a->prompt, a->max_new_tokens, a->temperature, a->seed, a->device); });
+  sample->callback([a] {
+    if (a->top_k < 0) fail("--top-k must be >= 0 (got ", a->top_k, ")");
+    if (!(a->top_p > 0.0f && a->top_p <= 1.0f)) fail("--top-p must be in (0, 1] (got ", a->top_p, ")");
+    cmd_sample(a->checkpoint, a->prompt, a->max_new_tokens, a->temperature, a->top_k, a->top_p, a->seed, a->device);
+  });
 
   CLI::App* score = app.add_subcommand("score", "Print each token's log-probability given the tokens before it (JSON)");
   score->add_option("--checkpoint", a->checkpoint, "checkpoint or run directory")->required();
