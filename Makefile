@@ -6,9 +6,10 @@ CMAKE_FLAGS ?=
 
 # Debian packages the build needs. `make deps` installs them as root, else prints the command.
 DEB_PACKAGES := cmake g++ make pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev \
-                libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev
+                libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev \
+                clang libclang-rt-14-dev chromium python3
 
-.PHONY: all deps build debug asan test test-asan run bench bench-cpu clean help
+.PHONY: all deps build debug asan test test-asan fuzz run bench bench-cpu clean help
 
 all: build
 
@@ -18,6 +19,7 @@ help:
 	@echo "make run        build and run the default experiment (configs/quickstart.yaml)"
 	@echo "make debug      Debug build in build-debug/"
 	@echo "make asan       ASan+UBSan build in build-asan/"
+	@echo "make fuzz       bounded libFuzzer runs of the interpreter and answer parsers"
 	@echo "make bench      Google Benchmark kernels and the training-step benchmark"
 	@echo "make deps       install missing Debian packages (as root) or print the command"
 
@@ -51,10 +53,16 @@ asan: deps
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory fuzz
 
 # The parsers (configs, checkpoints, shards, tokenizer, interpreter, grader) under ASan+UBSan.
 test-asan: asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L parsers --timeout 900
+
+# Bounded libFuzzer runs of the interpreter and the answer parsers (clang, ASan+UBSan).
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	sh tests/data/run_fuzz.sh $(FUZZ_SECONDS) $(CURDIR)/build-fuzz
 
 run: build
 	./$(BUILD_DIR)/chamber run configs/quickstart.yaml
@@ -63,4 +71,4 @@ bench: build
 	./$(BUILD_DIR)/bench_kernels_cpu --benchmark_min_time=0.2 && ./$(BUILD_DIR)/bench_train_step configs/tiny.yaml
 
 clean:
-	rm -rf $(BUILD_DIR) build-debug build-asan
+	rm -rf $(BUILD_DIR) build-debug build-asan build-fuzz
