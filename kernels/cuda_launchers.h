@@ -15,6 +15,12 @@ namespace chamber::CHAMBER_GPU_NS {
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
           long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
           int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream);
+// The same product by a simple kernel (one thread per element of D): what gemm falls back to when
+// cuBLASLt has no algorithm for a shape or alignment.
+void gemm_simple(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,
+                 int lda, long long stride_a, const floatX* B, int ldb, long long stride_b,
+                 float beta, floatX* D, int ldd, long long stride_d, int batch, const floatX* bias,
+                 cudaStream_t stream);
 
 // ---- kernels/reduce.cu ----
 // out[c] += sum_i x[i,c] * (row_scale ? row_scale[i] : 1) for x (N,C); deterministic (fixed order).
