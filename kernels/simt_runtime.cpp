@@ -1,0 +1,105 @@
+// The SIMT emulator's non-scheduling parts (see simt.h): IEEE half conversions with
+// round-to-nearest-even, and the slice of the CUDA runtime API the backend calls, on host memory.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/simt.h"
+
+namespace chamber::simt {
+
+// ---- half precision conversions (IEEE binary16, round to nearest even) ----
+uint16_t float_to_half_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint32_t sign = (u >> 16) & 0x8000u;
+  uint32_t abs = u & 0x7fffffffu;
+  if (abs > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);   // NaN
+  if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // rounds to >= 65520: infinity
+  if (abs < 0x38800000u) {                                    // below 2^-14: subnormal half
+    // value = abs_float * 2^24 in units of the smallest subnormal; round to nearest even.
+    float scaled;
+    uint32_t abs_bits = abs;
+    std::memcpy(&scaled, &abs_bits, 4);
+    scaled *= 16777216.0f;  // exact (power of two)
+    uint32_t q = (uint32_t)scaled;
+    float rest = scaled - (float)q;
+    if (rest > 0.5f || (rest == 0.5f && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+  }
+  uint32_t mantissa_rounded = abs + 0xfffu + ((abs >> 13) & 1);  // nearest even at bit 13
+  return (uint16_t)(sign | ((mantissa_rounded - 0x38000000u) >> 13));
+}
+
+float half_bits_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
+  float result;
+  if (exponent == 0) {
+    result = std::ldexp((float)mantissa, -24);
+    uint32_t u;
+    std::memcpy(&u, &result, 4);
+    u |= sign;
+    std::memcpy(&result, &u, 4);
+    return result;
+  }
+  uint32_t u = exponent == 31 ? sign | 0x7f800000u | (mantissa << 13)
+                              : sign | ((exponent + 112) << 23) | (mantissa << 13);
+  std::memcpy(&result, &u, 4);
+  return result;
+}
+
+}  // namespace chamber::simt
+
+// ---- the emulated runtime API ------------------------------------------------------------------
+namespace {
+cudaError_t g_last_error = cudaSuccess;  // sticky like CUDA's, cleared by cudaGetLastError
+cudaError_t record(cudaError_t err) {
+  if (err != cudaSuccess) g_last_error = err;
+  return err;
+}
+}  // namespace
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  size_t rounded = (bytes + 255) / 256 * 256;  // cudaMalloc's 256-byte alignment
+  *ptr = std::aligned_alloc(256, rounded ? rounded : 256);
+  return *ptr ? cudaSuccess : record(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaFree(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  if (bytes && (!dst || !src)) return record(cudaErrorInvalidValue);
+  if (bytes) std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t) {
+  if (bytes && !ptr) return record(cudaErrorInvalidValue);
+  if (bytes) std::memset(ptr, value, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaGetLastError() {
+  cudaError_t err = g_last_error;
+  g_last_error = cudaSuccess;
+  return err;
+}
+const char* cudaGetErrorName(cudaError_t err) {
+  switch (err) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+  }
+  return "cudaErrorUnknown";
+}
+const char* cudaGetErrorString(cudaError_t err) {
+  switch (err) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+  }
+  return "unknown error";
+}
