@@ -1,0 +1,70 @@
+// A whole training step (forward, fused classifier, backward with the value head, global gradient
+// norm, clipped AdamW, a second forward) of the one model code over a given backend, for the
+// step_simt (SIMT emulator) and step_gpu (real GPU) comparisons against the reference engine.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/model.h"
+#include "tests/test_util.h"
+
+namespace chamber::testing {
+
+inline ModelConfig step_config(bool tied) {
+  ModelConfig c;
+  c.vocab_size = 45;     // padded to 64: padding columns in the classifier
+  c.n_layer = 2;
+  c.n_head = 3;
+  c.n_embd = 24;         // head size 8
+  c.context_length = 13;
+  c.tied_embeddings = tied;
+  c.value_head = true;
+  model_config_finalize(c);
+  return c;
+}
+
+struct StepResult {
+  double loss, grad_norm, loss_after;
+  std::vector<float> losses, values, grads, params;
+};
+
+inline StepResult run_step(const Ops& ops, const ModelConfig& c, int B, int T) {
+  GPT m;
+  gpt_create(m, c, ops, B, T, true);
+  gpt_init_parameters(m, 1234);
+  // Bigger than GPT-2's init so every path (value head included) carries a visible gradient.
+  std::vector<float> p = gpt_parameters_to_host(m);
+  std::vector<float> noise = random_vector(p.size(), 99, -0.3f, 0.3f);
+  for (size_t i = 0; i < p.size(); i++) p[i] += noise[i];
+  gpt_parameters_from_host(m, p);
+
+  std::vector<int> tokens = random_tokens(B * T, c.vocab_size, 5);
+  std::vector<int> targets = random_tokens(B * T, c.vocab_size, 6);
+  targets[4] = -1;  // a masked position
+  std::vector<float> weights = random_vector(B * T, 7, 0.2f, 1.0f);
+  std::vector<float> dvalues = random_vector(B * T, 8);
+
+  StepResult r;
+  gpt_zero_grad(m);
+  gpt_forward(m, tokens.data(), B, T);
+  r.loss = gpt_classifier(m, targets.data(), weights.data(), true);
+  r.losses.resize(B * T);
+  r.values.resize(B * T);
+  gpt_copy_losses(m, r.losses.data());
+  gpt_copy_values(m, r.values.data());
+  gpt_backward(m, dvalues.data());
+  r.grads.resize(m.grad_arena.bytes / sizeof(float));
+  ops.to_host(r.grads.data(), m.grad_arena.base, m.grad_arena.bytes);
+  r.grad_norm = gpt_grad_norm(m);
+  // eps = 1e-3 keeps the first AdamW step ~linear in the gradient: with a tiny eps it is
+  // lr * sign(g), and round-off-sized gradients would flip signs between the backends.
+  gpt_adamw_step(m, 1e-2f, 0.9f, 0.95f, 1e-3f, 0.1f, (float)std::min(1.0, 1.0 / r.grad_norm));
+  r.params = gpt_parameters_to_host(m);
+  gpt_forward(m, tokens.data(), B, T);
+  r.loss_after = gpt_classifier(m, targets.data(), weights.data(), false);
+  gpt_destroy(m);
+  return r;
+}
+
+}  // namespace chamber::testing
