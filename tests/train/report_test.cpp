@@ -1,0 +1,222 @@
+// The experiment report from synthetic run directories (no training): metric names are recognised,
+// every chart is an SVG, a comparison table appears per swept axis, text from files is escaped,
+// runs without reward signal are flagged, report.json holds the numbers, and the page renders in
+// headless Chromium to something that is not blank (skipped where chromium is not installed).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include "engine/util.h"
+#include "tests/test_util.h"
+#include "train/report.h"
+#include "train/report_svg.h"
+
+namespace chamber {
+namespace {
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) n++;
+  return n;
+}
+
+void write_lines(const std::string& path, const std::vector<nlohmann::json>& lines) {
+  std::string text;
+  for (const auto& l : lines) text += l.dump() + "\n";
+  write_file_atomic(path, text);
+}
+
+// A run whose tinygsm share rises logistically (faster with the small KL coefficient).
+void write_run(const std::string& root, const std::string& id, const std::string& algo, double kl_coef,
+               bool dead = false) {
+  std::string dir = root + "/" + id;
+  make_dirs(dir + "/rl");
+  make_dirs(dir + "/eval");
+  write_file_atomic(dir + "/run.json",
+                    nlohmann::json{{"id", id},
+                                   {"axes", {{"rl.algorithm", algo}, {"rl.kl_coef", std::to_string(kl_coef)}}},
+                                   {"pretrain_dir", "pretrain/abc123"}}
+                        .dump());
+  std::vector<nlohmann::json> lines;
+  double speed = kl_coef < 0.005 ? 0.3 : 0.1;
+  for (int step = 0; step < 60; step++) {
+    double code = dead ? 0.33 : 1.0 / (1.0 + std::exp(-speed * (step - 15)));
+    double rest = 1.0 - code;
+    nlohmann::json l = {{"step", step},
+                        {"reward", dead ? 0.0 : 0.2 + 0.6 * code},
+                        {"kl", 0.001 * step * (algo == "ppo" ? 1.0 : 1.5)},
+                        {"entropy", 1.5 - code},
+                        {"style_share", {{"tinygsm", code}, {"omi1", rest * 0.6}, {"text", rest * 0.4}}},
+                        {"style_accuracy.tinygsm", 0.8}, {"style_accuracy.omi1", 0.3}, {"style_accuracy.text", 0.05}};
+    if (step % 10 == 0) {
+      l["pass@1"] = dead ? 0.0 : 0.3 + 0.5 * code;
+      l["pass@8"] = dead ? 0.01 : 0.9 - 0.1 * code;
+      l["maj@8"] = dead ? 0.0 : 0.6 + 0.2 * code;
+    }
+    lines.push_back(l);
+  }
+  write_lines(dir + "/rl/metrics.jsonl", lines);
+  write_file_atomic(dir + "/eval/eval.json", nlohmann::json{{"pass@1", dead ? 0.0 : 0.77}, {"pass@8", 0.85}}.dump());
+  write_lines(dir + "/eval/generations.jsonl",
+              {{{"style", "tinygsm"}, {"correct", true}, {"answer", "12"}, {"gold", "12"}, {"prompt", "Tom has 3 <b>pens</b>"},
+                {"response", "def simple_math_problem():\n    return 3 * 4 < 13 and '&'\n</pre><script>alert(1)</script>"}},
+               {{"style", "text"}, {"correct", false}, {"answer", "7"}, {"gold", "12"}, {"response", "He has 7. \\boxed{7}"}}});
+}
+
+std::string write_synthetic_experiment(const std::string& name) {
+  std::string root = testing::temp_dir(name);
+  make_dirs(root + "/pretrain/abc123");
+  std::vector<nlohmann::json> pre;
+  for (int s = 0; s < 500; s++) {
+    nlohmann::json l = {{"step", s}, {"loss", 6.0 * std::exp(-s / 120.0) + 1.0}};
+    if (s % 50 == 0) l["val_loss"] = 6.0 * std::exp(-s / 120.0) + 1.2;
+    pre.push_back(l);
+  }
+  write_lines(root + "/pretrain/abc123/metrics.jsonl", pre);
+  write_file_atomic(root + "/experiment.json",
+                    nlohmann::json{{"name", "echo <test>"}, {"axes", {"rl.algorithm", "rl.kl_coef"}}}.dump());
+  write_run(root, "algorithm-ppo__kl_coef-0.001", "ppo", 0.001);
+  write_run(root, "algorithm-ppo__kl_coef-0.01", "ppo", 0.01);
+  write_run(root, "algorithm-grpo__kl_coef-0.001", "grpo", 0.001);
+  write_run(root, "algorithm-grpo__kl_coef-0.01", "grpo", 0.01, /*dead=*/true);
+  return root;
+}
+
+TEST(ReportKeys, RecognisesMetricNames) {
+  EXPECT_EQ(style_share_of("style_share.tinygsm"), "tinygsm");
+  EXPECT_EQ(style_share_of("eval/style_share/omi1"), "omi1");
+  EXPECT_EQ(style_share_of("style_share_text"), "text");
+  EXPECT_EQ(style_share_of("reward"), "");
+  EXPECT_EQ(style_accuracy_of("style_accuracy.omi1"), "omi1");
+  std::string group;
+  EXPECT_EQ(style_share_of("eval.styles.omi1.share", &group), "omi1");
+  EXPECT_EQ(group, "eval.styles.*.share");
+  EXPECT_EQ(style_accuracy_of("eval.styles.omi1.accuracy"), "omi1");
+  EXPECT_EQ(style_share_of("eval.styles.omi1.accuracy"), "");
+  EXPECT_EQ(pass_at_k_of("eval.pass@k.16"), 16);
+  EXPECT_EQ(pass_at_k_of("pass@1"), 1);
+  EXPECT_EQ(pass_at_k_of("eval.test.pass@64"), 64);
+  EXPECT_EQ(pass_at_k_of("pass@x"), 0);
+  EXPECT_EQ(maj_at_k_of("maj@8"), 8);
+  EXPECT_EQ(maj_at_k_of("majority@16"), 16);
+}
+
+TEST(ReportSvg, TicksAndEscaping) {
+  EXPECT_EQ(html_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+  std::vector<double> t = linear_ticks(0.0, 1.0, 5);
+  ASSERT_GE(t.size(), 3u);
+  EXPECT_DOUBLE_EQ(t.front(), 0.0);
+  EXPECT_NEAR(t.back(), 1.0, 1e-12);
+  std::vector<double> lt = log_ticks(0, 1000);
+  EXPECT_EQ(lt, (std::vector<double>{0, 1, 10, 100, 1000}));
+  ChartAxes a;
+  a.title = "t<1>";
+  std::string svg = svg_line_chart(a, {{"s", {0, 1, 2}, {1, NAN, 3}}});
+  EXPECT_NE(svg.find("t&lt;1&gt;"), std::string::npos);
+  EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_NE(svg_line_chart(a, {}).find("no data"), std::string::npos);
+  EXPECT_NE(svg_stacked_area(a, {0, 1}, {{"a", {}, {0.5, 0.2}}, {"b", {}, {0.5, 0.8}}}).find("<polygon"),
+            std::string::npos);
+}
+
+TEST(Report, PageHasChartsTablesNotesAndEscapedText) {
+  std::string root = write_synthetic_experiment("report_page");
+  std::string html_path = write_report(root);
+  std::string html = read_file(html_path);
+  // Per run: style shares, pass@k, style accuracy, reward, KL, entropy = 6 charts; plus pretraining
+  // and the overview.
+  EXPECT_EQ(count_of(html, "<svg "), 4u * 6u + 2u);
+  EXPECT_EQ(count_of(html, "<svg "), count_of(html, "</svg>"));
+  EXPECT_GE(count_of(html, "<polygon"), 4u * 3u);   // three style layers per run
+  EXPECT_NE(html.find("<h3>By rl.kl_coef</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<h3>By rl.algorithm</h3>"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);          // the generation's script is text
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("echo &lt;test&gt;"), std::string::npos);
+  EXPECT_EQ(count_of(html, "class=\"note\">too little reward signal"), 2u);  // base pass@k and mean reward
+  EXPECT_EQ(count_of(html, "http"), count_of(html, "xmlns=\"http://www.w3.org/2000/svg\""));  // nothing fetched
+
+  nlohmann::json summary = nlohmann::json::parse(read_file(root + "/report.json"));
+  ASSERT_EQ(summary["runs"].size(), 4u);
+  ASSERT_EQ(summary["tables"].size(), 2u);
+  const auto& kl_table = summary["tables"][1];
+  EXPECT_EQ(kl_table["axis"], "rl.kl_coef");
+  ASSERT_EQ(kl_table["rows"].size(), 2u);
+  EXPECT_EQ(kl_table["rows"][0]["runs"], 2);
+  const auto& run0 = summary["runs"][0];   // sorted by id: algorithm-grpo__kl_coef-0.001
+  EXPECT_EQ(run0["id"], "algorithm-grpo__kl_coef-0.001");
+  EXPECT_DOUBLE_EQ(run0["final"]["pass@1"].get<double>(), 0.77);   // eval.json wins over the RL log
+  EXPECT_GT(run0["final"]["style_share.tinygsm"].get<double>(), 0.99);
+  EXPECT_EQ(run0["notes"].size(), 0u);
+  EXPECT_EQ(summary["runs"][1]["notes"].size(), 2u);   // the dead grpo run
+  EXPECT_NEAR(summary["pretrain"].begin().value()["final_val_loss"].get<double>(),
+              6.0 * std::exp(-450 / 120.0) + 1.2, 1e-9);
+}
+
+TEST(Report, MissingFilesGiveAPageNotAnError) {
+  std::string root = testing::temp_dir("report_empty");
+  make_dirs(root + "/r1");
+  write_file_atomic(root + "/r1/run.json", "{\"id\": \"r1\"}");
+  write_file_atomic(root + "/r1/broken.json", "{");
+  std::string html = read_file(write_report(root));
+  EXPECT_NE(html.find("No pretraining metrics"), std::string::npos);
+  EXPECT_NE(html.find("No RL metrics yet"), std::string::npos);
+  EXPECT_THROW(write_report(root + "/nope"), Error);
+}
+
+// Renders report.html in headless Chromium and checks the screenshot is a real page: a PNG of
+// plausible size with many distinct colours (a blank or error page has one or two).
+TEST(ReportRender, ChromiumScreenshotIsNotBlank) {
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0) GTEST_SKIP() << "chromium not installed";
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  std::string root = write_synthetic_experiment("report_render");
+  std::string html = write_report(root);
+  std::string png = root + "/report.png";
+  std::string cmd = "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=" + root +
+                    "/chromium-profile --screenshot=" + png + " --window-size=1200,2000 file://" + html +
+                    " >" + root + "/chromium.log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(root + "/chromium.log");
+  ASSERT_TRUE(file_exists(png));
+  EXPECT_GT(read_file(png).size(), 20000u);
+  // Count distinct colours with a standard-library PNG decoder (8-bit RGB/RGBA, any filter).
+  std::string script = root + "/colours.py";
+  write_file_atomic(script, R"(import struct, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+assert data[:8] == b'\x89PNG\r\n\x1a\n'
+pos, idat, ihdr = 8, b'', None
+while pos < len(data):
+    n, kind = struct.unpack('>I4s', data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b'IHDR': ihdr = struct.unpack('>IIBBBBB', body)
+    if kind == b'IDAT': idat += body
+    pos += 12 + n
+w, h, depth, ctype = ihdr[:4]
+assert depth == 8 and ctype in (2, 6), ihdr
+bpp = 3 if ctype == 2 else 4
+raw, stride, prev, colours = zlib.decompress(idat), w * bpp, bytearray(w * bpp), set()
+for y in range(h):
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    if y % 4 == 0:
+        for x in range(0, stride, bpp * 2): colours.add(bytes(line[x:x + 3]))
+    prev = line
+print(len(colours))
+)");
+  std::string out = root + "/colours.txt";
+  ASSERT_EQ(std::system(("python3 " + script + " " + png + " >" + out + " 2>&1").c_str()), 0) << read_file(out);
+  int colours = std::atoi(read_file(out).c_str());
+  EXPECT_GT(colours, 20) << "the screenshot looks blank: " << png;
+}
+
+}  // namespace
+}  // namespace chamber

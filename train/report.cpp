@@ -1,0 +1,287 @@
+// The report page (see report.h): assembles report.html from the loaded runs, section by section,
+// and writes it with report.json. Charts come from train/report_svg.h; every piece of text that
+// came from a file (run ids, metric names, generations) is HTML-escaped.
+#include "train/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "engine/util.h"
+#include "train/report_svg.h"
+
+namespace chamber {
+namespace {
+
+const int kMaxPoints = 400;  // longer curves are averaged into this many bins (keeps the page small)
+
+ChartSeries to_series(const std::string& name, const std::vector<std::pair<double, double>>& pts) {
+  ChartSeries s;
+  s.name = name;
+  size_t bin = (pts.size() + kMaxPoints - 1) / kMaxPoints;
+  if (bin < 1) bin = 1;
+  for (size_t i = 0; i < pts.size(); i += bin) {
+    double sx = 0, sy = 0;
+    size_t n = 0;
+    for (size_t j = i; j < pts.size() && j < i + bin; j++) sx += pts[j].first, sy += pts[j].second, n++;
+    s.x.push_back(sx / n), s.y.push_back(sy / n);
+  }
+  return s;
+}
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "&ndash;";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : "%.3f", v);
+  return buf;
+}
+
+ChartAxes rl_axes(const std::string& title, const std::string& y_label) {
+  ChartAxes a;
+  a.title = title;
+  a.x_label = "RL step";
+  a.y_label = y_label;
+  a.x_log = true;
+  return a;
+}
+
+const char* kStyle = R"(<style>
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1320px; }
+h1 { margin-bottom: 4px; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 36px; }
+.charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.charts svg { border: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 12px; margin: 8px 0 16px 0; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+th { background: #f2f2f2; } td.l, th.l { text-align: left; white-space: nowrap; }
+.scroll { overflow-x: auto; }
+.note { background: #fff4e0; border-left: 4px solid #e69500; padding: 6px 10px; margin: 6px 0; }
+.axes { color: #555; } .run { margin-top: 28px; }
+pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 6px; white-space: pre-wrap; font-size: 11px;
+      max-height: 260px; overflow: auto; }
+.ok { color: #1a7f37; } .bad { color: #c62828; }
+</style>
+)";
+
+std::string axes_text(const ReportRun& run) {
+  std::string s;
+  for (const auto& [axis, value] : run.axes) s += (s.empty() ? "" : ", ") + axis + " = " + value;
+  return s.empty() ? "(no sweep axes)" : s;
+}
+
+// Short legend name: the run's axis values ("ppo, 0.01"), or its id without axes.
+std::string run_label(const ReportRun& run) {
+  std::string s;
+  for (const auto& [axis, value] : run.axes) s += (s.empty() ? "" : ", ") + value;
+  return s.empty() ? run.id : s;
+}
+
+std::string section_pretrain(const ReportData& data) {
+  std::string h = "<h2>Pretraining</h2>\n";
+  std::vector<ChartSeries> series;
+  for (const auto& [dir, cols] : data.pretrain) {
+    const std::string& label = data.pretrain_label.at(dir);
+    if (cols.has("loss")) series.push_back(to_series(label + " train", cols.points.at("loss")));
+    if (cols.has("val_loss")) {
+      series.push_back(to_series(label + " val", cols.points.at("val_loss")));
+      series.back().dashed = true;
+    }
+  }
+  if (series.empty()) return h + "<p>No pretraining metrics found.</p>\n";
+  ChartAxes a;
+  a.title = "Pretraining loss (train solid, validation dashed)";
+  a.x_label = "step";
+  a.y_label = "cross-entropy (nats/token)";
+  a.width = 900;
+  return h + "<div class=\"charts\">" + svg_line_chart(a, series) + "</div>\n";
+}
+
+std::string table_header(const std::vector<std::string>& first, const std::vector<std::string>& cols) {
+  std::string h = "<tr>";
+  for (const auto& c : first) h += "<th class=\"l\">" + html_escape(c) + "</th>";
+  for (const auto& c : cols) h += "<th>" + html_escape(c) + "</th>";
+  return h + "</tr>\n";
+}
+
+std::string section_tables(const ReportData& data) {
+  std::string h = "<h2>Comparisons</h2>\n";
+  std::vector<AxisTable> tables = report_axis_tables(data);
+  if (tables.empty()) h += "<p>No sweep axis has two values to compare.</p>\n";
+  for (const AxisTable& t : tables) {
+    h += "<h3>By " + html_escape(t.axis) + "</h3>\n<p class=\"axes\">Final numbers (evaluation where available, "
+         "else the last RL step), averaged over the runs with each value.</p>\n<div class=\"scroll\"><table>\n";
+    std::vector<std::string> first = {t.axis, "runs"};
+    h += table_header(first, t.columns);
+    for (const auto& row : t.rows) {
+      h += "<tr><td class=\"l\">" + html_escape(row.value) + "</td><td class=\"l\">" + std::to_string(row.runs) + "</td>";
+      for (double m : row.means) h += "<td>" + num(m) + "</td>";
+      h += "</tr>\n";
+    }
+    h += "</table></div>\n";
+  }
+  // Every run, one row each.
+  std::vector<std::string> cols;
+  std::set<std::string> seen;
+  for (const ReportRun& run : data.runs)
+    for (const auto& [k, v] : report_final_numbers(run))
+      if (seen.insert(k).second) cols.push_back(k);
+  h += "<h3>All runs</h3>\n<div class=\"scroll\"><table>\n" + table_header({"run"}, cols);
+  for (const ReportRun& run : data.runs) {
+    auto fin = report_final_numbers(run);
+    std::map<std::string, double> m(fin.begin(), fin.end());
+    h += "<tr><td class=\"l\"><a href=\"#run-" + html_escape(run.id) + "\">" + html_escape(run.id) + "</a></td>";
+    for (const auto& c : cols) h += "<td>" + num(m.count(c) ? m[c] : NAN) + "</td>";
+    h += "</tr>\n";
+  }
+  return h + "</table></div>\n";
+}
+
+// Style-share stacked areas: one chart per key prefix (e.g. train rollouts vs eval samples).
+std::string style_share_charts(const ReportRun& run) {
+  std::map<std::string, std::vector<std::string>> groups;  // prefix -> keys
+  for (const auto& [key, pts] : run.rl.points) {
+    std::string group;
+    if (!style_share_of(key, &group).empty()) groups[group].push_back(key);
+  }
+  std::string h;
+  for (const auto& [group, keys] : groups) {
+    std::set<double> steps;
+    for (const auto& k : keys)
+      for (const auto& p : run.rl.points.at(k)) steps.insert(p.first);
+    std::vector<double> x(steps.begin(), steps.end());
+    std::vector<ChartSeries> layers;
+    for (const auto& k : keys) {
+      std::map<double, double> at(run.rl.points.at(k).begin(), run.rl.points.at(k).end());
+      ChartSeries l;
+      l.name = style_share_of(k);
+      for (double s : x) l.y.push_back(at.count(s) ? at[s] : 0.0);
+      layers.push_back(l);
+    }
+    ChartAxes a = rl_axes("Share of each style (" + group + ")", "share of generations");
+    a.y_max = 1.0;
+    h += svg_stacked_area(a, x, layers);
+  }
+  return h;
+}
+
+// A line chart of the RL metrics whose keys pass `pick`; "" if none.
+template <typename Pick>
+std::string rl_line_chart(const ReportRun& run, const std::string& title, const std::string& y_label, Pick pick,
+                          bool unit_range = false) {
+  std::vector<ChartSeries> series;
+  for (const auto& [key, pts] : run.rl.points) {
+    int how = pick(key);
+    if (!how) continue;
+    series.push_back(to_series(key, pts));
+    series.back().dashed = how == 2;
+  }
+  if (series.empty()) return "";
+  ChartAxes a = rl_axes(title, y_label);
+  if (unit_range) a.y_min = 0.0, a.y_max = 1.0;
+  return svg_line_chart(a, series);
+}
+
+std::string generations_block(const ReportRun& run, int per_style) {
+  if (run.generations.empty() || per_style <= 0) return "";
+  auto text_of = [](const nlohmann::json& g, std::initializer_list<const char*> keys) -> std::string {
+    for (const char* k : keys)
+      if (g.contains(k)) return g[k].is_string() ? g[k].get<std::string>() : g[k].dump();
+    return "";
+  };
+  std::map<std::string, int> shown;
+  std::string h = "<h4>Sampled generations</h4>\n";
+  for (const auto& g : run.generations) {
+    std::string style = text_of(g, {"style", "label", "format"});
+    if (style.empty()) style = "unlabelled";
+    if (shown[style]++ >= per_style) continue;
+    std::string correct = text_of(g, {"correct", "reward"});
+    bool ok = correct == "true" || correct == "1" || correct == "1.0";
+    std::string answer = text_of(g, {"answer", "predicted", "pred"});
+    std::string gold = text_of(g, {"gold", "target", "expected"});
+    std::string prompt = text_of(g, {"prompt", "question"});
+    std::string response = text_of(g, {"response", "completion", "generation", "text", "output"});
+    if (response.size() > 1500) response = response.substr(0, 1500) + "\n[... truncated]";
+    if (prompt.size() > 600) prompt = prompt.substr(0, 600) + " [...]";
+    h += "<p><b>" + html_escape(style) + "</b>";
+    if (!correct.empty()) h += std::string(" &middot; <span class=\"") + (ok ? "ok\">correct" : "bad\">wrong") + "</span>";
+    if (!answer.empty()) h += " &middot; answer " + html_escape(answer);
+    if (!gold.empty()) h += " (gold " + html_escape(gold) + ")";
+    h += "</p>\n";
+    if (!prompt.empty()) h += "<pre>" + html_escape(prompt) + "</pre>\n";
+    h += "<pre>" + html_escape(response) + "</pre>\n";
+  }
+  return h;
+}
+
+std::string section_run(const ReportRun& run, int per_style) {
+  std::string h = "<div class=\"run\" id=\"run-" + html_escape(run.id) + "\">\n<h3>" + html_escape(run.id) +
+                  "</h3>\n<p class=\"axes\">" + html_escape(axes_text(run)) + "</p>\n";
+  for (const auto& n : run.notes) h += "<div class=\"note\">" + html_escape(n) + "</div>\n";
+  std::string charts = style_share_charts(run);
+  charts += rl_line_chart(run, "pass@1, pass@k (solid) and majority@k (dashed)", "accuracy", [](const std::string& k) {
+    return pass_at_k_of(k) ? 1 : maj_at_k_of(k) ? 2 : 0;
+  }, true);
+  charts += rl_line_chart(run, "Accuracy within each style", "accuracy", [](const std::string& k) {
+    return style_accuracy_of(k).empty() ? 0 : 1;
+  }, true);
+  charts += rl_line_chart(run, "Reward", "mean reward", [](const std::string& k) {
+    return k == "reward" || k.rfind("reward_mean", 0) == 0 ? 1 : 0;
+  });
+  charts += rl_line_chart(run, "KL to the initial model", "KL (nats/token)", [](const std::string& k) {
+    return k == "kl" || k.rfind("kl_", 0) == 0 || k.rfind("kl.", 0) == 0 ? 1 : 0;
+  });
+  for (const char* diag : {"entropy", "response_len", "clip_frac", "explained_var", "value_loss"})
+    charts += rl_line_chart(run, diag, diag, [diag](const std::string& k) { return k == diag ? 1 : 0; });
+  if (charts.empty()) h += "<p>No RL metrics yet.</p>\n";
+  else h += "<div class=\"charts\">\n" + charts + "</div>\n";
+  return h + generations_block(run, per_style) + "</div>\n";
+}
+
+// pass@1 of every run on one chart, to compare algorithms and KL coefficients at a glance.
+std::string overview_chart(const ReportData& data) {
+  std::vector<ChartSeries> series;
+  for (const ReportRun& run : data.runs)
+    for (const auto& [key, pts] : run.rl.points)
+      if (pass_at_k_of(key) == 1) {
+        series.push_back(to_series(run_label(run), pts));
+        break;
+      }
+  if (series.size() < 2) return "";
+  ChartAxes a = rl_axes("pass@1 over RL, every run", "pass@1");
+  a.width = 900;
+  a.y_min = 0, a.y_max = 1;
+  return "<div class=\"charts\">" + svg_line_chart(a, series) + "</div>\n";
+}
+
+}  // namespace
+
+std::string report_html(const ReportData& data, int generations_per_style) {
+  std::string h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Chamber report: " +
+                  html_escape(data.name) + "</title>\n" + kStyle + "</head>\n<body>\n";
+  h += "<h1>" + html_escape(data.name) + "</h1>\n<p class=\"axes\">" + std::to_string(data.runs.size()) +
+       " run(s)";
+  if (!data.axes.empty()) {
+    h += "; sweep axes: ";
+    for (size_t i = 0; i < data.axes.size(); i++) h += (i ? ", " : "") + html_escape(data.axes[i]);
+  }
+  h += ". Regenerate with <code>chamber report " + html_escape(data.dir) + "</code>.</p>\n";
+  int noted = 0;
+  for (const ReportRun& run : data.runs) noted += !run.notes.empty();
+  if (noted)
+    h += "<div class=\"note\">" + std::to_string(noted) +
+         " run(s) carry warnings (below each run): read their curves with care.</div>\n";
+  h += section_pretrain(data);
+  h += section_tables(data);
+  h += "<h2>RL runs</h2>\n" + overview_chart(data);
+  for (const ReportRun& run : data.runs) h += section_run(run, generations_per_style);
+  return h + "</body>\n</html>\n";
+}
+
+std::string write_report(const std::string& dir, int generations_per_style) {
+  ReportData data = report_load(dir);
+  std::string html_path = path_join(dir, "report.html");
+  write_file_atomic(html_path, report_html(data, generations_per_style));
+  write_file_atomic(path_join(dir, "report.json"), report_summary(data).dump(2) + "\n");
+  return html_path;
+}
+
+}  // namespace chamber
