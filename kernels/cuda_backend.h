@@ -3,8 +3,9 @@
 // (CHAMBER_HAVE_CUDA); kernels/simt_backend.h is the same sources run on the CPU.
 //
 // Every op is issued on one stream owned by the backend (the run's stream) and returns without
-// waiting, except the ones that hand data to the host: to_host, from_host, sum_squares and
-// synchronize. Every CUDA, cuBLASLt and cuRAND call is checked; a failure is a chamber::Error
+// waiting, except the ones that hand data to or from the host (to_host, from_host, sum_squares,
+// synchronize) and alloc/free (cudaMalloc + zero fill, cudaFree). The first call of a kernel that
+// needs scratch (column sums, sum_squares) allocates it once; cuBLASLt's 32 MiB workspace too. Every CUDA, cuBLASLt and cuRAND call is checked; a failure is a chamber::Error
 // naming the call, file and line. Each op is an NVTX range named after it.
 #pragma once
 #include <cstddef>
