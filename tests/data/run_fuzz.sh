@@ -21,9 +21,8 @@ if ! "$CXX" -fsanitize=fuzzer "$probe" -o "$OUT/fuzz/probe" 2>/dev/null; then
   exit 0
 fi
 FLAGS="-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$ROOT"
-LIB_SOURCES="$ROOT/data/interpreter.cpp $ROOT/data/interpreter_lexer.cpp $ROOT/data/interpreter_parser.cpp \
-  $ROOT/data/interpreter_eval.cpp $ROOT/data/interpreter_ops.cpp $ROOT/data/interpreter_builtins.cpp \
-  $ROOT/data/answer_parse.cpp $ROOT/data/grader.cpp"
+# The interpreter, answer parsing and the grader (the *_fuzz.cpp entry points are not part of it).
+LIB_SOURCES=$(ls "$ROOT"/data/interpreter*.cpp "$ROOT"/data/answer_parse.cpp "$ROOT"/data/grader.cpp | grep -v '_fuzz\.cpp$')
 status=0
 for target in interpreter answer_parse; do
   exe="$OUT/fuzz/${target}_fuzz"
