@@ -1,0 +1,213 @@
+// RL post-training: the config of `chamber rl`, the session that one run holds (policy, frozen
+// reference, optional separate critic, sampler, task) and the step of each algorithm.
+//
+// One step of every algorithm starts the same way (train/rl_rollout.cpp): take the step's prompts
+// from the task, sample `samples_per_prompt` completions of each with the KV-cache sampler, reward
+// each completion, then score every sequence with full forward passes (log-probs of the current
+// policy = "old" log-probs for the PPO ratio, of the frozen reference for the KL, and values).
+// Then:
+//   ppo  (rl_ppo.cpp)   per-token rewards (final reward, minus kl_coef * k1 when kl_mode is
+//                       reward_k1), GAE, whitening, then epochs x minibatches of clipped policy
+//                       loss + vf_coef * clipped value loss (+ k3 KL loss, + entropy bonus)
+//   grpo (rl_grpo.cpp)  group-normalised sequence advantages, clipped surrogate + kl_coef * k3
+//   ei   (rl_ei.cpp)    one round: keep the correct completions (de-duplicated), supervised
+//                       fine-tuning on them for `epochs` epochs, from the base model or continuing
+// The losses are the pure functions of train/rl_losses.h; they reach the model through the
+// classifier's token weights (w_t = -dL/dlogp_t) and gpt_backward's dvalues.
+//
+// The task is pluggable (prompts and a reward function) so the same loop trains on math-world
+// problems graded by data/grader.h (`chamber rl`) and on toy tasks in the tests.
+#pragma once
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "data/tokenizer.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "engine/util.h"
+
+namespace chamber {
+
+struct RLConfig {
+  std::string file;                  // where it came from
+  std::string name;                  // run name (default: the file's stem)
+  std::string init;                  // starting checkpoint (or run directory); also the reference
+  std::string algorithm = "grpo";    // ppo | grpo | ei
+
+  // prompts: math-world problems of a split, problem index = (step * prompts_per_step + i) % count
+  std::string split = "easy";
+  int64_t prompt_seed = 1;
+  int prompt_count = 0;              // 0 = never repeat (a fresh problem every time)
+  int min_ops = 0, max_ops = 0;      // 0 = the split's default range
+
+  // rollouts
+  int prompts_per_step = 64;
+  int samples_per_prompt = 8;
+  float temperature = 0.7f;
+  float top_p = 1.0f;
+  int top_k = 0;
+  int max_new_tokens = 256;
+  int rollout_batch = 64;            // sequences per sampler call (KV cache size)
+  int micro_batch = 16;              // sequences per training forward/backward
+
+  // optimiser (constant after a linear warm-up: RL needs the warm-up, see the paper notes)
+  float lr = 1e-4f;                  // actor (policy trunk and LM head)
+  float critic_lr = 1e-4f;           // value head, or the whole separate critic
+  int warmup_steps = 10;
+  float weight_decay = 0.0f;
+  float beta1 = 0.9f, beta2 = 0.95f, adam_eps = 1e-8f;
+  float grad_clip = 1.0f;            // global norm, per model; 0 = off
+
+  // policy loss (ppo and grpo)
+  float clip = 0.2f;
+  int epochs = 1;                    // passes over each rollout batch
+  int minibatches = 1;               // optimiser steps per epoch
+  float kl_coef = 0.001f;
+  std::string kl_mode;               // reward_k1 | loss_k3 | "" (ppo: reward_k1, grpo: loss_k3)
+  float entropy_coef = 0.0f;         // score-function surrogate (rl_losses.h)
+  std::string loss_agg = "token_mean";   // token_mean | seq_mean
+
+  // ppo
+  float value_clip = 0.2f;
+  float vf_coef = 0.5f;
+  float gamma = 1.0f, lambda = 0.95f;
+  bool whiten_advantages = true;
+  bool separate_critic = false;      // a second GPT from the same checkpoint instead of the head
+
+  // grpo
+  float grpo_eps = 1e-4f;
+  bool grpo_scale_by_std = true;
+
+  // expert iteration (samples_per_prompt = k; ei uses its own sampling temperature/top_p)
+  int ei_epochs = 2;
+  int ei_batch = 16;                 // sequences per SFT step
+  float ei_temperature = 1.0f;
+  float ei_top_p = 0.95f;
+  bool ei_restart = false;           // each round restarts from the base model (else continues)
+  bool ei_accumulate = false;        // keep earlier rounds' correct solutions in the SFT set
+
+  // evaluation: greedy pass@1 on problems of a split (0 problems = off)
+  std::string eval_split = "test";
+  int eval_problems = 64;
+  int eval_interval = 10;            // steps; also at the start and the end
+
+  // loop
+  int steps = 100;
+  int64_t seed = 1;
+  std::string device = "cpu";
+  int threads = 0;
+  int log_interval = 1;
+  int checkpoint_interval = 0;       // extra checkpoints every N steps (log-spaced ones always)
+};
+
+RLConfig load_rl_config(const std::string& path, const std::vector<std::string>& overrides);
+RLConfig parse_rl_config(YAML::Node root, const std::string& file);
+std::string rl_config_yaml(const RLConfig& cfg);
+// Fills the algorithm-dependent defaults (kl_mode) and checks combinations. Called by the parser;
+// tests that build an RLConfig by hand call it too.
+void rl_config_finalize(RLConfig& cfg);
+
+// ---- the task ----
+struct RLPrompt {
+  std::vector<int> tokens;           // what the model is fed (starts with eot: a new document)
+  std::string gold;                  // passed to the reward function
+};
+struct RLReward {
+  float reward = 0.0f;
+  bool correct = false;
+  std::string label;                 // style label (math: grader's omi1 | tinygsm | text)
+};
+struct RLTask {
+  std::function<std::vector<RLPrompt>(int64_t first_index, int count)> prompts;
+  std::function<RLReward(const RLPrompt&, const Completion&)> reward;
+};
+// Math-world problems of a split graded by data/grader.h (reward 1 correct, 0 otherwise). Problem
+// i of the task is problem (i % count) of the split (count 0: i). The prompt is eot + the problem's
+// prompt (question + blank line). `tok` must outlive the task.
+RLTask math_rl_task(const std::string& split, int64_t seed, int count, int min_ops, int max_ops,
+                    const Tokenizer& tok);
+
+// ---- one sampled sequence and everything the update needs about it ----
+struct Rollout {
+  int group = 0;                     // which prompt of the step (GRPO groups)
+  std::vector<int> tokens;           // prompt + response (+ eot when the model ended it)
+  int prompt_len = 0;                // response tokens are tokens[prompt_len..]
+  std::vector<float> sampler_logprobs;
+  RLReward reward;
+  std::string text, finish;
+  // per response token, filled by the scoring passes and the advantage computation
+  std::vector<float> old_logprobs, ref_logprobs, values, entropy, advantages, returns;
+  int response_len() const { return (int)tokens.size() - prompt_len; }
+};
+
+// ---- the session: models and state of one run ----
+struct RLSession {
+  RLConfig cfg;
+  GPT* policy = nullptr;             // trained; created with training buffers
+  GPT* reference = nullptr;          // frozen copy of the starting weights (no training buffers)
+  GPT* critic = nullptr;             // separate critic (ppo with separate_critic), else null
+  const Tokenizer* tok = nullptr;
+  RLTask task;
+  RLTask eval_task;                  // prompts null = no evaluation
+  Sampler sampler;                   // created by rl_session_begin
+  Rng rng{1};
+  // expert iteration's kept solutions (ei_accumulate): prompt+response token strings seen
+  std::vector<Rollout> ei_data;
+  std::set<std::vector<int>> ei_seen;
+};
+
+// Creates the sampler and checks the models agree. The caller owns the GPTs and the tokenizer.
+void rl_session_begin(RLSession& s);
+void rl_session_end(RLSession& s);
+
+// One step of the configured algorithm; returns the metrics line (without eval metrics).
+nlohmann::json rl_step(RLSession& s, int step);
+nlohmann::json rl_step_ppo(RLSession& s, int step);
+nlohmann::json rl_step_grpo(RLSession& s, int step);
+nlohmann::json rl_step_ei(RLSession& s, int step);
+
+// ---- shared machinery (train/rl_rollout.cpp) ----
+// Samples `samples` completions of each of the step's prompts and rewards them.
+std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompts, int samples,
+                                 const SamplingParams& params);
+SamplingParams rl_sampling_params(const RLConfig& cfg, bool for_ei);
+// Full forward passes in micro-batches over the given rollouts: fills each rollout's per-token
+// log-probs (into old_logprobs or ref_logprobs, or none), entropy and values as asked.
+enum class ScoreInto { old_logprobs, ref_logprobs, values_only };
+void rl_score(const RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
+              bool want_entropy, bool want_values);
+// Metrics of a rollout batch: reward, response length, correct share, style shares.
+void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line);
+
+// The clipped-surrogate update shared by PPO and GRPO: epochs x minibatches over the rollouts
+// (advantages, old/ref log-probs, and for PPO values/returns filled in). Adds loss, clip
+// fraction, KL, entropy, grad norm (and value loss) to `line`.
+void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bool with_values,
+                      nlohmann::json& line);
+// Supervised fine-tuning on the response tokens of `data` (token-mean NLL); returns mean loss.
+double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs);
+
+// AdamW with the actor learning rate on every parameter and value_lr on the value head; global-norm
+// clipping. Returns the gradient norm before clipping.
+double rl_optimizer_step(GPT& model, const RLConfig& cfg, float lr, float value_lr);
+float rl_learning_rate(const RLConfig& cfg, float peak, int step);
+// Greedy pass@1 (mean reward) and style shares of the current policy on cfg.eval_problems
+// prompts of eval_task: {"eval_reward", "eval_correct", "eval_style_<label>"}.
+nlohmann::json rl_evaluate(RLSession& s);
+
+// ---- the whole run (train/rl.cpp) ----
+struct RLOptions {
+  std::string out_dir;               // default runs/<name>
+  bool resume = false;
+  bool quiet = false;
+};
+// Steps with a log-spaced checkpoint: 1, 2, 4, 8, ... (and the last step).
+bool rl_is_checkpoint_step(int step_done, int total_steps, int interval);
+std::string run_rl(RLConfig cfg, const RLOptions& opt);
+
+}  // namespace chamber

@@ -1,0 +1,45 @@
+// Expert iteration, one round per step: sample k solutions of each of the round's questions
+// (temperature ei.temperature, top-p ei.top_p), keep the correct ones, de-duplicated by their
+// tokens, and fine-tune on them (token-mean NLL of the response, ei.epochs epochs), either
+// continuing from the current policy or restarting from the base model (ei.restart: base).
+// With ei.accumulate the kept set grows over rounds (so a restarted model sees all of it).
+#include <set>
+
+#include "train/rl.h"
+#include "train/rl_internal.h"
+
+namespace chamber {
+
+nlohmann::json rl_step_ei(RLSession& s, int step) {
+  const RLConfig& cfg = s.cfg;
+  nlohmann::json line = {{"step", step}};
+  double t0 = now_seconds();
+  std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step,
+                                              cfg.prompts_per_step, cfg.samples_per_prompt,
+                                              rl_sampling_params(cfg, true));
+  double t1 = now_seconds();
+  std::set<std::vector<int>> seen_this_round;
+  std::set<std::vector<int>>& seen = cfg.ei_accumulate ? s.ei_seen : seen_this_round;
+  std::vector<Rollout> kept;
+  int correct = 0;
+  for (const Rollout& r : rollouts) {
+    if (!r.reward.correct) continue;
+    correct++;
+    if (seen.insert(r.tokens).second) kept.push_back(r);
+  }
+  std::vector<Rollout>& data = cfg.ei_accumulate ? s.ei_data : kept;
+  if (cfg.ei_accumulate) data.insert(data.end(), kept.begin(), kept.end());
+  if (cfg.ei_restart) rl_reset_policy_to_reference(s);
+  double loss = rl_sft(s, data, cfg.ei_epochs);
+  rl_rollout_metrics(rollouts, line);
+  line["kept"] = kept.size();
+  line["duplicates"] = correct - (int)kept.size();
+  line["sft_sequences"] = data.size();
+  line["sft_loss"] = loss;
+  line["lr"] = cfg.lr;
+  line["rollout_s"] = t1 - t0;
+  line["update_s"] = now_seconds() - t1;
+  return line;
+}
+
+}  // namespace chamber

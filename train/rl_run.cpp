@@ -1,0 +1,159 @@
+// run_rl: one `chamber rl` run. The starting checkpoint (`init`) is loaded three times over: the
+// policy (trained), the frozen reference (the KL anchor, no training buffers) and, for PPO with
+// separate_critic, the critic. Checkpoints go to OUT/checkpoints at steps 1, 2, 4, 8, ... and the
+// last (the critic's beside them in OUT/critic); --resume continues from the newest, with the RNG
+// and the expert-iteration set restored, and metrics.jsonl trimmed to the steps before it.
+#include <cstdio>
+
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+#include "train/loaded_model.h"
+#include "train/metrics.h"
+#include "train/rl.h"
+
+namespace chamber {
+
+static nlohmann::json rng_to_json(const Rng& r) {
+  return {std::to_string(r.s[0]), std::to_string(r.s[1]), std::to_string(r.s[2]), std::to_string(r.s[3])};
+}
+
+static void print_line(const nlohmann::json& l, int steps) {
+  auto num = [&](const char* k) { return l.contains(k) ? l[k].get<double>() : 0.0; };
+  std::fprintf(stderr, "step %4d/%d | reward %.3f | len %.1f | kl %.4f | ent %.3f | clip %.3f",
+               l["step"].get<int>() + 1, steps, num("reward"), num("response_length"), num("kl"),
+               num("entropy"), num("clip_fraction"));
+  if (l.contains("explained_variance")) std::fprintf(stderr, " | ev %.3f", num("explained_variance"));
+  if (l.contains("kept")) std::fprintf(stderr, " | kept %d", l["kept"].get<int>());
+  for (const char* s : {"tinygsm", "omi1", "text"}) {
+    std::string k = std::string("style_") + s;
+    if (l.contains(k)) std::fprintf(stderr, " | %s %.2f", s, l[k].get<double>());
+  }
+  if (l.contains("eval_pass1")) std::fprintf(stderr, " | eval pass@1 %.3f", num("eval_pass1"));
+  std::fprintf(stderr, " | %.1fs\n", num("rollout_s") + num("update_s"));
+}
+
+std::string run_rl(RLConfig cfg, const RLOptions& opt) {
+  const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
+  const std::string ckpt_root = path_join(out_dir, "checkpoints");
+  const std::string critic_root = path_join(out_dir, "critic");
+  make_dirs(out_dir);
+  int threads = set_cpu_threads(cfg.threads);
+  const std::string device = resolve_device_name(cfg.device);
+
+  // ---- models: policy from the starting checkpoint; reference and critic copies of it ----
+  LoadedModel base;
+  load_model(base, cfg.init, device, cfg.micro_batch, 0, true);
+  GPT& policy = base.model;
+  const int ctx = policy.cfg.context_length;
+  std::vector<float> start_weights = gpt_parameters_to_host(policy);
+  GPT reference;
+  gpt_create(reference, policy.cfg, *policy.ops, cfg.micro_batch, ctx, false);
+  gpt_parameters_from_host(reference, start_weights);
+  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
+  GPT critic;
+  if (has_critic) {
+    gpt_create(critic, policy.cfg, *policy.ops, cfg.micro_batch, ctx, true);
+    gpt_parameters_from_host(critic, start_weights);
+  }
+  start_weights.clear();
+  const std::string tokenizer_path = path_join(base.dir, "tokenizer.json");
+  const std::string config_yaml = rl_config_yaml(cfg);
+  write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
+
+  RLSession s;
+  s.cfg = cfg;
+  s.policy = &policy;
+  s.reference = &reference;
+  s.critic = has_critic ? &critic : nullptr;
+  s.tok = &base.tokenizer;
+  s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer);
+  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.prompt_seed, 0, 0, 0, base.tokenizer);
+  s.rng.seed_with((uint64_t)cfg.seed);
+
+  // ---- resume ----
+  int start_step = 0;
+  if (opt.resume && !checkpoint_list(ckpt_root).empty()) {
+    std::string dir = checkpoint_resolve(ckpt_root);
+    checkpoint_load_weights(dir, policy);
+    checkpoint_load_optimizer(dir, policy);
+    nlohmann::json state = checkpoint_state(dir);
+    try {
+      start_step = state.at("step").get<int>();
+      auto words = state.at("rng").get<std::vector<std::string>>();
+      if (words.size() != 4) throw std::runtime_error("rng");
+      for (int i = 0; i < 4; i++) s.rng.s[i] = std::stoull(words[i]);
+      if (state.contains("ei_data"))
+        for (const auto& item : state.at("ei_data")) {
+          Rollout r;
+          r.prompt_len = item.at("prompt_len").get<int>();
+          r.tokens = item.at("tokens").get<std::vector<int>>();
+          if (r.prompt_len < 1 || r.prompt_len >= (int)r.tokens.size() || (int)r.tokens.size() > ctx)
+            throw std::runtime_error("ei_data entry");
+          for (int id : r.tokens)
+            if (id < 0 || id >= policy.cfg.vocab_size) throw std::runtime_error("ei_data token id");
+          s.ei_seen.insert(r.tokens);
+          s.ei_data.push_back(std::move(r));
+        }
+    } catch (const std::exception& e) {
+      fail(path_join(dir, "state.json"), ": missing or invalid field (", e.what(), ")");
+    }
+    if (has_critic) {
+      std::string cdir = path_join(critic_root, checkpoint_name(start_step));
+      if (!dir_exists(cdir)) fail("--resume: the critic checkpoint ", cdir, " is missing");
+      checkpoint_load_weights(cdir, critic);
+      checkpoint_load_optimizer(cdir, critic);
+    }
+    if (!opt.quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", dir.c_str(), start_step);
+  }
+  rl_session_begin(s);
+  if (!opt.quiet)
+    std::fprintf(stderr, "rl %s from %s: %zu parameters on %s (%d threads), %d prompts x %d samples per step\n",
+                 cfg.algorithm.c_str(), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
+                 cfg.prompts_per_step, cfg.samples_per_prompt);
+  MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
+
+  std::string last_checkpoint;
+  auto save = [&](int step_done) {
+    nlohmann::json state = {{"step", step_done}, {"rng", rng_to_json(s.rng)},
+                            {"algorithm", cfg.algorithm}, {"init", base.dir}};
+    if (cfg.algorithm == "ei" && cfg.ei_accumulate) {
+      nlohmann::json data = nlohmann::json::array();
+      for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});
+      state["ei_data"] = data;
+    }
+    CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, config_yaml, tokenizer_path, true};
+    last_checkpoint = checkpoint_save(w, policy);
+    if (has_critic) checkpoint_save({critic_root, checkpoint_name(step_done), state, config_yaml, "", true}, critic);
+  };
+
+  // ---- the loop ----
+  auto eval_due = [&](int step) {
+    return cfg.eval_problems > 0 && cfg.eval_interval > 0 && step % cfg.eval_interval == 0;
+  };
+  double run_start = now_seconds();
+  for (int step = start_step; step < cfg.steps; step++) {
+    nlohmann::json ev = eval_due(step) ? rl_evaluate(s) : nlohmann::json::object();
+    nlohmann::json line = rl_step(s, step);
+    line.update(ev);
+    line["elapsed_s"] = now_seconds() - run_start;
+    metrics_write(metrics, line);
+    if (!opt.quiet && (step % cfg.log_interval == 0 || step == cfg.steps - 1)) print_line(line, cfg.steps);
+    if (rl_is_checkpoint_step(step + 1, cfg.steps, cfg.checkpoint_interval)) save(step + 1);
+  }
+  if (cfg.eval_problems > 0 && start_step < cfg.steps) {
+    nlohmann::json ev = rl_evaluate(s);
+    ev["step"] = cfg.steps;
+    metrics_write(metrics, ev);
+    if (!opt.quiet) std::fprintf(stderr, "final eval: %s\n", ev.dump().c_str());
+  }
+  metrics_close(metrics);
+  rl_session_end(s);
+  if (last_checkpoint.empty()) last_checkpoint = checkpoint_resolve(ckpt_root);
+  if (!opt.quiet) std::fprintf(stderr, "checkpoint: %s\n", last_checkpoint.c_str());
+  if (has_critic) gpt_destroy(critic);
+  gpt_destroy(reference);
+  gpt_destroy(policy);
+  return last_checkpoint;
+}
+
+}  // namespace chamber
