@@ -62,9 +62,9 @@ void register_data_commands(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   CLI::App* cmd = group->add_subcommand("build", "Tokenizer, shards and manifest from a data spec (cached by its hash)");
   cmd->add_option("config", *config, "Data spec YAML (or a run config with a data: section)")->required();
-  cmd->add_option("--out", *out, "Output directory (default: data/<config name>)");
+  cmd->add_option("--out", *out, "Output directory (default: runs/data/<config name>)");
   cmd->callback([config, out] {
-    std::string dir = out->empty() ? path_join("data", stem_of(*config)) : *out;
+    std::string dir = out->empty() ? path_join("runs/data", stem_of(*config)) : *out;
     DataSpec spec = data_spec_load(*config);
     nlohmann::json m = dataset_build(spec, dir, true);
     std::printf("%s\n", m.dump(2).c_str());
