@@ -136,9 +136,9 @@ std::string section_tables(const ReportData& data) {
 }
 
 // Style-share stacked areas: one chart per key prefix (e.g. train rollouts vs eval samples).
-std::string style_share_charts(const ReportRun& run) {
-  std::map<std::string, std::vector<std::string>> groups;  // prefix -> keys
-  for (const auto& [key, pts] : run.rl.points) {
+std::string style_share_charts(const MetricsColumns& cols, const std::string& source) {
+  std::map<std::string, std::vector<std::string>> groups;  // key with the style as "*" -> keys
+  for (const auto& [key, pts] : cols.points) {
     std::string group;
     if (!style_share_of(key, &group).empty()) groups[group].push_back(key);
   }
@@ -146,17 +146,17 @@ std::string style_share_charts(const ReportRun& run) {
   for (const auto& [group, keys] : groups) {
     std::set<double> steps;
     for (const auto& k : keys)
-      for (const auto& p : run.rl.points.at(k)) steps.insert(p.first);
+      for (const auto& p : cols.points.at(k)) steps.insert(p.first);
     std::vector<double> x(steps.begin(), steps.end());
     std::vector<ChartSeries> layers;
     for (const auto& k : keys) {
-      std::map<double, double> at(run.rl.points.at(k).begin(), run.rl.points.at(k).end());
+      std::map<double, double> at(cols.points.at(k).begin(), cols.points.at(k).end());
       ChartSeries l;
       l.name = style_share_of(k);
       for (double s : x) l.y.push_back(at.count(s) ? at[s] : 0.0);
       layers.push_back(l);
     }
-    ChartAxes a = rl_axes("Share of each style (" + group + ")", "share of generations");
+    ChartAxes a = rl_axes("Share of each style, " + source + " (" + group + ")", "share of generations");
     a.y_max = 1.0;
     h += svg_stacked_area(a, x, layers);
   }
@@ -165,10 +165,10 @@ std::string style_share_charts(const ReportRun& run) {
 
 // A line chart of the RL metrics whose keys pass `pick`; "" if none.
 template <typename Pick>
-std::string rl_line_chart(const ReportRun& run, const std::string& title, const std::string& y_label, Pick pick,
+std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, const std::string& y_label, Pick pick,
                           bool unit_range = false) {
   std::vector<ChartSeries> series;
-  for (const auto& [key, pts] : run.rl.points) {
+  for (const auto& [key, pts] : cols.points) {
     int how = pick(key);
     if (!how) continue;
     series.push_back(to_series(key, pts));
@@ -216,21 +216,24 @@ std::string section_run(const ReportRun& run, int per_style) {
   std::string h = "<div class=\"run\" id=\"run-" + html_escape(run.id) + "\">\n<h3>" + html_escape(run.id) +
                   "</h3>\n<p class=\"axes\">" + html_escape(axes_text(run)) + "</p>\n";
   for (const auto& n : run.notes) h += "<div class=\"note\">" + html_escape(n) + "</div>\n";
-  std::string charts = style_share_charts(run);
-  charts += rl_line_chart(run, "pass@1, pass@k (solid) and majority@k (dashed)", "accuracy", [](const std::string& k) {
-    return pass_at_k_of(k) ? 1 : maj_at_k_of(k) ? 2 : 0;
-  }, true);
-  charts += rl_line_chart(run, "Accuracy within each style", "accuracy", [](const std::string& k) {
-    return style_accuracy_of(k).empty() ? 0 : 1;
-  }, true);
-  charts += rl_line_chart(run, "Reward", "mean reward", [](const std::string& k) {
-    return k == "reward" || k.rfind("reward_mean", 0) == 0 ? 1 : 0;
+  auto pass_or_maj = [](const std::string& k) { return pass_at_k_of(k) ? 1 : maj_at_k_of(k) ? 2 : 0; };
+  auto style_acc = [](const std::string& k) { return style_accuracy_of(k).empty() ? 0 : 1; };
+  std::string charts = style_share_charts(run.rl, "RL rollouts and greedy evals");
+  charts += style_share_charts(run.evals, "checkpoint evaluations");
+  charts += rl_line_chart(run.evals, "Checkpoint evaluations: pass@k (solid), maj@k (dashed)", "accuracy",
+                          pass_or_maj, true);
+  charts += rl_line_chart(run.rl, "During RL: pass@1 (solid), maj@k (dashed)", "accuracy", pass_or_maj, true);
+  charts += rl_line_chart(run.rl, "Accuracy within each style (rollouts)", "accuracy", style_acc, true);
+  charts += rl_line_chart(run.evals, "Accuracy within each style (evaluations)", "accuracy", style_acc, true);
+  charts += rl_line_chart(run.rl, "Reward", "mean reward", [](const std::string& k) {
+    return k == "reward" || k == "eval_reward" || k.rfind("reward_mean", 0) == 0 ? 1 : 0;
   });
-  charts += rl_line_chart(run, "KL to the initial model", "KL (nats/token)", [](const std::string& k) {
+  charts += rl_line_chart(run.rl, "KL to the initial model", "KL (nats/token)", [](const std::string& k) {
     return k == "kl" || k.rfind("kl_", 0) == 0 || k.rfind("kl.", 0) == 0 ? 1 : 0;
   });
-  for (const char* diag : {"entropy", "response_len", "clip_frac", "explained_var", "value_loss"})
-    charts += rl_line_chart(run, diag, diag, [diag](const std::string& k) { return k == diag ? 1 : 0; });
+  for (const char* diag : {"entropy", "response_length", "groups_with_signal", "clip_fraction",
+                           "explained_variance", "value_loss", "sft_loss"})
+    charts += rl_line_chart(run.rl, diag, diag, [diag](const std::string& k) { return k == diag ? 1 : 0; });
   if (charts.empty()) h += "<p>No RL metrics yet.</p>\n";
   else h += "<div class=\"charts\">\n" + charts + "</div>\n";
   return h + generations_block(run, per_style) + "</div>\n";

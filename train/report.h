@@ -7,7 +7,10 @@
 //   <pretrain_dir>/metrics.jsonl   pretraining: step, loss, val_loss
 //   <pretrain_dir>/eval_base/eval.json   the pretrained model's evaluation (reward signal check)
 //   DIR/<run>/rl/metrics.jsonl     RL: step, reward, kl, style shares, pass@k, ... per step
-//   DIR/<run>/eval/eval.json       final evaluation; DIR/<run>/eval/*generations*.jsonl samples
+//   DIR/<run>/eval/step_*/eval.json   evaluations of saved RL checkpoints (`chamber eval` format:
+//                                  {"sets": {NAME: {pass@k, maj@k, styles_samples, ...}}}), the
+//                                  newest one (or DIR/<run>/eval/eval.json) is the final evaluation;
+//                                  *generations*.jsonl beside it gives the sampled generations
 // Metric names are matched by pattern rather than fixed (nested JSON objects are flattened with
 // '.'), so "style_share.tinygsm" and {"style_share": {"tinygsm": ..}} read the same:
 //   style shares     a key segment "style_share" / "share", the style after it, or the grader's
@@ -55,7 +58,8 @@ struct ReportRun {
   std::map<std::string, std::string> axes;     // sweep axis -> value as written
   std::string pretrain_dir;                    // "" if unknown
   MetricsColumns rl;
-  std::map<std::string, double> eval;          // eval/eval.json flattened
+  MetricsColumns evals;                        // eval/step_*/eval.json (and the base at step 0) as curves
+  std::map<std::string, double> eval;          // the final evaluation flattened
   std::map<std::string, double> base_eval;     // pretrain_dir/eval_base/eval.json flattened
   std::vector<nlohmann::json> generations;
   std::vector<std::string> notes;              // warnings shown beside the run

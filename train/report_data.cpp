@@ -89,7 +89,7 @@ static std::string after_marker(const std::string& key, std::initializer_list<co
 static std::string styles_map_entry(const std::string& key, const char* field, std::string* group) {
   std::vector<std::string> parts = segments(key);
   size_t n = parts.size();
-  if (n < 3 || parts[n - 1] != field || (parts[n - 3] != "styles" && parts[n - 3] != "style")) return "";
+  if (n < 3 || parts[n - 1] != field || parts[n - 3].rfind("style", 0) != 0) return "";
   if (group) {
     *group = "";
     for (size_t j = 0; j < n; j++) *group += (j ? "." : "") + (j == n - 2 ? std::string("*") : parts[j]);
@@ -97,13 +97,16 @@ static std::string styles_map_entry(const std::string& key, const char* field, s
   return parts[n - 2];
 }
 
-std::string style_share_of(const std::string& key, std::string* group) {
-  std::string s = styles_map_entry(key, "share", group);
-  return s.empty() ? after_marker(key, {"style_share", "share"}, group) : s;
-}
 std::string style_accuracy_of(const std::string& key, std::string* group) {
   std::string s = styles_map_entry(key, "accuracy", group);
-  return s.empty() ? after_marker(key, {"style_accuracy", "style_acc", "accuracy_by_style"}, group) : s;
+  return s.empty() ? after_marker(key, {"style_accuracy", "style_acc", "eval_style_acc", "accuracy_by_style"}, group)
+                   : s;
+}
+std::string style_share_of(const std::string& key, std::string* group) {
+  std::string s = styles_map_entry(key, "share", group);
+  if (!s.empty()) return s;
+  if (!style_accuracy_of(key).empty()) return "";  // "style_acc_x" is not the share of style "acc_x"
+  return after_marker(key, {"style_share", "share", "style", "eval_style"}, group);
 }
 
 // "pass@8" as the last segment, or the grader's {"pass@k": {"8": ..}} (flattened "pass@k.8").
@@ -116,20 +119,42 @@ static int at_k(const std::string& key, std::initializer_list<const char*> names
   for (const char* n : names) {
     std::string prefix = std::string(n) + "@";
     const std::string& last = parts.back();
-    if (last.rfind(prefix, 0) == 0 && number(last.substr(prefix.size())) > 0) return number(last.substr(prefix.size()));
     if (parts.size() >= 2 && parts[parts.size() - 2] == prefix + "k") return number(last);
+    // "pass@8", "pass@1_greedy", "eval_pass1": the name at the start or after '_', then digits.
+    for (size_t at = last.find(n); at != std::string::npos; at = last.find(n, at + 1)) {
+      if (at > 0 && last[at - 1] != '_') continue;
+      size_t d = at + std::string(n).size();
+      if (d < last.size() && last[d] == '@') d++;
+      size_t e = d;
+      while (e < last.size() && last[e] >= '0' && last[e] <= '9') e++;
+      if (e > d && (e == last.size() || last[e] == '_')) return number(last.substr(d, e - d));
+    }
   }
   return 0;
 }
 int pass_at_k_of(const std::string& key) { return at_k(key, {"pass"}); }
 int maj_at_k_of(const std::string& key) { return at_k(key, {"maj", "majority"}); }
 
+// An eval.json flattened; `chamber eval`'s {"sets": {NAME: {...}}} flattens as "NAME.key" (its
+// "config" block is settings, not results).
 static std::map<std::string, double> read_flat_json(const std::string& path) {
   std::map<std::string, double> out;
   if (!file_exists(path)) return out;
   auto j = nlohmann::json::parse(read_file(path), nullptr, false);
-  if (j.is_object()) flatten_numbers(j, "", out);
+  if (!j.is_object()) return out;
+  if (j.contains("sets") && j["sets"].is_object()) {
+    for (auto it = j["sets"].begin(); it != j["sets"].end(); ++it) flatten_numbers(it.value(), it.key(), out);
+  } else {
+    flatten_numbers(j, "", out);
+  }
   return out;
+}
+
+// "step_00000016" -> 16, else -1.
+static double checkpoint_step(const std::string& name) {
+  if (name.rfind("step_", 0) != 0 || name.size() == 5) return -1;
+  if (name.find_first_not_of("0123456789", 5) != std::string::npos) return -1;
+  return std::stod(name.substr(5));
 }
 
 static std::vector<std::string> list_dir(const std::string& dir) {
@@ -182,11 +207,24 @@ ReportData report_load(const std::string& dir) {
     if (j.contains("pretrain_dir") && j["pretrain_dir"].is_string())
       run.pretrain_dir = resolve_from(dir, j["pretrain_dir"]);
     run.rl = read_metrics_columns(path_join(run_dir, "rl/metrics.jsonl"));
-    run.eval = read_flat_json(path_join(run_dir, "eval/eval.json"));
     if (!run.pretrain_dir.empty()) run.base_eval = read_flat_json(path_join(run.pretrain_dir, "eval_base/eval.json"));
-    for (const std::string& f : list_dir(path_join(run_dir, "eval"))) {
+    // Evaluations of saved checkpoints (eval/step_*/eval.json) form curves over RL steps, the
+    // base model's at step 0; the newest (or eval/eval.json) gives the final numbers and samples.
+    std::string eval_dir = path_join(run_dir, "eval"), final_eval_dir = eval_dir;
+    for (const auto& [k, v] : run.base_eval) run.evals.points[k].push_back({0.0, v});
+    double newest = -1;
+    for (const std::string& sub : list_dir(eval_dir)) {
+      double step = checkpoint_step(sub);
+      if (step < 0 || !file_exists(path_join(eval_dir, sub + "/eval.json"))) continue;
+      for (const auto& [k, v] : read_flat_json(path_join(eval_dir, sub + "/eval.json")))
+        run.evals.points[k].push_back({step, v});
+      if (step > newest) newest = step, final_eval_dir = path_join(eval_dir, sub);
+    }
+    if (!file_exists(path_join(eval_dir, "eval.json"))) eval_dir = final_eval_dir;
+    run.eval = read_flat_json(path_join(eval_dir, "eval.json"));
+    for (const std::string& f : list_dir(eval_dir)) {
       if (f.find("generations") == std::string::npos || f.size() < 6 || f.substr(f.size() - 6) != ".jsonl") continue;
-      std::istringstream in(read_file(path_join(run_dir, "eval/" + f)));
+      std::istringstream in(read_file(path_join(eval_dir, f)));
       std::string line;
       while (std::getline(in, line) && run.generations.size() < 5000) {
         auto g = nlohmann::json::parse(line, nullptr, false);
@@ -248,6 +286,13 @@ void report_check_signal(ReportData& data) {
       bool no_signal_key = key.find("zero_std") != std::string::npos || key.find("no_signal") != std::string::npos ||
                            key.find("zero_var") != std::string::npos;
       double m = mean_of(pts);
+      if (key.find("with_signal") != std::string::npos && m <= 0.1) {
+        std::snprintf(buf, sizeof buf,
+                      "too little reward signal: on average only %.0f%% of prompt groups had differing rewards "
+                      "(%s); the others gave no gradient",
+                      100 * m, key.c_str());
+        run.notes.push_back(buf);
+      }
       if (no_signal_key && m >= 0.9) {
         std::snprintf(buf, sizeof buf,
                       "too little reward signal: on average %.0f%% of prompt groups had identical rewards (%s), "
@@ -265,7 +310,8 @@ void report_check_signal(ReportData& data) {
         run.notes.push_back(buf);
       }
     }
-    if (run.rl.points.empty() && run.eval.empty()) run.notes.push_back("no RL metrics or evaluation yet");
+    if (run.rl.points.empty() && run.eval.empty() && run.evals.points.empty())
+      run.notes.push_back("no RL metrics or evaluation yet");
   }
 }
 

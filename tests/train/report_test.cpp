@@ -59,6 +59,16 @@ void write_run(const std::string& root, const std::string& id, const std::string
   }
   write_lines(dir + "/rl/metrics.jsonl", lines);
   write_file_atomic(dir + "/eval/eval.json", nlohmann::json{{"pass@1", dead ? 0.0 : 0.77}, {"pass@8", 0.85}}.dump());
+  // Checkpoint evaluations in `chamber eval`'s format: curves over RL steps.
+  for (int step : {1, 8, 32}) {
+    std::string sub = dir + "/eval/step_" + std::string(8 - std::to_string(step).size(), '0') + std::to_string(step);
+    make_dirs(sub);
+    double code = dead ? 0.33 : 1.0 / (1.0 + std::exp(-speed * (step - 15)));
+    nlohmann::json set = {{"pass@1_greedy", 0.3 + 0.5 * code}, {"pass@8", 0.9 - 0.1 * code}, {"maj@8", 0.6},
+                          {"styles_samples", {{"tinygsm", {{"count", 10}, {"share", code}, {"accuracy", 0.8}}},
+                                              {"text", {{"count", 10}, {"share", 1 - code}, {"accuracy", 0.1}}}}}};
+    write_file_atomic(sub + "/eval.json", nlohmann::json{{"config", {{"k", {1, 8}}}}, {"sets", {{"synthetic:test", set}}}}.dump());
+  }
   write_lines(dir + "/eval/generations.jsonl",
               {{{"style", "tinygsm"}, {"correct", true}, {"answer", "12"}, {"gold", "12"}, {"prompt", "Tom has 3 <b>pens</b>"},
                 {"response", "def simple_math_problem():\n    return 3 * 4 < 13 and '&'\n</pre><script>alert(1)</script>"}},
@@ -96,6 +106,13 @@ TEST(ReportKeys, RecognisesMetricNames) {
   EXPECT_EQ(style_accuracy_of("eval.styles.omi1.accuracy"), "omi1");
   EXPECT_EQ(style_share_of("eval.styles.omi1.accuracy"), "");
   EXPECT_EQ(pass_at_k_of("eval.pass@k.16"), 16);
+  EXPECT_EQ(pass_at_k_of("synthetic:test.pass@1_greedy"), 1);
+  EXPECT_EQ(pass_at_k_of("eval_pass1"), 1);
+  EXPECT_EQ(pass_at_k_of("bypass1"), 0);
+  EXPECT_EQ(style_share_of("style_tinygsm"), "tinygsm");       // train/rl_rollout.cpp's names
+  EXPECT_EQ(style_share_of("eval_style_omi1"), "omi1");
+  EXPECT_EQ(style_share_of("style_acc_text"), "");
+  EXPECT_EQ(style_accuracy_of("style_acc_text"), "text");
   EXPECT_EQ(pass_at_k_of("pass@1"), 1);
   EXPECT_EQ(pass_at_k_of("eval.test.pass@64"), 64);
   EXPECT_EQ(pass_at_k_of("pass@x"), 0);
@@ -125,11 +142,13 @@ TEST(Report, PageHasChartsTablesNotesAndEscapedText) {
   std::string root = write_synthetic_experiment("report_page");
   std::string html_path = write_report(root);
   std::string html = read_file(html_path);
-  // Per run: style shares, pass@k, style accuracy, reward, KL, entropy = 6 charts; plus pretraining
-  // and the overview.
-  EXPECT_EQ(count_of(html, "<svg "), 4u * 6u + 2u);
+  // Per run: from the RL log style shares, pass@1, style accuracy, reward, KL, entropy; from the
+  // checkpoint evaluations style shares, pass@k, style accuracy = 9 charts; plus pretraining and
+  // the overview.
+  EXPECT_EQ(count_of(html, "<svg "), 4u * 9u + 2u);
   EXPECT_EQ(count_of(html, "<svg "), count_of(html, "</svg>"));
-  EXPECT_GE(count_of(html, "<polygon"), 4u * 3u);   // three style layers per run
+  EXPECT_GE(count_of(html, "<polygon"), 4u * 5u);   // three rollout style layers and two eval ones per run
+  EXPECT_NE(html.find("synthetic:test.styles_samples.*.share"), std::string::npos);
   EXPECT_NE(html.find("<h3>By rl.kl_coef</h3>"), std::string::npos);
   EXPECT_NE(html.find("<h3>By rl.algorithm</h3>"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);          // the generation's script is text
