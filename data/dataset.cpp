@@ -158,9 +158,13 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
   std::string manifest_path = path_join(out_dir, "manifest.json");
   if (file_exists(manifest_path)) {
     nlohmann::json old = nlohmann::json::parse(read_file(manifest_path), nullptr, false);
-    bool complete = !old.is_discarded() && old.value("spec_hash", "") == hash && old.contains("train_shards");
+    // A stale or corrupt manifest just means "rebuild".
+    bool complete = old.is_object() && old.contains("spec_hash") && old["spec_hash"] == hash &&
+                    old.contains("train_shards") && old["train_shards"].is_array();
     if (complete) {
-      for (const auto& n : old["train_shards"]) complete &= file_exists(path_join(out_dir, n.get<std::string>()));
+      for (const char* key : {"train_shards", "val_shards"})
+        for (const auto& n : old.value(key, nlohmann::json::array()))
+          complete &= n.is_string() && file_exists(path_join(out_dir, n.get<std::string>()));
       complete &= file_exists(path_join(out_dir, "tokenizer.json"));
     }
     if (complete) {

@@ -121,6 +121,16 @@ TEST(GraderParsers, MalformedDataSpecs) {
   EXPECT_THROW(data_spec_load(path_join(dir, "s.yaml")), Error);
   DataSpec spec = data_spec_from_yaml(YAML::Load("sources: [{kind: text, path: /nonexistent/notes.txt}]"), "s.yaml");
   EXPECT_THROW(dataset_build(spec, path_join(dir, "out"), false), Error);
+  // A corrupt manifest from an earlier build means "rebuild", not a crash.
+  DataSpec ok = data_spec_from_yaml(
+      YAML::Load("tokenizer: {vocab_size: 260, sample_bytes: 2000}\nsources: [{kind: text, path: tests/data/samples/notes.txt}]"),
+      "s.yaml");
+  for (const char* manifest : {"{\"spec_hash\": 5, \"train_shards\": 3}", "[1]", "\xff\xfe", "{\"spec_hash\": null}"}) {
+    std::string out = path_join(dir, "rebuild");
+    make_dirs(out);
+    write_file_atomic(path_join(out, "manifest.json"), manifest);
+    EXPECT_NO_THROW(dataset_build(ok, out, false)) << manifest;
+  }
 }
 
 }  // namespace
