@@ -18,4 +18,7 @@ void register_tokenizer_commands(CLI::App& app);
 // `chamber data build|sample` and `chamber grade` (train/cli_data.cpp).
 void register_data_commands(CLI::App& app);
 
+// `chamber run EXPERIMENT` and `chamber report DIR` (train/cli_run.cpp).
+void register_run_commands(CLI::App& app);
+
 }  // namespace chamber

@@ -222,6 +222,7 @@ ReportData report_load(const std::string& dir) {
     }
     if (!file_exists(path_join(eval_dir, "eval.json"))) eval_dir = final_eval_dir;
     run.eval = read_flat_json(path_join(eval_dir, "eval.json"));
+    if (run.eval.empty() && !dir_exists(path_join(run_dir, "rl"))) run.eval = run.base_eval;  // no RL: the base is final
     for (const std::string& f : list_dir(eval_dir)) {
       if (f.find("generations") == std::string::npos || f.size() < 6 || f.substr(f.size() - 6) != ".jsonl") continue;
       std::istringstream in(read_file(path_join(eval_dir, f)));

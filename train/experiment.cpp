@@ -1,0 +1,185 @@
+// Reading an experiment (see experiment.h): the top-level keys, `config: PATH` sections merged
+// with their inline overrides, the sweep applied per run through yaml_apply_override, and each
+// run's configs parsed by their own strict readers (pretrain.h, rl.h, eval.h) up front.
+#include "train/experiment.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/util.h"
+#include "engine/yaml_schema.h"
+
+namespace chamber {
+
+std::string ExperimentConfig::dir() const { return path_join(out, name); }
+
+std::string hash_hex(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
+}
+
+// `over` merged into a copy of `base`: maps merge key by key, anything else replaces.
+static YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& kv : over) {
+    std::string key = kv.first.as<std::string>();
+    if (out[key] && out[key].IsMap() && kv.second.IsMap()) out[key] = merge_yaml(out[key], kv.second);
+    else out[key] = YAML::Clone(kv.second);
+  }
+  return out;
+}
+
+// A section written inline or as `config: PATH` plus overrides. `label` names it in errors.
+static YAML::Node resolve_section(const YAML::Node& node, const std::string& file, const std::string& key,
+                                  std::string& label) {
+  label = file + " [" + key + "]";
+  if (!node || node.IsNull()) return YAML::Node(YAML::NodeType::Map);
+  if (!node.IsMap())
+    fail(file, ":", node.Mark().line + 1, ": '", key, "' must be a map (inline settings, or config: PATH)");
+  if (!node["config"]) return YAML::Clone(node);
+  const YAML::Node& path_node = node["config"];
+  if (!path_node.IsScalar())
+    fail(file, ":", path_node.Mark().line + 1, ": '", key, ".config' must be a path to a YAML file");
+  std::string path = path_node.Scalar();
+  if (!file_exists(path))
+    fail(file, ":", path_node.Mark().line + 1, ": '", key, ".config': no file ", path,
+         " (paths are relative to the working directory)");
+  YAML::Node base = yaml_load_file(path);
+  YAML::Node over(YAML::NodeType::Map);
+  for (const auto& kv : node)
+    if (kv.first.as<std::string>() != "config") over[kv.first] = kv.second;
+  label = path + " with overrides from " + file + " [" + key + "]";
+  return merge_yaml(base, over);
+}
+
+static nlohmann::json eval_config_json(const EvalConfig& c) {
+  return {{"sets", c.sets}, {"count", c.count}, {"greedy", c.greedy}, {"n_samples", c.n_samples},
+          {"k", c.k}, {"temperature", c.temperature}, {"top_k", c.top_k}, {"top_p", c.top_p},
+          {"max_new_tokens", c.max_new_tokens}, {"stop_strings", c.stop_strings},
+          {"seed", c.seed}, {"problem_seed", c.problem_seed}};   // batch_size does not change results
+}
+
+// One run: the experiment root with the sweep point's assignments applied, then each section.
+static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, const SweepPoint& point,
+                                 bool has_seed) {
+  ExperimentRun run;
+  run.id = point.id;
+  run.axes = point.axes;
+  for (const auto& a : point.assignments) yaml_apply_override(root, a);
+  const std::string& file = exp.file;
+  std::string label;
+
+  // ---- pretraining (required) ----
+  if (!root["pretrain"]) fail(file, ": 'pretrain' is required (a pretraining config inline, or config: PATH)");
+  YAML::Node pre = resolve_section(root["pretrain"], file, "pretrain", label);
+  pre["name"] = exp.name;
+  if (!pre["train"] || !pre["train"].IsMap()) pre["train"] = YAML::Node(YAML::NodeType::Map);
+  pre["train"]["device"] = exp.device;
+  pre["train"]["threads"] = exp.threads;
+  run.pretrain = parse_pretrain_config(pre, label);
+  // The cache key ignores where it runs (device, threads) and the run name.
+  PretrainConfig keyed = run.pretrain;
+  keyed.name.clear();
+  keyed.train.device.clear();
+  keyed.train.threads = 0;
+  run.pretrain_hash = hash_hex(pretrain_config_yaml(keyed)).substr(0, 12);
+
+  // ---- RL (optional) ----
+  if (root["rl"] && !root["rl"].IsNull()) {
+    YAML::Node rl = resolve_section(root["rl"], file, "rl", label);
+    if (rl["init"]) fail(label, ": 'init' is set by chamber run (the pretrained checkpoint); remove it");
+    rl["init"] = "(the pretrained checkpoint)";
+    rl["name"] = exp.name + "/" + run.id;
+    if (!rl["train"] || !rl["train"].IsMap()) rl["train"] = YAML::Node(YAML::NodeType::Map);
+    rl["train"]["device"] = exp.device;
+    rl["train"]["threads"] = exp.threads;
+    if (has_seed) rl["train"]["seed"] = root["seed"];
+    run.rl = parse_rl_config(rl, label);
+    run.has_rl = true;
+    RLConfig keyed_rl = run.rl;
+    keyed_rl.init.clear();
+    keyed_rl.name.clear();
+    keyed_rl.device.clear();
+    keyed_rl.threads = 0;
+    run.rl_hash = hash_hex(run.pretrain_hash + "\n" + rl_config_yaml(keyed_rl)).substr(0, 12);
+  }
+
+  // ---- evaluation (optional) ----
+  if (root["eval"] && !root["eval"].IsNull()) {
+    YAML::Node ev = resolve_section(root["eval"], file, "eval", label);
+    YamlMap own = yaml_root(ev, label);
+    std::string which = "all";
+    own.get("checkpoints", which);
+    own.get("base", run.eval_base);
+    if (which != "all" && which != "final") own.bad("checkpoints", "must be all or final, got '" + which + "'");
+    run.eval_all_checkpoints = which == "all";
+    YAML::Node rest(YAML::NodeType::Map);
+    for (const auto& kv : ev) {
+      std::string k = kv.first.as<std::string>();
+      if (k != "checkpoints" && k != "base") rest[kv.first] = kv.second;
+    }
+    if (has_seed) rest["seed"] = root["seed"];
+    YamlMap m = yaml_root(rest, label);
+    m.path = "eval";
+    run.eval = read_eval_config(m);
+    run.has_eval = true;
+    run.eval_hash = hash_hex(eval_config_json(run.eval).dump()).substr(0, 12);
+  }
+  return run;
+}
+
+ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
+  ExperimentConfig exp;
+  exp.file = file;
+  YamlMap top = yaml_root(root, file);
+  top.get("name", exp.name);
+  top.get("out", exp.out);
+  top.get("device", exp.device);
+  top.get("threads", exp.threads);
+  int64_t seed = 0;
+  top.get("seed", seed);
+  top.raw("pretrain");
+  top.raw("rl");
+  top.raw("eval");
+  exp.axes = sweep_axes_from_yaml(top.raw("sweep"), file);
+  YamlMap rep = top.sub("report");
+  rep.get("generations_per_style", exp.generations_per_style);
+  rep.finish();
+  top.finish();
+  require_range(top, "threads", exp.threads, 0, 4096);
+  require_range(rep, "generations_per_style", exp.generations_per_style, 0, 1000);
+  if (exp.name.empty()) {
+    std::string stem = file.substr(file.find_last_of('/') + 1);
+    exp.name = stem.substr(0, stem.find('.'));
+  }
+  if (exp.name.empty() || exp.name.find('/') != std::string::npos || exp.name[0] == '.')
+    top.bad("name", "must be a plain directory name, got '" + exp.name + "'");
+  for (const auto& axis : exp.axes) {
+    std::string head = axis.key.substr(0, axis.key.find('.'));
+    if (head != "pretrain" && head != "rl" && head != "eval" && axis.key != "seed")
+      fail(file, ": sweep key '", axis.key, "' must start with pretrain., rl. or eval., or be seed");
+    if ((head == "rl" && !root["rl"]) || (head == "eval" && !root["eval"]))
+      fail(file, ": sweep key '", axis.key, "' sweeps a section the experiment does not have");
+  }
+  YAML::Emitter em;
+  em << root;
+  exp.resolved_yaml = std::string(em.c_str()) + "\n";
+  for (const SweepPoint& point : sweep_expand(exp.axes)) {
+    YAML::Node copy = YAML::Clone(root);
+    bool has_seed = copy["seed"] || point.axes.count("seed");
+    exp.runs.push_back(resolve_run(exp, copy, point, has_seed));
+  }
+  return exp;
+}
+
+ExperimentConfig load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = yaml_load_file(path);
+  for (const auto& o : overrides) yaml_apply_override(root, o);
+  return parse_experiment(root, path);
+}
+
+}  // namespace chamber
