@@ -131,6 +131,7 @@ RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
   require_range(e, "top_p", c.ei_top_p, 1e-6, 1);
   YamlMap ev = top.sub("eval");
   ev.get("split", c.eval_split);
+  ev.get("seed", c.eval_seed);
   ev.get("problems", c.eval_problems);
   ev.get("interval", c.eval_interval);
   ev.finish();
@@ -207,6 +208,7 @@ std::string rl_config_yaml(const RLConfig& c) {
   e["restart"] = c.ei_restart ? "base" : "continue";
   e["accumulate"] = c.ei_accumulate;
   ev["split"] = c.eval_split;
+  ev["seed"] = c.eval_seed;
   ev["problems"] = c.eval_problems;
   ev["interval"] = c.eval_interval;
   t["steps"] = c.steps;

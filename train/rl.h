@@ -93,6 +93,7 @@ struct RLConfig {
 
   // evaluation: greedy pass@1 on problems of a split (0 problems = off)
   std::string eval_split = "test";
+  int64_t eval_seed = 2;             // differs from the prompts' seed: held-out problems
   int eval_problems = 64;
   int eval_interval = 10;            // steps; also at the start and the end
 

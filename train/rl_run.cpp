@@ -67,7 +67,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   s.critic = has_critic ? &critic : nullptr;
   s.tok = &base.tokenizer;
   s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer);
-  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.prompt_seed, 0, 0, 0, base.tokenizer);
+  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.eval_seed, 0, 0, 0, base.tokenizer);
   s.rng.seed_with((uint64_t)cfg.seed);
 
   // ---- resume ----
