@@ -91,8 +91,7 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
   // ---- RL (optional) ----
   if (root["rl"] && !root["rl"].IsNull()) {
     YAML::Node rl = resolve_section(root["rl"], file, "rl", label);
-    if (rl["init"]) fail(label, ": 'init' is set by chamber run (the pretrained checkpoint); remove it");
-    rl["init"] = "(the pretrained checkpoint)";
+    rl["init"] = "(the pretrained checkpoint)";   // a file's own init (for `chamber rl`) is replaced
     rl["name"] = exp.name + "/" + run.id;
     if (!rl["train"] || !rl["train"].IsMap()) rl["train"] = YAML::Node(YAML::NodeType::Map);
     rl["train"]["device"] = exp.device;
@@ -112,11 +111,11 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
   if (root["eval"] && !root["eval"].IsNull()) {
     YAML::Node ev = resolve_section(root["eval"], file, "eval", label);
     YamlMap own = yaml_root(ev, label);
-    std::string which = "all";
-    own.get("checkpoints", which);
+    own.get("checkpoints", run.eval_checkpoints);
     own.get("base", run.eval_base);
-    if (which != "all" && which != "final") own.bad("checkpoints", "must be all or final, got '" + which + "'");
-    run.eval_all_checkpoints = which == "all";
+    const std::string& which = run.eval_checkpoints;
+    if (which != "all" && which != "final" && which != "none")
+      own.bad("checkpoints", "must be all, final or none, got '" + which + "'");
     YAML::Node rest(YAML::NodeType::Map);
     for (const auto& kv : ev) {
       std::string k = kv.first.as<std::string>();

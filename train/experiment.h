@@ -13,11 +13,12 @@
 //     config: configs/tiny.yaml    #   or a file (path from the working directory) with the keys
 //     train: {steps: 300}          #   beside `config` merged over it (maps merge, lists replace)
 //   rl:                            # optional: a `chamber rl` config (train/rl.h) the same way;
-//     config: configs/rl/grpo.yaml #   `init` is filled in with the pretrained checkpoint
+//     config: configs/rl-tiny-grpo.yaml  # its `init` and `name` are replaced (the pretrained
+//                                  #   checkpoint; <name>/<run-id>)
 //     policy: {kl_coef: 0.001}
 //   eval:                          # optional: `chamber eval`'s keys (train/eval.h), plus
 //     checkpoints: all             #   all (default): every saved RL checkpoint (log-spaced
-//                                  #   steps 1, 2, 4, ...) | final: only the last
+//                                  #   steps 1, 2, 4, ...) | final: only the last | none
 //     base: true                   #   also evaluate the pretrained model (default true)
 //     sets: [synthetic:test]
 //     n_samples: 8
@@ -71,7 +72,7 @@ struct ExperimentRun {
   bool has_eval = false;
   EvalConfig eval;
   std::string eval_hash;                      // of the eval settings alone
-  bool eval_all_checkpoints = true;
+  std::string eval_checkpoints = "all";       // all | final | none (RL checkpoints to evaluate)
   bool eval_base = true;
 };
 

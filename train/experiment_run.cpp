@@ -72,7 +72,8 @@ static void say(const ExperimentOptions& opt, const std::string& text) {
 // The checkpoints whose evaluation a run wants: every saved RL checkpoint, or only the final one.
 static std::vector<std::string> checkpoints_to_evaluate(const ExperimentRun& run, const std::string& rl_dir,
                                                         const std::string& final_checkpoint) {
-  if (!run.eval_all_checkpoints) return {final_checkpoint};
+  if (run.eval_checkpoints == "none") return {};
+  if (run.eval_checkpoints == "final") return {final_checkpoint};
   std::vector<std::string> all = checkpoint_list(path_join(rl_dir, "checkpoints"));
   return all.empty() ? std::vector<std::string>{final_checkpoint} : all;
 }
