@@ -1,5 +1,6 @@
 // Helpers shared by the RL files (not part of the RL API in train/rl.h).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "train/rl.h"
@@ -19,6 +20,10 @@ PackedBatch pack_rollouts(const std::vector<Rollout>& rollouts, const int* idx, 
 // Largest |trainer log-prob - sampler log-prob| over the scored tokens (a consistency check
 // between the KV-cache sampler and the full forward; should be float rounding).
 double sampler_logprob_gap(const std::vector<Rollout>& rollouts);
+
+// Tokens of a prompt that ends in whitespace, split the way that whitespace is split inside a
+// pretraining document (where the solution follows it), not as a trailing piece.
+std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt);
 
 // Overwrites the policy with the reference's weights and clears AdamW state (EI restarts).
 void rl_reset_policy_to_reference(RLSession& s);
