@@ -50,6 +50,17 @@ Ops make_cpu_fast_ops() {
   ops.copy = parallel_copy;
   ops.matmul_forward = matmul_forward_fast;
   ops.matmul_backward = matmul_backward_fast;
+  ops.attention_forward = attention_forward_fast;
+  ops.attention_backward = attention_backward_fast;
+  ops.layernorm_forward = layernorm_forward_fast;
+  ops.layernorm_backward = layernorm_backward_fast;
+  ops.gelu_forward = gelu_forward_fast;
+  ops.gelu_backward = gelu_backward_fast;
+  ops.residual_forward = residual_forward_fast;
+  ops.residual_backward = residual_backward_fast;
+  ops.classifier_forward_backward = classifier_forward_backward_fast;
+  ops.sum_squares = sum_squares_fast;
+  ops.adamw_update = adamw_update_fast;
   return ops;
 }
 
