@@ -190,7 +190,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
       model.ops->to_host(logits.data(), cache.logits, logits.size() * sizeof(float));
       drawn.resize(ready);
       drawn_lp.resize(ready);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ready >= 8)
       for (int r = 0; r < ready; r++) {
         const float* row_logits = logits.data() + (size_t)r * Vp;
         drawn[r] = sampler_draw(row_logits, draw_vocab, params, rows[active[r]].rng);

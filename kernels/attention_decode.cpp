@@ -14,7 +14,9 @@ void attention_decode_ref(Real* out, Real* k_cache, Real* v_cache, const Real* q
   const int hs = C / NH;
   const Real scale = Real(1) / std::sqrt(Real(hs));
   const size_t row3 = (size_t)3 * C;
-#pragma omp parallel
+  // Threads only pay off with enough work; a batch-1 decode step is a few thousand flops.
+  const bool parallel = (size_t)N * NH * Tn * max_len * hs >= ((size_t)1 << 16);
+#pragma omp parallel if (parallel)
   {
     std::vector<Real> p(max_len);  // scores, then probabilities, of one query (per thread)
 #pragma omp for collapse(2) schedule(static)

@@ -1,0 +1,120 @@
+// `chamber eval [CONFIG] [--checkpoint DIR] [--eval-set NAME ...] [--count N] [--samples N]
+//               [--out DIR] [--device D] [--threads N] [--set key=value ...]`
+//
+// CONFIG (optional) is a YAML file:
+//   checkpoint: runs/tiny          # checkpoint or run directory (newest checkpoint)
+//   device: cpu
+//   out: runs/tiny/eval            # default: <checkpoint>/eval
+//   eval: {sets: [synthetic:test, "gsm8k:../shared/data/gsm8k/test.jsonl"], count: 200,
+//          n_samples: 8, k: [1, 8], temperature: 0.7, max_new_tokens: 256, batch_size: 64, seed: 1}
+// (train/eval.h lists every eval key). Flags override the file; --set overrides any key
+// (e.g. --set eval.temperature=1.0). Prints a JSON summary and writes OUT/eval.json and
+// OUT/generations.jsonl (one line per generation, greedy ones with sample -1).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/backend.h"
+#include "engine/util.h"
+#include "engine/yaml_schema.h"
+#include "train/cli.h"
+#include "train/eval.h"
+#include "train/loaded_model.h"
+
+namespace chamber {
+
+namespace {
+
+struct EvalArgs {
+  std::string config, checkpoint, out, device;
+  std::vector<std::string> eval_sets, overrides;
+  int count = -1, samples = -1, threads = -1;
+  bool quiet = false;
+};
+
+void cmd_eval(const EvalArgs& a) {
+  YAML::Node root = a.config.empty() ? YAML::Node(YAML::NodeType::Map) : yaml_load_file(a.config);
+  for (const auto& o : a.overrides) yaml_apply_override(root, o);
+  YamlMap top = yaml_root(root, a.config.empty() ? "(command line)" : a.config);
+  std::string checkpoint, device = "cpu", out;
+  int threads = 0;
+  top.get("checkpoint", checkpoint);
+  top.get("device", device);
+  top.get("out", out);
+  top.get("threads", threads);
+  EvalConfig cfg = read_eval_config(top.sub("eval"));
+  top.finish();
+  if (!a.checkpoint.empty()) checkpoint = a.checkpoint;
+  if (!a.device.empty()) device = a.device;
+  if (!a.out.empty()) out = a.out;
+  if (a.threads >= 0) threads = a.threads;
+  if (!a.eval_sets.empty()) cfg.sets = a.eval_sets;
+  if (a.count >= 0) cfg.count = a.count;
+  if (a.samples >= 0) {
+    cfg.n_samples = a.samples;
+    std::vector<int> ks;
+    for (int k : cfg.k) if (k <= cfg.n_samples) ks.push_back(k);
+    cfg.k = ks;
+  }
+  if (checkpoint.empty()) fail("chamber eval: give --checkpoint DIR or `checkpoint:` in the config");
+  set_cpu_threads(threads);
+
+  LoadedModel lm;
+  load_model(lm, checkpoint, device, 1, 1);  // the sampler plans its own cache and scratch
+  if (out.empty()) out = path_join(lm.dir, "eval");
+  make_dirs(out);
+  std::vector<EvalGeneration> generations;
+  nlohmann::ordered_json summary;
+  summary["checkpoint"] = lm.dir;
+  summary["device"] = resolve_device_name(device);
+  summary["config"] = {{"sets", cfg.sets}, {"count", cfg.count}, {"greedy", cfg.greedy},
+                       {"n_samples", cfg.n_samples}, {"k", cfg.k},
+                       {"temperature", cfg.temperature}, {"top_k", cfg.top_k},
+                       {"top_p", cfg.top_p}, {"max_new_tokens", cfg.max_new_tokens},
+                       {"stop_strings", cfg.stop_strings}, {"batch_size", cfg.batch_size},
+                       {"seed", cfg.seed}, {"problem_seed", cfg.problem_seed}};
+  nlohmann::ordered_json sets = nlohmann::ordered_json::object();
+  for (const std::string& name : cfg.sets) {
+    std::vector<EvalProblem> problems = load_eval_set(name, cfg.count, cfg.problem_seed);
+    if (!a.quiet) std::fprintf(stderr, "eval %s: %zu problems\n", name.c_str(), problems.size());
+    EvalSetResult r = evaluate_set(lm.model, lm.tokenizer, name, problems, cfg, &generations);
+    sets[name] = eval_result_json(r);
+    if (!a.quiet)
+      std::fprintf(stderr, "eval %s: done in %.1f s (%.0f tokens/s)\n", name.c_str(), r.seconds,
+                   r.seconds > 0 ? r.generated_tokens / r.seconds : 0.0);
+  }
+  summary["sets"] = sets;
+  std::string lines;
+  // Completions may hold invalid UTF-8 (bytes of a cut multi-byte character): written as U+FFFD.
+  const auto replace = nlohmann::json::error_handler_t::replace;
+  for (const auto& g : generations) lines += generation_json(g).dump(-1, ' ', false, replace) + "\n";
+  write_file_atomic(path_join(out, "generations.jsonl"), lines);
+  std::string text = summary.dump(2, ' ', false, replace);
+  write_file_atomic(path_join(out, "eval.json"), text + "\n");
+  std::printf("%s\n", text.c_str());
+  gpt_destroy(lm.model);
+}
+
+}  // namespace
+
+void register_eval_commands(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Evaluate a checkpoint on math sets: greedy pass@1, pass@k, maj@k, style shares (JSON)");
+  cmd->add_option("config", a->config, "optional YAML file (checkpoint, device, out, eval: {...})");
+  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint or run directory");
+  cmd->add_option("--eval-set", a->eval_sets,
+                  "set to evaluate, repeatable: synthetic:SPLIT or gsm8k:PATH (default synthetic:test)");
+  cmd->add_option("--count", a->count, "problems per set (default 200; 0 = a file's every problem)");
+  cmd->add_option("--samples", a->samples, "samples per problem for pass@k / maj@k (default 8)");
+  cmd->add_option("--out", a->out, "output directory (default <checkpoint>/eval)");
+  cmd->add_option("--device", a->device, "cpu | cpu-ref | cuda | simt | auto");
+  cmd->add_option("--threads", a->threads, "CPU threads (default all cores)");
+  cmd->add_option("--set", a->overrides, "override a config value, e.g. --set eval.temperature=1.0");
+  cmd->add_flag("--quiet", a->quiet, "no progress output");
+  cmd->callback([a] { cmd_eval(*a); });
+}
+
+}  // namespace chamber
