@@ -21,4 +21,7 @@ void register_data_commands(CLI::App& app);
 // `chamber run EXPERIMENT` and `chamber report DIR` (train/cli_run.cpp).
 void register_run_commands(CLI::App& app);
 
+// `chamber eval` (train/cli_eval.cpp).
+void register_eval_commands(CLI::App& app);
+
 }  // namespace chamber
