@@ -26,7 +26,10 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
   top.get("name", cfg.name);
   cfg.model = read_model_config(top.sub("model"));
   cfg.data = top.raw("data");
-  if (!cfg.data || !cfg.data.IsMap()) top.bad("data", "is required: a data spec (see configs/data/)");
+  // `data: configs/data/tiny_mix.yaml` names a data spec file instead of writing it inline.
+  if (cfg.data && cfg.data.IsScalar()) cfg.data = yaml_load_file(cfg.data.Scalar());
+  if (!cfg.data || !cfg.data.IsMap())
+    top.bad("data", "is required: a data spec inline, or the path of one (see configs/data/)");
   cfg.optim = read_optim_config(top.sub("optim"));
   YamlMap t = top.sub("train");
   TrainLoopConfig& tc = cfg.train;
