@@ -76,9 +76,9 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
     if (n[key] && !allowed) fail(at(file, n[key]), ": '", key, "' does not apply to a ", s.kind, " source");
   };
   if (s.kind == "synthetic") {
-    static const std::set<std::string> styles = {"tinygsm", "omi1", "omi2", "gsm8k", "mathtext"};
-    if (!styles.count(s.style))
-      fail(at(file, n), ": ", what, " needs 'style' (tinygsm, omi1, omi2, gsm8k or mathtext), got '", s.style, "'");
+    if (!math_style_known(s.style))
+      fail(at(file, n), ": ", what, " needs 'style' (tinygsm, tinygsm_short, omi1, omi2, gsm8k or mathtext), got '",
+           s.style, "'");
     if (!math_split_known(s.split))
       fail(at(file, n), ": ", what, ": unknown split '", s.split, "' (known: train, rl, test, easy, hard)");
     only_for("path", false);

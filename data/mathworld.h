@@ -6,6 +6,9 @@
 //   omi2      natural-language steps with the arithmetic written out, \boxed{}         (OpenMathInstruct-2)
 //   gsm8k     steps with <<a*b=c>> calculator annotations and a final "#### N"       (GSM8K)
 //   mathtext  document-style prose, arithmetic facts or a small program, no Q/A frame (FineMath / Algebraic-Stack)
+// plus `tinygsm_short`, a proxy-scale variant of tinygsm whose docstring holds only the question
+// sentence ("How many cups are there now?"), not the whole story: a ~1M-parameter model copies a
+// 40-token docstring badly and then reads its operands from the bad copy.
 //
 // A problem is a story: a start clause that introduces a quantity, middle clauses that each change
 // it with 1-3 arithmetic operations, and an optional end clause (a unit conversion, change from a
@@ -32,7 +35,7 @@ namespace chamber {
 inline constexpr const char* kMathWorldVersion = "mathworld-1";
 
 inline constexpr const char* kMathStyles[] = {"tinygsm", "omi1", "omi2", "gsm8k", "mathtext"};
-bool math_style_known(std::string_view style);
+bool math_style_known(std::string_view style);   // the five above or tinygsm_short
 bool math_split_known(std::string_view split);
 
 // One node of the computation: a named number (leaf) or an operation on two nodes.

@@ -70,11 +70,13 @@ std::string printed_value(const MathProblem& p) {
   return std::to_string(p.answer) + (has_division(p) ? ".0" : "");
 }
 
-std::string render_tinygsm(const MathProblem& p) {
+std::string render_tinygsm(const MathProblem& p, bool short_docstring) {
   std::vector<std::string> lines;
   std::string final_expr;
   code_lines(p, lines, final_expr, true);
-  std::string out = "def simple_math_problem() -> int:\n    \"\"\"\n    " + p.question + "\n    \"\"\"\n";
+  // The question sentence alone is what follows the story in p.question.
+  std::string doc = short_docstring ? p.question.substr(p.story.size() + 1) : p.question;
+  std::string out = "def simple_math_problem() -> int:\n    \"\"\"\n    " + doc + "\n    \"\"\"\n";
   for (const auto& l : lines) out += "    " + l + "\n";
   out += "    result = " + final_expr + "\n    return result\n";
   return out;
@@ -139,12 +141,13 @@ std::string render_mathtext(const MathProblem& p) {
 }  // namespace
 
 std::string mathworld_solution(const MathProblem& p, std::string_view style) {
-  if (style == "tinygsm") return render_tinygsm(p);
+  if (style == "tinygsm") return render_tinygsm(p, false);
+  if (style == "tinygsm_short") return render_tinygsm(p, true);
   if (style == "omi1") return render_omi1(p);
   if (style == "omi2") return render_omi2(p);
   if (style == "gsm8k") return render_gsm8k(p);
   if (style == "mathtext") return render_mathtext(p);
-  fail("math world: unknown style '", std::string(style), "' (known: tinygsm, omi1, omi2, gsm8k, mathtext)");
+  fail("math world: unknown style '", std::string(style), "' (known: tinygsm, tinygsm_short, omi1, omi2, gsm8k, mathtext)");
 }
 
 std::string mathworld_document(const MathProblem& p, std::string_view style) {

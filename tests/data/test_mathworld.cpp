@@ -80,6 +80,9 @@ TEST(MathWorld, PaperDocumentFormat) {
   EXPECT_EQ(text.find("\\boxed"), std::string::npos);
   EXPECT_EQ(text.find("####"), std::string::npos);
   EXPECT_THROW(mathworld_solution(p, "latex"), Error);
+  std::string short_doc = mathworld_solution(p, "tinygsm_short");
+  EXPECT_EQ(short_doc.find(p.story), std::string::npos);
+  EXPECT_NE(short_doc.find("    \"\"\"\n    How "), std::string::npos) << short_doc;
 }
 
 // The 10,000-problem agreement check, all difficulties.
@@ -90,7 +93,7 @@ TEST(MathWorld, EveryStyleGradesCorrect) {
     MathProblem p = mathworld_problem(i % 2 ? "train" : "test", i, 11, ops, ops);
     std::string gold = mathworld_answer_text(p);
     struct { const char* style; const char* label; bool executed; } cases[] = {
-        {"tinygsm", "tinygsm", true}, {"omi1", "omi1", true}, {"omi2", "text", false}, {"gsm8k", "text", false}};
+        {"tinygsm", "tinygsm", true}, {"tinygsm_short", "tinygsm", true}, {"omi1", "omi1", true}, {"omi2", "text", false}, {"gsm8k", "text", false}};
     for (const auto& c : cases) {
       std::string sol = mathworld_solution(p, c.style);
       GradeResult g = grade_completion(sol, gold);
