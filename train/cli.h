@@ -18,10 +18,13 @@ void register_tokenizer_commands(CLI::App& app);
 // `chamber data build|sample` and `chamber grade` (train/cli_data.cpp).
 void register_data_commands(CLI::App& app);
 
-// `chamber run EXPERIMENT` and `chamber report DIR` (train/cli_run.cpp).
-void register_run_commands(CLI::App& app);
+// `chamber rl` (train/cli_rl.cpp).
+void register_rl_commands(CLI::App& app);
 
 // `chamber eval` (train/cli_eval.cpp).
 void register_eval_commands(CLI::App& app);
+
+// `chamber run EXPERIMENT` and `chamber report DIR` (train/cli_run.cpp).
+void register_run_commands(CLI::App& app);
 
 }  // namespace chamber

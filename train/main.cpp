@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   chamber::register_pretrain_commands(app);
   chamber::register_model_commands(app);
   chamber::register_tokenizer_commands(app);
+  chamber::register_data_commands(app);
   chamber::register_eval_commands(app);
+  chamber::register_rl_commands(app);
   chamber::register_run_commands(app);
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 // and the expert-iteration set restored, and metrics.jsonl trimmed to the steps before it.
 #include <cstdio>
 
+#include "engine/config.h"
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
 #include "train/loaded_model.h"
@@ -59,6 +60,15 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string tokenizer_path = path_join(base.dir, "tokenizer.json");
   const std::string config_yaml = rl_config_yaml(cfg);
   write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
+  // Checkpoints also carry the model shape, so `chamber eval/sample/score` can open them.
+  std::string checkpoint_yaml;
+  {
+    YAML::Node node = YAML::Load(config_yaml);
+    node["model"] = model_config_yaml(policy.cfg);
+    YAML::Emitter out;
+    out << node;
+    checkpoint_yaml = std::string(out.c_str()) + "\n";
+  }
 
   RLSession s;
   s.cfg = cfg;
@@ -121,9 +131,9 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
       for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});
       state["ei_data"] = data;
     }
-    CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, config_yaml, tokenizer_path, true};
+    CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, checkpoint_yaml, tokenizer_path, true};
     last_checkpoint = checkpoint_save(w, policy);
-    if (has_critic) checkpoint_save({critic_root, checkpoint_name(step_done), state, config_yaml, "", true}, critic);
+    if (has_critic) checkpoint_save({critic_root, checkpoint_name(step_done), state, checkpoint_yaml, "", true}, critic);
   };
 
   // ---- the loop ----
