@@ -51,13 +51,13 @@ asan: deps
 	@cmake --build build-asan -j $(JOBS)
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(BUILD_DIR) && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) --timeout 900
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory fuzz
 
 # The parsers (configs, checkpoints, shards, tokenizer, interpreter, grader) under ASan+UBSan.
 test-asan: asan
-	cd build-asan && ctest --output-on-failure -j $(JOBS) -L parsers --timeout 900
+	cd build-asan && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) -L parsers --timeout 900
 
 # Bounded libFuzzer runs of the interpreter and the answer parsers (clang, ASan+UBSan).
 FUZZ_SECONDS ?= 20
@@ -69,6 +69,11 @@ run: build
 
 bench: build
 	./$(BUILD_DIR)/bench_kernels_cpu --benchmark_min_time=0.2 && ./$(BUILD_DIR)/bench_train_step configs/tiny.yaml
+
+# CPU training throughput (configs/bench/*-cpu.yaml) against PyTorch eager at the same thread
+# count (CHAMBER_THREADS, default all cores); the table goes into bench/RESULTS.md by hand.
+bench-cpu: build
+	python3 bench/run_bench_cpu.py --build-dir $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) build-debug build-asan build-fuzz
