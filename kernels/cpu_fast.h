@@ -27,8 +27,10 @@
 
 namespace chamber {
 
-// The table: the fast ops below, the reference for the cheap ones (encoder, value head), and host
-// memory functions with threaded zero/copy.
+// The table: the fast ops below, host memory functions with threaded zero/copy, and the reference
+// for everything else: the cheap ops (encoder, value head) and, for now, attention_decode (the
+// sampler's KV-cache attention). The reference decode reproduces attention_forward_ref's float
+// arithmetic exactly; against attention_forward_fast it agrees within float32 rounding instead.
 const Ops& cpu_fast_ops();
 
 // The fast ops, each with the signature and contract of its Ops entry (and of its *_ref function).

@@ -1,6 +1,7 @@
 // The fast CPU backend's operation table (kernels/cpu_fast.h): the reference table with the hot
 // ops replaced. Ops left as the reference (encoder, value head, alloc/free) cost well under 1% of
-// a step; `chamber pretrain ... --profile` shows the split.
+// a training step; `chamber pretrain ... --profile` shows the split. Any op added to the table
+// later starts as the reference here too.
 #include <cstring>
 
 #include "kernels/cpu_fast.h"
