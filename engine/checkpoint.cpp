@@ -48,7 +48,7 @@ std::string checkpoint_save(const CheckpointWrite& w, const GPT& model) {
     write_file_atomic(path_join(tmp_dir, "optimizer.safetensors"),
                       safetensors_serialize(tensors, {{"adam_step", std::to_string(model.adam_step)}}));
   }
-  write_file_atomic(path_join(tmp_dir, "state.json"), w.state.dump(2) + "\n");
+  write_file_atomic(path_join(tmp_dir, "state.json"), w.state.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   write_file_atomic(path_join(tmp_dir, "config.yaml"), w.config_yaml);
   if (!w.tokenizer_path.empty())
     write_file_atomic(path_join(tmp_dir, "tokenizer.json"), read_file(w.tokenizer_path));

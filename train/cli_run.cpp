@@ -31,18 +31,18 @@ static void evaluate_checkpoint(const EvalConfig& cfg, const std::string& checkp
     std::vector<EvalProblem> problems = load_eval_set(name, cfg.count, cfg.problem_seed);
     EvalSetResult r = evaluate_set(lm.model, lm.tokenizer, name, problems, cfg, &generations);
     sets[name] = eval_result_json(r);
-    if (!quiet) std::fprintf(stderr, "[run] eval %s on %s: %s\n", lm.dir.c_str(), name.c_str(), sets[name].dump().c_str());
+    if (!quiet) std::fprintf(stderr, "[run] eval %s on %s: %s\n", lm.dir.c_str(), name.c_str(), sets[name].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   gpt_destroy(lm.model);
   std::string lines;
-  for (const auto& g : generations) lines += generation_json(g).dump() + "\n";
+  for (const auto& g : generations) lines += generation_json(g).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   make_dirs(out);
   write_file_atomic(path_join(out, "generations.jsonl"), lines);
   nlohmann::json summary = {{"checkpoint", lm.dir},
                             {"config", {{"sets", cfg.sets}, {"count", cfg.count}, {"n_samples", cfg.n_samples},
                                         {"k", cfg.k}, {"temperature", cfg.temperature}, {"seed", cfg.seed}}},
                             {"sets", sets}};
-  write_file_atomic(path_join(out, "eval.json"), summary.dump(2) + "\n");
+  write_file_atomic(path_join(out, "eval.json"), summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 static ExperimentStages default_stages(const ExperimentConfig& exp, bool quiet) {

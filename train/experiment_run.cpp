@@ -47,10 +47,10 @@ std::string run_stage(const std::string& dir, const std::string& stage, const st
   }
   make_dirs(dir);
   if (state == "missing")
-    write_file_atomic(path_join(dir, "stage.json"), nlohmann::json{{"stage", stage}, {"config_hash", hash}}.dump() + "\n");
+    write_file_atomic(path_join(dir, "stage.json"), nlohmann::json{{"stage", stage}, {"config_hash", hash}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   std::string result = work(state == "started");
   write_file_atomic(path_join(dir, "done.json"),
-                    nlohmann::json{{"stage", stage}, {"config_hash", hash}, {"result", result}}.dump(2) + "\n");
+                    nlohmann::json{{"stage", stage}, {"config_hash", hash}, {"result", result}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return result;
 }
 
@@ -114,7 +114,7 @@ std::string run_experiment(const ExperimentConfig& cfg, const ExperimentStages& 
   for (const auto& a : cfg.axes) axis_keys.push_back(a.key);
   write_file_atomic(path_join(root, "experiment.yaml"), cfg.resolved_yaml);
   write_file_atomic(path_join(root, "experiment.json"),
-                    nlohmann::json{{"name", cfg.name}, {"file", cfg.file}, {"axes", axis_keys}, {"runs", ids}}.dump(2) + "\n");
+                    nlohmann::json{{"name", cfg.name}, {"file", cfg.file}, {"axes", axis_keys}, {"runs", ids}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
   for (size_t i = 0; i < cfg.runs.size(); i++) {
     const ExperimentRun& run = cfg.runs[i];
@@ -126,7 +126,7 @@ std::string run_experiment(const ExperimentConfig& cfg, const ExperimentStages& 
     write_file_atomic(path_join(run_dir, "run.json"),
                       nlohmann::json{{"id", run.id}, {"axes", run.axes}, {"pretrain_dir", pre_rel},
                                      {"pretrain_hash", run.pretrain_hash}, {"rl_hash", run.rl_hash},
-                                     {"eval_hash", run.eval_hash}}.dump(2) + "\n");
+                                     {"eval_hash", run.eval_hash}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
     // 1. Pretraining, shared by every run with the same resolved pretraining config.
     say(opt, "pretrain " + pre_rel + " (" + stage_state(pre_dir, run.pretrain_hash) + ")");

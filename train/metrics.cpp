@@ -27,7 +27,7 @@ MetricsLog metrics_open(const std::string& path, int64_t keep_before_step) {
 }
 
 void metrics_write(MetricsLog& log, const nlohmann::json& line) {
-  std::string text = line.dump() + "\n";
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::fwrite(text.data(), 1, text.size(), log.file);
   std::fflush(log.file);
 }

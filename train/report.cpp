@@ -184,7 +184,7 @@ std::string generations_block(const ReportRun& run, int per_style) {
   if (run.generations.empty() || per_style <= 0) return "";
   auto text_of = [](const nlohmann::json& g, std::initializer_list<const char*> keys) -> std::string {
     for (const char* k : keys)
-      if (g.contains(k)) return g[k].is_string() ? g[k].get<std::string>() : g[k].dump();
+      if (g.contains(k)) return g[k].is_string() ? g[k].get<std::string>() : g[k].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return "";
   };
   std::map<std::string, int> shown;
@@ -283,7 +283,7 @@ std::string write_report(const std::string& dir, int generations_per_style) {
   ReportData data = report_load(dir);
   std::string html_path = path_join(dir, "report.html");
   write_file_atomic(html_path, report_html(data, generations_per_style));
-  write_file_atomic(path_join(dir, "report.json"), report_summary(data).dump(2) + "\n");
+  write_file_atomic(path_join(dir, "report.json"), report_summary(data).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return html_path;
 }
 

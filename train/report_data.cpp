@@ -201,7 +201,7 @@ ReportData report_load(const std::string& dir) {
     run.dir = run_dir;
     if (j.contains("axes") && j["axes"].is_object())
       for (auto it = j["axes"].begin(); it != j["axes"].end(); ++it) {
-        run.axes[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+        run.axes[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         if (axes_seen.insert(it.key()).second) data.axes.push_back(it.key());
       }
     if (j.contains("pretrain_dir") && j["pretrain_dir"].is_string())

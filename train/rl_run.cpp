@@ -154,7 +154,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     nlohmann::json ev = rl_evaluate(s);
     ev["step"] = cfg.steps;
     metrics_write(metrics, ev);
-    if (!opt.quiet) std::fprintf(stderr, "final eval: %s\n", ev.dump().c_str());
+    if (!opt.quiet) std::fprintf(stderr, "final eval: %s\n", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   metrics_close(metrics);
   rl_session_end(s);
