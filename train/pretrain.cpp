@@ -150,6 +150,9 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   std::string device = resolve_device_name(tc.device);
   const Ops& base_ops = select_backend(device);
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
+  ArenaSizes planned = gpt_arena_sizes(cfg.model, B, T, true);
+  check_device_memory(device, planned.params + planned.grads + planned.adam + planned.acts,
+                      "pretraining " + cfg.name);
   GPT model;
   gpt_create(model, cfg.model, ops, B, T, true);
   if (!opt.quiet) {
