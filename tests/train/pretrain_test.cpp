@@ -88,7 +88,9 @@ TEST(Pretrain, ResumeReproducesTheLossCurveExactly) {
   for (size_t i = 0; i < a.size(); i++) {
     EXPECT_EQ(a[i]["step"], b[i]["step"]);
     for (const char* key : {"loss", "val_loss", "grad_norm", "lr"})
-      if (a[i].contains(key)) EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " line " << i;
+      if (a[i].contains(key)) {
+        EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " line " << i;
+      }
   }
 }
 

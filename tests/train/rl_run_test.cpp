@@ -78,10 +78,12 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
     ASSERT_EQ(a.size(), 6u);   // 5 steps + the final evaluation
     for (const char* key : {"reward", "response_length", "rollout_s"}) EXPECT_TRUE(a[0].contains(key)) << key;
     EXPECT_TRUE(a[0].contains("eval_pass1"));
-    if (std::string(algorithm) != "ei")
+    if (std::string(algorithm) != "ei") {
       for (const char* key : {"kl", "entropy", "clip_fraction", "grad_norm"}) EXPECT_TRUE(a[1].contains(key)) << key;
-    if (std::string(algorithm) == "ppo")
+    }
+    if (std::string(algorithm) == "ppo") {
       for (const char* key : {"value_loss", "explained_variance"}) EXPECT_TRUE(a[1].contains(key)) << key;
+    }
 
     // Interrupted after step 2's checkpoint (later ones lost), then --resume.
     run_rl(rl_config(init, algorithm, 5), quiet(cut));
@@ -92,7 +94,9 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); i++)
       for (const char* key : {"step", "reward", "kl", "value_loss", "sft_loss", "eval_pass1", "response_length"})
-        if (a[i].contains(key)) EXPECT_EQ(a[i][key], b[i][key]) << key << " line " << i;
+        if (a[i].contains(key)) {
+          EXPECT_EQ(a[i][key], b[i][key]) << key << " line " << i;
+        }
     EXPECT_EQ(read_file(full + "/checkpoints/step_00000005/model.safetensors"),
               read_file(cut + "/checkpoints/step_00000005/model.safetensors"));
   }
