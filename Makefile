@@ -56,7 +56,9 @@ test: build
 	$(MAKE) --no-print-directory fuzz
 
 # The parsers (configs, checkpoints, shards, tokenizer, interpreter, grader) under ASan+UBSan.
-test-asan: asan
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHAMBER_SANITIZE=ON -DCHAMBER_CUDA=OFF $(CMAKE_FLAGS) > /dev/null
+	@cmake --build build-asan -j $(JOBS) --target test_parsers
 	cd build-asan && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) -L parsers --timeout 900
 
 # Bounded libFuzzer runs of the interpreter and the answer parsers (clang, ASan+UBSan).
