@@ -21,6 +21,7 @@ help:
 	@echo "make asan       ASan+UBSan build in build-asan/"
 	@echo "make fuzz       bounded libFuzzer runs of the interpreter and answer parsers"
 	@echo "make bench      Google Benchmark kernels and the training-step benchmark"
+	@echo "make bench-cpu  CPU training throughput beside PyTorch eager (bench/RESULTS.md)"
 	@echo "make deps       install missing Debian packages (as root) or print the command"
 
 deps:
