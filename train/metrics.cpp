@@ -10,20 +10,26 @@ MetricsLog metrics_open(const std::string& path, int64_t keep_before_step) {
   MetricsLog log;
   log.path = path;
   std::string kept;
-  if (keep_before_step >= 0 && file_exists(path)) {
-    std::istringstream in(read_file(path));
-    std::string line;
-    while (std::getline(in, line)) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      // A torn last line (killed mid-write) or a line past the resume point is dropped.
-      if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number()) continue;
-      if (j["step"].get<int64_t>() < keep_before_step) kept += line + "\n";
-    }
-  }
+  if (keep_before_step >= 0)
+    for (const auto& j : metrics_read(path))  // lines past the resume point are dropped
+      if (j["step"].get<int64_t>() < keep_before_step) kept += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   write_file_atomic(path, kept);
   log.file = std::fopen(path.c_str(), "a");
   if (!log.file) fail("cannot open ", path, " for writing");
   return log;
+}
+
+std::vector<nlohmann::json> metrics_read(const std::string& path) {
+  std::vector<nlohmann::json> lines;
+  if (!file_exists(path)) return lines;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number()) continue;
+    lines.push_back(std::move(j));
+  }
+  return lines;
 }
 
 void metrics_write(MetricsLog& log, const nlohmann::json& line) {

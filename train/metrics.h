@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,9 @@ struct MetricsLog {
 MetricsLog metrics_open(const std::string& path, int64_t keep_before_step);
 void metrics_write(MetricsLog& log, const nlohmann::json& line);
 void metrics_close(MetricsLog& log);
+// The lines of a metrics file that are JSON objects with a numeric "step", in file order (a torn
+// last line of a killed run is skipped). A missing file gives no lines.
+std::vector<nlohmann::json> metrics_read(const std::string& path);
 
 // "1h02m", "3m05s", "12s"
 std::string format_duration(double seconds);

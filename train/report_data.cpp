@@ -8,6 +8,7 @@
 #include <dirent.h>
 
 #include "engine/util.h"
+#include "train/metrics.h"
 #include "train/report.h"
 
 namespace chamber {
@@ -32,12 +33,7 @@ void flatten_numbers(const nlohmann::json& j, const std::string& prefix, std::ma
 
 MetricsColumns read_metrics_columns(const std::string& path) {
   MetricsColumns cols;
-  if (!file_exists(path)) return cols;
-  std::istringstream in(read_file(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number()) continue;
+  for (const auto& j : metrics_read(path)) {
     double step = j["step"].get<double>();
     std::map<std::string, double> flat;
     flatten_numbers(j, "", flat);

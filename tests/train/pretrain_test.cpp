@@ -7,6 +7,7 @@
 #include "engine/checkpoint.h"
 #include "engine/util.h"
 #include "tests/test_util.h"
+#include "train/metrics.h"
 #include "train/pretrain.h"
 
 namespace chamber {
@@ -41,14 +42,6 @@ train: {batch_size: 4, seq_len: 32, steps: )" + std::to_string(steps) + R"(, eva
   return parse_pretrain_config(YAML::Load(yaml), "test.yaml");
 }
 
-std::vector<nlohmann::json> read_metrics(const std::string& dir) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(read_file(dir + "/metrics.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 PretrainOptions quiet(const std::string& out, bool resume = false) {
   PretrainOptions o;
   o.out_dir = out;
@@ -61,7 +54,7 @@ TEST(Pretrain, LossFallsAndArtifactsAreWritten) {
   std::string dir = testing::temp_dir("pretrain");
   std::string corpus = write_corpus(dir);
   std::string ckpt = run_pretrain(small_config(corpus, 40), quiet(dir + "/run"));
-  auto lines = read_metrics(dir + "/run");
+  auto lines = metrics_read(dir + "/run/metrics.jsonl");
   ASSERT_GE(lines.size(), 41u);
   double first_val = lines.front()["val_loss"], last_val = lines.back()["val_loss"];
   EXPECT_LT(last_val, 0.7 * first_val);
@@ -83,7 +76,7 @@ TEST(Pretrain, ResumeReproducesTheLossCurveExactly) {
   std::string metrics = read_file(dir + "/cut/metrics.jsonl");
   write_file_atomic(dir + "/cut/metrics.jsonl", metrics.substr(0, metrics.size() / 2 + 7));
   run_pretrain(small_config(corpus, 10), quiet(dir + "/cut", true));
-  auto a = read_metrics(dir + "/full"), b = read_metrics(dir + "/cut");
+  auto a = metrics_read(dir + "/full/metrics.jsonl"), b = metrics_read(dir + "/cut/metrics.jsonl");
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); i++) {
     EXPECT_EQ(a[i]["step"], b[i]["step"]);

@@ -10,6 +10,7 @@
 #include "engine/util.h"
 #include "tests/test_util.h"
 #include "train/pretrain.h"
+#include "train/metrics.h"
 #include "train/rl.h"
 
 namespace chamber {
@@ -47,14 +48,6 @@ train: {device: cpu-ref, threads: 1, steps: )" + std::to_string(steps) + "}\n";
   return parse_rl_config(YAML::Load(yaml), "r.yaml");
 }
 
-std::vector<nlohmann::json> read_metrics(const std::string& dir) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(read_file(dir + "/metrics.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 RLOptions quiet(const std::string& out, bool resume = false) {
   RLOptions o;
   o.out_dir = out;
@@ -74,7 +67,7 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
     std::vector<std::string> names;
     for (const auto& d : checkpoint_list(full + "/checkpoints")) names.push_back(d.substr(d.size() - 13));
     EXPECT_EQ(names, (std::vector<std::string>{"step_00000001", "step_00000002", "step_00000004", "step_00000005"}));
-    auto a = read_metrics(full);
+    auto a = metrics_read(full + "/metrics.jsonl");
     ASSERT_EQ(a.size(), 6u);   // 5 steps + the final evaluation
     for (const char* key : {"reward", "response_length", "rollout_s"}) EXPECT_TRUE(a[0].contains(key)) << key;
     EXPECT_TRUE(a[0].contains("eval_pass1"));
@@ -90,7 +83,7 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
     for (const auto& d : checkpoint_list(cut + "/checkpoints"))
       if (d.find("step_00000002") == std::string::npos) remove_all(d);
     run_rl(rl_config(init, algorithm, 5), quiet(cut, true));
-    auto b = read_metrics(cut);
+    auto b = metrics_read(cut + "/metrics.jsonl");
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); i++)
       for (const char* key : {"step", "reward", "kl", "value_loss", "sft_loss", "eval_pass1", "response_length"})
