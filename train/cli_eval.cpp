@@ -61,40 +61,8 @@ void cmd_eval(const EvalArgs& a) {
   if (checkpoint.empty()) fail("chamber eval: give --checkpoint DIR or `checkpoint:` in the config");
   set_cpu_threads(threads);
 
-  LoadedModel lm;
-  load_model(lm, checkpoint, device, 1, 1);  // the sampler plans its own cache and scratch
-  if (out.empty()) out = path_join(lm.dir, "eval");
-  make_dirs(out);
-  std::vector<EvalGeneration> generations;
-  nlohmann::ordered_json summary;
-  summary["checkpoint"] = lm.dir;
-  summary["device"] = resolve_device_name(device);
-  summary["config"] = {{"sets", cfg.sets}, {"count", cfg.count}, {"greedy", cfg.greedy},
-                       {"n_samples", cfg.n_samples}, {"k", cfg.k},
-                       {"temperature", cfg.temperature}, {"top_k", cfg.top_k},
-                       {"top_p", cfg.top_p}, {"max_new_tokens", cfg.max_new_tokens},
-                       {"stop_strings", cfg.stop_strings}, {"batch_size", cfg.batch_size},
-                       {"seed", cfg.seed}, {"problem_seed", cfg.problem_seed}};
-  nlohmann::ordered_json sets = nlohmann::ordered_json::object();
-  for (const std::string& name : cfg.sets) {
-    std::vector<EvalProblem> problems = load_eval_set(name, cfg.count, cfg.problem_seed);
-    if (!a.quiet) std::fprintf(stderr, "eval %s: %zu problems\n", name.c_str(), problems.size());
-    EvalSetResult r = evaluate_set(lm.model, lm.tokenizer, name, problems, cfg, &generations);
-    sets[name] = eval_result_json(r);
-    if (!a.quiet)
-      std::fprintf(stderr, "eval %s: done in %.1f s (%.0f tokens/s)\n", name.c_str(), r.seconds,
-                   r.seconds > 0 ? r.generated_tokens / r.seconds : 0.0);
-  }
-  summary["sets"] = sets;
-  std::string lines;
-  // Completions may hold invalid UTF-8 (bytes of a cut multi-byte character): written as U+FFFD.
-  const auto replace = nlohmann::json::error_handler_t::replace;
-  for (const auto& g : generations) lines += generation_json(g).dump(-1, ' ', false, replace) + "\n";
-  write_file_atomic(path_join(out, "generations.jsonl"), lines);
-  std::string text = summary.dump(2, ' ', false, replace);
-  write_file_atomic(path_join(out, "eval.json"), text + "\n");
-  std::printf("%s\n", text.c_str());
-  gpt_destroy(lm.model);
+  nlohmann::ordered_json summary = evaluate_checkpoint(cfg, checkpoint, device, out, a.quiet);
+  std::printf("%s\n", summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 }  // namespace

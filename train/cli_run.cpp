@@ -18,33 +18,6 @@
 
 namespace chamber {
 
-// Evaluates one checkpoint on every set of cfg: OUT/eval.json ({"checkpoint", "config", "sets":
-// {NAME: eval_result_json}}) and OUT/generations.jsonl, as `chamber eval` writes them.
-static void evaluate_checkpoint(const EvalConfig& cfg, const std::string& checkpoint, const std::string& device,
-                                int threads, const std::string& out, bool quiet) {
-  set_cpu_threads(threads);
-  LoadedModel lm;
-  load_model(lm, checkpoint, device, 1, 1);
-  std::vector<EvalGeneration> generations;
-  nlohmann::json sets = nlohmann::json::object();
-  for (const std::string& name : cfg.sets) {
-    std::vector<EvalProblem> problems = load_eval_set(name, cfg.count, cfg.problem_seed);
-    EvalSetResult r = evaluate_set(lm.model, lm.tokenizer, name, problems, cfg, &generations);
-    sets[name] = eval_result_json(r);
-    if (!quiet) std::fprintf(stderr, "[run] eval %s on %s: %s\n", lm.dir.c_str(), name.c_str(), sets[name].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  }
-  gpt_destroy(lm.model);
-  std::string lines;
-  for (const auto& g : generations) lines += generation_json(g).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  make_dirs(out);
-  write_file_atomic(path_join(out, "generations.jsonl"), lines);
-  nlohmann::json summary = {{"checkpoint", lm.dir},
-                            {"config", {{"sets", cfg.sets}, {"count", cfg.count}, {"n_samples", cfg.n_samples},
-                                        {"k", cfg.k}, {"temperature", cfg.temperature}, {"seed", cfg.seed}}},
-                            {"sets", sets}};
-  write_file_atomic(path_join(out, "eval.json"), summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-}
-
 static ExperimentStages default_stages(const ExperimentConfig& exp, bool quiet) {
   ExperimentStages s;
   s.pretrain = [quiet](const PretrainConfig& cfg, const std::string& out, bool resume) {
@@ -64,7 +37,8 @@ static ExperimentStages default_stages(const ExperimentConfig& exp, bool quiet) 
   std::string device = exp.device;
   int threads = exp.threads;
   s.eval = [device, threads, quiet](const EvalConfig& cfg, const std::string& ckpt, const std::string& out) {
-    evaluate_checkpoint(cfg, ckpt, device, threads, out, quiet);
+    set_cpu_threads(threads);
+    evaluate_checkpoint(cfg, ckpt, device, out, quiet);
   };
   return s;
 }

@@ -99,4 +99,10 @@ EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& 
                            const std::vector<EvalProblem>& problems, const EvalConfig& cfg,
                            std::vector<EvalGeneration>* generations);
 
+// Loads a checkpoint (on `device`), evaluates it on every set of cfg, and writes OUT/eval.json
+// ({"checkpoint", "device", "config", "sets": {NAME: eval_result_json}}) and OUT/generations.jsonl
+// (OUT empty: CHECKPOINT/eval). Returns the eval.json object. Used by `chamber eval` and `chamber run`.
+nlohmann::ordered_json evaluate_checkpoint(const EvalConfig& cfg, const std::string& checkpoint,
+                                           const std::string& device, std::string out, bool quiet);
+
 }  // namespace chamber
