@@ -144,7 +144,13 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   top.raw("pretrain");
   top.raw("rl");
   top.raw("eval");
-  exp.axes = sweep_axes_from_yaml(top.raw("sweep"), file);
+  exp.grids = sweep_grids_from_yaml(top.raw("sweep"), file);
+  for (const auto& grid : exp.grids)
+    for (const auto& axis : grid) {
+      bool seen = false;
+      for (const auto& a : exp.axes) seen |= a.key == axis.key;
+      if (!seen) exp.axes.push_back(axis);
+    }
   YamlMap rep = top.sub("report");
   rep.get("generations_per_style", exp.generations_per_style);
   rep.finish();
@@ -167,7 +173,7 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   YAML::Emitter em;
   em << root;
   exp.resolved_yaml = std::string(em.c_str()) + "\n";
-  for (const SweepPoint& point : sweep_expand(exp.axes)) {
+  for (const SweepPoint& point : sweep_expand_grids(exp.grids)) {
     YAML::Node copy = YAML::Clone(root);
     bool has_seed = copy["seed"] || point.axes.count("seed");
     exp.runs.push_back(resolve_run(exp, copy, point, has_seed));

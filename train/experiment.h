@@ -28,6 +28,9 @@
 //     rl.policy.kl_coef: [0.001, 0.01]   #   algorithm-ppo__kl_coef-0.001
 //     pretrain.model.n_embd: [64, 128]
 //     seed: [1, 2]
+//   sweep:                         # or a list of grids, whose runs are the union (axes that do
+//     - {rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0, 0.01]}   #   not apply everywhere:
+//     - {rl.algorithm: [ei]}       #   expert iteration has no KL coefficient)
 //   report: {generations_per_style: 3}
 //
 // Layout under runs/<name>/:
@@ -82,7 +85,8 @@ struct ExperimentConfig {
   std::string device = "cpu";
   int threads = 0;
   std::string resolved_yaml;                  // the experiment after --set overrides
-  std::vector<SweepAxis> axes;
+  std::vector<std::vector<SweepAxis>> grids; // the sweep: one grid, or several whose runs are unioned
+  std::vector<SweepAxis> axes;                // every grid's axes, each key once (for the report)
   std::vector<ExperimentRun> runs;
   int generations_per_style = 3;
   std::string dir() const;                    // out/name

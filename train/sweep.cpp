@@ -113,4 +113,34 @@ std::vector<SweepPoint> sweep_expand(const std::vector<SweepAxis>& axes) {
   return points;
 }
 
+std::vector<std::vector<SweepAxis>> sweep_grids_from_yaml(const YAML::Node& node, const std::string& file) {
+  std::vector<std::vector<SweepAxis>> grids;
+  if (!node || node.IsNull()) return grids;
+  if (!node.IsSequence()) {
+    grids.push_back(sweep_axes_from_yaml(node, file));
+    return grids;
+  }
+  if (node.size() == 0) fail(file, ":", node.Mark().line + 1, ": 'sweep' is an empty list; give at least one grid");
+  for (const auto& grid : node) {
+    if (!grid.IsMap())
+      fail(file, ":", grid.Mark().line + 1,
+           ": each entry of a 'sweep' list must be a grid (a map from dotted keys to lists of values)");
+    grids.push_back(sweep_axes_from_yaml(grid, file));
+  }
+  return grids;
+}
+
+std::vector<SweepPoint> sweep_expand_grids(const std::vector<std::vector<SweepAxis>>& grids) {
+  if (grids.empty()) return sweep_expand({});
+  std::vector<SweepPoint> points;
+  std::set<std::string> ids;
+  for (const auto& grid : grids)
+    for (SweepPoint& p : sweep_expand(grid)) {
+      if (!ids.insert(p.id).second)
+        fail("sweep: the run '", p.id, "' appears in two grids; make the grids' values distinct");
+      points.push_back(std::move(p));
+    }
+  return points;
+}
+
 }  // namespace chamber

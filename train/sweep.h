@@ -40,6 +40,15 @@ std::vector<SweepAxis> sweep_axes_from_yaml(const YAML::Node& node, const std::s
 // Every combination, first axis slowest. Error if two points would share an id.
 std::vector<SweepPoint> sweep_expand(const std::vector<SweepAxis>& axes);
 
+// A sweep may also be a list of grids whose runs are the union: a study where some axes do not
+// apply to every value of another (expert iteration has no KL coefficient) lists one grid each,
+//   sweep:
+//     - {rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0, 0.001, 0.01]}
+//     - {rl.algorithm: [ei]}
+// A map reads as one grid. Ids come from each grid's own axes and must be unique across grids.
+std::vector<std::vector<SweepAxis>> sweep_grids_from_yaml(const YAML::Node& node, const std::string& file);
+std::vector<SweepPoint> sweep_expand_grids(const std::vector<std::vector<SweepAxis>>& grids);
+
 // A YAML node as one-line text ("0.001", "ppo", "[1, 2]") for assignments and ids.
 std::string yaml_flow_text(const YAML::Node& node);
 

@@ -58,6 +58,31 @@ TEST(Sweep, BadSweepsAreErrorsWithLine) {
   EXPECT_NE(msg("[1, 2]").find("must be a map"), std::string::npos);
 }
 
+TEST(Sweep, ListOfGridsIsTheUnionOfTheirRuns) {
+  auto grids = sweep_grids_from_yaml(
+      YAML::Load("[{rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0, 0.01]}, {rl.algorithm: [ei]}]"), "t.yaml");
+  ASSERT_EQ(grids.size(), 2u);
+  auto points = sweep_expand_grids(grids);
+  ASSERT_EQ(points.size(), 5u);
+  EXPECT_EQ(points[0].id, "algorithm-ppo__kl_coef-0");
+  EXPECT_EQ(points[4].id, "algorithm-ei");                 // ids from the grid's own axes
+  EXPECT_EQ(points[4].assignments, (std::vector<std::string>{"rl.algorithm=ei"}));
+  // A map is one grid; no sweep is one run.
+  EXPECT_EQ(sweep_grids_from_yaml(YAML::Load("{seed: [1, 2]}"), "t.yaml").size(), 1u);
+  EXPECT_EQ(sweep_expand_grids({}).size(), 1u);
+  auto msg = [](const std::string& yaml) {
+    try {
+      sweep_expand_grids(sweep_grids_from_yaml(YAML::Load(yaml), "t.yaml"));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(msg("[{seed: [1]}, {seed: [1]}]").find("appears in two grids"), std::string::npos);
+  EXPECT_NE(msg("[[1, 2]]").find("t.yaml:1: each entry of a 'sweep' list must be a grid"), std::string::npos);
+  EXPECT_NE(msg("[]").find("empty list"), std::string::npos);
+}
+
 // ---- experiments ----
 
 const char* kExperiment = R"(name: exp
@@ -125,6 +150,13 @@ TEST(Experiment, ResolvesEveryRunUpFront) {
   EXPECT_EQ(scaled.runs[1].pretrain.model.n_embd, 32);
   // The device is not part of the cache key.
   EXPECT_EQ(parse(experiment_text("runs"), {"device=cpu"}).runs[0].pretrain_hash, exp.runs[0].pretrain_hash);
+  // A list of grids: expert iteration once, PPO at two KL coefficients; axes listed once each.
+  ExperimentConfig unioned =
+      parse(experiment_text("runs"), {"sweep=[{rl.algorithm: [ppo], rl.policy.kl_coef: [0, 0.01]}, {rl.algorithm: [ei]}]"});
+  ASSERT_EQ(unioned.runs.size(), 3u);
+  EXPECT_EQ(unioned.runs[2].id, "algorithm-ei");
+  EXPECT_EQ(unioned.runs[2].rl.algorithm, "ei");
+  EXPECT_EQ(unioned.axes.size(), 2u);
   // seed reaches RL and eval.
   ExperimentConfig seeded = parse(experiment_text("runs"), {"seed=7"});
   EXPECT_EQ(seeded.runs[0].rl.seed, 7);
