@@ -1,0 +1,76 @@
+// Every YAML file shipped under configs/ loads with the strict reader of its kind (a data spec, a
+// pretraining config, an RL config or an experiment), so a renamed key or a moved file breaks the
+// build's tests, not a user's first run. The echo experiments also expand to the study's grid.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "data/dataset.h"
+#include "engine/util.h"
+#include "engine/yaml_schema.h"
+#include "train/experiment.h"
+#include "train/pretrain.h"
+#include "train/rl.h"
+
+namespace chamber {
+namespace {
+
+std::vector<std::string> shipped_configs() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator("configs"))
+    if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+TEST(ShippedConfigs, EveryFileLoadsWithItsReader) {
+  std::vector<std::string> files = shipped_configs();
+  ASSERT_GT(files.size(), 20u);
+  for (const std::string& file : files) {
+    SCOPED_TRACE(file);
+    YAML::Node root = yaml_load_file(file);
+    try {
+      if (root["sources"]) {
+        EXPECT_FALSE(data_spec_load(file).sources.empty());
+      } else if (root["algorithm"]) {
+        // Shared RL settings for experiments name no `init`: the experiment supplies it.
+        load_rl_config(file, root["init"] ? std::vector<std::string>{} : std::vector<std::string>{"init=runs/x"});
+      } else if (root["pretrain"]) {
+        EXPECT_FALSE(load_experiment(file, {}).runs.empty());
+      } else if (root["model"]) {
+        load_pretrain_config(file, {});
+      } else {
+        ADD_FAILURE() << "not a data spec, RL config, experiment or pretraining config";
+      }
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+}
+
+TEST(ShippedConfigs, EchoExperimentsCoverAlgorithmsKlAndScales) {
+  for (const char* mixture : {"tg-omi1-omi2", "tg-4x-omi1", "tg-8x-omi1", "tg-omi2"})
+    for (const char* size : {"cpu", "gpu"}) {
+      std::string file = std::string("configs/echo/") + size + "/" + mixture + ".yaml";
+      SCOPED_TRACE(file);
+      ExperimentConfig exp = load_experiment(file, {});
+      ASSERT_EQ(exp.runs.size(), 21u);   // (ppo, grpo) x 3 KL x 3 scales + ei x 3 scales
+      std::set<std::string> algorithms, pretrainings;
+      std::set<float> kls;
+      for (const ExperimentRun& run : exp.runs) {
+        algorithms.insert(run.rl.algorithm);
+        pretrainings.insert(run.pretrain_hash);
+        if (run.rl.algorithm != "ei") kls.insert(run.rl.kl_coef);
+        // PPO's KL is the per-token reward penalty, GRPO's the k3 loss term, as in the paper.
+        if (run.rl.algorithm == "ppo") EXPECT_EQ(run.rl.kl_mode, "reward_k1");
+        if (run.rl.algorithm == "grpo") EXPECT_EQ(run.rl.kl_mode, "loss_k3");
+      }
+      EXPECT_EQ(algorithms, (std::set<std::string>{"ei", "grpo", "ppo"}));
+      EXPECT_EQ(kls, (std::set<float>{0.0f, 0.001f, 0.01f}));
+      EXPECT_EQ(pretrainings.size(), 3u);   // one per model scale, shared by its RL runs
+    }
+}
+
+}  // namespace
+}  // namespace chamber
