@@ -67,7 +67,11 @@ FUZZ_SECONDS ?= 20
 fuzz: deps
 	sh tests/data/run_fuzz.sh $(FUZZ_SECONDS) $(CURDIR)/build-fuzz
 
-run: build
+# The default experiment builds only the `chamber` binary (not the tests and benchmarks), so a
+# fresh machine reaches training in a couple of minutes.
+run: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target chamber
 	./$(BUILD_DIR)/chamber run configs/quickstart.yaml
 
 bench: build
