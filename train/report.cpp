@@ -156,7 +156,12 @@ std::string style_share_charts(const MetricsColumns& cols, const std::string& so
       for (double s : x) l.y.push_back(at.count(s) ? at[s] : 0.0);
       layers.push_back(l);
     }
-    ChartAxes a = rl_axes("Share of each style, " + source + " (" + group + ")", "share of generations");
+    // RL metrics hold two groups: the training rollouts (style_*) and the held-out greedy evals
+    // (eval_style_*); name each for what it is.
+    std::string what = source;
+    if (group == "style_*") what = "RL training rollouts";
+    if (group == "eval_style_*") what = "held-out greedy evals during RL";
+    ChartAxes a = rl_axes("Share of each style, " + what + " (" + group + ")", "share of generations");
     a.y_max = 1.0;
     h += svg_stacked_area(a, x, layers);
   }
@@ -218,7 +223,7 @@ std::string section_run(const ReportRun& run, int per_style) {
   for (const auto& n : run.notes) h += "<div class=\"note\">" + html_escape(n) + "</div>\n";
   auto pass_or_maj = [](const std::string& k) { return pass_at_k_of(k) ? 1 : maj_at_k_of(k) ? 2 : 0; };
   auto style_acc = [](const std::string& k) { return style_accuracy_of(k).empty() ? 0 : 1; };
-  std::string charts = style_share_charts(run.rl, "RL rollouts and greedy evals");
+  std::string charts = style_share_charts(run.rl, "RL");
   charts += style_share_charts(run.evals, "checkpoint evaluations");
   charts += rl_line_chart(run.evals, "Checkpoint evaluations: pass@k (solid), maj@k (dashed)", "accuracy",
                           pass_or_maj, true);

@@ -12,6 +12,7 @@
 #include "train/experiment.h"
 #include "train/pretrain.h"
 #include "train/rl.h"
+#include "tests/test_util.h"
 
 namespace chamber {
 namespace {
@@ -46,6 +47,19 @@ TEST(ShippedConfigs, EveryFileLoadsWithItsReader) {
     } catch (const Error& e) {
       ADD_FAILURE() << e.what();
     }
+  }
+}
+
+// The CPU-sized mixtures build (about a second each): their fixed pools fit the token budget and
+// each source gets a share. The GPU-sized ones take ~15 s each and are only parsed above.
+TEST(ShippedConfigs, CpuEchoMixturesBuild) {
+  std::string dir = testing::temp_dir("echo_data");
+  for (const char* mixture : {"tg-4x-omi1", "tg-8x-omi1", "tg-omi2"}) {
+    std::string file = std::string("configs/echo/data/cpu-") + mixture + ".yaml";
+    SCOPED_TRACE(file);
+    DataSpec spec = data_spec_load(file);
+    nlohmann::json manifest = dataset_build(spec, dir + "/" + mixture, false);
+    EXPECT_EQ(manifest["sources"].size(), spec.sources.size());
   }
 }
 
