@@ -17,6 +17,21 @@ std::vector<SweepPoint> expand(const std::string& yaml) {
   return sweep_expand(sweep_axes_from_yaml(YAML::Load(yaml), "t.yaml"));
 }
 
+std::vector<SweepPoint> expand_grids(const std::string& yaml) {
+  return sweep_expand_grids(sweep_grids_from_yaml(YAML::Load(yaml), "t.yaml"));
+}
+
+// The error message `expand_fn(yaml)` throws, or "no error".
+template <typename ExpandFn>
+std::string expand_error(ExpandFn expand_fn, const std::string& yaml) {
+  try {
+    expand_fn(yaml);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(Sweep, GridOfTwoAlgorithmsByTwoKlValues) {
   auto points = expand("{rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0.001, 0.01]}");
   ASSERT_EQ(points.size(), 4u);
@@ -41,14 +56,7 @@ TEST(Sweep, IdsDisambiguateAndSanitise) {
 }
 
 TEST(Sweep, BadSweepsAreErrorsWithLine) {
-  auto msg = [](const std::string& yaml) {
-    try {
-      expand(yaml);
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto msg = [](const std::string& yaml) { return expand_error(expand, yaml); };
   EXPECT_NE(msg("rl.kl: 0.1").find("t.yaml:1: 'sweep.rl.kl' must be a non-empty list"), std::string::npos);
   EXPECT_NE(msg("rl.kl: []").find("non-empty list"), std::string::npos);
   EXPECT_NE(msg("rl.kl: [1, 1]").find("twice"), std::string::npos);
@@ -59,10 +67,8 @@ TEST(Sweep, BadSweepsAreErrorsWithLine) {
 }
 
 TEST(Sweep, ListOfGridsIsTheUnionOfTheirRuns) {
-  auto grids = sweep_grids_from_yaml(
-      YAML::Load("[{rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0, 0.01]}, {rl.algorithm: [ei]}]"), "t.yaml");
-  ASSERT_EQ(grids.size(), 2u);
-  auto points = sweep_expand_grids(grids);
+  ASSERT_EQ(sweep_grids_from_yaml(YAML::Load("[{seed: [1]}, {seed: [2]}]"), "t.yaml").size(), 2u);
+  auto points = expand_grids("[{rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0, 0.01]}, {rl.algorithm: [ei]}]");
   ASSERT_EQ(points.size(), 5u);
   EXPECT_EQ(points[0].id, "algorithm-ppo__kl_coef-0");
   EXPECT_EQ(points[4].id, "algorithm-ei");                 // ids from the grid's own axes
@@ -70,14 +76,7 @@ TEST(Sweep, ListOfGridsIsTheUnionOfTheirRuns) {
   // A map is one grid; no sweep is one run.
   EXPECT_EQ(sweep_grids_from_yaml(YAML::Load("{seed: [1, 2]}"), "t.yaml").size(), 1u);
   EXPECT_EQ(sweep_expand_grids({}).size(), 1u);
-  auto msg = [](const std::string& yaml) {
-    try {
-      sweep_expand_grids(sweep_grids_from_yaml(YAML::Load(yaml), "t.yaml"));
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto msg = [](const std::string& yaml) { return expand_error(expand_grids, yaml); };
   EXPECT_NE(msg("[{seed: [1]}, {seed: [1]}]").find("appears in two grids"), std::string::npos);
   EXPECT_NE(msg("[[1, 2]]").find("t.yaml:1: each entry of a 'sweep' list must be a grid"), std::string::npos);
   EXPECT_NE(msg("[]").find("empty list"), std::string::npos);
