@@ -160,6 +160,9 @@ struct RLSession {
   // expert iteration's kept solutions (ei_accumulate): prompt+response token strings seen
   std::vector<Rollout> ei_data;
   std::set<std::vector<int>> ei_seen;
+  // Seconds spent in the current step's phases: sampling and grading (rl_generate), scoring
+  // (rl_score's forward passes). rl_step_times reports them and resets.
+  double sample_s = 0, grade_s = 0, score_s = 0;
 };
 
 // Creates the sampler and checks the models agree. The caller owns the GPTs and the tokenizer.
@@ -180,8 +183,11 @@ SamplingParams rl_sampling_params(const RLConfig& cfg, bool for_ei);
 // Full forward passes in micro-batches over the given rollouts: fills each rollout's per-token
 // log-probs (into old_logprobs or ref_logprobs, or none), entropy and values as asked.
 enum class ScoreInto { old_logprobs, ref_logprobs, values_only };
-void rl_score(const RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
+void rl_score(RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
               bool want_entropy, bool want_values);
+// Writes the step's time per phase into `line`: sample_s, grade_s, score_s, update_s (the rest
+// since step_start: losses, backward, optimiser) and step_s; resets the session's counters.
+void rl_step_times(RLSession& s, double step_start, nlohmann::json& line);
 // Metrics of a rollout batch: reward, response length, correct share, style shares.
 void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line);
 

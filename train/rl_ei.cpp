@@ -17,7 +17,6 @@ nlohmann::json rl_step_ei(RLSession& s, int step) {
   std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step,
                                               cfg.prompts_per_step, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, true));
-  double t1 = now_seconds();
   std::set<std::vector<int>> seen_this_round;
   std::set<std::vector<int>>& seen = cfg.ei_accumulate ? s.ei_seen : seen_this_round;
   std::vector<Rollout> kept;
@@ -37,8 +36,7 @@ nlohmann::json rl_step_ei(RLSession& s, int step) {
   line["sft_sequences"] = data.size();
   line["sft_loss"] = loss;
   line["lr"] = cfg.lr;
-  line["rollout_s"] = t1 - t0;
-  line["update_s"] = now_seconds() - t1;
+  rl_step_times(s, t0, line);
   return line;
 }
 

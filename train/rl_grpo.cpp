@@ -15,7 +15,6 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
   std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step,
                                               cfg.prompts_per_step, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, false));
-  double t1 = now_seconds();
   // Old log-probs by a forward pass; with a single update the ratio is 1 by definition and the
   // update's own forward provides them (rl_update.cpp).
   if (cfg.epochs > 1 || cfg.minibatches > 1) {
@@ -51,8 +50,7 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
   rl_rollout_metrics(rollouts, line);
   if (cfg.kl_coef > 0) line["kl_k1_rollout"] = k1_total / std::max(1.0, tokens);
   line["groups_with_signal"] = (double)groups_with_signal / cfg.prompts_per_step;
-  line["rollout_s"] = t1 - t0;
-  line["update_s"] = now_seconds() - t1;
+  rl_step_times(s, t0, line);
   return line;
 }
 

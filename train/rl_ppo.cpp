@@ -17,7 +17,6 @@ nlohmann::json rl_step_ppo(RLSession& s, int step) {
   std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step,
                                               cfg.prompts_per_step, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, false));
-  double t1 = now_seconds();
   // Old log-probs and (shared head) values from one forward of the sampling weights.
   rl_score(s, *s.policy, rollouts, ScoreInto::old_logprobs, false, s.critic == nullptr);
   if (s.critic) rl_score(s, *s.critic, rollouts, ScoreInto::values_only, false, true);
@@ -57,8 +56,7 @@ nlohmann::json rl_step_ppo(RLSession& s, int step) {
 
   rl_policy_update(s, rollouts, step, true, line);
   rl_rollout_metrics(rollouts, line);
-  line["rollout_s"] = t1 - t0;
-  line["update_s"] = now_seconds() - t1;
+  rl_step_times(s, t0, line);
   return line;
 }
 

@@ -71,7 +71,9 @@ std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompt
   std::vector<int> batch_ids;
   auto flush = [&]() {
     if (batch.empty()) return;
+    double t0 = now_seconds();
     std::vector<Completion> done = sampler_generate(s.sampler, *s.policy, *s.tok, batch, params, s.rng);
+    double t1 = now_seconds();
     for (size_t j = 0; j < done.size(); j++) {
       Rollout& r = out[batch_ids[j]];
       const RLPrompt& p = prompts[r.group];
@@ -88,6 +90,8 @@ std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompt
       r.text = std::move(c.text);
       r.finish = c.finish_reason;
     }
+    s.sample_s += t1 - t0;
+    s.grade_s += now_seconds() - t1;   // the reward loop above is dominated by grading
     batch.clear();
     batch_ids.clear();
   };
@@ -122,8 +126,19 @@ PackedBatch pack_rollouts(const std::vector<Rollout>& rollouts, const int* idx, 
   return p;
 }
 
-void rl_score(const RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
+void rl_step_times(RLSession& s, double step_start, nlohmann::json& line) {
+  double step = now_seconds() - step_start;
+  line["sample_s"] = s.sample_s;
+  line["grade_s"] = s.grade_s;
+  line["score_s"] = s.score_s;
+  line["update_s"] = step - s.sample_s - s.grade_s - s.score_s;
+  line["step_s"] = step;
+  s.sample_s = s.grade_s = s.score_s = 0;
+}
+
+void rl_score(RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
               bool want_entropy, bool want_values) {
+  const double t_start = now_seconds();
   const int n = (int)rollouts.size(), mb = std::min(s.cfg.micro_batch, model.max_B);
   std::vector<int> idx(n);
   for (int i = 0; i < n; i++) idx[i] = i;
@@ -161,6 +176,7 @@ void rl_score(const RLSession& s, GPT& model, std::vector<Rollout>& rollouts, Sc
       }
     }
   }
+  s.score_s += now_seconds() - t_start;
 }
 
 void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line) {
@@ -199,6 +215,7 @@ double sampler_logprob_gap(const std::vector<Rollout>& rollouts) {
 nlohmann::json rl_evaluate(RLSession& s) {
   nlohmann::json line = nlohmann::json::object();
   if (!s.eval_task.prompts || s.cfg.eval_problems <= 0) return line;
+  const double t_start = now_seconds();
   std::vector<RLPrompt> prompts = s.eval_task.prompts(0, s.cfg.eval_problems);
   SamplingParams greedy = rl_sampling_params(s.cfg, false);
   greedy.temperature = 0.0f;
@@ -221,6 +238,7 @@ nlohmann::json rl_evaluate(RLSession& s) {
   line["eval_reward"] = reward / n;
   line["eval_pass1"] = correct / n;
   for (const auto& [label, count] : styles) line["eval_style_" + label] = count / n;
+  line["eval_s"] = now_seconds() - t_start;
   return line;
 }
 

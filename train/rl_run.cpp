@@ -30,7 +30,7 @@ static void print_line(const nlohmann::json& l, int steps) {
     if (l.contains(k)) std::fprintf(stderr, " | %s %.2f", s, l[k].get<double>());
   }
   if (l.contains("eval_pass1")) std::fprintf(stderr, " | eval pass@1 %.3f", num("eval_pass1"));
-  std::fprintf(stderr, " | %.1fs\n", num("rollout_s") + num("update_s"));
+  std::fprintf(stderr, " | %.1fs\n", num("step_s"));
 }
 
 std::string run_rl(RLConfig cfg, const RLOptions& opt) {

@@ -77,8 +77,12 @@ TEST(ShippedConfigs, EchoExperimentsCoverAlgorithmsKlAndScales) {
         pretrainings.insert(run.pretrain_hash);
         if (run.rl.algorithm != "ei") kls.insert(run.rl.kl_coef);
         // PPO's KL is the per-token reward penalty, GRPO's the k3 loss term, as in the paper.
-        if (run.rl.algorithm == "ppo") EXPECT_EQ(run.rl.kl_mode, "reward_k1");
-        if (run.rl.algorithm == "grpo") EXPECT_EQ(run.rl.kl_mode, "loss_k3");
+        if (run.rl.algorithm == "ppo") {
+          EXPECT_EQ(run.rl.kl_mode, "reward_k1");
+        }
+        if (run.rl.algorithm == "grpo") {
+          EXPECT_EQ(run.rl.kl_mode, "loss_k3");
+        }
       }
       EXPECT_EQ(algorithms, (std::set<std::string>{"ei", "grpo", "ppo"}));
       EXPECT_EQ(kls, (std::set<float>{0.0f, 0.001f, 0.01f}));

@@ -69,7 +69,7 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
     EXPECT_EQ(names, (std::vector<std::string>{"step_00000001", "step_00000002", "step_00000004", "step_00000005"}));
     auto a = metrics_read(full + "/metrics.jsonl");
     ASSERT_EQ(a.size(), 6u);   // 5 steps + the final evaluation
-    for (const char* key : {"reward", "response_length", "rollout_s"}) EXPECT_TRUE(a[0].contains(key)) << key;
+    for (const char* key : {"reward", "response_length", "sample_s", "grade_s", "score_s", "update_s", "step_s"}) EXPECT_TRUE(a[0].contains(key)) << key;
     EXPECT_TRUE(a[0].contains("eval_pass1"));
     if (std::string(algorithm) != "ei") {
       for (const char* key : {"kl", "entropy", "clip_fraction", "grad_norm"}) EXPECT_TRUE(a[1].contains(key)) << key;
