@@ -32,13 +32,7 @@ Tokenizer bench_tokenizer(int vocab) {
 
 void run(benchmark::State& state, const std::string& device, bool prefill) {
   const int B = (int)state.range(0);
-  ModelConfig cfg;
-  cfg.vocab_size = 1024;
-  cfg.n_layer = 4;
-  cfg.n_head = 4;
-  cfg.n_embd = 128;
-  cfg.context_length = 128;
-  model_config_finalize(cfg);
+  ModelConfig cfg = model_config_of(1024, 4, 4, 128, 128);
   GPT model;
   gpt_create(model, cfg, select_backend(device), 1, 1, false);
   gpt_init_parameters(model, 1);

@@ -18,6 +18,17 @@ void model_config_finalize(ModelConfig& cfg) {
   cfg.padded_vocab = (cfg.vocab_size + 63) / 64 * 64;  // aligned rows for the LM head matmul
 }
 
+ModelConfig model_config_of(int vocab_size, int n_layer, int n_head, int n_embd, int context_length) {
+  ModelConfig cfg;
+  cfg.vocab_size = vocab_size;
+  cfg.n_layer = n_layer;
+  cfg.n_head = n_head;
+  cfg.n_embd = n_embd;
+  cfg.context_length = context_length;
+  model_config_finalize(cfg);
+  return cfg;
+}
+
 std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, Vp = cfg.padded_vocab, Tm = cfg.context_length;
   std::vector<TensorSlot> t = {

@@ -28,6 +28,8 @@ struct ModelConfig {
   bool value_head = true;    // scalar value head for PPO; part of the layout either way
 };
 void model_config_finalize(ModelConfig& cfg);  // computes padded_vocab; Error on bad shapes
+// A finalized config of the given shape (tied embeddings, value head): for tests and benchmarks.
+ModelConfig model_config_of(int vocab_size, int n_layer, int n_head, int n_embd, int context_length);
 
 // Every parameter, with its shape. L = n_layer, C = n_embd, Vp = padded_vocab, Tm = context.
 struct ParameterTensors {

@@ -11,14 +11,7 @@ namespace chamber {
 namespace {
 
 ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 20;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 8;
-  c.context_length = 6;
-  model_config_finalize(c);
-  return c;
+  return model_config_of(20, 1, 2, 8, 6);
 }
 
 std::string config_yaml(const ModelConfig& c) {

@@ -29,14 +29,7 @@ Tokenizer tiny_tokenizer() {
 }
 
 ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 258;  // padded to 320
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 32;
-  c.context_length = 40;
-  model_config_finalize(c);
-  return c;
+  return model_config_of(258, 2, 2, 32, 40);   // vocabulary padded to 320
 }
 
 // A model whose next-token distributions are far from uniform: random weights larger than the

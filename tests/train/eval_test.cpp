@@ -94,13 +94,7 @@ struct TinyWorld {
   GPT model;
   TinyWorld() {
     tok = tokenizer_train({"What is 2 plus 3?\n\nThe answer is 5.", "def simple_math_problem():\n  return 4"}, 300);
-    ModelConfig cfg;
-    cfg.vocab_size = tok.vocab_size();
-    cfg.n_layer = 2;
-    cfg.n_head = 2;
-    cfg.n_embd = 32;
-    cfg.context_length = 48;
-    model_config_finalize(cfg);
+    ModelConfig cfg = model_config_of(tok.vocab_size(), 2, 2, 32, 48);
     gpt_create(model, cfg, reference_ops(), 1, 1, false);
     gpt_init_parameters(model, 3);
   }

@@ -43,13 +43,7 @@ struct ScopedThreads {
 
 RunResult train_steps(const Ops& ops, int threads) {
   ScopedThreads scoped(threads);
-  ModelConfig cfg;
-  cfg.vocab_size = 1024;
-  cfg.n_layer = 4;
-  cfg.n_head = 4;
-  cfg.n_embd = 128;
-  cfg.context_length = 128;
-  model_config_finalize(cfg);
+  ModelConfig cfg = model_config_of(1024, 4, 4, 128, 128);
   GPT model;
   gpt_create(model, cfg, ops, kB, kT, true);
   gpt_init_parameters(model, 1234);

@@ -20,14 +20,7 @@ namespace {
 // ---- the PPO update's gradient against finite differences ----
 
 ModelConfig fd_model_config() {
-  ModelConfig c;
-  c.vocab_size = 11;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 8;
-  c.context_length = 12;
-  model_config_finalize(c);
-  return c;
+  return model_config_of(11, 1, 2, 8, 12);
 }
 
 std::vector<Rollout> fd_rollouts() {
@@ -155,13 +148,7 @@ void make_toy(Toy& t, bool with_critic) {
   std::vector<std::string> docs;
   for (int d = 0; d < 10; d++) docs.push_back("number:\n\n" + std::to_string(d));
   t.tok = tokenizer_train(docs, 270);
-  ModelConfig mc;
-  mc.vocab_size = t.tok.vocab_size();
-  mc.n_layer = 2;
-  mc.n_head = 2;
-  mc.n_embd = 32;
-  mc.context_length = 16;
-  model_config_finalize(mc);
+  ModelConfig mc = model_config_of(t.tok.vocab_size(), 2, 2, 32, 16);
   const Ops& ops = select_backend("cpu");
   gpt_create(t.policy, mc, ops, 32, 16, true);
   gpt_init_parameters(t.policy, 7);
@@ -262,27 +249,28 @@ void run_toy(RLConfig cfg, bool with_critic) {
   gpt_destroy(t.policy);
 }
 
-TEST(RlToy, GrpoLearnsToSaySeven) {
+// The toy runs' shared settings: 4 prompts x 8 samples, lr 1e-2 after a 5-step warm-up,
+// sampling at temperature 1 (expert iteration samples with its own ei_temperature).
+RLConfig toy_config(const std::string& algorithm) {
   RLConfig c;
-  c.algorithm = "grpo";
+  c.algorithm = algorithm;
   c.prompts_per_step = 4;
   c.samples_per_prompt = 8;
-  c.temperature = 1.0f;
+  if (algorithm != "ei") c.temperature = 1.0f;
   c.lr = 1e-2f;
   c.warmup_steps = 5;
+  return c;
+}
+
+TEST(RlToy, GrpoLearnsToSaySeven) {
+  RLConfig c = toy_config("grpo");
   c.kl_coef = 0.001f;
   run_toy(c, false);
 }
 
 TEST(RlToy, PpoLearnsToSaySeven) {
-  RLConfig c;
-  c.algorithm = "ppo";
-  c.prompts_per_step = 4;
-  c.samples_per_prompt = 8;
-  c.temperature = 1.0f;
-  c.lr = 1e-2f;
+  RLConfig c = toy_config("ppo");
   c.critic_lr = 1e-2f;
-  c.warmup_steps = 5;
   c.epochs = 2;
   c.minibatches = 2;
   c.entropy_coef = 0.001f;
@@ -290,26 +278,16 @@ TEST(RlToy, PpoLearnsToSaySeven) {
 }
 
 TEST(RlToy, PpoWithSeparateCriticLearnsToSaySeven) {
-  RLConfig c;
-  c.algorithm = "ppo";
+  RLConfig c = toy_config("ppo");
   c.separate_critic = true;
-  c.prompts_per_step = 4;
-  c.samples_per_prompt = 8;
-  c.temperature = 1.0f;
-  c.lr = 1e-2f;
   c.critic_lr = 1e-2f;
-  c.warmup_steps = 5;
   run_toy(c, true);
 }
 
 TEST(RlToy, ExpertIterationLearnsToSaySeven) {
-  RLConfig c;
-  c.algorithm = "ei";
-  c.prompts_per_step = 4;
-  c.samples_per_prompt = 8;
+  RLConfig c = toy_config("ei");
   c.ei_temperature = 1.0f;
   c.ei_top_p = 1.0f;
-  c.lr = 1e-2f;
   c.warmup_steps = 2;
   c.ei_epochs = 2;
   c.ei_batch = 8;
