@@ -119,6 +119,14 @@ void BM_matmul_forward(benchmark::State& state) {
   DeviceFloats inp((size_t)kN * C, 1), w((size_t)OC * C, 2), b(OC, 3), out((size_t)kN * OC, 4);
   run(state, [&] { gpu().matmul_forward(out, inp, w, b, kN, C, OC); }, 0, 2.0 * kN * C * OC);
 }
+// The fc layer with GELU in cuBLASLt's epilogue, against BM_matmul_forward/2 + BM_gelu_forward.
+void BM_matmul_gelu_forward(benchmark::State& state) {
+  const int C = kC, OC = 4 * kC;
+  DeviceFloats inp((size_t)kN * C, 1), w((size_t)OC * C, 2), b(OC, 3), out((size_t)kN * OC, 4);
+  DeviceFloats pre((size_t)kN * OC, 5);
+  run(state, [&] { gpu().matmul_gelu_forward(out, pre, inp, w, b, kN, C, OC); }, 0,
+      2.0 * kN * C * OC);
+}
 void BM_matmul_backward(benchmark::State& state) {
   int C, OC;
   linear_shape((int)state.range(0), &C, &OC);
@@ -166,6 +174,20 @@ void BM_classifier(benchmark::State& state) {
   // Overwrites the logits with gradients each time; still finite, same amount of work.
   run(state, [&] { gpu().classifier_forward_backward(logits, losses, entropy, targets, w, kN, kV, kVp, true); },
       kF * kN * (double)kVp * 3, 0);
+}
+// One sampling step of a 512-row rollout batch over GPT-2's vocabulary: the row is read ~3 times.
+void BM_sample_tokens(benchmark::State& state) {
+  const int rows = 512;
+  const float temperature = state.range(0) ? 1.0f : 0.0f;
+  DeviceFloats logits((size_t)rows * kVp, 1, -4.0f, 4.0f), logprobs(rows, 2);
+  std::vector<double> host_uniforms(rows, 0.5);
+  double* uniforms = (double*)gpu().alloc(rows * sizeof(double));
+  int* ids = (int*)gpu().alloc(rows * sizeof(int));
+  gpu().from_host(uniforms, host_uniforms.data(), rows * sizeof(double));
+  run(state, [&] { gpu().sample_tokens(ids, logprobs, logits, uniforms, rows, kV, kV, kVp, temperature); },
+      kF * rows * (double)kV * 3, 0);
+  gpu().free(uniforms);
+  gpu().free(ids);
 }
 void BM_adamw(benchmark::State& state) {
   size_t n = 124'000'000;
@@ -260,6 +282,7 @@ BENCHMARK(BM_encoder_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_layernorm_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_layernorm_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_matmul_forward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_matmul_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_matmul_backward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_matmul_peak_square)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_attention_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
@@ -268,6 +291,7 @@ BENCHMARK(BM_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_classifier)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_sample_tokens)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adamw)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "engine/util.h"
 
@@ -203,8 +204,22 @@ LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l)
           p.fc_b + l * 4 * C,        p.fc_proj_w + l * 4 * C * C, p.fc_proj_b + l * C};
 }
 
+void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
+                     const float* fc_w, const float* fc_b, int N, int C) {
+  if (ops.matmul_gelu_forward) {
+    ops.matmul_gelu_forward(fch_gelu, fch, ln2, fc_w, fc_b, N, C, 4 * C);
+  } else {
+    ops.matmul_forward(fch, ln2, fc_w, fc_b, N, C, 4 * C);
+    ops.gelu_forward(fch_gelu, fch, (size_t)N * 4 * C);
+  }
+}
+
+// "layer 3": the profiler range of one block.
+static void layer_name(char (&name)[24], int l) { std::snprintf(name, sizeof(name), "layer %d", l); }
+
 void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   const Ops& ops = *m.ops;
+  NamedRange phase(ops, "forward");
   const ModelConfig& cfg = m.cfg;
   if (B > m.max_B || T > m.max_T)
     fail("batch (", B, ", ", T, ") exceeds the planned activations (", m.max_B, ", ", m.max_T, ")");
@@ -232,6 +247,9 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
     float* fch = a.fch + l * 4 * BTC;
     float* fch_gelu = a.fch_gelu + l * 4 * BTC;
     float* residual3 = a.residual3 + l * BTC;
+    char name[24];
+    layer_name(name, l);
+    NamedRange layer(ops, name);
 
     ops.layernorm_forward(ln1, a.ln1_mean + l * N, a.ln1_rstd + l * N, residual, w.ln1_w, w.ln1_b, N, C);
     ops.matmul_forward(qkv, ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
@@ -239,8 +257,7 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
     ops.matmul_forward(a.proj_out, atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
     ops.residual_forward(residual2, residual, a.proj_out, BTC);
     ops.layernorm_forward(ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, residual2, w.ln2_w, w.ln2_b, N, C);
-    ops.matmul_forward(fch, ln2, w.fc_w, w.fc_b, N, C, 4 * C);
-    ops.gelu_forward(fch_gelu, fch, 4 * BTC);
+    fc_gelu_forward(ops, fch_gelu, fch, ln2, w.fc_w, w.fc_b, N, C);
     ops.matmul_forward(a.proj_out, fch_gelu, w.fc_proj_w, w.fc_proj_b, N, 4 * C, C);
     ops.residual_forward(residual3, residual2, a.proj_out, BTC);
   }
@@ -253,6 +270,7 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
 
 double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bool with_grad) {
   const Ops& ops = *m.ops;
+  NamedRange phase(ops, "classifier");
   const int N = m.B * m.T;
   if (with_grad && !token_weights) fail("gpt_classifier: token_weights are required with gradients");
   ActivationTensors& a = m.acts;
@@ -271,6 +289,7 @@ double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bo
 
 void gpt_backward(GPT& m, const float* dvalues) {
   const Ops& ops = *m.ops;
+  NamedRange phase(ops, "backward");
   const ModelConfig& cfg = m.cfg;
   const int B = m.B, T = m.T, C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
   const size_t BTC = (size_t)N * C;
@@ -298,6 +317,9 @@ void gpt_backward(GPT& m, const float* dvalues) {
     LayerView w = layer_params(p, cfg, l);
     LayerView dw = layer_params(g, cfg, l);
     const float* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
+    char name[24];
+    layer_name(name, l);
+    NamedRange layer(ops, name);
 
     // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
     ops.zero(a.d_fch_gelu, 4 * BTC * sizeof(float));
@@ -328,6 +350,7 @@ void gpt_backward(GPT& m, const float* dvalues) {
 void gpt_zero_grad(GPT& m) { m.ops->zero(m.grad_arena.base, m.grad_arena.bytes); }
 
 double gpt_grad_norm(GPT& m) {
+  NamedRange phase(*m.ops, "grad_norm");
   // The arena is contiguous floats (padding between tensors is zero), so one reduction covers all.
   double sum = m.ops->sum_squares((const float*)m.grad_arena.base, m.grad_arena.bytes / sizeof(float));
   return std::sqrt(sum);
@@ -335,6 +358,7 @@ double gpt_grad_norm(GPT& m) {
 
 void gpt_adamw_step(GPT& m, float lr, float beta1, float beta2, float eps, float weight_decay,
                     float grad_scale) {
+  NamedRange phase(*m.ops, "optimizer");
   m.adam_step++;
   for (const auto& slot : m.param_table) {
     size_t off = slot.offset / sizeof(float);

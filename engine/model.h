@@ -115,6 +115,11 @@ struct LayerView {
 };
 LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l);
 
+// The MLP's fc Linear and GELU for N rows: fch = ln2 @ fc_w^T + fc_b, fch_gelu = GELU(fch). One
+// fused op where the backend has one (cuBLASLt's GELU epilogue), else the two ops.
+void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
+                     const float* fc_w, const float* fc_b, int N, int C);
+
 // The parameter size table (names are the checkpoint names), filled with pointers into `p`.
 std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p);
 // Whether AdamW weight decay applies to this parameter (2-D weights yes; biases, norms, value no).

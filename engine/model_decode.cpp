@@ -30,6 +30,9 @@ static std::vector<TensorSlot> cache_table(const ModelConfig& cfg, int max_batch
       {"fch", {R, 4 * C}, (void**)&c.fch},
       {"fch_gelu", {R, 4 * C}, (void**)&c.fch_gelu},
       {"logits", {B, cfg.padded_vocab}, (void**)&c.logits},
+      {"uniforms", {B}, (void**)&c.uniforms, sizeof(double)},
+      {"sampled_ids", {B}, (void**)&c.sampled_ids},
+      {"sampled_logprobs", {B}, (void**)&c.sampled_logprobs},
   };
   return t;
 }
@@ -67,6 +70,7 @@ void kv_cache_destroy(KVCache& c) { arena_destroy(c.arena); }
 void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* host_slots, int N,
                         int Tn, int pos0, int logit_rows) {
   const Ops& ops = *m.ops;
+  NamedRange phase(ops, "decode");
   const ModelConfig& cfg = m.cfg;
   const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, R = N * Tn;
   if (N <= 0 || N > c.max_batch || Tn <= 0 || R > c.scratch_rows || pos0 < 0 || pos0 + Tn > c.max_len)
@@ -95,8 +99,7 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
     ops.matmul_forward(c.proj, c.atty, w.attn_proj_w, w.attn_proj_b, R, C, C);
     ops.residual_forward(c.x2, c.x, c.proj, RC);
     ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x2, w.ln2_w, w.ln2_b, R, C);
-    ops.matmul_forward(c.fch, c.ln, w.fc_w, w.fc_b, R, C, 4 * C);
-    ops.gelu_forward(c.fch_gelu, c.fch, 4 * RC);
+    fc_gelu_forward(ops, c.fch_gelu, c.fch, c.ln, w.fc_w, w.fc_b, R, C);
     ops.matmul_forward(c.proj, c.fch_gelu, w.fc_proj_w, w.fc_proj_b, R, 4 * C, C);
     ops.residual_forward(c.x, c.x2, c.proj, RC);
   }

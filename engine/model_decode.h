@@ -30,6 +30,9 @@ struct KVCache {
   float* proj = nullptr;         // (scratch_rows, C)
   float *fch = nullptr, *fch_gelu = nullptr;   // (scratch_rows, 4C)
   float* logits = nullptr;       // (max_batch, Vp)
+  double* uniforms = nullptr;    // (max_batch) one uniform per row for the sampling op
+  int* sampled_ids = nullptr;    // (max_batch) its draws
+  float* sampled_logprobs = nullptr;  // (max_batch) and their log-probabilities
 };
 
 // Plans and allocates the cache on the model's backend. Error when max_len exceeds the context,

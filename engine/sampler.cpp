@@ -8,6 +8,8 @@
 // list of active rows: its cache slot stays where it is (rows name their slot), so dropping it
 // costs nothing and later steps cost only the rows still running.
 // Before the lockstep, positions 0..min_len-2 (shared by every prompt) are prefilled in blocks.
+// Greedy and plain temperature draws run on the backend (the sample_tokens op), so a GPU returns
+// only ids and log-probabilities each step; top-k and top-p copy the logits to the host and sort.
 #include "engine/sampler.h"
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <numeric>
 
 #include "engine/model_decode.h"
+#include "kernels/sample.h"
 
 namespace chamber {
 
@@ -37,16 +40,16 @@ void sampler_destroy(Sampler& s) {
   s.cache = nullptr;
 }
 
-double sampler_logprob(const float* logits, int n, int id) {
-  double mx = -INFINITY;
-  for (int v = 0; v < n; v++) mx = std::max(mx, (double)logits[v]);
-  double sum = 0;
-  for (int v = 0; v < n; v++) sum += std::exp((double)logits[v] - mx);
-  return (double)logits[id] - mx - std::log(sum);
+double sampler_logprob(const float* logits, int n, int id) { return logprob_row_ref(logits, n, id); }
+
+// Top-k and top-p off: the draw is the sampling op's (kernels/sample.h), on whichever backend.
+static bool plain_sampling(const SamplingParams& p, int n) {
+  return (p.top_k <= 0 || p.top_k >= n) && p.top_p >= 1.0f;
 }
 
 int sampler_draw(const float* logits, int n, const SamplingParams& p, Rng& rng) {
-  if (p.temperature <= 0.0f) return (int)(std::max_element(logits, logits + n) - logits);
+  if (p.temperature <= 0.0f) return sample_row_ref(logits, n, p.temperature, 0.0);
+  if (plain_sampling(p, n)) return sample_row_ref(logits, n, p.temperature, rng.uniform_double());
   // Candidates ordered by logit (ties: lower id first) when top-k or top-p needs an order.
   std::vector<int> ids(n);
   std::iota(ids.begin(), ids.end(), 0);
@@ -172,8 +175,8 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
   std::vector<int> feed(B);  // token each row feeds at the current step
   for (int i = 0; i < B; i++) feed[i] = prompts[i][step];
   std::vector<int> tokens, slots, drawn;
-  std::vector<double> drawn_lp;
-  std::vector<float> logits;
+  std::vector<float> drawn_lp, logits;
+  std::vector<double> uniforms;
   while (!active.empty()) {
     const int n = (int)active.size();
     int ready = 0;  // rows whose prompt ends at this step or earlier: they sample
@@ -185,7 +188,21 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
       slots[r] = rows[active[r]].slot;
     }
     gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
-    if (ready > 0) {
+    if (ready > 0 && model.ops->sample_tokens && plain_sampling(params, draw_vocab)) {
+      // Draw where the logits are: only the uniforms go in and the ids and log-probs come out.
+      // Each row takes one uniform from its own generator, as sampler_draw would.
+      uniforms.resize(ready);
+      for (int r = 0; r < ready; r++)
+        uniforms[r] = params.temperature > 0.0f ? rows[active[r]].rng.uniform_double() : 0.0;
+      model.ops->from_host(cache.uniforms, uniforms.data(), (size_t)ready * sizeof(double));
+      model.ops->sample_tokens(cache.sampled_ids, cache.sampled_logprobs, cache.logits,
+                               cache.uniforms, ready, draw_vocab, V, Vp, params.temperature);
+      drawn.resize(ready);
+      drawn_lp.resize(ready);
+      model.ops->to_host(drawn.data(), cache.sampled_ids, (size_t)ready * sizeof(int));
+      model.ops->to_host(drawn_lp.data(), cache.sampled_logprobs, (size_t)ready * sizeof(float));
+    } else if (ready > 0) {
+      // Top-k or top-p: sort on the host.
       logits.resize((size_t)ready * Vp);
       model.ops->to_host(logits.data(), cache.logits, logits.size() * sizeof(float));
       drawn.resize(ready);
@@ -194,7 +211,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
       for (int r = 0; r < ready; r++) {
         const float* row_logits = logits.data() + (size_t)r * Vp;
         drawn[r] = sampler_draw(row_logits, draw_vocab, params, rows[active[r]].rng);
-        drawn_lp[r] = sampler_logprob(row_logits, V, drawn[r]);
+        drawn_lp[r] = (float)sampler_logprob(row_logits, V, drawn[r]);
       }
     }
     for (int r = 0; r < n; r++) {

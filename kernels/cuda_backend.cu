@@ -116,7 +116,12 @@ void backend_from_host(void* dst, const void* host_src, size_t bytes) {
 }
 void backend_synchronize() { CUDA_CHECK(cudaStreamSynchronize(run_stream())); }
 
-// Names each op in Nsight's timeline (the emulated build has no profiler to tell).
+// Names each op in Nsight's timeline (the emulated build has no profiler to tell). The model
+// names the phases and layers around them through the table's range_push/range_pop.
+#if defined(__CUDACC__)
+void backend_range_push(const char* name) { nvtxRangePushA(name); }
+void backend_range_pop() { nvtxRangePop(); }
+#endif
 struct OpRange {
 #if defined(__CUDACC__)
   explicit OpRange(const char* name) { nvtxRangePushA(name); }
@@ -152,6 +157,11 @@ void op_matmul_forward(float* out, const float* inp, const float* weight, const 
                        int C, int OC) {
   OpRange range("matmul_forward");
   matmul_forward(out, inp, weight, bias, N, C, OC, run_stream());
+}
+void op_matmul_gelu_forward(float* out, float* pre_gelu, const float* inp, const float* weight,
+                            const float* bias, int N, int C, int OC) {
+  OpRange range("matmul_gelu_forward");
+  matmul_gelu_forward(out, pre_gelu, inp, weight, bias, N, C, OC, run_stream());
 }
 void op_matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                         const float* inp, const float* weight, int N, int C, int OC) {
@@ -205,6 +215,11 @@ void op_value_head_backward(float* dh, float* dw, float* db, const float* dvalue
   OpRange range("value_head_backward");
   value_head_backward(dh, dw, db, dvalues, h, w, N, C, run_stream());
 }
+void op_sample_tokens(int* ids, float* logprobs, const float* logits, const double* uniforms, int N,
+                      int n_draw, int V, int Vp, float temperature) {
+  OpRange range("sample_tokens");
+  sample_tokens(ids, logprobs, logits, uniforms, N, n_draw, V, Vp, temperature, run_stream());
+}
 double op_sum_squares(const float* g, size_t n) {
   OpRange range("sum_squares");
   return sum_squares(g, n, run_stream());
@@ -227,12 +242,17 @@ Ops make_ops(const char* name) {
   ops.to_host = backend_to_host;
   ops.from_host = backend_from_host;
   ops.synchronize = backend_synchronize;
+#if defined(__CUDACC__)
+  ops.range_push = backend_range_push;
+  ops.range_pop = backend_range_pop;
+#endif
   ops.encoder_forward = op_encoder_forward;
   ops.encoder_backward = op_encoder_backward;
   ops.layernorm_forward = op_layernorm_forward;
   ops.layernorm_backward = op_layernorm_backward;
   ops.matmul_forward = op_matmul_forward;
   ops.matmul_backward = op_matmul_backward;
+  ops.matmul_gelu_forward = op_matmul_gelu_forward;
   ops.attention_forward = op_attention_forward;
   ops.attention_backward = op_attention_backward;
   ops.attention_decode = op_attention_decode;
@@ -243,6 +263,7 @@ Ops make_ops(const char* name) {
   ops.classifier_forward_backward = op_classifier;
   ops.value_head_forward = op_value_head_forward;
   ops.value_head_backward = op_value_head_backward;
+  ops.sample_tokens = op_sample_tokens;
   ops.sum_squares = op_sum_squares;
   ops.adamw_update = op_adamw_update;
   return ops;

@@ -15,6 +15,12 @@ namespace chamber::CHAMBER_GPU_NS {
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
           long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
           int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream);
+// D = GELU(pre_gelu), pre_gelu = op(A) @ op(B) [+ bias]: one product (batch 1, alpha 1, beta 0)
+// whose epilogue applies the bias and GELU and also writes the GELU input (backward reads it).
+// pre_gelu has D's layout. Falls back to gemm then gelu_forward where the epilogue is unavailable.
+void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
+               const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
+               const floatX* bias, cudaStream_t stream);
 // The same product by a simple kernel (one thread per element of D): what gemm falls back to when
 // cuBLASLt has no algorithm for a shape or alignment.
 void gemm_simple(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,
@@ -46,6 +52,9 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
                      const floatX* inp, const floatX* weight, int N, int C, int OC,
                      cudaStream_t stream);
 
+void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
+                         const floatX* bias, int N, int C, int OC, cudaStream_t stream);
+
 void attention_forward(floatX* out, floatX* att, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream);
 void attention_backward(floatX* dqkv, floatX* datt, const floatX* dout, const floatX* qkv,
@@ -71,6 +80,10 @@ void value_head_forward(float* values, const floatX* h, const floatX* w, const f
                         int C, cudaStream_t stream);
 void value_head_backward(floatX* dh, floatX* dw, floatX* db, const float* dvalues,
                          const floatX* h, const floatX* w, int N, int C, cudaStream_t stream);
+
+// kernels/sample.cu (contract in sample.h).
+void sample_tokens(int* ids, float* logprobs, const floatX* logits, const double* uniforms, int N,
+                   int n_draw, int V, int Vp, float temperature, cudaStream_t stream);
 
 void adamw_update(floatX* params, const floatX* grads, float* m, float* v, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,

@@ -11,6 +11,11 @@
 // but always correct, and said once on stderr. It is gemm_simple, which the emulated tests check
 // against the reference loops below.
 //
+// gemm_gelu is the MLP's fc layer: cuBLASLt's GELU_AUX_BIAS epilogue adds the bias, writes that
+// pre-activation to an auxiliary matrix (backward needs it) and GELU of it to D, in the one pass
+// over the output tile that the bias epilogue makes anyway; separately, the GELU kernel would read
+// and write the (N, 4C) matrix again. cuBLASLt's GELU is the tanh approximation, as ours.
+//
 // Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM):
 // cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
 // operands, transposes, leading dimensions, strides, beta and bias each op passes).
@@ -110,27 +115,35 @@ cublasLtMatrixLayout_t make_layout(int rows, int cols, int ld, long long stride,
   return layout;
 }
 
-}  // namespace
-
-void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
-          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
-          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream) {
-  if (m <= 0 || n <= 0 || batch <= 0) return;
-  if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
+// One cuBLASLt matmul with the epilogue the arguments ask for: bias (if non-null) added, then
+// GELU applied with its input written to pre_gelu (if non-null; leading dimension ldd, batch 1).
+// False when cuBLASLt offers no algorithm for the shape, alignment and epilogue: nothing was
+// written and the caller falls back (saying so once: the fallback is slower).
+bool lt_matmul(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,
+               int lda, long long stride_a, const floatX* B, int ldb, long long stride_b,
+               float beta, floatX* D, int ldd, long long stride_d, int batch, const floatX* bias,
+               floatX* pre_gelu, cudaStream_t stream) {
   Lt& state = lt();
-
   cublasLtMatmulDesc_t op;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F));
   cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
-  if (bias) {
-    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
-                                                sizeof(epilogue)));
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  if (pre_gelu) epilogue = bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+  else if (bias) epilogue = CUBLASLT_EPILOGUE_BIAS;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                              sizeof(epilogue)));
+  if (bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                 sizeof(bias)));
+  if (pre_gelu) {
+    int64_t aux_ld = ldd;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+                                                &pre_gelu, sizeof(pre_gelu)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld,
+                                                sizeof(aux_ld)));
   }
   cublasLtMatrixLayout_t layout_a =
       make_layout(trans_a ? k : m, trans_a ? m : k, lda, stride_a, batch);
@@ -160,27 +173,56 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                                                          layout_d, layout_d, pref, 1, &heuristic,
                                                          &found);
   if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
-  if (status == CUBLAS_STATUS_SUCCESS && found > 0) {
+  bool ran = status == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (ran)
     CUBLAS_CHECK(cublasLtMatmul(state.handle, op, &alpha, A, layout_a, B, layout_b, &beta, D,
                                 layout_d, D, layout_d, &heuristic.algo, state.workspace,
                                 kWorkspaceBytes, stream));
-  } else {
-    static bool warned = false;
-    if (!warned)
-      std::fprintf(stderr, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
-                   "ldb=%d ldd=%d batch=%d, alignments %u/%u/%u bytes); using the simple fallback "
-                   "kernel (slow). Said once.\n", m, n, k, lda, ldb, ldd, batch, align_a, align_b,
-                   align_d);
-    warned = true;
-    gemm_simple(trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D, ldd,
-                stride_d, batch, bias, stream);
-  }
 
   CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
   CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_d));
   CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_b));
   CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_a));
   CUBLAS_CHECK(cublasLtMatmulDescDestroy(op));
+  return ran;
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
+          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
+          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream) {
+  if (m <= 0 || n <= 0 || batch <= 0) return;
+  if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
+  if (lt_matmul(trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D,
+                ldd, stride_d, batch, bias, nullptr, stream))
+    return;
+  static bool warned = false;
+  if (!warned)
+    std::fprintf(stderr, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
+                 "ldb=%d ldd=%d batch=%d); using the simple fallback kernel (slow). Said once.\n",
+                 m, n, k, lda, ldb, ldd, batch);
+  warned = true;
+  gemm_simple(trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D, ldd,
+                stride_d, batch, bias, stream);
+}
+
+void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
+               const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
+               const floatX* bias, cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return;
+  // The epilogue needs the auxiliary matrix's leading dimension to be a multiple of 8.
+  if (ldd % 8 == 0 && lt_matmul(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, D,
+                                ldd, 0, 1, bias, pre_gelu, stream))
+    return;
+  static bool warned = false;
+  if (!warned)
+    std::fprintf(stderr, "chamber: cuBLASLt has no GELU-epilogue algorithm for a gemm (m=%d n=%d "
+                 "k=%d ldd=%d); using a matmul then the GELU kernel. Said once.\n", m, n, k, ldd);
+  warned = true;
+  gemm(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, pre_gelu, ldd, 0, 1, bias,
+       stream);
+  gelu_forward(D, pre_gelu, (size_t)ldd * n, stream);
 }
 
 #else  // SIMT emulation: the reference GEMM
@@ -210,6 +252,15 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
       }
     }
   }
+}
+
+void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
+               const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
+               const floatX* bias, cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return;
+  gemm(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, pre_gelu, ldd, 0, 1, bias,
+       stream);
+  gelu_forward(D, pre_gelu, (size_t)ldd * n, stream);
 }
 
 #endif

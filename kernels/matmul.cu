@@ -9,6 +9,7 @@
 //   out^T (OC,N)   = W^T (OC,C) X (C,N)        gemm(T, N, m=OC, n=N,  k=C)
 //   dinp^T (C,N)  += W (C,OC) G (OC,N)         gemm(N, N, m=C,  n=N,  k=OC), beta 1
 //   dweight^T (C,OC) += X (C,N) G^T (N,OC)     gemm(N, T, m=C,  n=OC, k=N),  beta 1
+// matmul_gelu_forward is the forward product with cuBLASLt's GELU epilogue (the MLP's fc layer).
 // The accumulating products use beta = 1 (cuBLAS adds into D for free). The bias gradient is a
 // deterministic column sum (reduce.cu): cuBLASLt's bias-gradient epilogue overwrites rather than
 // accumulates, which would break the += contract.
@@ -19,6 +20,12 @@ namespace chamber::CHAMBER_GPU_NS {
 void matmul_forward(floatX* out, const floatX* inp, const floatX* weight, const floatX* bias,
                     int N, int C, int OC, cudaStream_t stream) {
   gemm(true, false, OC, N, C, 1.0f, weight, C, 0, inp, C, 0, 0.0f, out, OC, 0, 1, bias, stream);
+}
+
+// The fc layer and its GELU: the forward product above with the GELU epilogue (gemm.cu).
+void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
+                         const floatX* bias, int N, int C, int OC, cudaStream_t stream) {
+  gemm_gelu(true, false, OC, N, C, weight, C, inp, C, out, pre_gelu, OC, bias, stream);
 }
 
 void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,

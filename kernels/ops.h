@@ -28,6 +28,11 @@ struct Ops {
   void (*from_host)(void* dst, const void* host_src, size_t bytes);
   void (*synchronize)();
 
+  // ---- profiler ranges: name a phase or layer in Nsight's timeline (nvtxRangePush/Pop on the
+  //      CUDA backend). Null in backends with no profiler to tell; call through NamedRange. ----
+  void (*range_push)(const char* name);
+  void (*range_pop)();
+
   // ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ----
   void (*encoder_forward)(float* out, const int* tokens, const float* wte, const float* wpe,
                           int B, int T, int C);
@@ -47,6 +52,12 @@ struct Ops {
                          int N, int C, int OC);
   void (*matmul_backward)(float* dinp, float* dweight, float* dbias, const float* dout,
                           const float* inp, const float* weight, int N, int C, int OC);
+  // ---- the MLP's first Linear and its GELU in one op (cuBLASLt's GELU epilogue on the GPU):
+  //      pre_gelu (N,OC) = inp @ weight^T + bias, out = GELU(pre_gelu), both OVERWRITTEN (backward
+  //      reads pre_gelu). Exactly matmul_forward then gelu_forward; null where a backend has no
+  //      fused version (the model then calls those two). ----
+  void (*matmul_gelu_forward)(float* out, float* pre_gelu, const float* inp, const float* weight,
+                              const float* bias, int N, int C, int OC);
 
   // ---- causal multi-head self-attention.
   //      qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.
@@ -92,6 +103,14 @@ struct Ops {
   void (*value_head_backward)(float* dh, float* dw, float* db, const float* dvalues,
                               const float* h, const float* w, int N, int C);
 
+  // ---- next-token draw for the sampler (kernels/sample.h has the math): for each row of logits
+  //      (N, Vp), ids[i] = the greedy (temperature <= 0) or temperature draw over the first n_draw
+  //      columns by inverse CDF at uniforms[i], logprobs[i] = its untempered log-probability
+  //      over the first V. ids, logprobs (N) OVERWRITTEN; all backend arrays. Null where absent:
+  //      the sampler then copies the logits to the host and draws there. ----
+  void (*sample_tokens)(int* ids, float* logprobs, const float* logits, const double* uniforms,
+                        int N, int n_draw, int V, int Vp, float temperature);
+
   // ---- optimizer ----
   // sum of squares of g[0..n) in double, returned to the host (the caller sums over tensors).
   double (*sum_squares)(const float* g, size_t n);
@@ -102,6 +121,20 @@ struct Ops {
   void (*adamw_update)(float* params, const float* grads, float* m, float* v, size_t n, float lr,
                        float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                        int t);
+};
+
+// Names a stretch of work (a phase, a layer) in the profiler's timeline for its lifetime; does
+// nothing in a backend without range ops. The name is copied at once, so a stack buffer will do.
+struct NamedRange {
+  const Ops& ops;
+  NamedRange(const Ops& o, const char* name) : ops(o) {
+    if (ops.range_push) ops.range_push(name);
+  }
+  ~NamedRange() {
+    if (ops.range_pop) ops.range_pop();
+  }
+  NamedRange(const NamedRange&) = delete;
+  NamedRange& operator=(const NamedRange&) = delete;
 };
 
 // The plain C++ reference backend (kernels/*.cpp): readable loops, OpenMP over rows.

@@ -15,6 +15,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/residual.h"
+#include "kernels/sample.h"
 #include "kernels/value_head.h"
 
 namespace chamber {
@@ -68,6 +69,7 @@ Ops make_reference_ops() {
   ops.classifier_forward_backward = classifier_forward_backward_ref<float>;
   ops.value_head_forward = value_head_forward_ref<float>;
   ops.value_head_backward = value_head_backward_ref<float>;
+  ops.sample_tokens = sample_tokens_ref;
   ops.sum_squares = sum_squares_ref<float>;
   ops.adamw_update = adamw_update_ref<float>;
   return ops;

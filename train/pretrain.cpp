@@ -213,6 +213,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
       if (!opt.quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", step, val_loss);
     }
     double t0 = now_seconds();
+    NamedRange step_range(ops, "train step");
     gpt_zero_grad(model);
     double loss = 0.0;
     for (int micro = 0; micro < tc.grad_accum; micro++) {

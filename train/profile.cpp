@@ -17,17 +17,18 @@ Ops g_profiled;
 enum OpId {
   kEncoderFwd, kEncoderBwd, kLayerNormFwd, kLayerNormBwd, kMatmulFwd, kMatmulBwd, kAttentionFwd,
   kAttentionBwd, kGeluFwd, kGeluBwd, kResidualFwd, kResidualBwd, kClassifier, kValueFwd, kValueBwd,
-  kSumSquares, kAdamW, kMemory, kNumOps
+  kSumSquares, kAdamW, kMemory, kMatmulGeluFwd, kNumOps
 };
 const char* kOpNames[kNumOps] = {
     "encoder_forward", "encoder_backward", "layernorm_forward", "layernorm_backward",
     "matmul_forward", "matmul_backward", "attention_forward", "attention_backward",
     "gelu_forward", "gelu_backward", "residual_forward", "residual_backward",
     "classifier_forward_backward", "value_head_forward", "value_head_backward", "sum_squares",
-    "adamw_update", "memory (zero/copy)"};
+    "adamw_update", "memory (zero/copy)", "matmul_gelu_forward"};
 const char* kPhase[kNumOps] = {"forward", "backward", "forward", "backward", "forward", "backward",
                                "forward", "backward", "forward", "backward", "forward", "backward",
-                               "classifier", "forward", "backward", "optimizer", "optimizer", "memory"};
+                               "classifier", "forward", "backward", "optimizer", "optimizer", "memory",
+                               "forward"};
 double g_seconds[kNumOps];
 long g_calls[kNumOps];
 
@@ -75,6 +76,11 @@ const Ops& profiled_ops(const Ops& inner) {
   g_profiled.matmul_forward = [](float* o, const float* i, const float* w, const float* b, int N, int C, int OC) {
     timed(kMatmulFwd, [&] { g_inner->matmul_forward(o, i, w, b, N, C, OC); });
   };
+  if (inner.matmul_gelu_forward)  // optional: stays null where the backend has no fused version
+    g_profiled.matmul_gelu_forward = [](float* o, float* pre, const float* i, const float* w,
+                                        const float* b, int N, int C, int OC) {
+      timed(kMatmulGeluFwd, [&] { g_inner->matmul_gelu_forward(o, pre, i, w, b, N, C, OC); });
+    };
   g_profiled.matmul_backward = [](float* di, float* dw, float* db, const float* d, const float* i,
                                   const float* w, int N, int C, int OC) {
     timed(kMatmulBwd, [&] { g_inner->matmul_backward(di, dw, db, d, i, w, N, C, OC); });

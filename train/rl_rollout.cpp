@@ -72,6 +72,7 @@ std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompt
   auto flush = [&]() {
     if (batch.empty()) return;
     double t0 = now_seconds();
+    NamedRange range(*s.policy->ops, "rl sample");
     std::vector<Completion> done = sampler_generate(s.sampler, *s.policy, *s.tok, batch, params, s.rng);
     double t1 = now_seconds();
     for (size_t j = 0; j < done.size(); j++) {
@@ -139,6 +140,7 @@ void rl_step_times(RLSession& s, double step_start, nlohmann::json& line) {
 void rl_score(RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
               bool want_entropy, bool want_values) {
   const double t_start = now_seconds();
+  NamedRange range(*model.ops, "rl score");
   const int n = (int)rollouts.size(), mb = std::min(s.cfg.micro_batch, model.max_B);
   std::vector<int> idx(n);
   for (int i = 0; i < n; i++) idx[i] = i;

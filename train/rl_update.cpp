@@ -64,6 +64,7 @@ struct UpdateStats {
 
 void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bool with_values,
                       nlohmann::json& line) {
+  NamedRange range(*s.policy->ops, "rl update");
   const RLConfig& cfg = s.cfg;
   GPT& policy = *s.policy;
   const bool shared_value = with_values && !s.critic;
@@ -165,6 +166,7 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
 }
 
 double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs) {
+  NamedRange range(*s.policy->ops, "ei finetune");
   const RLConfig& cfg = s.cfg;
   GPT& policy = *s.policy;
   const int n = (int)data.size(), micro = std::min(cfg.micro_batch, policy.max_B);

@@ -211,5 +211,67 @@ TEST(Model, InitialisationIsDeterministic) {
   gpt_destroy(b);
 }
 
+// A reference backend that logs its profiler ranges and has a fused fc + GELU op (counted), to
+// check what the model asks of a backend that offers them.
+std::vector<std::string> range_log;
+int fused_gelu_calls = 0;
+const Ops& instrumented_ops() {
+  static const Ops ops = [] {
+    Ops o = reference_ops();
+    o.range_push = [](const char* name) { range_log.push_back(name); };
+    o.range_pop = [] { range_log.push_back("pop"); };
+    o.matmul_gelu_forward = [](float* out, float* pre, const float* inp, const float* w,
+                               const float* b, int N, int C, int OC) {
+      fused_gelu_calls++;
+      reference_ops().matmul_forward(pre, inp, w, b, N, C, OC);
+      reference_ops().gelu_forward(out, pre, (size_t)N * OC);
+    };
+    return o;
+  }();
+  return ops;
+}
+
+TEST(Model, ProfilerRangesNameEveryPhaseAndLayer) {
+  ModelConfig c = tiny_config();
+  GPT m;
+  gpt_create(m, c, instrumented_ops(), 2, 7, true);
+  gpt_init_parameters(m, 5);
+  Batch b = make_batch(c, 3);
+  range_log.clear();
+  gpt_zero_grad(m);
+  gpt_forward(m, b.tokens.data(), b.B, b.T);
+  gpt_classifier(m, b.targets.data(), b.weights.data(), true);
+  gpt_backward(m, b.dvalues.data());
+  gpt_grad_norm(m);
+  gpt_adamw_step(m, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f);
+  std::vector<std::string> want = {
+      "forward", "layer 0", "pop", "layer 1", "pop", "pop",     "classifier", "pop",
+      "backward", "layer 1", "pop", "layer 0", "pop", "pop",    "grad_norm",  "pop",
+      "optimizer", "pop"};
+  EXPECT_EQ(range_log, want);
+  gpt_destroy(m);
+}
+
+// A backend's fused fc + GELU replaces the two ops, one call per layer, with the same result.
+TEST(Model, FusedFcGeluIsUsedAndMatches) {
+  ModelConfig c = tiny_config();
+  GPT plain, fused;
+  gpt_create(plain, c, reference_ops(), 2, 7, false);
+  gpt_create(fused, c, instrumented_ops(), 2, 7, false);
+  gpt_init_parameters(plain, 9);
+  gpt_init_parameters(fused, 9);
+  Batch b = make_batch(c, 4);
+  fused_gelu_calls = 0;
+  gpt_forward(plain, b.tokens.data(), b.B, b.T);
+  gpt_forward(fused, b.tokens.data(), b.B, b.T);
+  EXPECT_EQ(fused_gelu_calls, c.n_layer);
+  std::vector<float> want(c.padded_vocab), got(c.padded_vocab);
+  gpt_copy_logits_row(plain, 1, 6, want.data());
+  gpt_copy_logits_row(fused, 1, 6, got.data());
+  EXPECT_EQ(got, want);
+  gpt_destroy(plain);
+  gpt_destroy(fused);
+}
+
 }  // namespace
 }  // namespace chamber

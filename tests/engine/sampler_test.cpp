@@ -11,77 +11,16 @@
 #include "engine/model.h"
 #include "engine/model_decode.h"
 #include "engine/sampler.h"
+#include "tests/engine/sampler_cases.h"
 #include "tests/test_util.h"
 
 namespace chamber {
 namespace {
 
-// Byte tokens 0..255, one merge "ab" = 256, eot = 257 (built by hand: the sampler only reads
-// token_bytes and eot_id, so this test needs nothing from data/).
-Tokenizer tiny_tokenizer() {
-  Tokenizer tok;
-  for (int b = 0; b < 256; b++) tok.token_bytes.push_back(std::string(1, (char)b));
-  tok.token_bytes.push_back("ab");
-  tok.merges.push_back({'a', 'b'});
-  tok.token_bytes.push_back("<|endoftext|>");
-  tok.eot_id = 257;
-  return tok;
-}
-
-ModelConfig tiny_config() {
-  return model_config_of(258, 2, 2, 32, 40);   // vocabulary padded to 320
-}
-
-// A model whose next-token distributions are far from uniform: random weights larger than the
-// GPT-2 init (LayerNorm gains near 1), so greedy has clear winners and sampling varied outcomes.
-struct TestModel {
-  GPT model;
-  Tokenizer tok = tiny_tokenizer();
-  TestModel() {
-    gpt_create(model, tiny_config(), reference_ops(), 1, tiny_config().context_length, false);
-    std::vector<float> p = testing::random_vector(model.param_arena.bytes / 4, 5, -0.3f, 0.3f);
-    for (const auto& slot : model.param_table)
-      if (slot.name.find("ln") != std::string::npos && slot.name.find("_w") != std::string::npos)
-        for (size_t i = 0; i < slot.numel(); i++) p[slot.offset / 4 + i] += 1.0f;
-    gpt_parameters_from_host(model, p);
-  }
-  ~TestModel() { gpt_destroy(model); }
-};
-
-std::vector<std::vector<int>> test_prompts(int n, int V, uint64_t seed) {
-  std::vector<std::vector<int>> prompts;
-  for (int i = 0; i < n; i++) {
-    int len = 2 + (int)((i * 7 + 3) % 11);  // 2..12, deliberately unequal
-    if (i == 1) len = 1;                      // a one-token prompt
-    prompts.push_back(testing::random_tokens(len, V - 1, seed + i));  // no eot inside prompts
-  }
-  return prompts;
-}
-
-// Full forward over prompt + completion: log p of each completion token, and the logits row that
-// predicted it (V entries).
-void full_forward(GPT& m, const std::vector<int>& prompt, const std::vector<int>& completion,
-                  std::vector<float>* logprobs, std::vector<std::vector<float>>* logit_rows) {
-  std::vector<int> seq = prompt;
-  seq.insert(seq.end(), completion.begin(), completion.end());
-  const int T = (int)seq.size(), P = (int)prompt.size();
-  gpt_forward(m, seq.data(), 1, T);
-  if (logit_rows) {
-    logit_rows->clear();
-    for (int t = P - 1; t + 1 < T; t++) {
-      std::vector<float> row(m.cfg.vocab_size);
-      gpt_copy_logits_row(m, 0, t, row.data());
-      logit_rows->push_back(row);
-    }
-  }
-  std::vector<int> targets(T, -1);
-  for (int t = P - 1; t + 1 < T; t++) targets[t] = seq[t + 1];
-  gpt_classifier(m, targets.data(), nullptr, false);
-  std::vector<float> losses(T);
-  gpt_copy_losses(m, losses.data());
-  logprobs->clear();
-  for (int t = P - 1; t + 1 < T; t++) logprobs->push_back(-losses[t]);
-}
+using testing::full_forward;
+using testing::test_prompts;
+using testing::TestModel;
+using testing::tiny_config;
 
 void expect_logprobs_match(bool batched_prefill, float temperature) {
   TestModel tm;
@@ -108,6 +47,17 @@ void expect_logprobs_match(bool batched_prefill, float temperature) {
 TEST(Sampler, LogprobsMatchTrainerFullForward) { expect_logprobs_match(true, 1.0f); }
 TEST(Sampler, LogprobsMatchWithoutBatchedPrefill) { expect_logprobs_match(false, 1.0f); }
 TEST(Sampler, LogprobsAreUntemperedAtLowTemperature) { expect_logprobs_match(true, 0.3f); }
+
+// A backend without the sampling op draws on the host: the same tokens from the same generator
+// (each row takes one uniform per draw either way) and the same log-probabilities.
+TEST(Sampler, HostDrawMatchesTheSamplingOp) {
+  static const Ops host_drawing = [] {
+    Ops ops = reference_ops();
+    ops.sample_tokens = nullptr;
+    return ops;
+  }();
+  testing::check_sampler_on_backend(host_drawing, 1e-6, true);
+}
 
 TEST(Sampler, GreedyIsFullForwardArgmax) {
   TestModel tm;

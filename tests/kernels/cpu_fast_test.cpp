@@ -57,12 +57,7 @@ const Ops& fast() { return cpu_fast_ops(); }
 TEST(CpuFastOps, TableIsFilledAndNamed) {
   const Ops& ops = fast();
   EXPECT_STREQ(ops.name, "cpu");
-  const size_t num_slots = (sizeof(Ops) - sizeof(const char*)) / sizeof(void (*)());
-  for (size_t k = 0; k < num_slots; k++) {
-    void (*slot)();
-    std::memcpy(&slot, (const char*)&ops + sizeof(const char*) + k * sizeof(slot), sizeof(slot));
-    EXPECT_NE(slot, nullptr) << "Ops slot " << k << " is empty";
-  }
+  testing::expect_ops_filled(ops);
   EXPECT_EQ((void*)ops.matmul_forward, (void*)&matmul_forward_fast);
   EXPECT_EQ((void*)ops.adamw_update, (void*)&adamw_update_fast);
 }

@@ -3,7 +3,11 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <iterator>
 
 #include "tests/test_util.h"
 
@@ -65,6 +69,20 @@ std::vector<double> finite_difference_grad(std::vector<double>& x,
            << got[worst_index] << " want " << want[worst_index] << " (atol " << atol << ", rtol "
            << rtol << ")";
   return ::testing::AssertionSuccess() << "worst error " << worst << "x tolerance";
+}
+
+void expect_ops_filled(const Ops& ops) {
+  const size_t num_slots = (sizeof(Ops) - sizeof(const char*)) / sizeof(void (*)());
+  ASSERT_EQ(sizeof(Ops), sizeof(const char*) + num_slots * sizeof(void (*)()));
+  const size_t optional[] = {offsetof(Ops, range_push), offsetof(Ops, range_pop),
+                             offsetof(Ops, matmul_gelu_forward)};
+  for (size_t k = 0; k < num_slots; k++) {
+    const size_t offset = sizeof(const char*) + k * sizeof(void (*)());
+    if (std::find(std::begin(optional), std::end(optional), offset) != std::end(optional)) continue;
+    void (*slot)();
+    std::memcpy(&slot, (const char*)&ops + offset, sizeof(slot));
+    EXPECT_NE(slot, nullptr) << "Ops slot " << k << " of '" << ops.name << "' is empty";
+  }
 }
 
 }  // namespace chamber::testing

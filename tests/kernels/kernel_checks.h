@@ -8,6 +8,8 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/ops.h"
+
 namespace chamber::testing {
 
 // Uniform in [lo, hi) drawn as float (so the same values can feed the float and double kernels
@@ -32,6 +34,11 @@ struct ScopedOmpThreads {
   ~ScopedOmpThreads();
   int saved;
 };
+
+// Every entry of a CPU backend's operation table is set, except the optional ones that only a
+// GPU backend has (profiler ranges, the fused matmul + GELU). Ops is a struct of the name
+// followed only by function pointers, so each slot is checked by position.
+void expect_ops_filled(const Ops& ops);
 
 // |got - want| <= atol + rtol*|want| everywhere; any NaN/Inf fails.
 ::testing::AssertionResult all_close_double(const std::vector<double>& got,

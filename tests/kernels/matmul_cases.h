@@ -1,5 +1,6 @@
 // Matmul with bias on a backend against the reference; see backend_cases.h.
 #pragma once
+#include "kernels/gelu.h"
 #include "kernels/matmul.h"
 #include "tests/kernels/backend_cases.h"
 
@@ -17,6 +18,24 @@ class MatmulCases : public BackendTest {
     ops->matmul_forward(out, inp, weight, with_bias ? bias.ptr : nullptr, N, C, OC);
     // Dot products of C terms summed in another order than the double reference.
     EXPECT_BACKEND_CLOSE(out.download(), narrow(want), gemm_tolerance(GetParam(), 2 * C));
+  }
+
+  // The fused fc + GELU: both the pre-activation and the GELU output against the reference's
+  // matmul then GELU.
+  void forward_gelu(int N, int C, int OC, bool with_bias, uint64_t seed) {
+    ASSERT_NE(ops->matmul_gelu_forward, nullptr) << "this backend has no fused matmul + GELU";
+    auto x = random_vector((size_t)N * C, seed), w = random_vector((size_t)OC * C, seed + 1);
+    auto b = random_vector(OC, seed + 2);
+    std::vector<double> want_pre((size_t)N * OC), want_out((size_t)N * OC);
+    matmul_forward_ref<double>(want_pre.data(), widen(x).data(), widen(w).data(),
+                               with_bias ? widen(b).data() : nullptr, N, C, OC);
+    gelu_forward_ref<double>(want_out.data(), want_pre.data(), want_pre.size());
+    BackendArray<float> inp(*ops, x), weight(*ops, w), bias(*ops, b);
+    BackendArray<float> pre(*ops, nan_vector(want_pre.size())), out(*ops, nan_vector(want_out.size()));
+    ops->matmul_gelu_forward(out, pre, inp, weight, with_bias ? bias.ptr : nullptr, N, C, OC);
+    // GELU's slope is at most 1.13, so its output is as close as its input.
+    EXPECT_BACKEND_CLOSE(pre.download(), narrow(want_pre), gemm_tolerance(GetParam(), 2 * C));
+    EXPECT_BACKEND_CLOSE(out.download(), narrow(want_out), gemm_tolerance(GetParam(), 4 * C));
   }
 
   // Each of dinp, dweight, dbias is computed only when asked; the others must stay untouched.
@@ -44,6 +63,10 @@ class MatmulCases : public BackendTest {
 
 TEST_P(MatmulCases, ForwardWithBias) { forward(37, 70, 45, true, 41); }
 TEST_P(MatmulCases, ForwardWithoutBias) { forward(37, 70, 45, false, 42); }
+// OC = 72 is a multiple of 8, which cuBLASLt's GELU epilogue needs; 45 takes the fallback.
+TEST_P(MatmulCases, ForwardGeluEpilogue) { forward_gelu(37, 18, 72, true, 47); }
+TEST_P(MatmulCases, ForwardGeluWithoutBias) { forward_gelu(37, 18, 72, false, 48); }
+TEST_P(MatmulCases, ForwardGeluOddWidth) { forward_gelu(37, 70, 45, true, 49); }
 TEST_P(MatmulCases, BackwardAllGradients) { backward(37, 70, 45, true, true, true, 43); }
 TEST_P(MatmulCases, BackwardOnlyInputGradient) { backward(37, 70, 45, true, false, false, 44); }
 TEST_P(MatmulCases, BackwardOnlyParameterGradients) { backward(37, 70, 45, false, true, true, 45); }

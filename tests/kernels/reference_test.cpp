@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/residual.h"
+#include "kernels/sample.h"
 #include "kernels/value_head.h"
 #include "tests/kernels/kernel_checks.h"
 #include "tests/test_util.h"
@@ -281,6 +284,27 @@ TEST(ReferenceDeterminism, SameBitsForAnyThreadCount) {
   for (size_t k = 0; k < one.size(); k++)
     EXPECT_EQ(0, std::memcmp(one[k].data(), three[k].data(), one[k].size() * sizeof(float)))
         << "result " << k << " differs between 1 and 3 threads";
+}
+
+// Inverse-CDF sampling at the K evenly spaced uniforms (k + 1/2)/K hits each id in proportion to
+// its probability, to within one draw: an exact check of the draw, without randomness.
+TEST(Reference, SampleRowFollowsTheSoftmax) {
+  const int n = 17, K = 20000;
+  const float temperature = 0.7f;
+  auto logits = testing::random_vector(n, 5, -2.0f, 2.0f);
+  double mx = *std::max_element(logits.begin(), logits.end()), total = 0;
+  std::vector<double> p(n);
+  for (int j = 0; j < n; j++) total += p[j] = std::exp((logits[j] - mx) / temperature);
+  std::vector<int> count(n, 0);
+  for (int k = 0; k < K; k++) count[sample_row_ref(logits.data(), n, temperature, (k + 0.5) / K)]++;
+  for (int j = 0; j < n; j++) EXPECT_NEAR(count[j], K * p[j] / total, 1.0) << "id " << j;
+
+  // Greedy: the lowest id among equal maxima; the log-probability is the untempered log-softmax.
+  logits[3] = logits[11] = 9.0f;
+  EXPECT_EQ(sample_row_ref(logits.data(), n, 0.0f, 0.99), 3);
+  double norm = 0;
+  for (float x : logits) norm += std::exp((double)x);
+  EXPECT_NEAR(logprob_row_ref(logits.data(), n, 5), logits[5] - std::log(norm), 1e-12);
 }
 
 }  // namespace

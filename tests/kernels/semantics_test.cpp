@@ -273,14 +273,7 @@ TEST(ReferenceMatmul, NullBiasAndNullGradients) {
 TEST(ReferenceOps, EveryEntryIsFilled) {
   const Ops& ops = reference_ops();
   EXPECT_STREQ(ops.name, "reference");
-  // Ops is a struct of the name followed only by function pointers: check each slot.
-  const size_t num_slots = (sizeof(Ops) - sizeof(const char*)) / sizeof(void (*)());
-  ASSERT_EQ(sizeof(Ops), sizeof(const char*) + num_slots * sizeof(void (*)()));
-  for (size_t k = 0; k < num_slots; k++) {
-    void (*slot)();
-    std::memcpy(&slot, (const char*)&ops + sizeof(const char*) + k * sizeof(slot), sizeof(slot));
-    EXPECT_NE(slot, nullptr) << "Ops slot " << k << " is empty";
-  }
+  testing::expect_ops_filled(ops);
 }
 
 TEST(ReferenceOps, MemoryFunctions) {
