@@ -66,7 +66,8 @@ const Ops& select_backend(const std::string& device_in) {
   fail("unknown device '", device_in, "': expected cpu, cpu-ref, cuda, simt or auto");
 }
 
-void check_device_memory(const std::string& device, size_t bytes, const std::string& what) {
+void check_device_memory(const std::string& device, size_t bytes, const std::string& what,
+                         const std::string& fix) {
 #ifdef CHAMBER_HAVE_CUDA
   if (resolve_device_name(device) != "cuda") return;
   size_t free_bytes = 0, total_bytes = 0;
@@ -74,9 +75,9 @@ void check_device_memory(const std::string& device, size_t bytes, const std::str
   if (bytes > free_bytes)
     fail(what, " needs ", human_bytes((double)bytes), " of GPU memory but ", cuda_device_description(),
          " has ", human_bytes((double)free_bytes), " free of ", human_bytes((double)total_bytes),
-         ". Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
+         ". ", fix);
 #else
-  (void)device, (void)bytes, (void)what;
+  (void)device, (void)bytes, (void)what, (void)fix;
 #endif
 }
 

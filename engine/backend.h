@@ -15,9 +15,10 @@ const Ops& select_backend(const std::string& device);
 std::string resolve_device_name(const std::string& device);   // "auto" -> the concrete name
 
 // Before allocating: on a GPU, fails with how much is needed and how much is free when `bytes`
-// (the sum of the planned arenas) does not fit; on the CPU it does nothing (allocation failures
-// there already name the arena and size).
-void check_device_memory(const std::string& device, size_t bytes, const std::string& what);
+// (the sum of the planned arenas) does not fit, then `fix` (what to change in the config); on
+// the CPU it does nothing (allocation failures there already name the arena and size).
+void check_device_memory(const std::string& device, size_t bytes, const std::string& what,
+                         const std::string& fix);
 
 // Threads for OpenMP loops and OpenBLAS: n > 0, else $CHAMBER_THREADS, else all cores.
 // Returns the count in effect.

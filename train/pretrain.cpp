@@ -152,7 +152,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
   ArenaSizes planned = gpt_arena_sizes(cfg.model, B, T, true);
   check_device_memory(device, planned.params + planned.grads + planned.adam + planned.acts,
-                      "pretraining " + cfg.name);
+                      "pretraining " + cfg.name,
+                      "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;
   gpt_create(model, cfg.model, ops, B, T, true);
   if (!opt.quiet) {

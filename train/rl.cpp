@@ -237,9 +237,13 @@ void rl_session_begin(RLSession& s) {
   if (!s.policy->grads.wte) fail("rl_session_begin: the policy needs training buffers");
   if (c.algorithm == "ppo" && !(s.critic ? s.critic : s.policy)->cfg.value_head)
     fail("ppo needs a value head: the model was created with model.value_head false");
+  sampler_create(s.sampler, *s.policy, rl_sampler_rows(c), s.policy->cfg.context_length);
+}
+
+int rl_sampler_rows(const RLConfig& c) {
   int batch = std::min(c.rollout_batch, c.prompts_per_step * c.samples_per_prompt);
   batch = std::max(batch, std::min(c.rollout_batch, c.eval_problems));
-  sampler_create(s.sampler, *s.policy, std::max(1, batch), s.policy->cfg.context_length);
+  return std::max(1, batch);
 }
 
 void rl_session_end(RLSession& s) { sampler_destroy(s.sampler); }

@@ -167,6 +167,8 @@ struct RLSession {
 
 // Creates the sampler and checks the models agree. The caller owns the GPTs and the tokenizer.
 void rl_session_begin(RLSession& s);
+// Rows of the sampler's KV cache: one rollout batch, or one evaluation batch if that is larger.
+int rl_sampler_rows(const RLConfig& cfg);
 void rl_session_end(RLSession& s);
 
 // One step of the configured algorithm; returns the metrics line (without eval metrics).

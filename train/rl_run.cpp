@@ -8,6 +8,7 @@
 #include "engine/config.h"
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
+#include "engine/model_decode.h"
 #include "train/loaded_model.h"
 #include "train/metrics.h"
 #include "train/rl.h"
@@ -46,11 +47,27 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   load_model(base, cfg.init, device, cfg.micro_batch, 0, true);
   GPT& policy = base.model;
   const int ctx = policy.cfg.context_length;
+  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
+  {
+    // Everything else the run allocates, planned before any of it is, so that a run that cannot
+    // fit on the GPU says how much it needs here rather than failing at one of the allocations.
+    ArenaSizes frozen = gpt_arena_sizes(policy.cfg, cfg.micro_batch, ctx, false);
+    ArenaSizes trained = gpt_arena_sizes(policy.cfg, cfg.micro_batch, ctx, true);
+    size_t rest = frozen.params + frozen.acts +
+                  (has_critic ? trained.params + trained.grads + trained.adam + trained.acts : 0) +
+                  kv_cache_bytes(policy.cfg, rl_sampler_rows(cfg), ctx);
+    check_device_memory(device, rest,
+                        "rl " + cfg.name + " (after loading the policy: the reference model" +
+                            (has_critic ? ", the critic" : "") + " and a KV cache of " +
+                            std::to_string(rl_sampler_rows(cfg)) + " rows x " +
+                            std::to_string(ctx) + " positions)",
+                        "Lower rollout.rollout_batch (the KV cache rows) or rollout.micro_batch, "
+                        "or start from a smaller model.");
+  }
   std::vector<float> start_weights = gpt_parameters_to_host(policy);
   GPT reference;
   gpt_create(reference, policy.cfg, *policy.ops, cfg.micro_batch, ctx, false);
   gpt_parameters_from_host(reference, start_weights);
-  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
   GPT critic;
   if (has_critic) {
     gpt_create(critic, policy.cfg, *policy.ops, cfg.micro_batch, ctx, true);
