@@ -4,21 +4,20 @@
 
 namespace chamber {
 
+// The model section: shapes, and which heads the layout has.
+static const std::vector<ConfigField<ModelConfig>> kModelFields = {
+    {"vocab_size", &ModelConfig::vocab_size, 0, kUnbounded, false, "0 = from the tokenizer"},
+    {"n_layer", &ModelConfig::n_layer, 1, 256},
+    {"n_head", &ModelConfig::n_head, 1, 256},
+    {"n_embd", &ModelConfig::n_embd, 1, 65536},
+    {"context_length", &ModelConfig::context_length, 2, 1 << 20},
+    {"tied_embeddings", &ModelConfig::tied_embeddings},
+    {"value_head", &ModelConfig::value_head},
+};
+
 ModelConfig read_model_config(YamlMap m) {
   ModelConfig c;
-  m.get("vocab_size", c.vocab_size);
-  m.get("n_layer", c.n_layer);
-  m.get("n_head", c.n_head);
-  m.get("n_embd", c.n_embd);
-  m.get("context_length", c.context_length);
-  m.get("tied_embeddings", c.tied_embeddings);
-  m.get("value_head", c.value_head);
-  m.finish();
-  if (c.vocab_size < 0) m.bad("vocab_size", "must be >= 0 (0 = from the tokenizer)");
-  require_range(m, "n_layer", c.n_layer, 1, 256);
-  require_range(m, "n_head", c.n_head, 1, 256);
-  require_range(m, "n_embd", c.n_embd, 1, 65536);
-  require_range(m, "context_length", c.context_length, 2, 1 << 20);
+  yaml_read_fields(m, c, kModelFields);
   if (c.n_embd % c.n_head != 0)
     m.bad("n_embd", "(" + std::to_string(c.n_embd) + ") must be divisible by n_head (" +
                         std::to_string(c.n_head) + ")");
@@ -27,48 +26,32 @@ ModelConfig read_model_config(YamlMap m) {
 
 YAML::Node model_config_yaml(const ModelConfig& c) {
   YAML::Node n;
-  n["vocab_size"] = c.vocab_size;
-  n["n_layer"] = c.n_layer;
-  n["n_head"] = c.n_head;
-  n["n_embd"] = c.n_embd;
-  n["context_length"] = c.context_length;
-  n["tied_embeddings"] = c.tied_embeddings;
-  n["value_head"] = c.value_head;
+  yaml_write_fields(n, c, kModelFields);
   return n;
 }
 
+// The optimizer section: AdamW and the warm-up + cosine schedule.
+static const std::vector<ConfigField<OptimConfig>> kOptimFields = {
+    {"lr", &OptimConfig::lr, 0, 10},
+    {"min_lr", &OptimConfig::min_lr, 0, 10, false, "the cosine's floor, at most lr"},
+    {"warmup_steps", &OptimConfig::warmup_steps, 0, 1e9},
+    {"weight_decay", &OptimConfig::weight_decay, 0, 10},
+    {"beta1", &OptimConfig::beta1, 0, 0.999999},
+    {"beta2", &OptimConfig::beta2, 0, 0.999999},
+    {"eps", &OptimConfig::eps, 0, 0, true},
+    {"grad_clip", &OptimConfig::grad_clip, 0, 1e9, false, "0 = no clipping"},
+};
+
 OptimConfig read_optim_config(YamlMap m) {
   OptimConfig o;
-  m.get("lr", o.lr);
-  m.get("min_lr", o.min_lr);
-  m.get("warmup_steps", o.warmup_steps);
-  m.get("weight_decay", o.weight_decay);
-  m.get("beta1", o.beta1);
-  m.get("beta2", o.beta2);
-  m.get("eps", o.eps);
-  m.get("grad_clip", o.grad_clip);
-  m.finish();
-  require_range(m, "lr", o.lr, 0, 10);
-  require_range(m, "min_lr", o.min_lr, 0, o.lr);
-  require_range(m, "warmup_steps", o.warmup_steps, 0, 1e9);
-  require_range(m, "weight_decay", o.weight_decay, 0, 10);
-  require_range(m, "beta1", o.beta1, 0, 0.999999);
-  require_range(m, "beta2", o.beta2, 0, 0.999999);
-  require_positive(m, "eps", o.eps);
-  require_range(m, "grad_clip", o.grad_clip, 0, 1e9);
+  yaml_read_fields(m, o, kOptimFields);
+  require_range(m, "min_lr", o.min_lr, 0, o.lr, "the cosine's floor, at most lr");
   return o;
 }
 
 YAML::Node optim_config_yaml(const OptimConfig& o) {
   YAML::Node n;
-  n["lr"] = o.lr;
-  n["min_lr"] = o.min_lr;
-  n["warmup_steps"] = o.warmup_steps;
-  n["weight_decay"] = o.weight_decay;
-  n["beta1"] = o.beta1;
-  n["beta2"] = o.beta2;
-  n["eps"] = o.eps;
-  n["grad_clip"] = o.grad_clip;
+  yaml_write_fields(n, o, kOptimFields);
   return n;
 }
 

@@ -1,5 +1,7 @@
 #include "engine/yaml_schema.h"
 
+#include <cstdio>
+
 #include "engine/util.h"
 
 namespace chamber {
@@ -9,7 +11,15 @@ std::string YamlMap::where(const std::string& key) const {
   int line = -1;
   if (node && node.IsMap() && node[key]) line = node[key].Mark().line;
   if (line < 0 && node) line = node.Mark().line;
-  return file + (line >= 0 ? ":" + std::to_string(line + 1) : std::string()) + ": '" + full + "'";
+  std::string out = file;
+  if (line >= 0) {
+    out += ':';
+    out += std::to_string(line + 1);
+  }
+  out += ": '";
+  out += full;
+  out += '\'';
+  return out;
 }
 
 void YamlMap::bad(const std::string& key, const std::string& why) const {
@@ -153,14 +163,37 @@ void yaml_apply_override(YAML::Node& root, const std::string& assignment) {
   chain.back()[keys.back()] = value;
 }
 
-void require_positive(const YamlMap& m, const std::string& key, double value) {
-  if (!(value > 0)) m.bad(key, "must be > 0, got " + std::to_string(value));
+// 256, 0.95, 1e-06 rather than std::to_string's 256.000000.
+static std::string format_number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", x);
+  return buf;
 }
 
-void require_range(const YamlMap& m, const std::string& key, double value, double lo, double hi) {
-  if (!(value >= lo && value <= hi))
-    m.bad(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                   std::to_string(value));
+static std::string with_note(std::string message, const std::string& note) {
+  if (!note.empty()) message += " (" + note + ")";
+  return message;
+}
+
+void require_positive(const YamlMap& m, const std::string& key, double value,
+                      const std::string& note) {
+  if (!(value > 0)) m.bad(key, with_note("must be > 0, got " + format_number(value), note));
+}
+
+void require_range(const YamlMap& m, const std::string& key, double value, double lo, double hi,
+                   const std::string& note) {
+  if (value >= lo && value <= hi) return;
+  std::string message;
+  if (lo == -kUnbounded) {
+    message = "must be <= " + format_number(hi);
+  } else if (hi == kUnbounded) {
+    message = "must be >= " + format_number(lo);
+  } else {
+    message = "must be in [" + format_number(lo);
+    message += ", " + format_number(hi) + "]";
+  }
+  message += ", got " + format_number(value);
+  m.bad(key, with_note(message, note));
 }
 
 }  // namespace chamber

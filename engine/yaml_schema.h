@@ -4,9 +4,13 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace chamber {
@@ -44,8 +48,52 @@ YAML::Node yaml_load_file(const std::string& path);   // Error with file and lin
 // is caught later by finish(), like a typo in the file.
 void yaml_apply_override(YAML::Node& root, const std::string& assignment);
 
-// Range checks used by config readers: the message names the field and the allowed range.
-void require_positive(const YamlMap& m, const std::string& key, double value);
-void require_range(const YamlMap& m, const std::string& key, double value, double lo, double hi);
+// Range checks used by config readers: the message names the field, the allowed range and the
+// value, then `note` (what the value means) when there is one.
+inline constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+void require_positive(const YamlMap& m, const std::string& key, double value,
+                      const std::string& note = "");
+void require_range(const YamlMap& m, const std::string& key, double value, double lo, double hi,
+                   const std::string& note = "");
+
+// ---- a config struct described once, as a table of its fields ----
+// Each row is one key of one YAML map: the struct member it fills and, for a number, the range it
+// must lie in (inclusive; `positive` asks for > 0 instead). The one table reads the map strictly
+// (yaml_read_fields: unknown keys, wrong types and out-of-range values are errors naming the
+// field, its line and the range) and writes it back (yaml_write_fields: the resolved config.yaml
+// a run records, keys in table order), so a field cannot be read but left out of the record.
+// Checks that involve two fields (min_lr <= lr, n_embd divisible by n_head) follow the read.
+template <typename Config>
+struct ConfigField {
+  const char* key;
+  std::variant<int Config::*, int64_t Config::*, float Config::*, double Config::*,
+               bool Config::*, std::string Config::*>
+      member;
+  double lo = -kUnbounded, hi = kUnbounded;
+  bool positive = false;
+  const char* note = "";   // what the value means, for the error message ("0 = all cores")
+};
+
+template <typename Config>
+void yaml_read_fields(YamlMap& map, Config& c, const std::vector<ConfigField<Config>>& fields) {
+  for (const auto& f : fields) std::visit([&](auto member) { map.get(f.key, c.*member); }, f.member);
+  map.finish();
+  for (const auto& f : fields)
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_cvref_t<decltype(c.*member)>;
+          if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+            if (f.positive) require_positive(map, f.key, (double)(c.*member), f.note);
+            else require_range(map, f.key, (double)(c.*member), f.lo, f.hi, f.note);
+          }
+        },
+        f.member);
+}
+
+template <typename Config>
+void yaml_write_fields(YAML::Node& node, const Config& c,
+                       const std::vector<ConfigField<Config>>& fields) {
+  for (const auto& f : fields) std::visit([&](auto member) { node[f.key] = c.*member; }, f.member);
+}
 
 }  // namespace chamber

@@ -19,6 +19,22 @@
 
 namespace chamber {
 
+// The train section: batch shape, loop length, evaluation, checkpoints, device.
+static const std::vector<ConfigField<TrainLoopConfig>> kTrainFields = {
+    {"batch_size", &TrainLoopConfig::batch_size, 1, 1 << 20},
+    {"seq_len", &TrainLoopConfig::seq_len, 1, 1 << 20},
+    {"grad_accum", &TrainLoopConfig::grad_accum, 1, 1 << 20},
+    {"steps", &TrainLoopConfig::steps, 1, 1e9},
+    {"eval_interval", &TrainLoopConfig::eval_interval, 0, 1e9, false, "0 = never"},
+    {"eval_batches", &TrainLoopConfig::eval_batches, 1, 1e6},
+    {"checkpoint_interval", &TrainLoopConfig::checkpoint_interval, 0, 1e9, false, "0 = only at the end"},
+    {"keep_checkpoints", &TrainLoopConfig::keep_checkpoints, 0, 1e9, false, "0 = keep all"},
+    {"log_interval", &TrainLoopConfig::log_interval, 1, 1e9},
+    {"seed", &TrainLoopConfig::seed},
+    {"device", &TrainLoopConfig::device},
+    {"threads", &TrainLoopConfig::threads, 0, 4096, false, "0 = $CHAMBER_THREADS or all cores"},
+};
+
 PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
   PretrainConfig cfg;
   cfg.file = file;
@@ -32,30 +48,10 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
     top.bad("data", "is required: a data spec inline, or the path of one (see configs/data/)");
   cfg.optim = read_optim_config(top.sub("optim"));
   YamlMap t = top.sub("train");
-  TrainLoopConfig& tc = cfg.train;
-  t.get("batch_size", tc.batch_size);
-  t.get("seq_len", tc.seq_len);
-  t.get("grad_accum", tc.grad_accum);
-  t.get("steps", tc.steps);
-  t.get("eval_interval", tc.eval_interval);
-  t.get("eval_batches", tc.eval_batches);
-  t.get("checkpoint_interval", tc.checkpoint_interval);
-  t.get("keep_checkpoints", tc.keep_checkpoints);
-  t.get("log_interval", tc.log_interval);
-  t.get("seed", tc.seed);
-  t.get("device", tc.device);
-  t.get("threads", tc.threads);
-  t.finish();
+  yaml_read_fields(t, cfg.train, kTrainFields);
   top.finish();
-  require_range(t, "batch_size", tc.batch_size, 1, 1 << 20);
-  require_range(t, "seq_len", tc.seq_len, 1, cfg.model.context_length);
-  require_range(t, "grad_accum", tc.grad_accum, 1, 1 << 20);
-  require_range(t, "steps", tc.steps, 1, 1e9);
-  require_range(t, "eval_interval", tc.eval_interval, 0, 1e9);
-  require_range(t, "eval_batches", tc.eval_batches, 1, 1e6);
-  require_range(t, "checkpoint_interval", tc.checkpoint_interval, 0, 1e9);
-  require_range(t, "log_interval", tc.log_interval, 1, 1e9);
-  require_range(t, "threads", tc.threads, 0, 4096);
+  require_range(t, "seq_len", cfg.train.seq_len, 1, cfg.model.context_length,
+                "at most model.context_length");
   if (cfg.name.empty()) {
     std::string stem = file.substr(file.find_last_of('/') + 1);
     cfg.name = stem.substr(0, stem.find('.'));
@@ -77,20 +73,8 @@ std::string pretrain_config_yaml(const PretrainConfig& cfg) {
   root["model"] = model_config_yaml(cfg.model);
   root["data"] = cfg.data;
   root["optim"] = optim_config_yaml(cfg.optim);
-  const TrainLoopConfig& t = cfg.train;
   YAML::Node tn;
-  tn["batch_size"] = t.batch_size;
-  tn["seq_len"] = t.seq_len;
-  tn["grad_accum"] = t.grad_accum;
-  tn["steps"] = t.steps;
-  tn["eval_interval"] = t.eval_interval;
-  tn["eval_batches"] = t.eval_batches;
-  tn["checkpoint_interval"] = t.checkpoint_interval;
-  tn["keep_checkpoints"] = t.keep_checkpoints;
-  tn["log_interval"] = t.log_interval;
-  tn["seed"] = t.seed;
-  tn["device"] = t.device;
-  tn["threads"] = t.threads;
+  yaml_write_fields(tn, cfg.train, kTrainFields);
   root["train"] = tn;
   YAML::Emitter out;
   out << root;

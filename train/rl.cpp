@@ -31,124 +31,105 @@ void rl_config_finalize(RLConfig& c) {
   }
 }
 
+// The config file's sections, each a table of its fields (engine/yaml_schema.h).
+using Fields = std::vector<ConfigField<RLConfig>>;
+static const Fields kTopFields = {
+    {"name", &RLConfig::name},
+    {"init", &RLConfig::init},
+    {"algorithm", &RLConfig::algorithm},
+};
+static const Fields kPromptFields = {
+    {"split", &RLConfig::split},
+    {"seed", &RLConfig::prompt_seed},
+    {"count", &RLConfig::prompt_count, 0, 1e9, false, "0 = never repeat a problem"},
+    {"min_ops", &RLConfig::min_ops, 0, 1000, false, "0 = the split's range"},
+    {"max_ops", &RLConfig::max_ops, 0, 1000, false, "0 = the split's range"},
+};
+static const Fields kRolloutFields = {
+    {"prompts_per_step", &RLConfig::prompts_per_step, 1, 1e6},
+    {"samples_per_prompt", &RLConfig::samples_per_prompt, 1, 1e6},
+    {"temperature", &RLConfig::temperature, 0, 100, false, "0 = greedy"},
+    {"top_p", &RLConfig::top_p, 1e-6, 1},
+    {"top_k", &RLConfig::top_k, 0, 1e9, false, "0 = off"},
+    {"max_new_tokens", &RLConfig::max_new_tokens, 1, 1e6},
+    {"rollout_batch", &RLConfig::rollout_batch, 1, 1e6},
+    {"micro_batch", &RLConfig::micro_batch, 1, 1e6},
+};
+static const Fields kOptimFields = {
+    {"lr", &RLConfig::lr, 0, 10},
+    {"critic_lr", &RLConfig::critic_lr, 0, 10},
+    {"warmup_steps", &RLConfig::warmup_steps, 0, 1e9},
+    {"weight_decay", &RLConfig::weight_decay, 0, 10},
+    {"beta1", &RLConfig::beta1, 0, 0.999999},
+    {"beta2", &RLConfig::beta2, 0, 0.999999},
+    {"eps", &RLConfig::adam_eps, 0, 0, true},
+    {"grad_clip", &RLConfig::grad_clip, 0, 1e9, false, "0 = no clipping"},
+};
+static const Fields kPolicyFields = {
+    {"clip", &RLConfig::clip, 1e-6, 10},
+    {"epochs", &RLConfig::epochs, 1, 1000},
+    {"minibatches", &RLConfig::minibatches, 1, 1e6},
+    {"kl_coef", &RLConfig::kl_coef, 0, 1e6},
+    {"kl_mode", &RLConfig::kl_mode},
+    {"entropy_coef", &RLConfig::entropy_coef, 0, 1e6},
+    {"loss_agg", &RLConfig::loss_agg},
+};
+static const Fields kPpoFields = {
+    {"value_clip", &RLConfig::value_clip, 0, 1e6},
+    {"vf_coef", &RLConfig::vf_coef, 0, 1e6},
+    {"gamma", &RLConfig::gamma, 0, 1},
+    {"lambda", &RLConfig::lambda, 0, 1},
+    {"whiten_advantages", &RLConfig::whiten_advantages},
+    {"separate_critic", &RLConfig::separate_critic},
+};
+static const Fields kGrpoFields = {
+    {"eps", &RLConfig::grpo_eps, 0, 0, true},
+    {"scale_by_std", &RLConfig::grpo_scale_by_std},
+};
+static const Fields kEiFields = {
+    {"epochs", &RLConfig::ei_epochs, 1, 1000},
+    {"batch_size", &RLConfig::ei_batch, 1, 1e6},
+    {"temperature", &RLConfig::ei_temperature, 0, 100, false, "0 = greedy"},
+    {"top_p", &RLConfig::ei_top_p, 1e-6, 1},
+    {"restart", &RLConfig::ei_restart},
+    {"accumulate", &RLConfig::ei_accumulate},
+};
+static const Fields kEvalFields = {
+    {"split", &RLConfig::eval_split},
+    {"seed", &RLConfig::eval_seed},
+    {"problems", &RLConfig::eval_problems, 0, 1e7, false, "0 = no evaluation"},
+    {"interval", &RLConfig::eval_interval, 0, 1e9, false, "0 = only at the start and the end"},
+};
+static const Fields kLoopFields = {
+    {"steps", &RLConfig::steps, 1, 1e9},
+    {"seed", &RLConfig::seed},
+    {"device", &RLConfig::device},
+    {"threads", &RLConfig::threads, 0, 4096, false, "0 = $CHAMBER_THREADS or all cores"},
+    {"log_interval", &RLConfig::log_interval, 1, 1e9},
+    {"checkpoint_interval", &RLConfig::checkpoint_interval, 0, 1e9, false, "0 = log-spaced only"},
+};
+struct Section {
+  const char* key;
+  const Fields* fields;
+};
+static const Section kSections[] = {
+    {"prompts", &kPromptFields}, {"rollout", &kRolloutFields}, {"optim", &kOptimFields},
+    {"policy", &kPolicyFields},  {"ppo", &kPpoFields},         {"grpo", &kGrpoFields},
+    {"ei", &kEiFields},          {"eval", &kEvalFields},       {"train", &kLoopFields},
+};
+
 RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
   RLConfig c;
   c.file = file;
   YamlMap top = yaml_root(root, file);
-  top.get("name", c.name);
-  top.get("init", c.init);
-  top.get("algorithm", c.algorithm);
+  for (const auto& f : kTopFields) std::visit([&](auto member) { top.get(f.key, c.*member); }, f.member);
   if (c.init.empty()) top.bad("init", "is required: the starting checkpoint or run directory");
-  YamlMap p = top.sub("prompts");
-  p.get("split", c.split);
-  p.get("seed", c.prompt_seed);
-  p.get("count", c.prompt_count);
-  p.get("min_ops", c.min_ops);
-  p.get("max_ops", c.max_ops);
-  p.finish();
-  require_range(p, "count", c.prompt_count, 0, 1e9);
-  YamlMap r = top.sub("rollout");
-  r.get("prompts_per_step", c.prompts_per_step);
-  r.get("samples_per_prompt", c.samples_per_prompt);
-  r.get("temperature", c.temperature);
-  r.get("top_p", c.top_p);
-  r.get("top_k", c.top_k);
-  r.get("max_new_tokens", c.max_new_tokens);
-  r.get("rollout_batch", c.rollout_batch);
-  r.get("micro_batch", c.micro_batch);
-  r.finish();
-  require_range(r, "prompts_per_step", c.prompts_per_step, 1, 1e6);
-  require_range(r, "samples_per_prompt", c.samples_per_prompt, 1, 1e6);
-  require_range(r, "temperature", c.temperature, 0, 100);
-  require_range(r, "top_p", c.top_p, 1e-6, 1);
-  require_range(r, "top_k", c.top_k, 0, 1e9);
-  require_range(r, "max_new_tokens", c.max_new_tokens, 1, 1e6);
-  require_range(r, "rollout_batch", c.rollout_batch, 1, 1e6);
-  require_range(r, "micro_batch", c.micro_batch, 1, 1e6);
-  YamlMap o = top.sub("optim");
-  o.get("lr", c.lr);
-  o.get("critic_lr", c.critic_lr);
-  o.get("warmup_steps", c.warmup_steps);
-  o.get("weight_decay", c.weight_decay);
-  o.get("beta1", c.beta1);
-  o.get("beta2", c.beta2);
-  o.get("eps", c.adam_eps);
-  o.get("grad_clip", c.grad_clip);
-  o.finish();
-  require_range(o, "lr", c.lr, 0, 10);
-  require_range(o, "critic_lr", c.critic_lr, 0, 10);
-  require_range(o, "warmup_steps", c.warmup_steps, 0, 1e9);
-  require_range(o, "weight_decay", c.weight_decay, 0, 10);
-  require_range(o, "beta1", c.beta1, 0, 0.999999);
-  require_range(o, "beta2", c.beta2, 0, 0.999999);
-  require_positive(o, "eps", c.adam_eps);
-  require_range(o, "grad_clip", c.grad_clip, 0, 1e9);
-  YamlMap pl = top.sub("policy");
-  pl.get("clip", c.clip);
-  pl.get("epochs", c.epochs);
-  pl.get("minibatches", c.minibatches);
-  pl.get("kl_coef", c.kl_coef);
-  pl.get("kl_mode", c.kl_mode);
-  pl.get("entropy_coef", c.entropy_coef);
-  pl.get("loss_agg", c.loss_agg);
-  pl.finish();
-  require_range(pl, "clip", c.clip, 1e-6, 10);
-  require_range(pl, "epochs", c.epochs, 1, 1000);
-  require_range(pl, "minibatches", c.minibatches, 1, 1e6);
-  require_range(pl, "kl_coef", c.kl_coef, 0, 1e6);
-  require_range(pl, "entropy_coef", c.entropy_coef, 0, 1e6);
-  YamlMap pp = top.sub("ppo");
-  pp.get("value_clip", c.value_clip);
-  pp.get("vf_coef", c.vf_coef);
-  pp.get("gamma", c.gamma);
-  pp.get("lambda", c.lambda);
-  pp.get("whiten_advantages", c.whiten_advantages);
-  pp.get("separate_critic", c.separate_critic);
-  pp.finish();
-  require_range(pp, "value_clip", c.value_clip, 0, 1e6);
-  require_range(pp, "vf_coef", c.vf_coef, 0, 1e6);
-  require_range(pp, "gamma", c.gamma, 0, 1);
-  require_range(pp, "lambda", c.lambda, 0, 1);
-  YamlMap g = top.sub("grpo");
-  g.get("eps", c.grpo_eps);
-  g.get("scale_by_std", c.grpo_scale_by_std);
-  g.finish();
-  require_positive(g, "eps", c.grpo_eps);
-  YamlMap e = top.sub("ei");
-  e.get("epochs", c.ei_epochs);
-  e.get("batch_size", c.ei_batch);
-  e.get("temperature", c.ei_temperature);
-  e.get("top_p", c.ei_top_p);
-  std::string restart = c.ei_restart ? "base" : "continue";
-  e.get("restart", restart);
-  e.get("accumulate", c.ei_accumulate);
-  e.finish();
-  if (restart != "base" && restart != "continue") e.bad("restart", "must be base or continue");
-  c.ei_restart = restart == "base";
-  require_range(e, "epochs", c.ei_epochs, 1, 1000);
-  require_range(e, "batch_size", c.ei_batch, 1, 1e6);
-  require_range(e, "temperature", c.ei_temperature, 0, 100);
-  require_range(e, "top_p", c.ei_top_p, 1e-6, 1);
-  YamlMap ev = top.sub("eval");
-  ev.get("split", c.eval_split);
-  ev.get("seed", c.eval_seed);
-  ev.get("problems", c.eval_problems);
-  ev.get("interval", c.eval_interval);
-  ev.finish();
-  require_range(ev, "problems", c.eval_problems, 0, 1e7);
-  require_range(ev, "interval", c.eval_interval, 0, 1e9);
-  YamlMap t = top.sub("train");
-  t.get("steps", c.steps);
-  t.get("seed", c.seed);
-  t.get("device", c.device);
-  t.get("threads", c.threads);
-  t.get("log_interval", c.log_interval);
-  t.get("checkpoint_interval", c.checkpoint_interval);
-  t.finish();
-  require_range(t, "steps", c.steps, 1, 1e9);
-  require_range(t, "threads", c.threads, 0, 4096);
-  require_range(t, "log_interval", c.log_interval, 1, 1e9);
-  require_range(t, "checkpoint_interval", c.checkpoint_interval, 0, 1e9);
+  for (const Section& section : kSections) {
+    YamlMap map = top.sub(section.key);
+    yaml_read_fields(map, c, *section.fields);
+    if (section.fields == &kEiFields && c.ei_restart != "base" && c.ei_restart != "continue")
+      map.bad("restart", "must be base or continue (got '" + c.ei_restart + "')");
+  }
   top.finish();
   rl_config_finalize(c);
   return c;
@@ -161,73 +142,15 @@ RLConfig load_rl_config(const std::string& path, const std::vector<std::string>&
 }
 
 std::string rl_config_yaml(const RLConfig& c) {
-  YAML::Node n, pr, r, o, p, pp, g, e, ev, t;
-  n["name"] = c.name;
-  n["init"] = c.init;
-  n["algorithm"] = c.algorithm;
-  pr["split"] = c.split;
-  pr["seed"] = c.prompt_seed;
-  pr["count"] = c.prompt_count;
-  pr["min_ops"] = c.min_ops;
-  pr["max_ops"] = c.max_ops;
-  r["prompts_per_step"] = c.prompts_per_step;
-  r["samples_per_prompt"] = c.samples_per_prompt;
-  r["temperature"] = c.temperature;
-  r["top_p"] = c.top_p;
-  r["top_k"] = c.top_k;
-  r["max_new_tokens"] = c.max_new_tokens;
-  r["rollout_batch"] = c.rollout_batch;
-  r["micro_batch"] = c.micro_batch;
-  o["lr"] = c.lr;
-  o["critic_lr"] = c.critic_lr;
-  o["warmup_steps"] = c.warmup_steps;
-  o["weight_decay"] = c.weight_decay;
-  o["beta1"] = c.beta1;
-  o["beta2"] = c.beta2;
-  o["eps"] = c.adam_eps;
-  o["grad_clip"] = c.grad_clip;
-  p["clip"] = c.clip;
-  p["epochs"] = c.epochs;
-  p["minibatches"] = c.minibatches;
-  p["kl_coef"] = c.kl_coef;
-  p["kl_mode"] = c.kl_mode;
-  p["entropy_coef"] = c.entropy_coef;
-  p["loss_agg"] = c.loss_agg;
-  pp["value_clip"] = c.value_clip;
-  pp["vf_coef"] = c.vf_coef;
-  pp["gamma"] = c.gamma;
-  pp["lambda"] = c.lambda;
-  pp["whiten_advantages"] = c.whiten_advantages;
-  pp["separate_critic"] = c.separate_critic;
-  g["eps"] = c.grpo_eps;
-  g["scale_by_std"] = c.grpo_scale_by_std;
-  e["epochs"] = c.ei_epochs;
-  e["batch_size"] = c.ei_batch;
-  e["temperature"] = c.ei_temperature;
-  e["top_p"] = c.ei_top_p;
-  e["restart"] = c.ei_restart ? "base" : "continue";
-  e["accumulate"] = c.ei_accumulate;
-  ev["split"] = c.eval_split;
-  ev["seed"] = c.eval_seed;
-  ev["problems"] = c.eval_problems;
-  ev["interval"] = c.eval_interval;
-  t["steps"] = c.steps;
-  t["seed"] = c.seed;
-  t["device"] = c.device;
-  t["threads"] = c.threads;
-  t["log_interval"] = c.log_interval;
-  t["checkpoint_interval"] = c.checkpoint_interval;
-  n["prompts"] = pr;
-  n["rollout"] = r;
-  n["optim"] = o;
-  n["policy"] = p;
-  n["ppo"] = pp;
-  n["grpo"] = g;
-  n["ei"] = e;
-  n["eval"] = ev;
-  n["train"] = t;
+  YAML::Node root;
+  yaml_write_fields(root, c, kTopFields);
+  for (const Section& section : kSections) {
+    YAML::Node map;
+    yaml_write_fields(map, c, *section.fields);
+    root[section.key] = map;
+  }
   YAML::Emitter out;
-  out << n;
+  out << root;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -88,7 +88,7 @@ struct RLConfig {
   int ei_batch = 16;                 // sequences per SFT step
   float ei_temperature = 1.0f;
   float ei_top_p = 0.95f;
-  bool ei_restart = false;           // each round restarts from the base model (else continues)
+  std::string ei_restart = "continue";  // base: each round restarts from the base model
   bool ei_accumulate = false;        // keep earlier rounds' correct solutions in the SFT set
 
   // evaluation: greedy pass@1 on problems of a split (0 problems = off)
