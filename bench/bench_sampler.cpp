@@ -6,6 +6,9 @@
 //   BM_sample/B           fast CPU backend (--device cpu), batched prompt prefill
 //   BM_sample_no_prefill  the same, prompts fed one token per step (the prefill's benefit)
 //   BM_sample_ref/B       the plain reference backend (--device cpu-ref)
+//   BM_sample_cuda/B      the CUDA backend (only when a GPU is present), at the tiny shapes and
+//   BM_sample_cuda_gpu_echo/B  at configs/echo/pretrain-gpu.yaml's largest model (8 layers, width
+//                         512, context 512), the RL rollouts of the GPU study
 // Counters: tokens/s = generated tokens per second; prompt_tokens/s counts prompts read too.
 #include <benchmark/benchmark.h>
 
@@ -15,6 +18,9 @@
 #include "engine/backend.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
+#ifdef CHAMBER_HAVE_CUDA
+#include "kernels/cuda_backend.h"
+#endif
 
 namespace {
 
@@ -24,15 +30,20 @@ constexpr int kMaxNew = 16;
 
 Tokenizer bench_tokenizer(int vocab) {
   Tokenizer tok;
-  for (int i = 0; i < vocab - 1; i++) tok.token_bytes.push_back("t" + std::to_string(i) + " ");
+  for (int i = 0; i < vocab - 1; i++) {
+    std::string token = "t";
+    token += std::to_string(i);
+    token += ' ';
+    tok.token_bytes.push_back(token);
+  }
   tok.token_bytes.push_back("<|endoftext|>");
   tok.eot_id = vocab - 1;
   return tok;
 }
 
-void run(benchmark::State& state, const std::string& device, bool prefill) {
+void run(benchmark::State& state, const std::string& device, bool prefill,
+         ModelConfig cfg = model_config_of(1024, 4, 4, 128, 128)) {
   const int B = (int)state.range(0);
-  ModelConfig cfg = model_config_of(1024, 4, 4, 128, 128);
   GPT model;
   gpt_create(model, cfg, select_backend(device), 1, 1, false);
   gpt_init_parameters(model, 1);
@@ -69,10 +80,27 @@ void BM_sample(benchmark::State& state) { run(state, "cpu", true); }
 void BM_sample_no_prefill(benchmark::State& state) { run(state, "cpu", false); }
 void BM_sample_ref(benchmark::State& state) { run(state, "cpu-ref", true); }
 
+void BM_sample_cuda(benchmark::State& state) { run(state, "cuda", true); }
+void BM_sample_cuda_gpu_echo(benchmark::State& state) {
+  run(state, "cuda", true, model_config_of(4096, 8, 8, 512, 512));
+}
+
 BENCHMARK(BM_sample)->Arg(1)->Arg(8)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sample_no_prefill)->Arg(1)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sample_ref)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (cuda_device_available()) {
+    BENCHMARK(BM_sample_cuda)->Arg(1)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+    BENCHMARK(BM_sample_cuda_gpu_echo)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+#endif
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

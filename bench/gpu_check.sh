@@ -2,7 +2,8 @@
 # Everything a machine with an NVIDIA GPU should check, in one go, logs in one folder:
 #   1. a Release build of everything (nvcc for sm_80 and sm_90),
 #   2. the GPU tests (ctest -L gpu), then the same under compute-sanitizer (bench/gpu_sanitize.sh),
-#   3. the kernel benchmarks with GPT-2 124M shapes and the whole-step tokens/s and MFU,
+#   3. the kernel benchmarks with GPT-2 124M shapes and the whole-step tokens/s and MFU, and the
+#      KV-cache sampler's generated tokens/s on the GPU (RL rollouts),
 #   4. `chamber pretrain configs/gpt2-124m.yaml --device cuda` for STEPS steps (loss must fall),
 #   5. with NSYS=1 and nsys installed, a short Nsight Systems trace of the same run (NVTX ranges).
 # Each stage runs even when an earlier one failed; the summary at the end says which passed.
@@ -46,6 +47,7 @@ stage gpu_tests ctest_gpu.log bash -c "cd '$build' && ctest -L gpu --output-on-f
 stage sanitize sanitize.log bench/gpu_sanitize.sh "$build"
 stage bench_kernels bench_kernels_gpu.log "$build/bench_kernels_gpu" \
   --benchmark_out="$out/bench_kernels_gpu.json" --benchmark_out_format=json
+stage bench_sampler bench_sampler_gpu.log "$build/bench_sampler" --benchmark_filter=cuda
 stage pretrain_gpt2 pretrain_gpt2.log "$build/chamber" pretrain configs/gpt2-124m.yaml \
   --device cuda --out "$out/gpt2-124m" --set "train.steps=$steps" --set train.eval_interval=20 \
   --set "train.checkpoint_interval=$steps"
@@ -57,7 +59,7 @@ fi
 
 echo
 echo "== summary ($(cat "$out/device.txt" | head -2 | tr '\n' ' '))"
-for name in build gpu_tests sanitize bench_kernels pretrain_gpt2 nsys; do
+for name in build gpu_tests sanitize bench_kernels bench_sampler pretrain_gpt2 nsys; do
   [[ -n ${result[$name]:-} ]] && echo "$name: ${result[$name]}"
 done
 metrics="$out/gpt2-124m/metrics.jsonl"
