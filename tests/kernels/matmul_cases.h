@@ -63,6 +63,24 @@ class MatmulCases : public BackendTest {
 
 TEST_P(MatmulCases, ForwardWithBias) { forward(37, 70, 45, true, 41); }
 TEST_P(MatmulCases, ForwardWithoutBias) { forward(37, 70, 45, false, 42); }
+// Which GELU the fused op applies: with an identity weight and inputs that are multiples of 1/64
+// (exact in TF32), the product is exact, so the output must be the tanh form to float rounding;
+// the erf form differs by up to 4.7e-4 around |x| = 2.4 and would fail here.
+TEST_P(MatmulCases, FusedGeluIsTheTanhForm) {
+  ASSERT_NE(ops->matmul_gelu_forward, nullptr);
+  const int N = 64, C = 8;
+  std::vector<float> x((size_t)N * C), w((size_t)C * C, 0.0f);
+  for (size_t i = 0; i < x.size(); i++) x[i] = (float)((int)(i * 37 % 513) - 256) / 64.0f;
+  for (int c = 0; c < C; c++) w[(size_t)c * C + c] = 1.0f;
+  std::vector<double> want(x.size());
+  gelu_forward_ref<double>(want.data(), widen(x).data(), want.size());
+  BackendArray<float> inp(*ops, x), weight(*ops, w);
+  BackendArray<float> pre(*ops, nan_vector(x.size())), out(*ops, nan_vector(x.size()));
+  ops->matmul_gelu_forward(out, pre, inp, weight, nullptr, N, C, C);
+  EXPECT_BACKEND_CLOSE(pre.download(), x, f32_tolerance(1));
+  EXPECT_BACKEND_CLOSE(out.download(), narrow(want), f32_tolerance(8));
+}
+
 // OC = 72 is a multiple of 8, which cuBLASLt's GELU epilogue needs; 45 takes the fallback.
 TEST_P(MatmulCases, ForwardGeluEpilogue) { forward_gelu(37, 18, 72, true, 47); }
 TEST_P(MatmulCases, ForwardGeluWithoutBias) { forward_gelu(37, 18, 72, false, 48); }
