@@ -72,26 +72,18 @@ nlohmann::json grade_predictions(const std::vector<GoldItem>& gold, const std::s
   std::vector<int> samples(gold.size(), 0), correct(gold.size(), 0);
   std::map<std::string, std::pair<int64_t, int64_t>> styles;  // label -> (count, correct)
   int64_t lines = 0, graded = 0, n_correct = 0;
-  size_t pos = 0;
-  int line_no = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + pos, nl - pos);
-    pos = nl + 1;
-    line_no++;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  for_each_nonblank_line(text, [&](std::string_view line, int line_no) {
     lines++;
     auto bad = [&](const std::string& why) { malformed.push_back({{"line", line_no}, {"error", why}}); };
     nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
-    if (row.is_discarded() || !row.is_object()) { bad("not a JSON object"); continue; }
-    if (!row.contains("id") || !row["id"].is_number_integer()) { bad("missing integer field 'id'"); continue; }
-    if (!row.contains("completion") || !row["completion"].is_string()) { bad("missing string field 'completion'"); continue; }
+    if (row.is_discarded() || !row.is_object()) return bad("not a JSON object");
+    if (!row.contains("id") || !row["id"].is_number_integer()) return bad("missing integer field 'id'");
+    if (!row.contains("completion") || !row["completion"].is_string())
+      return bad("missing string field 'completion'");
     int64_t id = row["id"].get<int64_t>();
-    if (id < 0 || id >= (int64_t)gold.size()) {
-      bad("id " + std::to_string(id) + " is outside the dataset (0.." + std::to_string((int64_t)gold.size() - 1) + ")");
-      continue;
-    }
+    if (id < 0 || id >= (int64_t)gold.size())
+      return bad("id " + std::to_string(id) + " is outside the dataset (0.." +
+                 std::to_string((int64_t)gold.size() - 1) + ")");
     const std::string& completion = row["completion"].get_ref<const std::string&>();
     GradeResult g = grade_completion(completion, gold[id].answer);
     graded++;
@@ -101,7 +93,7 @@ nlohmann::json grade_predictions(const std::vector<GoldItem>& gold, const std::s
     auto& s = styles[g.label];
     s.first++;
     s.second += g.correct;
-  }
+  });
   nlohmann::json out;
   out["lines"] = lines;
   out["graded"] = graded;

@@ -68,22 +68,12 @@ std::vector<ImportedRecord> import_jsonl(std::string_view kind, const std::strin
     fail(path, ": unknown importer '", std::string(kind), "' (known: ", importer_kinds_list(), ")");
   std::string text = read_file(path);
   std::vector<ImportedRecord> out;
-  size_t pos = 0;
-  int line_no = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + pos, nl - pos);
-    pos = nl + 1;
-    line_no++;
-    bool blank = true;
-    for (char c : line) blank &= (c == ' ' || c == '\t' || c == '\r');
-    if (blank) continue;
+  for_each_nonblank_line(text, [&](std::string_view line, int line_no) {
     std::string where = path + ":" + std::to_string(line_no);
     nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (row.is_discarded()) fail(where, ": not valid JSON");
     out.push_back(import_record(kind, row, where, text_field));
-  }
+  });
   return out;
 }
 

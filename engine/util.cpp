@@ -22,6 +22,20 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+void for_each_nonblank_line(std::string_view text,
+                            const std::function<void(std::string_view line, int line_no)>& fn) {
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    line_no++;
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) fn(line, line_no);
+  }
+}
+
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);

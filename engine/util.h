@@ -2,6 +2,7 @@
 // atomic writes, the deterministic RNG and a wall clock. Everything else in Chamber builds on these.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <type_traits>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,10 @@ template <typename... Args>
 
 // ---- files ----
 std::string read_file(const std::string& path);          // whole file; Error naming the path if unreadable
+// Calls fn(line, line_no) for every line of `text` that is not blank (only spaces, tabs or \r),
+// numbered from 1 as an editor shows them, for messages about line-oriented files (jsonl).
+void for_each_nonblank_line(std::string_view text,
+                            const std::function<void(std::string_view line, int line_no)>& fn);
 bool file_exists(const std::string& path);
 bool dir_exists(const std::string& path);
 void make_dirs(const std::string& path);                 // mkdir -p
