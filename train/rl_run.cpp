@@ -43,27 +43,29 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string device = resolve_device_name(cfg.device);
 
   // ---- models: policy from the starting checkpoint; reference and critic copies of it ----
+  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
+  {
+    // All the run allocates on the device, planned before any of it is, so that a run that cannot
+    // fit on the GPU says how much it needs rather than failing at one of the allocations.
+    ModelConfig shape = checkpoint_model_config(checkpoint_resolve(cfg.init));
+    const int T = shape.context_length;
+    ArenaSizes frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false);
+    ArenaSizes trained = gpt_arena_sizes(shape, cfg.micro_batch, T, true);
+    size_t one_trained = trained.params + trained.grads + trained.adam + trained.acts;
+    size_t total = one_trained * (has_critic ? 2 : 1) + frozen.params + frozen.acts +
+                   kv_cache_bytes(shape, rl_sampler_rows(cfg), T);
+    check_device_memory(device, total,
+                        "rl " + cfg.name + " (the policy, the reference model" +
+                            (has_critic ? ", the critic" : "") + " and a KV cache of " +
+                            std::to_string(rl_sampler_rows(cfg)) + " rows x " + std::to_string(T) +
+                            " positions)",
+                        "Lower rollout.rollout_batch (the KV cache rows) or rollout.micro_batch, "
+                        "or start from a smaller model.");
+  }
   LoadedModel base;
   load_model(base, cfg.init, device, cfg.micro_batch, 0, true);
   GPT& policy = base.model;
   const int ctx = policy.cfg.context_length;
-  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
-  {
-    // Everything else the run allocates, planned before any of it is, so that a run that cannot
-    // fit on the GPU says how much it needs here rather than failing at one of the allocations.
-    ArenaSizes frozen = gpt_arena_sizes(policy.cfg, cfg.micro_batch, ctx, false);
-    ArenaSizes trained = gpt_arena_sizes(policy.cfg, cfg.micro_batch, ctx, true);
-    size_t rest = frozen.params + frozen.acts +
-                  (has_critic ? trained.params + trained.grads + trained.adam + trained.acts : 0) +
-                  kv_cache_bytes(policy.cfg, rl_sampler_rows(cfg), ctx);
-    check_device_memory(device, rest,
-                        "rl " + cfg.name + " (after loading the policy: the reference model" +
-                            (has_critic ? ", the critic" : "") + " and a KV cache of " +
-                            std::to_string(rl_sampler_rows(cfg)) + " rows x " +
-                            std::to_string(ctx) + " positions)",
-                        "Lower rollout.rollout_batch (the KV cache rows) or rollout.micro_batch, "
-                        "or start from a smaller model.");
-  }
   std::vector<float> start_weights = gpt_parameters_to_host(policy);
   GPT reference;
   gpt_create(reference, policy.cfg, *policy.ops, cfg.micro_batch, ctx, false);
