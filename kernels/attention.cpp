@@ -18,21 +18,9 @@ void attention_forward_ref(Real* out, Real* att, const Real* qkv, int B, int T, 
         const Real* q = qkv + ((size_t)b * T + t) * row3 + h * hs;
         Real* p = att + (((size_t)b * NH + h) * T + t) * T;
 
-        // Scores and their max (for a stable softmax), causal: keys t2 <= t only.
-        Real max_score = -INFINITY;
-        for (int t2 = 0; t2 <= t; t2++) {
-          const Real* k = qkv + ((size_t)b * T + t2) * row3 + C + h * hs;
-          Real dot = 0;
-          for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-          p[t2] = dot * scale;
-          if (p[t2] > max_score) max_score = p[t2];
-        }
-        Real sum = 0;
-        for (int t2 = 0; t2 <= t; t2++) {
-          p[t2] = std::exp(p[t2] - max_score);
-          sum += p[t2];
-        }
-        for (int t2 = 0; t2 <= t; t2++) p[t2] /= sum;
+        // Causal: the query at t attends to keys t2 <= t only.
+        const Real* k0 = qkv + (size_t)b * T * row3 + C + h * hs;
+        attention_probabilities(p, q, k0, row3, t + 1, hs, scale);
         for (int t2 = t + 1; t2 < T; t2++) p[t2] = 0;
 
         // Weighted sum of values.

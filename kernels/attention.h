@@ -22,8 +22,33 @@
 //
 // Templated over the scalar (float, double); the Ops table uses the float instantiation.
 #pragma once
+#include <cmath>
+#include <cstddef>
 
 namespace chamber {
+
+// One query's attention row: p[j] = softmax_j(scale * q . k_j) for j < n, with key k_j at
+// k0 + j * k_stride (hs values), the max subtracted before exp. Shared by the training forward
+// and the KV-cache decode references (kernels/attention_decode.cpp), which differ only in where
+// the keys live.
+template <typename Real>
+inline void attention_probabilities(Real* p, const Real* q, const Real* k0, size_t k_stride,
+                                    int n, int hs, Real scale) {
+  Real max_score = -INFINITY;
+  for (int j = 0; j < n; j++) {
+    const Real* k = k0 + j * k_stride;
+    Real dot = 0;
+    for (int c = 0; c < hs; c++) dot += q[c] * k[c];
+    p[j] = dot * scale;
+    if (p[j] > max_score) max_score = p[j];
+  }
+  Real sum = 0;
+  for (int j = 0; j < n; j++) {
+    p[j] = std::exp(p[j] - max_score);
+    sum += p[j];
+  }
+  for (int j = 0; j < n; j++) p[j] /= sum;
+}
 
 template <typename Real>
 void attention_forward_ref(Real* out, Real* att, const Real* qkv, int B, int T, int C, int NH);

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "kernels/attention.h"
+
 namespace chamber {
 
 template <typename Real>
@@ -40,20 +42,7 @@ void attention_decode_ref(Real* out, Real* k_cache, Real* v_cache, const Real* q
         for (int j = 0; j < Tn; j++) {
           const int t = pos[i] + j;
           const Real* q = rows + (size_t)j * row3 + h * hs;
-          Real max_score = -INFINITY;
-          for (int t2 = 0; t2 <= t; t2++) {
-            const Real* k = kc + (size_t)t2 * hs;
-            Real dot = 0;
-            for (int c = 0; c < hs; c++) dot += q[c] * k[c];
-            p[t2] = dot * scale;
-            if (p[t2] > max_score) max_score = p[t2];
-          }
-          Real sum = 0;
-          for (int t2 = 0; t2 <= t; t2++) {
-            p[t2] = std::exp(p[t2] - max_score);
-            sum += p[t2];
-          }
-          for (int t2 = 0; t2 <= t; t2++) p[t2] /= sum;
+          attention_probabilities(p.data(), q, (const Real*)kc, (size_t)hs, t + 1, hs, scale);
           Real* y = out + ((size_t)i * Tn + j) * C + h * hs;
           for (int c = 0; c < hs; c++) y[c] = 0;
           for (int t2 = 0; t2 <= t; t2++) {
