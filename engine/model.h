@@ -131,7 +131,10 @@ void gpt_create(GPT& model, const ModelConfig& cfg, const Ops& ops, int max_B, i
                 bool with_training = true);
 void gpt_destroy(GPT& model);
 // Bytes of each arena, for the start-of-run report and "does it fit" checks before allocating.
-struct ArenaSizes { size_t params, grads, adam, acts; };
+struct ArenaSizes {
+  size_t params, grads, adam, acts;
+  size_t total() const { return params + grads + adam + acts; }
+};
 ArenaSizes gpt_arena_sizes(const ModelConfig& cfg, int max_B, int max_T, bool with_training);
 
 // GPT-2 initialisation from the seed: N(0, 0.02), residual projections scaled by 1/sqrt(2L),

@@ -49,11 +49,9 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     // fit on the GPU says how much it needs rather than failing at one of the allocations.
     ModelConfig shape = checkpoint_model_config(checkpoint_resolve(cfg.init));
     const int T = shape.context_length;
-    ArenaSizes frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false);
-    ArenaSizes trained = gpt_arena_sizes(shape, cfg.micro_batch, T, true);
-    size_t one_trained = trained.params + trained.grads + trained.adam + trained.acts;
-    size_t total = one_trained * (has_critic ? 2 : 1) + frozen.params + frozen.acts +
-                   kv_cache_bytes(shape, rl_sampler_rows(cfg), T);
+    size_t trained = gpt_arena_sizes(shape, cfg.micro_batch, T, true).total();   // policy, critic
+    size_t frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false).total();   // reference
+    size_t total = trained * (has_critic ? 2 : 1) + frozen + kv_cache_bytes(shape, rl_sampler_rows(cfg), T);
     check_device_memory(device, total,
                         "rl " + cfg.name + " (the policy, the reference model" +
                             (has_critic ? ", the critic" : "") + " and a KV cache of " +
