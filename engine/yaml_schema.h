@@ -74,9 +74,16 @@ struct ConfigField {
   const char* note = "";   // what the value means, for the error message ("0 = all cores")
 };
 
+// Only reads the fields' keys (no finish, no ranges): for a map that also holds other keys, such as
+// a config's top level with its sections.
+template <typename Config>
+void yaml_get_fields(YamlMap& map, Config& c, const std::vector<ConfigField<Config>>& fields) {
+  for (const auto& f : fields) std::visit([&](auto member) { map.get(f.key, c.*member); }, f.member);
+}
+
 template <typename Config>
 void yaml_read_fields(YamlMap& map, Config& c, const std::vector<ConfigField<Config>>& fields) {
-  for (const auto& f : fields) std::visit([&](auto member) { map.get(f.key, c.*member); }, f.member);
+  yaml_get_fields(map, c, fields);
   map.finish();
   for (const auto& f : fields)
     std::visit(

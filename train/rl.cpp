@@ -23,6 +23,8 @@ void rl_config_finalize(RLConfig& c) {
     fail(c.file, ": policy.kl_mode must be reward_k1 or loss_k3 (got '", c.kl_mode, "')");
   if (c.loss_agg != "token_mean" && c.loss_agg != "seq_mean")
     fail(c.file, ": policy.loss_agg must be token_mean or seq_mean (got '", c.loss_agg, "')");
+  if (c.ei_restart != "base" && c.ei_restart != "continue")
+    fail(c.file, ": ei.restart must be base or continue (got '", c.ei_restart, "')");
   if (c.algorithm == "grpo" && c.samples_per_prompt < 2)
     fail(c.file, ": grpo needs rollout.samples_per_prompt >= 2 (advantages compare samples of a prompt)");
   if (c.name.empty()) {
@@ -122,13 +124,11 @@ RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
   RLConfig c;
   c.file = file;
   YamlMap top = yaml_root(root, file);
-  for (const auto& f : kTopFields) std::visit([&](auto member) { top.get(f.key, c.*member); }, f.member);
+  yaml_get_fields(top, c, kTopFields);
   if (c.init.empty()) top.bad("init", "is required: the starting checkpoint or run directory");
   for (const Section& section : kSections) {
     YamlMap map = top.sub(section.key);
     yaml_read_fields(map, c, *section.fields);
-    if (section.fields == &kEiFields && c.ei_restart != "base" && c.ei_restart != "continue")
-      map.bad("restart", "must be base or continue (got '" + c.ei_restart + "')");
   }
   top.finish();
   rl_config_finalize(c);
