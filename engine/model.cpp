@@ -214,8 +214,20 @@ void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* l
   }
 }
 
-// "layer 3": the profiler range of one block.
-static void layer_name(char (&name)[24], int l) { std::snprintf(name, sizeof(name), "layer %d", l); }
+// The profiler range of one block, "layer 3". The name is formatted only when a profiler listens:
+// this runs for every layer of every forward and backward.
+struct LayerRange {
+  const Ops& ops;
+  LayerRange(const Ops& o, int l) : ops(o) {
+    if (!ops.range_push) return;
+    char name[24];
+    std::snprintf(name, sizeof(name), "layer %d", l);
+    ops.range_push(name);
+  }
+  ~LayerRange() {
+    if (ops.range_pop) ops.range_pop();
+  }
+};
 
 void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   const Ops& ops = *m.ops;
@@ -247,9 +259,7 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
     float* fch = a.fch + l * 4 * BTC;
     float* fch_gelu = a.fch_gelu + l * 4 * BTC;
     float* residual3 = a.residual3 + l * BTC;
-    char name[24];
-    layer_name(name, l);
-    NamedRange layer(ops, name);
+    LayerRange layer(ops, l);
 
     ops.layernorm_forward(ln1, a.ln1_mean + l * N, a.ln1_rstd + l * N, residual, w.ln1_w, w.ln1_b, N, C);
     ops.matmul_forward(qkv, ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
@@ -317,9 +327,7 @@ void gpt_backward(GPT& m, const float* dvalues) {
     LayerView w = layer_params(p, cfg, l);
     LayerView dw = layer_params(g, cfg, l);
     const float* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
-    char name[24];
-    layer_name(name, l);
-    NamedRange layer(ops, name);
+    LayerRange layer(ops, l);
 
     // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
     ops.zero(a.d_fch_gelu, 4 * BTC * sizeof(float));

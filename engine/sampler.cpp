@@ -188,6 +188,8 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
       slots[r] = rows[active[r]].slot;
     }
     gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
+    drawn.resize(ready);
+    drawn_lp.resize(ready);
     if (ready > 0 && model.ops->sample_tokens && plain_sampling(params, draw_vocab)) {
       // Draw where the logits are: only the uniforms go in and the ids and log-probs come out.
       // Each row takes one uniform from its own generator, as sampler_draw would.
@@ -197,16 +199,12 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
       model.ops->from_host(cache.uniforms, uniforms.data(), (size_t)ready * sizeof(double));
       model.ops->sample_tokens(cache.sampled_ids, cache.sampled_logprobs, cache.logits,
                                cache.uniforms, ready, draw_vocab, V, Vp, params.temperature);
-      drawn.resize(ready);
-      drawn_lp.resize(ready);
       model.ops->to_host(drawn.data(), cache.sampled_ids, (size_t)ready * sizeof(int));
       model.ops->to_host(drawn_lp.data(), cache.sampled_logprobs, (size_t)ready * sizeof(float));
     } else if (ready > 0) {
       // Top-k or top-p: sort on the host.
       logits.resize((size_t)ready * Vp);
       model.ops->to_host(logits.data(), cache.logits, logits.size() * sizeof(float));
-      drawn.resize(ready);
-      drawn_lp.resize(ready);
 #pragma omp parallel for schedule(static) if (ready >= 8)
       for (int r = 0; r < ready; r++) {
         const float* row_logits = logits.data() + (size_t)r * Vp;

@@ -313,8 +313,6 @@ void cuda_memory_info(size_t* free_bytes, size_t* total_bytes) {
   CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
 }
 
-void cuda_range_push(const char* name) { nvtxRangePushA(name); }
-void cuda_range_pop() { nvtxRangePop(); }
 
 static void curand_check(curandStatus_t status, const char* call, const char* file, int line) {
   if (status != CURAND_STATUS_SUCCESS)

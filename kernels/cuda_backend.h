@@ -5,8 +5,10 @@
 // Every op is issued on one stream owned by the backend (the run's stream) and returns without
 // waiting, except the ones that hand data to or from the host (to_host, from_host, sum_squares,
 // synchronize) and alloc/free (cudaMalloc + zero fill, cudaFree). The first call of a kernel that
-// needs scratch (column sums, sum_squares) allocates it once; cuBLASLt's 32 MiB workspace too. Every CUDA, cuBLASLt and cuRAND call is checked; a failure is a chamber::Error
-// naming the call, file and line. Each op is an NVTX range named after it.
+// needs scratch (column sums, sum_squares) allocates it once; cuBLASLt's 32 MiB workspace too.
+// Every CUDA, cuBLASLt and cuRAND call is checked; a failure is a chamber::Error naming the call,
+// file and line. Each op is an NVTX range named after it, and the table's
+// range_push/range_pop let the model name the phases and layers around them.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,10 +30,6 @@ std::string cuda_device_description();
 
 // Free and total device memory in bytes (for "needs X, has Y" messages before allocating).
 void cuda_memory_info(size_t* free_bytes, size_t* total_bytes);
-
-// NVTX ranges so Nsight Systems shows named layers and phases (no-ops without a profiler).
-void cuda_range_push(const char* name);
-void cuda_range_pop();
 
 // dst[0..n) ~ Normal(mean, stddev) from cuRAND's Philox generator seeded with `seed`, on the
 // run's stream. Device memory.
