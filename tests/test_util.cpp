@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <unistd.h>
@@ -51,6 +52,18 @@ Compare compare(const float* got, const float* want, size_t n, double atol, doub
            << got[c.worst_index] << " want " << want[c.worst_index] << " (atol " << atol
            << ", rtol " << rtol << ")";
   return ::testing::AssertionSuccess() << "worst error " << c.worst_ratio << "x tolerance";
+}
+
+double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < got.size(); i++) {
+    double d = (double)got[i] - (double)want[i];
+    diff += d * d;
+    norm += (double)want[i] * want[i];
+  }
+  if (!std::isfinite(diff) || !std::isfinite(norm)) return INFINITY;
+  return norm > 0.0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
 std::string temp_dir(const std::string& name) {

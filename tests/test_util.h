@@ -36,6 +36,13 @@ constexpr double kF32Atol = 1e-6;
 #define EXPECT_ALL_CLOSE(got, want, atol, rtol) \
   EXPECT_TRUE(::chamber::testing::all_close((got), (want), (atol), (rtol)))
 
+// ||got - want|| / ||want|| (Euclidean norms, in double): the error measure for low-precision
+// products, where single elements that come from cancellation can be far off in relative terms
+// while the tensor as a whole is right. Infinity when the sizes differ or anything is non-finite.
+double relative_l2(const std::vector<float>& got, const std::vector<float>& want);
+#define EXPECT_REL_L2_BELOW(got, want, bound) \
+  EXPECT_LT(::chamber::testing::relative_l2((got), (want)), (bound)) << #got " vs " #want
+
 // A fresh empty directory under the build tree's temp area, removed at process exit.
 std::string temp_dir(const std::string& name);
 

@@ -2,6 +2,8 @@
 // KV-cache decode and the device draw), scoring, advantages and the update all run through the
 // `cuda` code path, from the same toy model and seed; the draws must be the same and the updated
 // weights agree to float rounding.
+#include <gtest/gtest.h>
+
 #include <cmath>
 
 #include "kernels/simt_backend.h"
@@ -33,8 +35,13 @@ void expect_same_steps(const RLConfig& cfg, bool with_critic) {
   StepsResult want = run_steps(cfg, with_critic, select_backend("cpu"), 3);
   StepsResult got = run_steps(cfg, with_critic, simt_ops(), 3);
   EXPECT_EQ(got.rewards, want.rewards) << "the rollouts differ";
-  // Three AdamW steps at lr 1e-2 from float32 gradients summed in other orders.
-  EXPECT_ALL_CLOSE(got.params, want.params, 1e-4, 1e-3);
+  // Three AdamW steps at lr 1e-2 from float32 gradients summed in other orders. AdamW divides
+  // by the gradient's running RMS, so a weight whose gradient is near zero moves by up to lr per
+  // step whatever rounding did to that gradient: single weights differ by more than fp32 rounding
+  // (measured: 1.5e-4 on one weight with OpenBLAS's AVX2 kernels, under 1.1e-4 with AVX-512's),
+  // while the weights as a whole agree to about 1e-5 relative L2 (3e-6 to 9.5e-6 measured on both).
+  EXPECT_REL_L2_BELOW(got.params, want.params, 1e-4);
+  EXPECT_ALL_CLOSE(got.params, want.params, 1e-3, 1e-3);
 }
 
 TEST(RlSimt, GrpoStepsMatchTheCpu) {
