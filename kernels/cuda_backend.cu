@@ -320,6 +320,9 @@ static void curand_check(curandStatus_t status, const char* call, const char* fi
 }
 #define CURAND_CHECK(call) curand_check((call), #call, __FILE__, __LINE__)
 
+void cuda_set_tf32_matmuls(bool enabled) { cuda_device::set_tf32_matmuls(enabled); }
+bool cuda_tf32_matmuls() { return cuda_device::tf32_matmuls(); }
+
 void cuda_fill_normal(float* dst, size_t n, float mean, float stddev, uint64_t seed) {
   static curandGenerator_t generator = [] {
     curandGenerator_t g;

@@ -31,6 +31,11 @@ std::string cuda_device_description();
 // Free and total device memory in bytes (for "needs X, has Y" messages before allocating).
 void cuda_memory_info(size_t* free_bytes, size_t* total_bytes);
 
+// Matmul precision: TF32 tensor cores (true, the default) or strict fp32 (false: for comparing a
+// GPU step with the CPU's to fp32 rounding; the environment's CHAMBER_TF32=0 sets it at start).
+void cuda_set_tf32_matmuls(bool enabled);
+bool cuda_tf32_matmuls();
+
 // dst[0..n) ~ Normal(mean, stddev) from cuRAND's Philox generator seeded with `seed`, on the
 // run's stream. Device memory.
 void cuda_fill_normal(float* dst, size_t n, float mean, float stddev, uint64_t seed);

@@ -21,6 +21,10 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
                const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
                const floatX* bias, cudaStream_t stream);
+// Whether gemm multiplies on TF32 tensor cores (the default) or in strict fp32 (about half the
+// speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU build only.
+void set_tf32_matmuls(bool enabled);
+bool tf32_matmuls();
 // The same product by a simple kernel (one thread per element of D): what gemm falls back to when
 // cuBLASLt has no algorithm for a shape or alignment.
 void gemm_simple(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,

@@ -3,7 +3,9 @@
 //
 // On the GPU it is a cuBLASLt matmul: fp32 storage, TF32 tensor cores (CUBLAS_COMPUTE_32F_FAST_TF32,
 // 10-bit mantissa products, fp32 accumulation), bias added in the epilogue (no separate pass over
-// D). Strided batches cover attention's per-head products. Pointer alignment is measured and told
+// D). CHAMBER_TF32=0 in the environment (or cuda_set_tf32_matmuls(false)) makes every product
+// strict fp32, about half the speed, for checking results against the CPU to fp32 rounding. Each
+// distinct shape's descriptors and algorithm are built once and kept (see Plan below). Strided batches cover attention's per-head products. Pointer alignment is measured and told
 // to the heuristic, since cuBLASLt otherwise assumes 256-byte alignment (false for head slices).
 //
 // When cuBLASLt offers no algorithm (odd leading dimensions or 4-byte aligned head slices, as in
@@ -22,6 +24,11 @@
 // cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
 // operands, transposes, leading dimensions, strides, beta and bias each op passes).
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
 
 #include "engine/util.h"
 #include "kernels/cuda_launchers.h"
@@ -117,6 +124,97 @@ cublasLtMatrixLayout_t make_layout(int rows, int cols, int ld, long long stride,
   return layout;
 }
 
+// Everything cuBLASLt needs to know about one product except its pointers: the operation
+// descriptor, the three matrix layouts and the algorithm the heuristic chose. Building these and
+// asking the heuristic costs tens of microseconds of host time, and a training step issues the
+// same few dozen shapes hundreds of times, so each shape is planned once and kept for the process
+// (a handful of shapes per model, a few KB each). `algo_found` false records that cuBLASLt has no
+// algorithm, so the fallback is chosen without asking again.
+struct PlanKey {
+  bool trans_a, trans_b, tf32, has_bias, has_gelu;
+  int m, n, k, lda, ldb, ldd, batch;
+  long long stride_a, stride_b, stride_d;
+  uint32_t align_a, align_b, align_d;
+  auto fields() const {
+    return std::tie(trans_a, trans_b, tf32, has_bias, has_gelu, m, n, k, lda, ldb, ldd, batch,
+                    stride_a, stride_b, stride_d, align_a, align_b, align_d);
+  }
+  bool operator==(const PlanKey& other) const { return fields() == other.fields(); }
+};
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& key) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, which have no padding bytes read
+    auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    mix(key.trans_a | key.trans_b << 1 | key.tf32 << 2 | key.has_bias << 3 | key.has_gelu << 4);
+    for (long long v : {(long long)key.m, (long long)key.n, (long long)key.k, (long long)key.lda,
+                        (long long)key.ldb, (long long)key.ldd, (long long)key.batch, key.stride_a,
+                        key.stride_b, key.stride_d, (long long)key.align_a, (long long)key.align_b,
+                        (long long)key.align_d})
+      mix((uint64_t)v);
+    return (size_t)h;
+  }
+};
+struct Plan {
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t layout_a, layout_b, layout_d;
+  cublasLtMatmulAlgo_t algo;
+  bool algo_found;
+};
+
+Plan make_plan(const PlanKey& key) {
+  Plan plan{};
+  cublasComputeType_t compute = key.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.op, compute, CUDA_R_32F));
+  cublasOperation_t op_a = key.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_b = key.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  if (key.has_gelu) epilogue = key.has_bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+  else if (key.has_bias) epilogue = CUBLASLT_EPILOGUE_BIAS;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                              sizeof(epilogue)));
+  if (key.has_gelu) {
+    int64_t aux_ld = key.ldd;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
+                                                &aux_ld, sizeof(aux_ld)));
+  }
+  int m = key.m, n = key.n, k = key.k;
+  plan.layout_a = make_layout(key.trans_a ? k : m, key.trans_a ? m : k, key.lda, key.stride_a, key.batch);
+  plan.layout_b = make_layout(key.trans_b ? n : k, key.trans_b ? k : n, key.ldb, key.stride_b, key.batch);
+  plan.layout_d = make_layout(m, n, key.ldd, key.stride_d, key.batch);
+
+  cublasLtMatmulPreference_t pref;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  size_t workspace_bytes = kWorkspaceBytes;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof(workspace_bytes)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &key.align_a, sizeof(key.align_a)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &key.align_b, sizeof(key.align_b)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &key.align_d, sizeof(key.align_d)));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key.align_d, sizeof(key.align_d)));
+  cublasLtMatmulHeuristicResult_t heuristic;
+  int found = 0;
+  cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(lt().handle, plan.op, plan.layout_a,
+                                                         plan.layout_b, plan.layout_d,
+                                                         plan.layout_d, pref, 1, &heuristic, &found);
+  if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
+  plan.algo_found = status == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (plan.algo_found) plan.algo = heuristic.algo;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+  return plan;
+}
+
+// TF32 products unless the user asked for strict fp32 (cuda_set_tf32_matmuls, CHAMBER_TF32=0).
+bool g_tf32_matmuls = [] {
+  const char* env = std::getenv("CHAMBER_TF32");
+  return !(env && std::string(env) == "0");
+}();
+
 // One cuBLASLt matmul with the epilogue the arguments ask for: bias (if non-null) added, then
 // GELU applied with its input written to pre_gelu (if non-null; leading dimension ldd, batch 1).
 // False when cuBLASLt offers no algorithm for the shape, alignment and epilogue: nothing was
@@ -125,68 +223,29 @@ bool lt_matmul(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
                int lda, long long stride_a, const floatX* B, int ldb, long long stride_b,
                float beta, floatX* D, int ldd, long long stride_d, int batch, const floatX* bias,
                floatX* pre_gelu, cudaStream_t stream) {
-  Lt& state = lt();
-  cublasLtMatmulDesc_t op;
-  CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F));
-  cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
-  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
-  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  if (pre_gelu) epilogue = bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
-  else if (bias) epilogue = CUBLASLT_EPILOGUE_BIAS;
-  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
-                                              sizeof(epilogue)));
+  PlanKey key{trans_a, trans_b, g_tf32_matmuls, bias != nullptr, pre_gelu != nullptr,
+              m, n, k, lda, ldb, ldd, batch, stride_a, stride_b, stride_d,
+              alignment_bytes(A, stride_a, batch), alignment_bytes(B, stride_b, batch),
+              alignment_bytes(D, stride_d, batch)};
+  static std::mutex plans_mutex;  // ops are issued from one thread; this keeps a second one safe
+  static std::unordered_map<PlanKey, Plan, PlanKeyHash> plans;
+  std::lock_guard<std::mutex> lock(plans_mutex);
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, make_plan(key)).first;
+  Plan& plan = it->second;
+  if (!plan.algo_found) return false;
+  // The pointers change from call to call; setting them on the kept descriptor is cheap.
   if (bias)
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                 sizeof(bias)));
-  if (pre_gelu) {
-    int64_t aux_ld = ldd;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+  if (pre_gelu)
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                 &pre_gelu, sizeof(pre_gelu)));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld,
-                                                sizeof(aux_ld)));
-  }
-  cublasLtMatrixLayout_t layout_a =
-      make_layout(trans_a ? k : m, trans_a ? m : k, lda, stride_a, batch);
-  cublasLtMatrixLayout_t layout_b =
-      make_layout(trans_b ? n : k, trans_b ? k : n, ldb, stride_b, batch);
-  cublasLtMatrixLayout_t layout_d = make_layout(m, n, ldd, stride_d, batch);
-
-  cublasLtMatmulPreference_t pref;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  size_t workspace_bytes = kWorkspaceBytes;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof(workspace_bytes)));
-  uint32_t align_a = alignment_bytes(A, stride_a, batch), align_b = alignment_bytes(B, stride_b, batch);
-  uint32_t align_d = alignment_bytes(D, stride_d, batch);
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof(align_a)));
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof(align_b)));
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof(align_d)));
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof(align_d)));
-
-  cublasLtMatmulHeuristicResult_t heuristic;
-  int found = 0;
-  cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(state.handle, op, layout_a, layout_b,
-                                                         layout_d, layout_d, pref, 1, &heuristic,
-                                                         &found);
-  if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
-  bool ran = status == CUBLAS_STATUS_SUCCESS && found > 0;
-  if (ran)
-    CUBLAS_CHECK(cublasLtMatmul(state.handle, op, &alpha, A, layout_a, B, layout_b, &beta, D,
-                                layout_d, D, layout_d, &heuristic.algo, state.workspace,
-                                kWorkspaceBytes, stream));
-
-  CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_d));
-  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_b));
-  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(layout_a));
-  CUBLAS_CHECK(cublasLtMatmulDescDestroy(op));
-  return ran;
+  Lt& state = lt();
+  CUBLAS_CHECK(cublasLtMatmul(state.handle, plan.op, &alpha, A, plan.layout_a, B, plan.layout_b,
+                              &beta, D, plan.layout_d, D, plan.layout_d, &plan.algo,
+                              state.workspace, kWorkspaceBytes, stream));
+  return true;
 }
 
 }  // namespace
@@ -226,6 +285,9 @@ void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A,
        stream);
   gelu_forward(D, pre_gelu, (size_t)ldd * n, stream);
 }
+
+void set_tf32_matmuls(bool enabled) { g_tf32_matmuls = enabled; }
+bool tf32_matmuls() { return g_tf32_matmuls; }
 
 #else  // SIMT emulation: the reference GEMM
 
