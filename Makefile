@@ -9,7 +9,7 @@ DEB_PACKAGES := cmake g++ make pkg-config libyaml-cpp-dev libgtest-dev libgmock-
                 libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev \
                 clang libclang-rt-14-dev chromium python3
 
-.PHONY: all deps build debug asan test test-asan fuzz run bench bench-cpu clean help
+.PHONY: all deps build debug asan test test-asan fuzz run bench bench-cpu gpu-kit clean help
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make fuzz       bounded libFuzzer runs of the interpreter and answer parsers"
 	@echo "make bench      Google Benchmark kernels and the training-step benchmark"
 	@echo "make bench-cpu  CPU training throughput beside PyTorch eager (bench/RESULTS.md)"
+	@echo "make gpu-kit    pack gpu-kit/: the GPU checks and benchmarks for a machine with only a driver"
 	@echo "make deps       install missing Debian packages (as root) or print the command"
 
 deps:
@@ -82,5 +83,10 @@ bench: build
 bench-cpu: build
 	python3 bench/run_bench_cpu.py --build-dir $(BUILD_DIR)
 
+# The GPU kit: a Release build for sm_90 in build-kit/ packed into gpu-kit/ with the libraries it
+# loads, so a GPU machine without our build dependencies or network runs `bash gpu-kit/run.sh OUT`.
+gpu-kit: deps
+	bash bench/kit/pack.sh build-kit gpu-kit
+
 clean:
-	rm -rf $(BUILD_DIR) build-debug build-asan build-fuzz
+	rm -rf $(BUILD_DIR) build-debug build-asan build-fuzz build-kit gpu-kit

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The GPU kit's one command (packed by `make gpu-kit` as gpu-kit/run.sh):
+#
+#   bash gpu-kit/run.sh OUT_DIR
+#
+# On a machine with an NVIDIA GPU, the driver and the CUDA 13 runtime libraries, and nothing else
+# of ours, it runs in order of what matters most, each stage under its own time limit and all of
+# them under DEADLINE seconds (default 480):
+#   gpu_tests    every GPU test; a skipped test counts as a failure here (a GPU is present)
+#   pretrain     configs/gpt2-124m.yaml for STEPS steps (default 60); the loss must fall
+#   bench        per-kernel achieved GB/s or TFLOP/s against the device's measured peaks, and the
+#                whole GPT-2 124M training step's tokens/s and MFU (bench_kernels_gpu)
+#   torch        the same GPT-2 in PyTorch (fp32/TF32, bf16 autocast, torch.compile) for the ratio
+#   sampler      the KV-cache sampler's generated tokens/s on the GPU (bench_sampler)
+#   quickstart   configs/quickstart.yaml end to end on the GPU: pretrain, GRPO, evaluation, report
+#   memcheck, racecheck   compute-sanitizer over the kernel tests; "not available" where the tool
+#                refuses the device, never "passed"
+# Logs go to OUT_DIR: all.log (every stage's output), summary.txt, bench_kernels.json,
+# pretrain_metrics.jsonl, torch_gpu.jsonl. The summary table is printed last.
+set -uo pipefail
+out=${1:?usage: run.sh OUT_DIR}
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "run.sh: no NVIDIA GPU visible (nvidia-smi -L failed); this kit runs on a GPU machine" >&2
+  exit 2
+fi
+kit=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+deadline=$((SECONDS + ${DEADLINE:-480}))
+steps=${STEPS:-60}
+log=$out/all.log
+: >"$log"
+
+# Our binaries find their libraries in lib/ and CUDA's where the toolkit or PyTorch's wheels put
+# them; only our binaries get this path (python3 keeps its own).
+cuda_dirs=$(for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+  [[ -d $d ]] && printf '%s:' "$d"; done)
+if ! ls /usr/local/cuda/lib*/libcublasLt.so.13 >/dev/null 2>&1; then
+  extra=$(find / -xdev -name 'libcublasLt.so.13' -printf '%h:' 2>/dev/null | head -c 2000)
+  cuda_dirs+=$extra
+fi
+export KIT_LD_PATH="$kit/lib:$cuda_dirs${LD_LIBRARY_PATH:-}"
+bin() { LD_LIBRARY_PATH="$KIT_LD_PATH" "$kit/bin/$@"; }
+
+{
+  echo "kit commit: $(cat "$kit/COMMIT" 2>/dev/null | tr '\n' ' ')"
+  echo "date: $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader
+  nvcc --version 2>/dev/null | tail -1
+  echo "libraries not found:"; LD_LIBRARY_PATH="$KIT_LD_PATH" ldd "$kit"/bin/* | grep 'not found' | sort -u
+} 2>&1 | tee "$out/device.txt" >>"$log"
+
+declare -A result
+order=()
+stage() {  # stage NAME LIMIT_S COMMAND...: runs it under min(LIMIT_S, time to the deadline)
+  local name=$1 limit=$2; shift 2
+  local left=$((deadline - SECONDS))
+  order+=("$name")
+  if (( left < 10 )); then result[$name]="not run (deadline)"; return 1; fi
+  (( limit > left )) && limit=$left
+  echo "===== $name (limit ${limit}s): $*" >>"$log"
+  local t0=$SECONDS rc=0
+  # The stages are shell functions: timeout runs them in a child bash that inherits them (export -f).
+  timeout -k 5 "$limit" bash -o pipefail -c '"$@"' stage "$@" >>"$log" 2>&1 || rc=$?
+  if (( rc == 0 )); then result[$name]="passed"
+  elif (( rc == 124 || rc == 137 )); then result[$name]="TIMED OUT"
+  elif (( rc == 3 )); then result[$name]="not available"
+  else result[$name]="FAILED (exit $rc)"; fi
+  result[$name]+=" in $((SECONDS - t0)) s"
+  echo "===== $name: ${result[$name]}" >>"$log"
+  return $rc
+}
+
+gpu_tests() {
+  local tlog=/tmp/kit_gpu_tests.log
+  bin test_gpu --gtest_brief=0 2>&1 | tee "$tlog"
+  local rc=${PIPESTATUS[0]}
+  [[ -s $tlog ]] || return "$rc"
+  if grep -q '^\[  SKIPPED \]' "$tlog"; then echo "run.sh: tests were skipped on a GPU machine"; return 1; fi
+  return "$rc"
+}
+pretrain() {
+  rm -rf /tmp/kit_gpt2
+  (cd "$kit" && bin chamber pretrain configs/gpt2-124m.yaml --device cuda --out /tmp/kit_gpt2 \
+     --set "train.steps=$steps" --set train.eval_interval=0 --set train.checkpoint_interval=0 \
+     --set train.log_interval=1)
+  local rc=$?
+  cp /tmp/kit_gpt2/metrics.jsonl "$out/pretrain_metrics.jsonl" 2>/dev/null
+  (( rc == 0 )) || return $rc
+  python3 - "$out/pretrain_metrics.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+steps = [r for r in rows if "loss" in r and "tokens_per_s" in r]
+first, last = steps[0]["loss"], statistics.mean(r["loss"] for r in steps[-5:])
+tps = statistics.median(r["tokens_per_s"] for r in steps[3:] or steps)
+print(f"pretrain: loss {first:.3f} -> {last:.3f} (mean of last 5), median {tps:,.0f} tokens/s")
+sys.exit(0 if last < first - 0.5 else 1)
+PY
+}
+bench_kernels() {
+  bin bench_kernels_gpu --benchmark_min_time=0.05 --benchmark_out="$out/bench_kernels.json" \
+    --benchmark_out_format=json
+}
+torch_gpu() {
+  PYTHONUNBUFFERED=1 python3 "$kit/bench/torch_gpu.py" --batch 8 --mode fp32 --mode bf16 \
+    --mode compile | tee "$out/torch_gpu.jsonl"
+}
+sanitize() {  # sanitize TOOL: compute-sanitizer over the kernel tests (not the long RL/step ones)
+  local tool=$1 san
+  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  [[ -x $san ]] || { echo "compute-sanitizer: not available (not installed)"; return 3; }
+  local slog=/tmp/kit_san_$tool.log
+  LD_LIBRARY_PATH="$KIT_LD_PATH" "$san" --tool "$tool" --error-exitcode 1 --print-limit 20 \
+    "$kit/bin/test_gpu" --gtest_brief=1 --gtest_filter='Gpu/*' 2>&1 | tee "$slog"
+  local rc=${PIPESTATUS[0]}
+  if grep -qE 'Device not supported|not supported on this|Unable to|LibraryNotLoaded' "$slog"; then
+    echo "compute-sanitizer: not available on this device"; return 3
+  fi
+  return "$rc"
+}
+
+export kit out steps KIT_LD_PATH
+export -f bin gpu_tests pretrain bench_kernels torch_gpu sanitize
+
+stage gpu_tests 150 gpu_tests
+stage pretrain 100 pretrain
+stage bench 90 bench_kernels
+stage torch 130 torch_gpu
+stage sampler 45 bin bench_sampler --benchmark_filter=cuda --benchmark_min_time=0.05
+stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yaml --set name=qs-gpu'
+stage memcheck 60 sanitize memcheck
+stage racecheck 45 sanitize racecheck
+
+{
+  echo "== summary: $(head -3 "$out/device.txt" | tr '\n' ' ')"
+  for name in "${order[@]}"; do printf '%-10s %s\n' "$name" "${result[$name]}"; done
+  grep -h '^pretrain:' "$log"
+  grep -hE '^(fp32|tf32): relative L2' "$log"
+  grep -hE '^step +(1|30)/30 \|' "$log"
+  grep -hE 'fallback|falls back' "$log" | sort -u | head -5
+  grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
+  grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -20
+  python3 - "$out/torch_gpu.jsonl" <<'PY' 2>/dev/null
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "error" in r: print(f"torch {r['mode']} B{r['batch']}: error {r['error'][:120]}")
+    else: print(f"torch {r['mode']} B{r['batch']}: {r['tokens_per_s_median']:,} tok/s, MFU {r['mfu']:.3f}, peak {r['peak_mem_gib']} GiB, compile {r['compile_s']} s")
+PY
+  grep -hE '^BM_sample_cuda' "$log" | head -6
+} | tee "$out/summary.txt"
+[[ ! ${result[*]} =~ FAILED|TIMED ]]
