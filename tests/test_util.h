@@ -41,7 +41,7 @@ constexpr double kF32Atol = 1e-6;
 // while the tensor as a whole is right. Infinity when the sizes differ or anything is non-finite.
 double relative_l2(const std::vector<float>& got, const std::vector<float>& want);
 #define EXPECT_REL_L2_BELOW(got, want, bound) \
-  EXPECT_LT(::chamber::testing::relative_l2((got), (want)), (bound)) << #got " vs " #want
+  EXPECT_LT(::chamber::testing::relative_l2((got), (want)), (bound)) << #got " vs " #want ": "
 
 // A fresh empty directory under the build tree's temp area, removed at process exit.
 std::string temp_dir(const std::string& name);

@@ -310,7 +310,10 @@ TEST(CpuFastDeterminism, OneVersusThreeThreads) {
   }
   for (size_t k = 0; k < one.size(); k++) {
     if (k < kNumSgemmResults) {
-      EXPECT_ALL_CLOSE(three[k], one[k], kF32Atol, kF32Rtol) << "result " << k;
+      // Sums of 64-256 products in another order: elements that come from cancellation differ
+      // by more than a few ulps (6.5e-4 relative on one element of dinp with OpenBLAS's AVX2
+      // kernels), so the tensor is compared as a whole: measured relative L2 error up to 1.6e-7.
+      EXPECT_REL_L2_BELOW(three[k], one[k], 1e-6) << "result " << k;
     } else {
       EXPECT_EQ(0, std::memcmp(one[k].data(), three[k].data(), one[k].size() * sizeof(float)))
           << "result " << k << " differs between 1 and 3 threads";
