@@ -143,6 +143,8 @@ std::string run_experiment(const ExperimentConfig& cfg, const ExperimentStages& 
         stages.eval(run.eval, base_ckpt, dir);
         return dir;
       });
+      std::string warning = weak_signal_warning(best_pass_at_k_of_file(path_join(dir, "eval.json")));
+      if (!warning.empty()) std::fprintf(stderr, "chamber: warning: %s: %s\n", run.id.c_str(), warning.c_str());
     }
 
     // 3. RL from the pretrained checkpoint.

@@ -251,7 +251,7 @@ static double mean_of(const std::vector<std::pair<double, double>>& pts) {
 }
 
 // The largest-k pass@k in a flat map (the best chance any sample is right), or NaN.
-static double best_pass_at_k(const std::map<std::string, double>& m) {
+double best_pass_at_k(const std::map<std::string, double>& m) {
   int best_k = 0;
   double v = NAN;
   for (const auto& [key, value] : m) {
@@ -259,6 +259,27 @@ static double best_pass_at_k(const std::map<std::string, double>& m) {
     if (k > best_k) best_k = k, v = value;
   }
   return v;
+}
+
+double best_pass_at_k_of_file(const std::string& eval_json_path) {
+  return best_pass_at_k(read_flat_json(eval_json_path));
+}
+
+std::string weak_signal_warning(double pass_at_k) {
+  if (!std::isfinite(pass_at_k) || pass_at_k >= kWeakSignalPassAtK) return "";
+  char buf[512];
+  if (pass_at_k < 0.05)
+    std::snprintf(buf, sizeof buf,
+                  "too little reward signal: the pretrained model's pass@k is %.3f, so almost every sampled "
+                  "group is all wrong and RL has nothing to amplify; pretrain longer or make the RL prompts easier",
+                  pass_at_k);
+  else
+    std::snprintf(buf, sizeof buf,
+                  "weak reward signal: the pretrained model's pass@k is %.3f (below %.1f), so most sampled groups "
+                  "are all wrong; expect RL's reward to stay low and the style shares to drift rather than learn. "
+                  "Pretrain longer (or with another seed) or make the RL prompts easier",
+                  pass_at_k, kWeakSignalPassAtK);
+  return buf;
 }
 
 void report_check_signal(ReportData& data) {
@@ -271,13 +292,7 @@ void report_check_signal(ReportData& data) {
       if (!pts.empty() && pass_at_k_of(key) > 0) start[key] = pts.front().second;
     double base = best_pass_at_k(run.base_eval);
     if (!std::isfinite(base)) base = best_pass_at_k(start);
-    if (std::isfinite(base) && base < 0.05) {
-      std::snprintf(buf, sizeof buf,
-                    "too little reward signal: the pretrained model's pass@k is %.3f, so almost every sampled "
-                    "group is all wrong and RL has nothing to amplify; pretrain longer or make the RL prompts easier",
-                    base);
-      run.notes.push_back(buf);
-    }
+    if (std::string warning = weak_signal_warning(base); !warning.empty()) run.notes.push_back(warning);
     // 2. During RL: groups whose rewards are all equal give no gradient.
     for (const auto& [key, pts] : run.rl.points) {
       bool no_signal_key = key.find("zero_std") != std::string::npos || key.find("no_signal") != std::string::npos ||

@@ -120,6 +120,19 @@ TEST(ReportKeys, RecognisesMetricNames) {
   EXPECT_EQ(maj_at_k_of("majority@16"), 16);
 }
 
+TEST(Report, WeakSignalWarningByBasePassAtK) {
+  EXPECT_NE(weak_signal_warning(0.01).find("too little reward signal"), std::string::npos);
+  EXPECT_NE(weak_signal_warning(0.17).find("weak reward signal: the pretrained model's pass@k is 0.170"),
+            std::string::npos);
+  EXPECT_EQ(weak_signal_warning(kWeakSignalPassAtK), "");
+  EXPECT_EQ(weak_signal_warning(0.52), "");
+  EXPECT_EQ(weak_signal_warning(NAN), "");
+  // The largest k decides: pass@1 is low for any model that samples, pass@8 says if groups differ.
+  EXPECT_DOUBLE_EQ(best_pass_at_k({{"synthetic:easy.pass@1", 0.1}, {"synthetic:easy.pass@8", 0.45},
+                                   {"synthetic:easy.maj@8", 0.2}}), 0.45);
+  EXPECT_TRUE(std::isnan(best_pass_at_k({{"reward", 0.5}})));
+}
+
 TEST(ReportSvg, TicksAndEscaping) {
   EXPECT_EQ(html_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
   std::vector<double> t = linear_ticks(0.0, 1.0, 5);
