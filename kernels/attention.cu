@@ -7,8 +7,8 @@
 //             dqkv ACCUMULATES; D takes B*NH*T floats of scratch_buffer
 //
 // Flash attention (the FlashAttention-2 schedule): the T x T scores never reach device memory.
-// Materialising them cost more than the products themselves (B*NH*T*T floats written and read
-// back several times per layer, and kept per layer for backward), so the kernels work on 64 x 64
+// Materialising them made attention memory-bound (B*NH*T*T floats written and read back several
+// times per layer, and kept per layer for backward), so the kernels work on 64 x 64
 // tiles of S held in shared memory and keep only the per-row log-sum-exp for backward.
 //
 //   forward   one block per (64-query tile, head, sequence), 4 warps of 16 query rows each. The
@@ -32,10 +32,10 @@
 // TF32 m16n16k8 with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs; inputs are
 // rounded to TF32 once, as they are copied into shared memory. The fragment element type, its
 // rounding and the k step come from one traits struct (Tf32Inputs); a bf16 storage mode would add
-// another, with bf16 shared tiles and P written back in bf16 (m16n16k16). WMMA
-// does not say which lane holds which element of a fragment, so row-wise work (softmax, the
-// rescaling by per-row factors) goes through shared memory: a warp stores S, its lanes work on
-// rows, and P is loaded back as a fragment. The accumulator O stays in registers; to scale its
+// another, with bf16 shared tiles and P written back in bf16 (m16n16k16). WMMA does not say which
+// lane holds which element of a fragment, so row-wise work (softmax, the rescaling by per-row
+// factors) goes through shared memory: a warp stores S, its lanes work on rows, and P is loaded
+// back as a fragment. The accumulator O stays in registers; to scale its
 // rows, each warp loads once a "row map" fragment whose every element holds its own row index
 // (from a 16 x 16 table of row numbers), which tells each lane the row of each of its elements
 // whatever the hardware's layout.
@@ -47,10 +47,9 @@
 // the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles), above the 48 KiB
 // default, so the launchers raise the kernel's limit once.
 //
-// Other head sizes (not a multiple of 8, or above 64) take SIMT kernels in plain fp32 with the
-// same online-softmax algorithm: one warp per query row (forward, dQ) or key row (dK, dV), lanes
-// over 32 keys or queries at a time for the scores, then over the hs channels for the sums.
-// Correct for any hs, slower; no shipped config needs them (configs/ use hs 16..64).
+// Other head sizes (not a multiple of 8, or above 64) take the SIMT kernels of
+// attention_fallback.cu: plain fp32, the same online-softmax algorithm, any hs, slower; no shipped
+// config needs them (configs/ use hs 16..64).
 #include <cmath>
 #include <initializer_list>
 
@@ -465,152 +464,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// ---- SIMT kernels for any head size ----
-// One warp per row; per warp in shared memory: its fp32 accumulators (hs, or 2 hs for dK and dV)
-// and the 32 probabilities or score gradients of the current key (query) chunk, which every lane
-// reads while it sums over its channels.
-
-constexpr int kSimtWarps = 4;
-
-__device__ float head_dot(const floatX* a, const floatX* b, int hs) {
-  float dot = 0.0f;
-  for (int c = 0; c < hs; c++) dot += (float)a[c] * (float)b[c];
-  return dot;
-}
-
-__global__ void attention_forward_simt_kernel(floatX* out, float* lse, const floatX* qkv, int B,
-                                              int T, int C, int NH) {
-  CHAMBER_DYNAMIC_SHARED(float, smem);
-  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row = blockIdx.x * kSimtWarps + warp;  // (b, h, t)
-  if (row >= B * NH * T) return;
-  const int t = row % T, bh = row / T, h = bh % NH, b = bh / NH;
-  const size_t stride = (size_t)3 * C;
-  const floatX* q = qkv + ((size_t)b * T + t) * stride + h * hs;
-  const floatX* k_head = qkv + (size_t)b * T * stride + C + h * hs;
-  const floatX* v_head = k_head + C;
-  const float scale_log2 = kLog2e / sqrtf((float)hs);
-  float* acc = smem + warp * (hs + 32);
-  float* p_chunk = acc + hs;
-  for (int c = lane; c < hs; c += 32) acc[c] = 0.0f;
-
-  float m = -INFINITY, l = 0.0f;
-  for (int j0 = 0; j0 <= t; j0 += 32) {
-    int j = j0 + lane;
-    float x = j <= t ? head_dot(q, k_head + (size_t)j * stride, hs) * scale_log2 : -INFINITY;
-    float m_new = fmaxf(m, warp_max(x));  // finite: lane 0's key j0 <= t
-    float p = j <= t ? exp2f(x - m_new) : 0.0f;
-    float alpha = exp2f(m - m_new);
-    l = l * alpha + warp_sum(p);
-    m = m_new;
-    p_chunk[lane] = p;
-    __syncwarp();
-    int n = t - j0 + 1 < 32 ? t - j0 + 1 : 32;
-    for (int c = lane; c < hs; c += 32) {
-      float a = acc[c] * alpha;
-      for (int s = 0; s < n; s++) a += p_chunk[s] * (float)v_head[(size_t)(j0 + s) * stride + c];
-      acc[c] = a;
-    }
-    __syncwarp();  // p_chunk is rewritten next
-  }
-  floatX* y = out + ((size_t)b * T + t) * C + h * hs;
-  for (int c = lane; c < hs; c += 32) y[c] = (floatX)(acc[c] / l);
-  if (lane == 0) lse[row] = (m + log2f(l)) / kLog2e;
-}
-
-// dQ of one query row per warp: dq += s sum_j dS_j k_j over keys j <= t.
-__global__ void attention_backward_dq_simt_kernel(floatX* dqkv, const floatX* dout,
-                                                  const floatX* qkv, const float* lse,
-                                                  const float* D, int B, int T, int C, int NH) {
-  CHAMBER_DYNAMIC_SHARED(float, smem);
-  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row = blockIdx.x * kSimtWarps + warp;
-  if (row >= B * NH * T) return;
-  const int t = row % T, bh = row / T, h = bh % NH, b = bh / NH;
-  const size_t stride = (size_t)3 * C;
-  const floatX* q = qkv + ((size_t)b * T + t) * stride + h * hs;
-  const floatX* dy = dout + ((size_t)b * T + t) * C + h * hs;
-  const floatX* k_head = qkv + (size_t)b * T * stride + C + h * hs;
-  const floatX* v_head = k_head + C;
-  const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
-  const float lse2 = lse[row] * kLog2e, d_row = D[row];
-  float* acc = smem + warp * (hs + 32);
-  float* ds_chunk = acc + hs;
-  for (int c = lane; c < hs; c += 32) acc[c] = 0.0f;
-
-  for (int j0 = 0; j0 <= t; j0 += 32) {
-    int j = j0 + lane;
-    float ds = 0.0f;
-    if (j <= t) {
-      float p = exp2f(head_dot(q, k_head + (size_t)j * stride, hs) * scale_log2 - lse2);
-      ds = p * (head_dot(dy, v_head + (size_t)j * stride, hs) - d_row);
-    }
-    ds_chunk[lane] = ds;
-    __syncwarp();
-    int n = t - j0 + 1 < 32 ? t - j0 + 1 : 32;
-    for (int c = lane; c < hs; c += 32) {
-      float a = acc[c];
-      for (int s = 0; s < n; s++) a += ds_chunk[s] * (float)k_head[(size_t)(j0 + s) * stride + c];
-      acc[c] = a;
-    }
-    __syncwarp();
-  }
-  floatX* dq = dqkv + ((size_t)b * T + t) * stride + h * hs;
-  for (int c = lane; c < hs; c += 32) dq[c] = (floatX)((float)dq[c] + scale * acc[c]);
-}
-
-// dK and dV of one key row per warp: over queries t >= j, dv += p dO_t, dk += s dS q_t.
-__global__ void attention_backward_dkdv_simt_kernel(floatX* dqkv, const floatX* dout,
-                                                    const floatX* qkv, const float* lse,
-                                                    const float* D, int B, int T, int C, int NH) {
-  CHAMBER_DYNAMIC_SHARED(float, smem);
-  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row = blockIdx.x * kSimtWarps + warp;
-  if (row >= B * NH * T) return;
-  const int j = row % T, bh = row / T, h = bh % NH, b = bh / NH;
-  const size_t stride = (size_t)3 * C;
-  const floatX* q_head = qkv + (size_t)b * T * stride + h * hs;
-  const floatX* k = q_head + (size_t)j * stride + C;
-  const floatX* v = k + C;
-  const floatX* do_head = dout + (size_t)b * T * C + h * hs;
-  const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
-  float* dk_acc = smem + warp * (2 * hs + 64);
-  float* dv_acc = dk_acc + hs;
-  float* p_chunk = dv_acc + hs;
-  float* ds_chunk = p_chunk + 32;
-  for (int c = lane; c < hs; c += 32) dk_acc[c] = dv_acc[c] = 0.0f;
-
-  for (int t0 = j; t0 < T; t0 += 32) {
-    int t = t0 + lane;
-    float p = 0.0f, ds = 0.0f;
-    if (t < T) {
-      p = exp2f(head_dot(q_head + (size_t)t * stride, k, hs) * scale_log2 -
-                lse[bh * T + t] * kLog2e);
-      ds = p * (head_dot(do_head + (size_t)t * C, v, hs) - D[bh * T + t]);
-    }
-    p_chunk[lane] = p;
-    ds_chunk[lane] = ds;
-    __syncwarp();
-    int n = T - t0 < 32 ? T - t0 : 32;
-    for (int c = lane; c < hs; c += 32) {
-      float a = dv_acc[c], g = dk_acc[c];
-      for (int s = 0; s < n; s++) {
-        a += p_chunk[s] * (float)do_head[(size_t)(t0 + s) * C + c];
-        g += ds_chunk[s] * (float)q_head[(size_t)(t0 + s) * stride + c];
-      }
-      dv_acc[c] = a;
-      dk_acc[c] = g;
-    }
-    __syncwarp();
-  }
-  floatX* dk = dqkv + ((size_t)b * T + j) * stride + C + h * hs;
-  floatX* dv = dk + C;
-  for (int c = lane; c < hs; c += 32) {
-    dk[c] = (floatX)((float)dk[c] + scale * dk_acc[c]);
-    dv[c] = (floatX)((float)dv[c] + dv_acc[c]);
-  }
-}
-
 // ---- launchers ----
 
 bool aligned16(const void* p) { return (uintptr_t)p % 16 == 0; }
@@ -671,14 +524,6 @@ void flash_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const f
                  dout, qkv, lse, D, T, C, NH);
 }
 
-// Shared bytes of a SIMT kernel whose warps each keep `floats_per_warp`; hs beyond what fits the
-// 48 KiB default is a clear error rather than a launch failure.
-size_t simt_shared_bytes(size_t floats_per_warp) {
-  size_t bytes = kSimtWarps * floats_per_warp * sizeof(float);
-  if (bytes > 48 * 1024) fail("attention: head size too large for the SIMT attention kernels");
-  return bytes;
-}
-
 }  // namespace
 
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
@@ -693,11 +538,8 @@ void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T,
       flash_forward<Fp32Inputs>(out, lse, qkv, B, T, C, NH, stream);
       break;
 #endif
-    default: {
-      int rows = B * NH * T, hs = C / NH;
-      CHAMBER_LAUNCH(attention_forward_simt_kernel, ceil_div(rows, kSimtWarps), kSimtWarps * 32,
-                     simt_shared_bytes(hs + 32), stream, out, lse, qkv, B, T, C, NH);
-    }
+    default:
+      attention_forward_fallback(out, lse, qkv, B, T, C, NH, stream);
   }
 }
 
@@ -706,7 +548,7 @@ void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, con
                         AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
   AttentionKernels chosen = choose_kernels(kernels, C, NH, {dqkv, dout, qkv});
-  int rows = B * NH * T, hs = C / NH;
+  int rows = B * NH * T;
   float* D = (float*)scratch_buffer((size_t)rows * sizeof(float));
   CHAMBER_LAUNCH(attention_row_dot_kernel, ceil_div(rows, 8), 8 * 32, 0, stream, D, dout, out, B,
                  T, C, NH);
@@ -720,12 +562,7 @@ void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, con
       break;
 #endif
     default:
-      CHAMBER_LAUNCH(attention_backward_dkdv_simt_kernel, ceil_div(rows, kSimtWarps),
-                     kSimtWarps * 32, simt_shared_bytes(2 * hs + 64), stream, dqkv, dout, qkv, lse,
-                     D, B, T, C, NH);
-      CHAMBER_LAUNCH(attention_backward_dq_simt_kernel, ceil_div(rows, kSimtWarps),
-                     kSimtWarps * 32, simt_shared_bytes(hs + 32), stream, dqkv, dout, qkv, lse, D,
-                     B, T, C, NH);
+      attention_backward_fallback(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
   }
 }
 

@@ -73,6 +73,13 @@ void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T,
 void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,
                         const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
                         AttentionKernels kernels = AttentionKernels::kAuto);
+// kernels/attention_fallback.cu: the SIMT kernels behind kSimt, for any head size. The backward
+// takes D = rowsum(dout * out) (B,NH,T), which attention_backward computes first.
+void attention_forward_fallback(floatX* out, float* lse, const floatX* qkv, int B, int T, int C,
+                                int NH, cudaStream_t stream);
+void attention_backward_fallback(floatX* dqkv, const floatX* dout, const floatX* qkv,
+                                 const float* lse, const float* D, int B, int T, int C, int NH,
+                                 cudaStream_t stream);
 
 // kernels/attention_decode.cu (contract in attention_decode.h).
 void attention_decode(floatX* out, floatX* k_cache, floatX* v_cache, const floatX* qkv,
