@@ -106,25 +106,25 @@ void BM_matmul_backward(benchmark::State& state) {
 void BM_attention_forward(benchmark::State& state) {
   const Ops& ops = reference_ops();
   auto qkv = random_floats((size_t)kN * 3 * kC, 1);
-  std::vector<float> out((size_t)kN * kC), att((size_t)kB * kNH * kT * kT);
-  for (auto _ : state) ops.attention_forward(out.data(), att.data(), qkv.data(), kB, kT, kC, kNH);
+  std::vector<float> out((size_t)kN * kC), lse((size_t)kB * kNH * kT);
+  for (auto _ : state) ops.attention_forward(out.data(), lse.data(), qkv.data(), kB, kT, kC, kNH);
   // Causal: about T^2/2 (query, key) pairs per head, each a dot product and a weighted add of hs.
   double pairs = (double)kB * kNH * kT * (kT + 1) / 2;
-  report(state, kF * ((double)kN * 3 * kC + (double)kN * kC + (double)kB * kNH * kT * kT),
+  report(state, kF * ((double)kN * 3 * kC + (double)kN * kC + (double)kB * kNH * kT),
          pairs * 4.0 * (kC / kNH));
 }
 
 void BM_attention_backward(benchmark::State& state) {
   const Ops& ops = reference_ops();
   auto qkv = random_floats((size_t)kN * 3 * kC, 1), dout = random_floats((size_t)kN * kC, 2);
-  std::vector<float> out((size_t)kN * kC), att((size_t)kB * kNH * kT * kT), datt(att.size()),
-      dqkv((size_t)kN * 3 * kC);
-  ops.attention_forward(out.data(), att.data(), qkv.data(), kB, kT, kC, kNH);
+  std::vector<float> out((size_t)kN * kC), lse((size_t)kB * kNH * kT), dqkv((size_t)kN * 3 * kC);
+  ops.attention_forward(out.data(), lse.data(), qkv.data(), kB, kT, kC, kNH);
   for (auto _ : state)
-    ops.attention_backward(dqkv.data(), datt.data(), dout.data(), qkv.data(), att.data(), kB, kT, kC, kNH);
+    ops.attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), kB, kT, kC, kNH);
+  // Five products per pair: the scores again (for the probabilities), dP, dV, dQ and dK.
   double pairs = (double)kB * kNH * kT * (kT + 1) / 2;
-  report(state, kF * ((double)kN * 3 * kC * 3 + (double)kN * kC + 2.0 * kB * kNH * kT * kT),
-         pairs * 8.0 * (kC / kNH));
+  report(state, kF * ((double)kN * 3 * kC * 3 + (double)kN * kC + (double)kB * kNH * kT),
+         pairs * 10.0 * (kC / kNH));
 }
 
 void BM_gelu_forward(benchmark::State& state) {

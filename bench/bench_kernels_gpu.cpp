@@ -140,18 +140,26 @@ void BM_matmul_peak_square(benchmark::State& state) {  // the compute peak the o
   DeviceFloats a((size_t)n * n, 1), w((size_t)n * n, 2), out((size_t)n * n, 3);
   run(state, [&] { gpu().matmul_forward(out, a, w, nullptr, n, n, n); }, 0, 2.0 * n * n * n);
 }
-// Attention flops: the four T x T x hs products per head (QK^T, AV forward; two more and the two
-// weight products in backward), counted full (the causal half is computed anyway).
+// Attention flops, counted over the causal lower triangle only, the work that is needed (the
+// flash kernels skip the tiles above the diagonal): per head T(T+1)/2 (query, key) pairs, each an
+// hs-long multiply-add in each product. Forward has two products (Q K^T and P V):
+// 2 * 2 * B*NH * T(T+1)/2 * hs. Backward counts five (Q K^T again, dO V^T, dV, dQ, dK), 2.5 times
+// the forward; the kernels run seven, since the dQ pass recomputes Q K^T and dO V^T, and the two
+// recomputed ones are not counted.
+double causal_attention_flops(int products) {
+  return products * 2.0 * kB * kNH * (kT * (kT + 1.0) / 2) * (kC / kNH);
+}
 void BM_attention_forward(benchmark::State& state) {
-  DeviceFloats qkv((size_t)kN * 3 * kC, 1), out((size_t)kN * kC, 2), att((size_t)kB * kNH * kT * kT, 3);
-  run(state, [&] { gpu().attention_forward(out, att, qkv, kB, kT, kC, kNH); }, 0,
-      4.0 * kB * kT * kT * kC);
+  DeviceFloats qkv((size_t)kN * 3 * kC, 1), out((size_t)kN * kC, 2), lse((size_t)kB * kNH * kT, 3);
+  run(state, [&] { gpu().attention_forward(out, lse, qkv, kB, kT, kC, kNH); }, 0,
+      causal_attention_flops(2));
 }
 void BM_attention_backward(benchmark::State& state) {
   DeviceFloats qkv((size_t)kN * 3 * kC, 1), dout((size_t)kN * kC, 2), dqkv((size_t)kN * 3 * kC, 3);
-  DeviceFloats att((size_t)kB * kNH * kT * kT, 4, 0.0f, 0.01f), datt((size_t)kB * kNH * kT * kT, 5);
-  run(state, [&] { gpu().attention_backward(dqkv, datt, dout, qkv, att, kB, kT, kC, kNH); }, 0,
-      8.0 * kB * kT * kT * kC);
+  DeviceFloats out((size_t)kN * kC, 4), lse((size_t)kB * kNH * kT, 5);
+  gpu().attention_forward(out, lse, qkv, kB, kT, kC, kNH);  // the out and lse backward reads
+  run(state, [&] { gpu().attention_backward(dqkv, dout, qkv, out, lse, kB, kT, kC, kNH); }, 0,
+      causal_attention_flops(5));
 }
 void BM_gelu_forward(benchmark::State& state) {
   size_t n = (size_t)kN * 4 * kC;

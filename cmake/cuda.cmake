@@ -22,6 +22,7 @@ foreach(cu ${CHAMBER_CU_SOURCES})
 endforeach()
 add_library(chamber_simt STATIC ${CHAMBER_SIMT_WRAPPERS})
 target_link_libraries(chamber_simt PUBLIC chamber_kernels)
+target_compile_options(chamber_simt PRIVATE -Wno-unknown-pragmas)  # nvcc's `#pragma unroll`
 
 add_library(chamber_gpu_backends INTERFACE)
 target_link_libraries(chamber_gpu_backends INTERFACE chamber_simt)

@@ -76,7 +76,7 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
       {"ln1_rstd", {L, BT}, (void**)&a.ln1_rstd},
       {"qkv", {L, BT, 3 * C}, (void**)&a.qkv},
       {"atty", {L, BT, C}, (void**)&a.atty},
-      {"att", {L, B, NH, T, T}, (void**)&a.att},
+      {"lse", {L, B, NH, T}, (void**)&a.lse},
       {"residual2", {L, BT, C}, (void**)&a.residual2},
       {"ln2", {L, BT, C}, (void**)&a.ln2},
       {"ln2_mean", {L, BT}, (void**)&a.ln2_mean},
@@ -98,7 +98,6 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
     t.push_back({"d_ln", {BT, C}, (void**)&a.d_ln});
     t.push_back({"d_qkv", {BT, 3 * C}, (void**)&a.d_qkv});
     t.push_back({"d_atty", {BT, C}, (void**)&a.d_atty});
-    t.push_back({"d_att", {B, NH, T, T}, (void**)&a.d_att});
     t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch});
     t.push_back({"d_fch_gelu", {BT, 4 * C}, (void**)&a.d_fch_gelu});
   }
@@ -253,7 +252,7 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
     float* ln1 = a.ln1 + l * BTC;
     float* qkv = a.qkv + l * 3 * BTC;
     float* atty = a.atty + l * BTC;
-    float* att = a.att + (size_t)l * B * NH * T * T;
+    float* lse = a.lse + (size_t)l * B * NH * T;
     float* residual2 = a.residual2 + l * BTC;
     float* ln2 = a.ln2 + l * BTC;
     float* fch = a.fch + l * 4 * BTC;
@@ -263,7 +262,7 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
 
     ops.layernorm_forward(ln1, a.ln1_mean + l * N, a.ln1_rstd + l * N, residual, w.ln1_w, w.ln1_b, N, C);
     ops.matmul_forward(qkv, ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
-    ops.attention_forward(atty, att, qkv, B, T, C, NH);
+    ops.attention_forward(atty, lse, qkv, B, T, C, NH);
     ops.matmul_forward(a.proj_out, atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
     ops.residual_forward(residual2, residual, a.proj_out, BTC);
     ops.layernorm_forward(ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, residual2, w.ln2_w, w.ln2_b, N, C);
@@ -345,8 +344,8 @@ void gpt_backward(GPT& m, const float* dvalues) {
     ops.matmul_backward(a.d_atty, dw.attn_proj_w, dw.attn_proj_b, a.d_residual,
                         a.atty + l * BTC, w.attn_proj_w, N, C, C);
     ops.zero(a.d_qkv, 3 * BTC * sizeof(float));
-    ops.attention_backward(a.d_qkv, a.d_att, a.d_atty, a.qkv + l * 3 * BTC,
-                           a.att + (size_t)l * B * NH * T * T, B, T, C, NH);
+    ops.attention_backward(a.d_qkv, a.d_atty, a.qkv + l * 3 * BTC, a.atty + l * BTC,
+                           a.lse + (size_t)l * B * NH * T, B, T, C, NH);
     ops.zero(a.d_ln, BTC * sizeof(float));
     ops.matmul_backward(a.d_ln, dw.qkv_w, dw.qkv_b, a.d_qkv, a.ln1 + l * BTC, w.qkv_w, N, C, 3 * C);
     ops.layernorm_backward(a.d_residual, dw.ln1_w, dw.ln1_b, a.d_ln, residual, w.ln1_w,

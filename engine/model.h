@@ -66,7 +66,7 @@ struct ActivationTensors {
   float* ln1_rstd;      // (L, B, T)
   float* qkv;           // (L, B, T, 3C)
   float* atty;          // (L, B, T, C) attention output before projection
-  float* att;           // (L, B, NH, T, T) attention probabilities
+  float* lse;           // (L, B, NH, T) log-sum-exp of each attention row (backward recomputes p)
   float* residual2;     // (L, B, T, C) stream after the attention branch
   float* ln2;           // (L, B, T, C)
   float* ln2_mean;      // (L, B, T)
@@ -87,7 +87,6 @@ struct ActivationTensors {
   float* d_ln;          // (B, T, C) gradient of ln1/ln2/lnf output
   float* d_qkv;         // (B, T, 3C)
   float* d_atty;        // (B, T, C)
-  float* d_att;         // (B, NH, T, T) scratch of attention backward
   float* d_fch;         // (B, T, 4C)
   float* d_fch_gelu;    // (B, T, 4C)
 };

@@ -1,111 +1,568 @@
 // Causal multi-head self-attention on the GPU; the math and the accumulate rules are in
 // attention.h. qkv (B,T,3C) holds [q | k | v] per position, NH heads of hs = C/NH; s = 1/sqrt(hs).
-//   forward:  att[b,h] = causal_softmax(s q k^T)  (B,NH,T,T), out[b,:,h] = att[b,h] v  (B,T,C)
-//             both OVERWRITTEN; att is 0 above the diagonal
-//   backward: da = dout v^T;  dv += att^T dout;  ds = att * (da - rowsum(att * da));
-//             dq += s ds k;  dk += s ds^T q        dqkv ACCUMULATES; datt (B,NH,T,T) scratch = ds
+//   forward:  S = s Q K^T (causal),  lse = log rowsum exp(S),  P = exp(S - lse),  O = P V
+//             out (B,T,C) and lse (B,NH,T) OVERWRITTEN
+//   backward: P recomputed from Q, K and lse;  D = rowsum(dO * O)  (= rowsum(P * dP));
+//             dP = dO V^T;  dS = P * (dP - D);  dV += P^T dO;  dQ += s dS K;  dK += s dS^T Q
+//             dqkv ACCUMULATES; D takes B*NH*T floats of scratch_buffer
 //
-// A clear version rather than a fused flash kernel: the products are batched cuBLASLt matmuls
-// (gemm.cu), one call per sequence b with the NH heads as the strided batch (head h starts h*hs
-// floats into each qkv row, so the head stride is hs and the row stride 3C; no permuted copies of
-// q, k, v are needed). Only the row softmax and its backward are hand-written: one warp per row
-// of T, shuffles for the max and sums. The products are full T x T; the masked half costs flops,
-// not correctness, because the softmax writes exact zeros above the diagonal in att and ds.
-// Column-major reading of the row-major buffers (see matmul.cu): S^T = K Q^T is
-// gemm(T, N, m=T, n=T, k=hs), and so on below.
+// Flash attention (the FlashAttention-2 schedule): the T x T scores never reach device memory.
+// Materialising them made attention memory-bound (B*NH*T*T floats written and read back several
+// times per layer, and kept per layer for backward), so the kernels work on 64 x 64
+// tiles of S held in shared memory and keep only the per-row log-sum-exp for backward.
+//
+//   forward   one block per (64-query tile, head, sequence), 4 warps of 16 query rows each. The
+//             warp keeps its Q rows as tensor-core fragments and loops over the key tiles up to
+//             the diagonal (tiles above it are all masked and skipped; on the diagonal tile a
+//             warp stops at the keys of its own last row). Per tile: S = Q K^T on tensor cores
+//             into the warp's rows of a shared score tile; an online softmax over those rows
+//             (running max m and sum l per row; the accumulator is rescaled by exp(m_old - m_new)
+//             when the max grows); O += P V on tensor cores. At the end out = O / l and
+//             lse = m + log l.
+//   backward  deterministic, no atomics: each output gradient has exactly one writer.
+//             dK, dV: one block per 64-key tile; a warp owns 16 keys (K, V rows as fragments) and
+//             loops over the query tiles at or below the diagonal: S^T = K Q^T, P^T from lse,
+//             dV += P^T dO, dP^T = V dO^T, dS^T = P^T * (dP^T - D), dK += dS^T Q.
+//             dQ: one block per 64-query tile, like the forward: S = Q K^T, P, dP = dO V^T,
+//             dS = P * (dP - D), dQ += dS K. S and dP are computed twice over the two kernels
+//             (7 tile products instead of 5), the price of not adding dQ across key blocks.
+//             D = rowsum(dO * O) comes first from a small kernel, one warp per row.
+//
+// Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h):
+// TF32 m16n16k8 with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs; inputs are
+// rounded to TF32 once, as they are copied into shared memory. The fragment element type, its
+// rounding and the k step come from one traits struct (Tf32Inputs); a bf16 storage mode would add
+// another, with bf16 shared tiles and P written back in bf16 (m16n16k16). WMMA does not say which
+// lane holds which element of a fragment, so row-wise work (softmax, the rescaling by per-row
+// factors) goes through shared memory: a warp stores S, its lanes work on rows, and P is loaded
+// back as a fragment. The accumulator O stays in registers; to scale its
+// rows, each warp loads once a "row map" fragment whose every element holds its own row index
+// (from a 16 x 16 table of row numbers), which tells each lane the row of each of its elements
+// whatever the hardware's layout.
+//
+// Shapes: the fragments are sized for head sizes up to kMaxHs = 64 (GPT-2's hs at every size),
+// any multiple of 8 (the k step); heads narrower than 64 skip the unused k steps and fragments at
+// run time, and their last 16-column fragment is zero-padded in shared memory. Rows past T in the
+// ragged last tile are zero in shared memory and masked. Shared memory: forward 51 KiB (K, V and
+// the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles), above the 48 KiB
+// default, so the launchers raise the kernel's limit once.
+//
+// Other head sizes (not a multiple of 8, or above 64) take the SIMT kernels of
+// attention_fallback.cu: plain fp32, the same online-softmax algorithm, any hs, slower; no shipped
+// config needs them (configs/ use hs 16..64).
 #include <cmath>
+#include <initializer_list>
 
+#if defined(__CUDACC__)
+#include <mma.h>
+#endif
+
+#include "engine/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {
 
 namespace {
 
-constexpr int kWarpsPerBlock = 8;
+namespace wmma = nvcuda::wmma;
 
-// In place over rows of length T: row r is query position t = r % T of some (b, h).
-__global__ void causal_softmax_kernel(floatX* att, int rows, int T) {
-  int lane = threadIdx.x % 32;
-  int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-  if (row >= rows) return;
-  int t = row % T;
-  floatX* p = att + (size_t)row * T;
-  float max_score = -INFINITY;
-  for (int t2 = lane; t2 <= t; t2 += 32) max_score = fmaxf(max_score, (float)p[t2]);
-  max_score = warp_max(max_score);
-  float sum = 0.0f;
-  for (int t2 = lane; t2 <= t; t2 += 32) sum += expf((float)p[t2] - max_score);
-  float inv_sum = 1.0f / warp_sum(sum);
-  for (int t2 = lane; t2 < T; t2 += 32)
-    p[t2] = (floatX)(t2 <= t ? expf((float)p[t2] - max_score) * inv_sum : 0.0f);
+constexpr int kTile = 64;               // query rows per block = keys per tile
+constexpr int kWarps = kTile / 16;      // a warp owns 16 rows: one fragment's height
+constexpr int kThreads = kWarps * 32;
+constexpr int kMaxHs = 64;              // widest head the fragments are sized for
+constexpr int kLd = kMaxHs + 4;         // row stride (floats) of Q/K/V/dO tiles in shared memory;
+                                        // the 4-float skew spreads rows over the banks
+constexpr int kSLd = kTile + 4;         // row stride of the score tiles
+constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in base 2: exp2 is one instruction
+
+// What the tensor cores take: fp32 storage rounded to TF32 (10-bit mantissa) for m16n16k8.
+struct Tf32Inputs {
+  using Element = wmma::precision::tf32;
+  static constexpr int kStep = 8;
+  __device__ static float round(float x) { return wmma::__float_to_tf32(x); }
+};
+#if !defined(__CUDACC__)
+// Emulator only: full fp32 inputs (a simt_wmma.h extension), for the emulated Ops table.
+struct Fp32Inputs {
+  using Element = float;
+  static constexpr int kStep = 8;
+  static float round(float x) { return x; }
+};
+#endif
+
+template <class In, class Use, class Layout>
+using Fragment = wmma::fragment<Use, 16, 16, In::kStep, typename In::Element, Layout>;
+template <class In>
+using FragA = Fragment<In, wmma::matrix_a, wmma::row_major>;
+template <class In>
+using FragBRow = Fragment<In, wmma::matrix_b, wmma::row_major>;
+template <class In>
+using FragBCol = Fragment<In, wmma::matrix_b, wmma::col_major>;
+template <class In>
+using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, In::kStep, float>;
+
+__host__ __device__ constexpr int round_up16(int n) { return (n + 15) / 16 * 16; }
+
+constexpr size_t kForwardSharedBytes = sizeof(float) * (2 * kTile * kLd + kTile * kSLd + kTile);
+constexpr size_t kBackwardSharedBytes =
+    sizeof(float) * (2 * kTile * kLd + 2 * kTile * kSLd + 2 * kTile);
+
+// tile (kTile x kLd, shared) = rows [row0, row0 + kTile) of one head's (T, hs) slice, row stride
+// `stride` floats, rounded for the tensor cores. Rows past T and columns hs..round_up16(hs) are
+// zero. hs % 8 == 0 and 16-byte aligned rows (checked by the launcher) allow float4 loads.
+template <class In>
+__device__ void stage_tile(float* tile, const floatX* src, size_t stride, int row0, int T, int hs) {
+  const int vecs_per_row = round_up16(hs) / 4;
+  for (int i = threadIdx.x; i < kTile * vecs_per_row; i += kThreads) {
+    int r = i / vecs_per_row, c = (i % vecs_per_row) * 4;
+    float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (row0 + r < T && c < hs) v = *(const float4*)(src + (size_t)(row0 + r) * stride + c);
+    *(float4*)(tile + r * kLd + c) =
+        make_float4(In::round(v.x), In::round(v.y), In::round(v.z), In::round(v.w));
+  }
 }
 
-// In place: datt holds da = dL/datt on entry and ds = att * (da - sum(att * da)) on exit.
-__global__ void causal_softmax_backward_kernel(floatX* datt, const floatX* att, int rows, int T) {
-  int lane = threadIdx.x % 32;
-  int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-  if (row >= rows) return;
-  int t = row % T;
-  floatX* d = datt + (size_t)row * T;
-  const floatX* p = att + (size_t)row * T;
+// The warp's 16 rows of a staged tile as A fragments (16 x hs, one per k step).
+template <class In>
+__device__ void load_rows(FragA<In> (&frags)[kMaxHs / 8], const float* tile_rows, int hs) {
+#pragma unroll
+  for (int kk = 0; kk < kMaxHs / 8; kk++)
+    if (kk * 8 < hs) wmma::load_matrix_sync(frags[kk], tile_rows + kk * 8, kLd);
+}
+
+// dst (16 x 16, row stride kSLd) = A (16 x hs) B^T where B's 16 rows start at b_rows in a staged
+// tile: one 16 x 16 block of S = Q K^T (or dP = dO V^T, S^T = K Q^T, ...).
+template <class In>
+__device__ void product_block(float* dst, const FragA<In> (&a)[kMaxHs / 8], const float* b_rows,
+                              int hs) {
+  FragAcc<In> acc;
+  wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+  for (int kk = 0; kk < kMaxHs / 8; kk++) {
+    if (kk * 8 < hs) {
+      FragBCol<In> b;  // B^T as a column-major matrix_b: element (k, n) at b_rows[n * kLd + k]
+      wmma::load_matrix_sync(b, b_rows + kk * 8, kLd);
+      wmma::mma_sync(acc, a[kk], b, acc);
+    }
+  }
+  wmma::store_matrix_sync(dst, acc, kSLd, wmma::mem_row_major);
+}
+
+// acc (16 x hs, as fragments of 16 columns) += A B for A the warp's 16 rows of a score tile,
+// columns [0, 8 * steps), and B rows [0, 8 * steps) of a staged tile.
+template <class In>
+__device__ void accumulate_product(FragAcc<In> (&acc)[kMaxHs / 16], const float* a_rows,
+                                   const float* tile, int steps, int hs) {
+  for (int kk = 0; kk < steps; kk++) {
+    FragA<In> a;
+    wmma::load_matrix_sync(a, a_rows + kk * 8, kSLd);
+#pragma unroll
+    for (int j = 0; j < kMaxHs / 16; j++) {
+      if (j * 16 < hs) {
+        FragBRow<In> b;
+        wmma::load_matrix_sync(b, tile + kk * 8 * kLd + j * 16, kLd);
+        wmma::mma_sync(acc[j], a, b, acc[j]);
+      }
+    }
+  }
+}
+
+// ---- forward ----
+
+template <class In>
+__global__ void __launch_bounds__(kThreads)
+    flash_forward_kernel(floatX* out, float* lse, const floatX* qkv, int T, int C, int NH) {
+  CHAMBER_DYNAMIC_SHARED(float, smem);
+  float* k_tile = smem;                      // kTile x kLd; Q is staged here first
+  float* v_tile = k_tile + kTile * kLd;      // kTile x kLd
+  float* scores = v_tile + kTile * kLd;      // kTile x kSLd: warp w owns rows 16w .. 16w+15
+  float* row_factor = scores + kTile * kSLd; // kTile: per-row factors, softmax lanes -> fragments
+
+  const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows (most key tiles) start first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int q0 = qt * kTile;
+  const size_t stride = (size_t)3 * C;
+  const floatX* q_head = qkv + (size_t)b * T * stride + h * hs;
+  const float scale_log2 = kLog2e / sqrtf((float)hs);
+  float* my_scores = scores + warp * 16 * kSLd;
+  float* my_factor = row_factor + warp * 16;
+
+  stage_tile<In>(k_tile, q_head, stride, q0, T, hs);
+  for (int i = lane; i < 16 * 16; i += 32) my_scores[(i / 16) * kSLd + i % 16] = (float)(i / 16);
+  __syncthreads();
+  FragA<In> q[kMaxHs / 8];
+  load_rows<In>(q, k_tile + warp * 16 * kLd, hs);
+  FragAcc<In> row_of;  // row_of.x[i] = the row (0..15) of element i of any accumulator fragment
+  wmma::load_matrix_sync(row_of, my_scores, kSLd, wmma::mem_row_major);
+  FragAcc<In> o[kMaxHs / 16];
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 16; j++) wmma::fill_fragment(o[j], 0.0f);
+
+  // Row r of the warp is lanes 2r (even columns) and 2r+1 (odd columns); both keep its state.
+  const int r = lane / 2, half = lane % 2;
+  const int t = q0 + warp * 16 + r;
+  float m = -INFINITY, l = 0.0f;  // running max (base-2 scaled scores) and sum of exp2(x - m)
+  __syncthreads();                // every warp has its Q before K overwrites it
+
+  for (int kt = 0; kt <= qt; kt++) {
+    const int k0 = kt * kTile;
+    stage_tile<In>(k_tile, q_head + C, stride, k0, T, hs);
+    stage_tile<In>(v_tile, q_head + 2 * C, stride, k0, T, hs);
+    __syncthreads();
+    // On the diagonal tile the warp's rows see keys up to 16 * warp + 15 only.
+    const int key_blocks = kt == qt ? warp + 1 : kWarps;
+#pragma unroll 1
+    for (int j = 0; j < key_blocks; j++)
+      product_block<In>(my_scores + j * 16, q, k_tile + j * 16 * kLd, hs);
+    __syncwarp();
+
+    // Online softmax. Every row sees at least one key of every tile it visits (key k0 <= t), so
+    // the new max is finite; rows past T see zero keys, never NaN.
+    float* row = my_scores + r * kSLd;
+    const int cols = key_blocks * 16;
+    float tile_max = -INFINITY;
+    for (int c = half; c < cols; c += 2) {
+      float x = k0 + c <= t ? row[c] * scale_log2 : -INFINITY;
+      row[c] = x;
+      tile_max = fmaxf(tile_max, x);
+    }
+    const float m_new = fmaxf(m, fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1)));
+    float sum = 0.0f;
+    for (int c = half; c < cols; c += 2) {
+      float p = In::round(exp2f(row[c] - m_new));  // l sums what P V multiplies
+      row[c] = p;
+      sum += p;
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    const float alpha = exp2f(m - m_new);  // 0 on the first tile (m = -inf)
+    l = l * alpha + sum;
+    m = m_new;
+    if (half == 0) my_factor[r] = alpha;
+    __syncwarp();
+
+    // O = alpha O + P V
+#pragma unroll
+    for (int i = 0; i < row_of.num_elements; i++) {
+      float a = my_factor[(int)row_of.x[i]];
+#pragma unroll
+      for (int j = 0; j < kMaxHs / 16; j++) o[j].x[i] *= a;
+    }
+    accumulate_product<In>(o, my_scores, v_tile, 2 * key_blocks, hs);
+    __syncthreads();  // every warp is done with this K, V tile
+  }
+
+  // out = O / l;  lse = (m + log2 l) ln 2
+  if (half == 0) {
+    my_factor[r] = 1.0f / l;
+    if (t < T) lse[((size_t)b * NH + h) * T + t] = (m + log2f(l)) / kLog2e;
+  }
+  __syncwarp();
+#pragma unroll
+  for (int i = 0; i < row_of.num_elements; i++) {
+    float inv_l = my_factor[(int)row_of.x[i]];
+#pragma unroll
+    for (int j = 0; j < kMaxHs / 16; j++) o[j].x[i] *= inv_l;
+  }
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 16; j++)
+    if (j * 16 < hs) wmma::store_matrix_sync(my_scores + j * 16, o[j], kSLd, wmma::mem_row_major);
+  __syncwarp();
+  for (int i = lane; i < 16 * hs; i += 32) {
+    int rr = i / hs, c = i % hs, tt = q0 + warp * 16 + rr;
+    if (tt < T) out[((size_t)b * T + tt) * C + h * hs + c] = (floatX)my_scores[rr * kSLd + c];
+  }
+}
+
+// ---- backward ----
+
+// D[b,h,t] = dout[b,t,h] . out[b,t,h]; one warp per (b, t, h).
+__global__ void attention_row_dot_kernel(float* D, const floatX* dout, const floatX* out, int B,
+                                         int T, int C, int NH) {
+  constexpr int kWarpsPerBlock = 8;
+  int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= B * T * NH) return;
+  int h = row % NH, bt = row / NH, b = bt / T, t = bt % T, hs = C / NH;
+  const floatX* dy = dout + (size_t)bt * C + h * hs;
+  const floatX* y = out + (size_t)bt * C + h * hs;
   float dot = 0.0f;
-  for (int t2 = lane; t2 <= t; t2 += 32) dot += (float)p[t2] * (float)d[t2];
+  for (int c = lane; c < hs; c += 32) dot += (float)dy[c] * (float)y[c];
   dot = warp_sum(dot);
-  for (int t2 = lane; t2 < T; t2 += 32)
-    d[t2] = (floatX)(t2 <= t ? (float)p[t2] * ((float)d[t2] - dot) : 0.0f);
+  if (lane == 0) D[((size_t)b * NH + h) * T + t] = dot;
+}
+
+// Loads the base-2 log-sum-exp and D of query rows [q0, q0 + kTile) of head bh into shared memory;
+// rows past T get lse = +inf (so p = 0) and D = 0.
+__device__ void stage_row_stats(float* lse2_rows, float* d_rows, const float* lse, const float* D,
+                                size_t bh, int q0, int T) {
+  for (int i = threadIdx.x; i < kTile; i += kThreads) {
+    bool valid = q0 + i < T;
+    lse2_rows[i] = valid ? lse[bh * T + q0 + i] * kLog2e : INFINITY;
+    d_rows[i] = valid ? D[bh * T + q0 + i] : 0.0f;
+  }
+}
+
+template <class In>
+__global__ void __launch_bounds__(kThreads)
+    flash_backward_dkdv_kernel(floatX* dqkv, const floatX* dout, const floatX* qkv,
+                               const float* lse, const float* D, int T, int C, int NH) {
+  CHAMBER_DYNAMIC_SHARED(float, smem);
+  float* q_tile = smem;                     // kTile x kLd; K is staged here first
+  float* do_tile = q_tile + kTile * kLd;    // kTile x kLd; V is staged here first
+  float* p_tile = do_tile + kTile * kLd;    // kTile x kSLd: S^T, then P^T (warp w: keys 16w..)
+  float* dp_tile = p_tile + kTile * kSLd;   // kTile x kSLd: dP^T, then dS^T
+  float* lse2_rows = dp_tile + kTile * kSLd;
+  float* d_rows = lse2_rows + kTile;
+
+  const int kt = blockIdx.x;  // key tile; tile 0 sees every query tile, so it starts first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int k0 = kt * kTile, num_tiles = gridDim.x;
+  const size_t stride = (size_t)3 * C, bh = (size_t)b * NH + h;
+  const floatX* q_head = qkv + (size_t)b * T * stride + h * hs;
+  const floatX* do_head = dout + (size_t)b * T * C + h * hs;
+  const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
+  float* my_p = p_tile + warp * 16 * kSLd;
+  float* my_dp = dp_tile + warp * 16 * kSLd;
+
+  stage_tile<In>(q_tile, q_head + C, stride, k0, T, hs);
+  stage_tile<In>(do_tile, q_head + 2 * C, stride, k0, T, hs);
+  __syncthreads();
+  FragA<In> k[kMaxHs / 8], v[kMaxHs / 8];  // this warp's 16 keys and values
+  load_rows<In>(k, q_tile + warp * 16 * kLd, hs);
+  load_rows<In>(v, do_tile + warp * 16 * kLd, hs);
+  FragAcc<In> dk[kMaxHs / 16], dv[kMaxHs / 16];
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 16; j++) {
+    wmma::fill_fragment(dk[j], 0.0f);
+    wmma::fill_fragment(dv[j], 0.0f);
+  }
+  __syncthreads();
+
+  for (int qt = kt; qt < num_tiles; qt++) {
+    const int q0 = qt * kTile;
+    stage_tile<In>(q_tile, q_head, stride, q0, T, hs);
+    stage_tile<In>(do_tile, do_head, (size_t)C, q0, T, hs);
+    stage_row_stats(lse2_rows, d_rows, lse, D, bh, q0, T);
+    __syncthreads();
+    // On the diagonal tile the warp's keys are seen by queries from 16 * warp on only.
+    const int first_block = qt == kt ? warp : 0;
+#pragma unroll 1
+    for (int j = first_block; j < kWarps; j++) {
+      product_block<In>(my_p + j * 16, k, q_tile + j * 16 * kLd, hs);    // S^T = K Q^T
+      product_block<In>(my_dp + j * 16, v, do_tile + j * 16 * kLd, hs);  // dP^T = V dO^T
+    }
+    __syncwarp();
+    const int cols = kTile - 16 * first_block;  // visible query columns, from 16 * first_block
+    for (int e = lane; e < 16 * cols; e += 32) {
+      int rr = e / cols, c = 16 * first_block + e % cols;
+      int key = k0 + warp * 16 + rr, query = q0 + c;
+      float p = query >= key ? exp2f(my_p[rr * kSLd + c] * scale_log2 - lse2_rows[c]) : 0.0f;
+      float ds = p * (my_dp[rr * kSLd + c] - d_rows[c]);
+      my_p[rr * kSLd + c] = In::round(p);
+      my_dp[rr * kSLd + c] = In::round(ds);
+    }
+    __syncwarp();
+    // dV += P^T dO;  dK += dS^T Q  (over the queries from the first visible block)
+    const int skip = 2 * first_block;  // 8-query k steps that are all zero
+    accumulate_product<In>(dv, my_p + skip * 8, do_tile + skip * 8 * kLd, 2 * kWarps - skip, hs);
+    accumulate_product<In>(dk, my_dp + skip * 8, q_tile + skip * 8 * kLd, 2 * kWarps - skip, hs);
+    __syncthreads();  // every warp is done with this Q, dO tile
+  }
+
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 16; j++) {
+#pragma unroll
+    for (int i = 0; i < dk[j].num_elements; i++) dk[j].x[i] *= scale;
+    if (j * 16 < hs) {
+      wmma::store_matrix_sync(my_p + j * 16, dk[j], kSLd, wmma::mem_row_major);
+      wmma::store_matrix_sync(my_dp + j * 16, dv[j], kSLd, wmma::mem_row_major);
+    }
+  }
+  __syncwarp();
+  for (int i = lane; i < 16 * hs; i += 32) {
+    int rr = i / hs, c = i % hs, key = k0 + warp * 16 + rr;
+    if (key < T) {
+      floatX* row = dqkv + ((size_t)b * T + key) * stride + h * hs + c;
+      row[C] = (floatX)((float)row[C] + my_p[rr * kSLd + c]);
+      row[2 * C] = (floatX)((float)row[2 * C] + my_dp[rr * kSLd + c]);
+    }
+  }
+}
+
+template <class In>
+__global__ void __launch_bounds__(kThreads)
+    flash_backward_dq_kernel(floatX* dqkv, const floatX* dout, const floatX* qkv,
+                             const float* lse, const float* D, int T, int C, int NH) {
+  CHAMBER_DYNAMIC_SHARED(float, smem);
+  float* k_tile = smem;                     // kTile x kLd; Q is staged here first
+  float* v_tile = k_tile + kTile * kLd;     // kTile x kLd; dO is staged here first
+  float* s_tile = v_tile + kTile * kLd;     // kTile x kSLd: S, then dS (warp w: rows 16w..)
+  float* dp_tile = s_tile + kTile * kSLd;   // kTile x kSLd: dP
+  float* lse2_rows = dp_tile + kTile * kSLd;
+  float* d_rows = lse2_rows + kTile;
+
+  const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows start first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int q0 = qt * kTile;
+  const size_t stride = (size_t)3 * C, bh = (size_t)b * NH + h;
+  const floatX* q_head = qkv + (size_t)b * T * stride + h * hs;
+  const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
+  float* my_s = s_tile + warp * 16 * kSLd;
+  float* my_dp = dp_tile + warp * 16 * kSLd;
+
+  stage_tile<In>(k_tile, q_head, stride, q0, T, hs);
+  stage_tile<In>(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, T, hs);
+  stage_row_stats(lse2_rows, d_rows, lse, D, bh, q0, T);
+  __syncthreads();
+  FragA<In> q[kMaxHs / 8], dy[kMaxHs / 8];  // this warp's 16 query rows of Q and dO
+  load_rows<In>(q, k_tile + warp * 16 * kLd, hs);
+  load_rows<In>(dy, v_tile + warp * 16 * kLd, hs);
+  FragAcc<In> dq[kMaxHs / 16];
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 16; j++) wmma::fill_fragment(dq[j], 0.0f);
+  __syncthreads();
+
+  for (int kt = 0; kt <= qt; kt++) {
+    const int k0 = kt * kTile;
+    stage_tile<In>(k_tile, q_head + C, stride, k0, T, hs);
+    stage_tile<In>(v_tile, q_head + 2 * C, stride, k0, T, hs);
+    __syncthreads();
+    const int key_blocks = kt == qt ? warp + 1 : kWarps;
+#pragma unroll 1
+    for (int j = 0; j < key_blocks; j++) {
+      product_block<In>(my_s + j * 16, q, k_tile + j * 16 * kLd, hs);    // S = Q K^T
+      product_block<In>(my_dp + j * 16, dy, v_tile + j * 16 * kLd, hs);  // dP = dO V^T
+    }
+    __syncwarp();
+    const int cols = key_blocks * 16;
+    for (int e = lane; e < 16 * cols; e += 32) {
+      int rr = e / cols, c = e % cols;
+      int row = warp * 16 + rr, query = q0 + row, key = k0 + c;
+      float p = key <= query ? exp2f(my_s[rr * kSLd + c] * scale_log2 - lse2_rows[row]) : 0.0f;
+      my_s[rr * kSLd + c] = In::round(p * (my_dp[rr * kSLd + c] - d_rows[row]));
+    }
+    __syncwarp();
+    accumulate_product<In>(dq, my_s, k_tile, 2 * key_blocks, hs);  // dQ += dS K
+    __syncthreads();  // every warp is done with this K, V tile
+  }
+
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 16; j++) {
+#pragma unroll
+    for (int i = 0; i < dq[j].num_elements; i++) dq[j].x[i] *= scale;
+    if (j * 16 < hs) wmma::store_matrix_sync(my_s + j * 16, dq[j], kSLd, wmma::mem_row_major);
+  }
+  __syncwarp();
+  for (int i = lane; i < 16 * hs; i += 32) {
+    int rr = i / hs, c = i % hs, query = q0 + warp * 16 + rr;
+    if (query < T) {
+      floatX* dst = dqkv + ((size_t)b * T + query) * stride + h * hs + c;
+      *dst = (floatX)((float)*dst + my_s[rr * kSLd + c]);
+    }
+  }
+}
+
+// ---- launchers ----
+
+bool aligned16(const void* p) { return (uintptr_t)p % 16 == 0; }
+
+// Which kernels run: see AttentionKernels in cuda_launchers.h. `rows` are the tensors whose head
+// rows the flash kernels read or write with float4.
+AttentionKernels choose_kernels(AttentionKernels asked, int C, int NH,
+                                std::initializer_list<const void*> rows) {
+  const int hs = C / NH;
+  bool fits = hs % 8 == 0 && hs <= kMaxHs;
+  for (const void* p : rows) fits = fits && aligned16(p);
+  if (asked == AttentionKernels::kAuto) {
+    if (!fits) return AttentionKernels::kSimt;
+#if defined(__CUDACC__)
+    return AttentionKernels::kTensorCoresTf32;
+#else
+    return AttentionKernels::kTensorCoresFp32;
+#endif
+  }
+  if (asked != AttentionKernels::kSimt && !fits)
+    fail("attention: the tensor-core kernels take head sizes that are multiples of 8 up to ",
+         kMaxHs, " with 16-byte aligned rows; hs = ", hs);
+#if defined(__CUDACC__)
+  if (asked == AttentionKernels::kTensorCoresFp32)
+    fail("attention: fp32 tensor-core inputs exist only under the SIMT emulator");
+#endif
+  return asked;
+}
+
+// Raises a kernel's dynamic shared memory limit above the 48 KiB default; once per kernel.
+template <typename Kernel>
+void allow_shared_bytes(Kernel* kernel, size_t bytes) {
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+}
+
+template <class In>
+void flash_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
+                   cudaStream_t stream) {
+  static const bool configured =
+      (allow_shared_bytes(flash_forward_kernel<In>, kForwardSharedBytes), true);
+  (void)configured;
+  dim3 grid(ceil_div(T, kTile), NH, B);
+  CHAMBER_LAUNCH(flash_forward_kernel<In>, grid, kThreads, kForwardSharedBytes, stream, out, lse,
+                 qkv, T, C, NH);
+}
+
+template <class In>
+void flash_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const float* lse,
+                    const float* D, int B, int T, int C, int NH, cudaStream_t stream) {
+  static const bool configured =
+      (allow_shared_bytes(flash_backward_dkdv_kernel<In>, kBackwardSharedBytes),
+       allow_shared_bytes(flash_backward_dq_kernel<In>, kBackwardSharedBytes), true);
+  (void)configured;
+  dim3 grid(ceil_div(T, kTile), NH, B);
+  CHAMBER_LAUNCH(flash_backward_dkdv_kernel<In>, grid, kThreads, kBackwardSharedBytes, stream,
+                 dqkv, dout, qkv, lse, D, T, C, NH);
+  CHAMBER_LAUNCH(flash_backward_dq_kernel<In>, grid, kThreads, kBackwardSharedBytes, stream, dqkv,
+                 dout, qkv, lse, D, T, C, NH);
 }
 
 }  // namespace
 
-void attention_forward(floatX* out, floatX* att, const floatX* qkv, int B, int T, int C, int NH,
-                       cudaStream_t stream) {
+void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
+                       cudaStream_t stream, AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
-  int hs = C / NH;
-  float scale = 1.0f / sqrtf((float)hs);
-  long long TT = (long long)T * T;
-  for (int b = 0; b < B; b++) {  // scores: att[b,h] = s q k^T  (upper triangle fixed below)
-    const floatX* q = qkv + (size_t)b * T * 3 * C;
-    gemm(true, false, T, T, hs, scale, q + C, 3 * C, hs, q, 3 * C, hs, 0.0f, att + b * NH * TT, T,
-         TT, NH, nullptr, stream);
-  }
-  int rows = B * NH * T;
-  CHAMBER_LAUNCH(causal_softmax_kernel, ceil_div(rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
-                 stream, att, rows, T);
-  for (int b = 0; b < B; b++) {  // out[b,:,h] = att[b,h] v
-    const floatX* v = qkv + (size_t)b * T * 3 * C + 2 * C;
-    gemm(false, false, hs, T, T, 1.0f, v, 3 * C, hs, att + b * NH * TT, T, TT, 0.0f,
-         out + (size_t)b * T * C, C, hs, NH, nullptr, stream);
+  switch (choose_kernels(kernels, C, NH, {out, qkv})) {
+    case AttentionKernels::kTensorCoresTf32:
+      flash_forward<Tf32Inputs>(out, lse, qkv, B, T, C, NH, stream);
+      break;
+#if !defined(__CUDACC__)
+    case AttentionKernels::kTensorCoresFp32:
+      flash_forward<Fp32Inputs>(out, lse, qkv, B, T, C, NH, stream);
+      break;
+#endif
+    default:
+      attention_forward_fallback(out, lse, qkv, B, T, C, NH, stream);
   }
 }
 
-void attention_backward(floatX* dqkv, floatX* datt, const floatX* dout, const floatX* qkv,
-                        const floatX* att, int B, int T, int C, int NH, cudaStream_t stream) {
+void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,
+                        const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
+                        AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
-  int hs = C / NH;
-  float scale = 1.0f / sqrtf((float)hs);
-  long long TT = (long long)T * T;
-  for (int b = 0; b < B; b++) {
-    const floatX* q = qkv + (size_t)b * T * 3 * C;
-    const floatX* dy = dout + (size_t)b * T * C;
-    floatX* dq = dqkv + (size_t)b * T * 3 * C;
-    // da = dout v^T into datt; dv += att^T dout.
-    gemm(true, false, T, T, hs, 1.0f, q + 2 * C, 3 * C, hs, dy, C, hs, 0.0f, datt + b * NH * TT, T,
-         TT, NH, nullptr, stream);
-    gemm(false, true, hs, T, T, 1.0f, dy, C, hs, att + b * NH * TT, T, TT, 1.0f, dq + 2 * C,
-         3 * C, hs, NH, nullptr, stream);
-  }
+  AttentionKernels chosen = choose_kernels(kernels, C, NH, {dqkv, dout, qkv});
   int rows = B * NH * T;
-  CHAMBER_LAUNCH(causal_softmax_backward_kernel, ceil_div(rows, kWarpsPerBlock),
-                 kWarpsPerBlock * 32, 0, stream, datt, att, rows, T);
-  for (int b = 0; b < B; b++) {
-    const floatX* q = qkv + (size_t)b * T * 3 * C;
-    floatX* dq = dqkv + (size_t)b * T * 3 * C;
-    const floatX* ds = datt + b * NH * TT;
-    // dq += s ds k;  dk += s ds^T q.
-    gemm(false, false, hs, T, T, scale, q + C, 3 * C, hs, ds, T, TT, 1.0f, dq, 3 * C, hs, NH,
-         nullptr, stream);
-    gemm(false, true, hs, T, T, scale, q, 3 * C, hs, ds, T, TT, 1.0f, dq + C, 3 * C, hs, NH,
-         nullptr, stream);
+  float* D = (float*)scratch_buffer((size_t)rows * sizeof(float));
+  CHAMBER_LAUNCH(attention_row_dot_kernel, ceil_div(rows, 8), 8 * 32, 0, stream, D, dout, out, B,
+                 T, C, NH);
+  switch (chosen) {
+    case AttentionKernels::kTensorCoresTf32:
+      flash_backward<Tf32Inputs>(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
+      break;
+#if !defined(__CUDACC__)
+    case AttentionKernels::kTensorCoresFp32:
+      flash_backward<Fp32Inputs>(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
+      break;
+#endif
+    default:
+      attention_backward_fallback(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
   }
 }
 

@@ -5,17 +5,20 @@
 //
 //   forward, for each b, head h, query position t:
 //     score[t2] = s * q[b,t,h] . k[b,t2,h]                 for t2 <= t (causal)
-//     att[b,h,t,t2] = softmax_t2(score)[t2]                for t2 <= t;  0 for t2 > t
-//     out[b,t,h*hs + i] = sum_{t2<=t} att[b,h,t,t2] * v[b,t2,h*hs + i]
-//   out (B,T,C) and att (B,NH,T,T) are OVERWRITTEN; att (probabilities) is kept for backward.
+//     lse[b,h,t] = log sum_{t2<=t} exp(score[t2])          (natural log of the softmax normaliser)
+//     p[t2] = exp(score[t2] - lse[b,h,t]) = softmax_t2(score)[t2]
+//     out[b,t,h*hs + i] = sum_{t2<=t} p[t2] * v[b,t2,h*hs + i]
+//   out (B,T,C) and lse (B,NH,T) are OVERWRITTEN. The log-sum-exp is all backward keeps of the
+//   softmax: T floats per head instead of the T x T probabilities, which backward recomputes.
 //
-//   backward (uses the saved att, no recomputation of scores):
-//     da[t2]   = dout[b,t,h] . v[b,t2,h]                                    (dL/datt)
-//     dv[t2]  += att[t,t2] * dout[b,t,h]
-//     ds[t2]   = att[t,t2] * (da[t2] - sum_{t3<=t} att[t,t3] da[t3])       (softmax backward)
+//   backward, per query row t (p recomputed as exp(score - lse)):
+//     da[t2]   = dout[b,t,h] . v[b,t2,h]                                    (dL/dp)
+//     dv[t2]  += p[t2] * dout[b,t,h]
+//     ds[t2]   = p[t2] * (da[t2] - sum_{t3<=t} p[t3] da[t3])               (softmax backward)
 //     dq[t]   += s * sum_{t2<=t} ds[t2] k[t2];     dk[t2] += s * ds[t2] q[t]
-//   dqkv (B,T,3C) ACCUMULATES. datt (B,NH,T,T) is scratch: OVERWRITTEN with ds (0 above the
-//   diagonal).
+//   dqkv (B,T,3C) ACCUMULATES. The row sum sum_t3 p[t3] da[t3] equals dout[b,t,h] . out[b,t,h]:
+//   backward also takes the forward's `out` so that a backend can use that form (the GPU kernels
+//   do, to avoid a pass over the keys); this reference sums p * da and leaves out unread.
 //
 // Parallel over (b, h) pairs: dk and dv of one head receive contributions from every later query
 // position, so one thread owns a whole head and walks t in order (deterministic, no atomics).
@@ -28,11 +31,12 @@
 namespace chamber {
 
 // One query's attention row: p[j] = softmax_j(scale * q . k_j) for j < n, with key k_j at
-// k0 + j * k_stride (hs values), the max subtracted before exp. Shared by the training forward
-// and the KV-cache decode references (kernels/attention_decode.cpp), which differ only in where
-// the keys live.
+// k0 + j * k_stride (hs values), the max subtracted before exp. Returns the row's log-sum-exp,
+// log sum_j exp(scale * q . k_j). Shared by the training forward and the KV-cache decode
+// references (kernels/attention_decode.cpp), which differ only in where the keys live, so both
+// compute the same float probabilities.
 template <typename Real>
-inline void attention_probabilities(Real* p, const Real* q, const Real* k0, size_t k_stride,
+inline Real attention_probabilities(Real* p, const Real* q, const Real* k0, size_t k_stride,
                                     int n, int hs, Real scale) {
   Real max_score = -INFINITY;
   for (int j = 0; j < n; j++) {
@@ -48,13 +52,14 @@ inline void attention_probabilities(Real* p, const Real* q, const Real* k0, size
     sum += p[j];
   }
   for (int j = 0; j < n; j++) p[j] /= sum;
+  return max_score + std::log(sum);
 }
 
 template <typename Real>
-void attention_forward_ref(Real* out, Real* att, const Real* qkv, int B, int T, int C, int NH);
+void attention_forward_ref(Real* out, Real* lse, const Real* qkv, int B, int T, int C, int NH);
 
 template <typename Real>
-void attention_backward_ref(Real* dqkv, Real* datt, const Real* dout, const Real* qkv,
-                            const Real* att, int B, int T, int C, int NH);
+void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const Real* out,
+                            const Real* lse, int B, int T, int C, int NH);
 
 }  // namespace chamber

@@ -8,12 +8,13 @@
 //     products (cpu_fast_matmul.cpp). OpenBLAS is the OpenMP build, so its threads are the same
 //     pool as our `omp parallel` loops and it runs single-threaded when called inside one.
 //   - attention is per (batch, head) sgemm on blocks of query rows, restricted to the keys the
-//     causal mask lets through; the masked half of the scores is never computed
-//     (cpu_fast_attention.cpp).
+//     causal mask lets through; the masked half of the scores is never computed, and backward
+//     recomputes a block's probabilities from the saved log-sum-exp (cpu_fast_attention.cpp).
 //   - elementwise and row ops (LayerNorm, GELU, residual, softmax, the fused classifier, AdamW,
 //     the gradient norm) are single passes, threaded over rows or fixed chunks and vectorised with
 //     AVX2+FMA (cpu_fast_simd.h has the vector exp they share and its error bound).
-//   - nothing allocates inside a training step: ops use only their arguments and the stack.
+//   - nothing allocates inside a training step: ops use only their arguments and the stack, except
+//     attention's per-thread block buffer, allocated on the first call and reused after.
 //
 // Determinism: every loop uses a static OpenMP schedule over work items whose boundaries do not
 // depend on the thread count, and no float is ever updated by two threads, so a fixed thread count
@@ -38,9 +39,9 @@ void matmul_forward_fast(float* out, const float* inp, const float* weight, cons
                          int N, int C, int OC);
 void matmul_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout,
                           const float* inp, const float* weight, int N, int C, int OC);
-void attention_forward_fast(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
-void attention_backward_fast(float* dqkv, float* datt, const float* dout, const float* qkv,
-                             const float* att, int B, int T, int C, int NH);
+void attention_forward_fast(float* out, float* lse, const float* qkv, int B, int T, int C, int NH);
+void attention_backward_fast(float* dqkv, const float* dout, const float* qkv, const float* out,
+                             const float* lse, int B, int T, int C, int NH);
 void layernorm_forward_fast(float* out, float* mean, float* rstd, const float* inp,
                             const float* weight, const float* bias, int N, int C);
 void layernorm_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout,

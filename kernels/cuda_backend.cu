@@ -168,14 +168,14 @@ void op_matmul_backward(float* dinp, float* dweight, float* dbias, const float* 
   OpRange range("matmul_backward");
   matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, run_stream());
 }
-void op_attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
+void op_attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH) {
   OpRange range("attention_forward");
-  attention_forward(out, att, qkv, B, T, C, NH, run_stream());
+  attention_forward(out, lse, qkv, B, T, C, NH, run_stream());
 }
-void op_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv,
-                           const float* att, int B, int T, int C, int NH) {
+void op_attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
+                           const float* lse, int B, int T, int C, int NH) {
   OpRange range("attention_backward");
-  attention_backward(dqkv, datt, dout, qkv, att, B, T, C, NH, run_stream());
+  attention_backward(dqkv, dout, qkv, out, lse, B, T, C, NH, run_stream());
 }
 void op_attention_decode(float* out, float* k_cache, float* v_cache, const float* qkv,
                          const int* slots, const int* pos, int N, int Tn, int C, int NH,

@@ -16,7 +16,7 @@
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 #define CHAMBER_GPU_NS cuda_device
-#define CHAMBER_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
+#define CHAMBER_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
 #else
 #include "kernels/simt.h"
 #define CHAMBER_GPU_NS cuda_emulated
@@ -52,7 +52,8 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
   auto run_thread = [&]() { kernel(args...); };
   using RunThread = decltype(run_thread);
   ::chamber::simt::run_grid(
-      name, grid, block, shared_bytes, [](void* ctx) { (*(RunThread*)ctx)(); }, &run_thread);
+      name, reinterpret_cast<const void*>(kernel), grid, block, shared_bytes,
+      [](void* ctx) { (*(RunThread*)ctx)(); }, &run_thread);
 #endif
 }
 #define CHAMBER_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                         \

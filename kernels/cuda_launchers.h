@@ -59,10 +59,31 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
 void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
                          const floatX* bias, int N, int C, int OC, cudaStream_t stream);
 
-void attention_forward(floatX* out, floatX* att, const floatX* qkv, int B, int T, int C, int NH,
-                       cudaStream_t stream);
-void attention_backward(floatX* dqkv, floatX* datt, const floatX* dout, const floatX* qkv,
-                        const floatX* att, int B, int T, int C, int NH, cudaStream_t stream);
+// kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv accumulates; backward
+// takes B*NH*T floats of scratch_buffer. `kernels` picks the implementation:
+//   kAuto              the flash kernels on tensor cores when the head size allows it (a multiple
+//                      of 8, at most 64, rows 16-byte aligned), else the SIMT kernels. On the GPU
+//                      the tensor cores take TF32 inputs; under the emulator kAuto multiplies
+//                      exact fp32 instead, as the emulated gemm does, so the emulated engine
+//                      matches the fp32 reference.
+//   kTensorCoresTf32   the flash kernels with TF32 inputs (the GPU's arithmetic, in both builds).
+//   kTensorCoresFp32   the flash kernels with fp32 inputs; emulator only (an Error on the GPU).
+//   kSimt              the fp32 SIMT kernels, any head size.
+// Tests name a path to check each one; naming a tensor-core path for a shape it cannot take is
+// an Error.
+enum class AttentionKernels { kAuto, kTensorCoresTf32, kTensorCoresFp32, kSimt };
+void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
+                       cudaStream_t stream, AttentionKernels kernels = AttentionKernels::kAuto);
+void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,
+                        const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
+                        AttentionKernels kernels = AttentionKernels::kAuto);
+// kernels/attention_fallback.cu: the SIMT kernels behind kSimt, for any head size. The backward
+// takes D = rowsum(dout * out) (B,NH,T), which attention_backward computes first.
+void attention_forward_fallback(floatX* out, float* lse, const floatX* qkv, int B, int T, int C,
+                                int NH, cudaStream_t stream);
+void attention_backward_fallback(floatX* dqkv, const floatX* dout, const floatX* qkv,
+                                 const float* lse, const float* D, int B, int T, int C, int NH,
+                                 cudaStream_t stream);
 
 // kernels/attention_decode.cu (contract in attention_decode.h).
 void attention_decode(floatX* out, floatX* k_cache, floatX* v_cache, const floatX* qkv,

@@ -59,13 +59,15 @@ struct Ops {
   void (*matmul_gelu_forward)(float* out, float* pre_gelu, const float* inp, const float* weight,
                               const float* bias, int N, int C, int OC);
 
-  // ---- causal multi-head self-attention.
+  // ---- causal multi-head self-attention (kernels/attention.h has the math).
   //      qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.
-  //      out (B,T,C) heads concatenated; att (B,NH,T,T) the softmax probabilities, kept for
-  //      backward (entries above the diagonal are 0). dqkv accumulates; datt is (B,NH,T,T) scratch.
-  void (*attention_forward)(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
-  void (*attention_backward)(float* dqkv, float* datt, const float* dout, const float* qkv,
-                             const float* att, int B, int T, int C, int NH);
+  //      out (B,T,C) heads concatenated; lse (B,NH,T) the log-sum-exp of each query's scaled
+  //      causal scores, log sum_{t2<=t} exp(s q_t . k_t2), both OVERWRITTEN and kept for backward,
+  //      which recomputes the probabilities from q, k and lse (no T x T matrix is stored).
+  //      Backward reads the forward's out and lse; dqkv accumulates. ----
+  void (*attention_forward)(float* out, float* lse, const float* qkv, int B, int T, int C, int NH);
+  void (*attention_backward)(float* dqkv, const float* dout, const float* qkv, const float* out,
+                             const float* lse, int B, int T, int C, int NH);
   // ---- attention against a KV cache (sampling; kernels/attention_decode.h has the math).
   //      qkv (N,Tn,3C): Tn new tokens for each of N rows; row i is the sequence in cache slot
   //      slots[i] and its new tokens sit at positions pos[i]..pos[i]+Tn-1 (slots, pos: backend

@@ -6,7 +6,10 @@
 // back on the ready queue and goes on. Warp collectives are the same barrier over the 32 lanes of
 // a warp, with a slot per lane for the value being exchanged; two slot sets alternate so a fast
 // lane starting the next collective cannot overwrite values a slow lane has not read yet. An
-// empty queue with threads still waiting is a deadlock.
+// empty queue with threads still waiting is a deadlock. A collective may carry a body (the tensor
+// core operations of simt_wmma.h): the last lane to arrive runs it before releasing the others,
+// so it sees every lane's published value at one instant; the lanes must all have reached the
+// same kind of collective, which the barrier checks.
 //
 // Fibers switch with a few instructions of assembly on x86-64 (saving the callee-saved registers
 // and the stack pointer); elsewhere with ucontext, which is correct but slower (it makes a system
@@ -21,6 +24,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -73,6 +78,8 @@ constexpr size_t kStackBytes = 256 * 1024;  // generous: Debug/ASan frames are l
 constexpr size_t kGuardBytes = 4096;
 constexpr int kMaxThreadsPerBlock = 1024;
 constexpr size_t kMaxSharedBytes = 48 * 1024;  // CUDA's default limit for dynamic shared memory
+constexpr int kMaxOptInSharedBytes = 227 * 1024;  // sm_90's opt-in limit (cudaFuncSetAttribute)
+constexpr size_t kSharedAlignment = 128;       // of the dynamic shared memory's start
 
 enum class FiberState { kNotStarted, kReady, kWaitBlock, kWaitWarp, kDone };
 
@@ -90,6 +97,7 @@ struct Fiber {
 struct Warp {
   unsigned lanes = 0, arrived = 0, exited = 0;
   uint64_t slots[2][32];
+  WarpBody bodies[2][32];  // which collective each lane is in (null for shuffles and votes)
 };
 
 // Everything about the block being run on this OS thread.
@@ -105,7 +113,8 @@ struct BlockRun {
   std::vector<Warp> warps;
   std::vector<char*> stacks;        // mapped once per OS thread, reused across launches
   std::vector<int> free_stacks;     // stacks no running fiber holds
-  std::vector<unsigned char> shared;
+  std::vector<unsigned char> shared;  // dynamic shared memory, from an aligned offset
+  unsigned char* shared_base = nullptr;
   std::string error;
 #ifdef CHAMBER_SIMT_USE_UCONTEXT
   ucontext_t scheduler_context;
@@ -272,7 +281,7 @@ void run_block(BlockRun& run) {
   }
   // Poison dynamic shared memory (0xff bytes are NaN as floats) so reads of unwritten shared
   // memory show up in the results.
-  if (!run.shared.empty()) std::memset(run.shared.data(), 0xff, run.shared.size());
+  std::memset(run.shared.data(), 0xff, run.shared.size());
   for (unsigned t = 0; t < run.num_threads; t++) {
     run.fibers[t].state = FiberState::kNotStarted;
     run.fibers[t].parity = 0;
@@ -302,7 +311,10 @@ BlockRun& block_run_for_this_thread(unsigned num_threads, size_t shared_bytes) {
   thread_local BlockRun run;
   run.fibers.resize(num_threads);
   run.warps.resize((num_threads + 31) / 32);
-  run.shared.resize(shared_bytes);
+  run.shared.resize(shared_bytes + kSharedAlignment);
+  uintptr_t start = (uintptr_t)run.shared.data();
+  run.shared_base =
+      run.shared.data() + (kSharedAlignment - start % kSharedAlignment) % kSharedAlignment;
   run.num_threads = num_threads;
   run.error.clear();
   return run;
@@ -335,18 +347,25 @@ void block_barrier() {
   switch_to_scheduler(run, false);
 }
 
-uint64_t* warp_exchange(uint64_t value) {
+uint64_t* warp_exchange(uint64_t value, WarpBody body) {
   BlockRun& run = *tl_run;
   unsigned linear = run.current;
   Warp& warp = run.warps[linear / 32];
   Fiber& f = run.fibers[linear];
   if (warp.exited > 0)
-    abandon_fiber(run, thread_name(run, linear) +
-                           " entered a warp shuffle or vote after other lanes of its warp exited");
+    abandon_fiber(run, thread_name(run, linear) + " entered a warp collective (shuffle, vote, "
+                                                   "wmma) after other lanes of its warp exited");
   unsigned parity = f.parity;
   f.parity ^= 1;
   warp.slots[parity][linear % 32] = value;
+  warp.bodies[parity][linear % 32] = body;
   if (++warp.arrived == warp.lanes) {
+    for (unsigned l = 0; l < warp.lanes; l++)
+      if (warp.bodies[parity][l] != body)
+        abandon_fiber(run, thread_name(run, linear) + " and lane " + std::to_string(l) +
+                               " of its warp are in different warp collectives (a shuffle, vote or "
+                               "wmma operation under divergent control flow)");
+    if (body) body(warp.slots[parity]);  // throws on a misuse it detects
     warp.arrived = 0;
     unsigned first = linear / 32 * 32;
     for (unsigned t = first; t < first + warp.lanes; t++)
@@ -360,10 +379,40 @@ uint64_t* warp_exchange(uint64_t value) {
 
 unsigned lane_id() { return tl_run->current % 32; }
 unsigned warp_lanes() { return tl_run->warps[tl_run->current / 32].lanes; }
-void* dynamic_shared_memory() { return tl_run->shared.data(); }
+void* dynamic_shared_memory() { return tl_run->shared_base; }
 
-void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,
-              void (*body)(void*), void* ctx) {
+void check_wmma_call(const char* op, const void* ptr, unsigned ldm_bytes) {
+  if (warp_lanes() != 32)
+    fail("wmma::", op, " in a warp of ", warp_lanes(), " lanes: tensor core operations need all 32");
+  if (ptr && (uintptr_t)ptr % 32 != 0)
+    fail("wmma::", op, " at address ", (uintptr_t)ptr, " (", (uintptr_t)ptr % 32,
+         " bytes past a 32-byte boundary): the pointer must be 32-byte (256-bit) aligned");
+  if (ptr && ldm_bytes % 16 != 0)
+    fail("wmma::", op, " with a leading dimension of ", ldm_bytes,
+         " bytes: it must be a multiple of 16 bytes");
+}
+
+void wmma_arguments_differ(const char* op) {
+  fail("wmma::", op, ": the lanes of a warp passed different pointers, strides or layouts");
+}
+
+namespace {
+std::mutex g_shared_limits_mutex;
+std::map<const void*, size_t>& shared_limits() {  // kernel -> its opted-in dynamic shared bytes
+  static std::map<const void*, size_t> limits;
+  return limits;
+}
+}  // namespace
+
+bool set_max_dynamic_shared(const void* kernel, int bytes) {
+  if (bytes < 0 || bytes > kMaxOptInSharedBytes) return false;
+  std::lock_guard<std::mutex> lock(g_shared_limits_mutex);
+  shared_limits()[kernel] = (size_t)bytes;
+  return true;
+}
+
+void run_grid(const char* kernel_name, const void* kernel, dim3 grid, dim3 block,
+              size_t shared_bytes, void (*body)(void*), void* ctx) {
   uint64_t threads = (uint64_t)block.x * block.y * block.z;
   uint64_t blocks = (uint64_t)grid.x * grid.y * grid.z;
   if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > 64)
@@ -372,9 +421,16 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_byte
   if (blocks == 0 || grid.y > 65535 || grid.z > 65535)
     fail("simt: launch of '", kernel_name, "' with grid (", grid.x, ",", grid.y, ",", grid.z,
          "): every grid dimension must be >= 1 (y, z <= 65535)");
-  if (shared_bytes > kMaxSharedBytes)
+  size_t shared_limit = kMaxSharedBytes;
+  {
+    std::lock_guard<std::mutex> lock(g_shared_limits_mutex);
+    auto it = shared_limits().find(kernel);
+    if (it != shared_limits().end() && it->second > shared_limit) shared_limit = it->second;
+  }
+  if (shared_bytes > shared_limit)
     fail("simt: launch of '", kernel_name, "' asks for ", shared_bytes,
-         " bytes of dynamic shared memory; the default limit is ", kMaxSharedBytes);
+         " bytes of dynamic shared memory; its limit is ", shared_limit,
+         shared_limit == kMaxSharedBytes ? " (the default; cudaFuncSetAttribute raises it)" : "");
 
   // Blocks run one after another: on a small shared machine, waking worker threads for each
   // launch costs more than it saves, and a fixed order keeps emulated atomics deterministic.

@@ -10,12 +10,16 @@
 //     resumes each emulated thread.
 //   - Each block's threads run as cooperative fibers (own stack, switched in user space). A fiber
 //     runs until it reaches a barrier: __syncthreads (whole block) or a warp collective (shuffle,
-//     vote). When every live thread of the block (or warp of 32 lanes) has arrived, they all go on.
+//     vote, wmma). When every live thread of the block (or warp of 32 lanes) has arrived, they all
+//     go on.
 //     A thread that never synchronises runs start to finish in one go, so elementwise kernels cost
 //     little more than a loop.
 //   - Checks that real hardware does not make: a barrier that some threads of the block (or warp)
-//     have already exited from, a deadlock (threads waiting on different barriers), an oversized
-//     launch. Each is a chamber::Error naming the kernel, block and thread.
+//     have already exited from, a deadlock (threads waiting on different barriers), lanes of a
+//     warp in different collectives, an oversized launch (dynamic shared memory above 48 KiB
+//     needs cudaFuncSetAttribute, as on the GPU). Each is a chamber::Error naming the kernel,
+//     block and thread.
+//   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 (simt_wmma.h).
 //   - Atomics (std::atomic_ref, so they stay correct if blocks ever run on several OS threads), the half/bf16 storage
 //     types with round-to-nearest-even conversions, a few intrinsics (rsqrtf, __expf, __ffs, ...),
 //     and the slice of the CUDA runtime API the backend uses (cudaMalloc is host memory).
@@ -44,6 +48,10 @@
 struct uint3 {
   unsigned int x, y, z;
 };
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 struct dim3 {
   unsigned int x, y, z;
   constexpr dim3(unsigned int x_ = 1, unsigned int y_ = 1, unsigned int z_ = 1) : x(x_), y(y_), z(z_) {}
@@ -58,14 +66,21 @@ namespace chamber::simt {
 
 // Called from inside an emulated thread.
 void block_barrier();                           // __syncthreads
-uint64_t* warp_exchange(uint64_t value);        // all live lanes publish a value, then read all 32
+// A collective's body: run once by the last lane to arrive, over every lane's published value.
+using WarpBody = void (*)(const uint64_t* values);
+// All live lanes publish a value, then read all 32. With a body, every lane must pass the same one.
+uint64_t* warp_exchange(uint64_t value, WarpBody body = nullptr);
 unsigned lane_id();
 unsigned warp_lanes();                          // lanes that exist in this warp (32 but the last)
-void* dynamic_shared_memory();                  // this block's `extern __shared__` bytes
+void* dynamic_shared_memory();                  // this block's `extern __shared__` bytes (128-aligned)
 
 // Runs body(ctx) once per thread of every block; throws chamber::Error on a misuse it detects.
-void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t shared_bytes,
-              void (*body)(void*), void* ctx);
+// `kernel` identifies the kernel for its dynamic shared memory limit.
+void run_grid(const char* kernel_name, const void* kernel, dim3 grid, dim3 block,
+              size_t shared_bytes, void (*body)(void*), void* ctx);
+// cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes); false if
+// bytes is beyond what a GPU allows.
+bool set_max_dynamic_shared(const void* kernel, int bytes);
 
 template <typename T>
 uint64_t to_bits(T v) {
@@ -244,6 +259,16 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
                             cudaStream_t stream = nullptr);
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream = nullptr);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+template <typename Kernel>
+cudaError_t cudaFuncSetAttribute(Kernel* kernel, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize ||
+      !chamber::simt::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value))
+    return cudaErrorInvalidValue;
+  return cudaSuccess;
+}
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorName(cudaError_t err);
 const char* cudaGetErrorString(cudaError_t err);
+
+#include "kernels/simt_wmma.h"

@@ -85,12 +85,12 @@ const Ops& profiled_ops(const Ops& inner) {
                                   const float* w, int N, int C, int OC) {
     timed(kMatmulBwd, [&] { g_inner->matmul_backward(di, dw, db, d, i, w, N, C, OC); });
   };
-  g_profiled.attention_forward = [](float* o, float* a, const float* q, int B, int T, int C, int NH) {
-    timed(kAttentionFwd, [&] { g_inner->attention_forward(o, a, q, B, T, C, NH); });
+  g_profiled.attention_forward = [](float* o, float* lse, const float* q, int B, int T, int C, int NH) {
+    timed(kAttentionFwd, [&] { g_inner->attention_forward(o, lse, q, B, T, C, NH); });
   };
-  g_profiled.attention_backward = [](float* dq, float* da, const float* d, const float* q, const float* a,
-                                     int B, int T, int C, int NH) {
-    timed(kAttentionBwd, [&] { g_inner->attention_backward(dq, da, d, q, a, B, T, C, NH); });
+  g_profiled.attention_backward = [](float* dq, const float* d, const float* q, const float* o,
+                                     const float* lse, int B, int T, int C, int NH) {
+    timed(kAttentionBwd, [&] { g_inner->attention_backward(dq, d, q, o, lse, B, T, C, NH); });
   };
   g_profiled.gelu_forward = [](float* o, const float* i, size_t n) { timed(kGeluFwd, [&] { g_inner->gelu_forward(o, i, n); }); };
   g_profiled.gelu_backward = [](float* di, const float* i, const float* d, size_t n) {

@@ -21,8 +21,8 @@ struct Case {
 
 // Full forward: out (B,T,C) for qkv (B,T,3C).
 std::vector<float> full_attention(const std::vector<float>& qkv, const Case& k) {
-  std::vector<float> out((size_t)k.B * k.T * k.C), att((size_t)k.B * k.NH * k.T * k.T);
-  reference_ops().attention_forward(out.data(), att.data(), qkv.data(), k.B, k.T, k.C, k.NH);
+  std::vector<float> out((size_t)k.B * k.T * k.C), lse((size_t)k.B * k.NH * k.T);
+  reference_ops().attention_forward(out.data(), lse.data(), qkv.data(), k.B, k.T, k.C, k.NH);
   return out;
 }
 

@@ -83,14 +83,14 @@ TEST(ReferenceFiniteDifferences, Attention) {
   testing::ScopedOmpThreads one_thread(1);
   const int B = 2, T = 5, C = 12, NH = 3;
   Vec qkv = random_doubles(B * T * 3 * C, 1, -1.5, 1.5), proj = random_doubles(B * T * C, 2);
-  Vec out(B * T * C), att(B * NH * T * T);
+  Vec out(B * T * C), lse(B * NH * T);
   auto loss = [&] {
-    attention_forward_ref(out.data(), att.data(), qkv.data(), B, T, C, NH);
+    attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, C, NH);
     return dot(proj, out);
   };
-  loss();  // fills att for the backward
-  Vec dqkv(qkv.size(), 0.0), datt(att.size(), 7.0);  // scratch starts as garbage on purpose
-  attention_backward_ref(dqkv.data(), datt.data(), proj.data(), qkv.data(), att.data(), B, T, C,
+  loss();  // fills out and lse for the backward
+  Vec dqkv(qkv.size(), 0.0);
+  attention_backward_ref(dqkv.data(), proj.data(), qkv.data(), out.data(), lse.data(), B, T, C,
                          NH);
   EXPECT_GRAD_MATCHES_FD(dqkv, finite_difference_grad(qkv, loss));
 }

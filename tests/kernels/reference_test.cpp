@@ -127,14 +127,14 @@ TEST(ReferenceFloatVsDouble, Attention) {
   const Ops& ops = reference_ops();
   const int B = 3, T = 17, C = 36, NH = 3;
   VecF qkv = random_vector(B * T * 3 * C, 1, -2.f, 2.f), dout = random_vector(B * T * C, 2);
-  VecF out(B * T * C), att(B * NH * T * T), dqkv(qkv.size(), 0.f), datt(att.size());
-  ops.attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
-  ops.attention_backward(dqkv.data(), datt.data(), dout.data(), qkv.data(), att.data(), B, T, C, NH);
-  Vec out_d(out.size()), att_d(att.size()), dqkv_d(qkv.size(), 0.0), datt_d(att.size());
-  attention_forward_ref(out_d.data(), att_d.data(), to_double(qkv).data(), B, T, C, NH);
-  attention_backward_ref(dqkv_d.data(), datt_d.data(), to_double(dout).data(),
-                         to_double(qkv).data(), att_d.data(), B, T, C, NH);
-  EXPECT_FLOAT_MATCHES_DOUBLE(att, att_d);
+  VecF out(B * T * C), lse(B * NH * T), dqkv(qkv.size(), 0.f);
+  ops.attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH);
+  ops.attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
+  Vec out_d(out.size()), lse_d(lse.size()), dqkv_d(qkv.size(), 0.0);
+  attention_forward_ref(out_d.data(), lse_d.data(), to_double(qkv).data(), B, T, C, NH);
+  attention_backward_ref(dqkv_d.data(), to_double(dout).data(), to_double(qkv).data(),
+                         out_d.data(), lse_d.data(), B, T, C, NH);
+  EXPECT_FLOAT_MATCHES_DOUBLE(lse, lse_d);
   EXPECT_FLOAT_MATCHES_DOUBLE(out, out_d);
   EXPECT_FLOAT_MATCHES_DOUBLE(dqkv, dqkv_d);
 }
@@ -219,10 +219,10 @@ TEST(ReferenceAccumulates, EveryBackward) {
     });
   }
   {
-    Vec qkv = random_doubles(N * 3 * C, 8), att(B * NH * T * T), datt(att.size()), dqkv(qkv.size());
-    attention_forward_ref(out.data(), att.data(), qkv.data(), B, T, C, NH);
+    Vec qkv = random_doubles(N * 3 * C, 8), lse(B * NH * T), dqkv(qkv.size());
+    attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, C, NH);
     expect_doubles_on_second_call({&dqkv}, [&] {
-      attention_backward_ref(dqkv.data(), datt.data(), dout.data(), qkv.data(), att.data(), B, T, C, NH);
+      attention_backward_ref(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
     });
   }
   {
@@ -262,9 +262,9 @@ TEST(ReferenceDeterminism, SameBitsForAnyThreadCount) {
     ops.layernorm_forward(ln.data(), mean.data(), rstd.data(), inp.data(), lw.data(), lw.data(), N, C);
     ops.layernorm_backward(ldinp.data(), ldw.data(), ldb.data(), dout.data(), inp.data(), lw.data(),
                            mean.data(), rstd.data(), N, C);
-    VecF att_out(N * C), att(B * NH * T * T), datt(att.size()), dqkv(qkv.size(), 0.f);
-    ops.attention_forward(att_out.data(), att.data(), qkv.data(), B, T, C, NH);
-    ops.attention_backward(dqkv.data(), datt.data(), dout.data(), qkv.data(), att.data(), B, T, C, NH);
+    VecF att_out(N * C), lse(B * NH * T), dqkv(qkv.size(), 0.f);
+    ops.attention_forward(att_out.data(), lse.data(), qkv.data(), B, T, C, NH);
+    ops.attention_backward(dqkv.data(), dout.data(), qkv.data(), att_out.data(), lse.data(), B, T, C, NH);
     VecF dwte(V * C, 0.f), dwpe(T * C, 0.f);
     ops.encoder_backward(dwte.data(), dwpe.data(), dout.data(), tokens.data(), B, T, C);
     double ss = ops.sum_squares(big.data(), big.size());

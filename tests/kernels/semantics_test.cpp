@@ -118,11 +118,11 @@ TEST(ReferenceClassifier, NegativeWeightFlipsGradient) {
 
 TEST(ReferenceAttention, CausalFutureTokensDoNotChangeThePast) {
   const int B = 2, T = 7, C = 12, NH = 3, changed = 4;
-  VecF qkv = random_vector(B * T * 3 * C, 1), out(B * T * C), att(B * NH * T * T);
-  reference_ops().attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
-  VecF qkv2 = qkv, out2(out.size()), att2(att.size());
+  VecF qkv = random_vector(B * T * 3 * C, 1), out(B * T * C), lse(B * NH * T);
+  reference_ops().attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH);
+  VecF qkv2 = qkv, out2(out.size()), lse2(lse.size());
   for (int c = 0; c < 3 * C; c++) qkv2[(0 * T + changed) * 3 * C + c] += 0.5f;  // q, k, v of batch 0
-  reference_ops().attention_forward(out2.data(), att2.data(), qkv2.data(), B, T, C, NH);
+  reference_ops().attention_forward(out2.data(), lse2.data(), qkv2.data(), B, T, C, NH);
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
       bool may_change = b == 0 && t >= changed;
@@ -132,28 +132,24 @@ TEST(ReferenceAttention, CausalFutureTokensDoNotChangeThePast) {
     }
 }
 
-TEST(ReferenceAttention, ProbabilitiesAreCausalAndNormalised) {
-  const int B = 2, T = 6, C = 12, NH = 4;
-  VecF qkv = random_vector(B * T * 3 * C, 1, -2.f, 2.f), out(B * T * C), att(B * NH * T * T);
-  reference_ops().attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH);
-  VecF dqkv(qkv.size(), 0.f), datt(att.size(), 5.f), dout = random_vector(out.size(), 2);
-  reference_ops().attention_backward(dqkv.data(), datt.data(), dout.data(), qkv.data(), att.data(),
-                                     B, T, C, NH);
-  for (int row = 0; row < B * NH * T; row++) {
-    int t = row % T;
-    double sum = 0.0;
-    for (int t2 = 0; t2 < T; t2++) {
-      float p = att[row * T + t2];
-      if (t2 > t) {
-        EXPECT_EQ(p, 0.f);
-        EXPECT_EQ(datt[row * T + t2], 0.f) << "scratch above the diagonal";
-      } else {
-        EXPECT_GT(p, 0.f);
+TEST(ReferenceAttention, LogSumExpNormalisesTheCausalRow) {
+  const int B = 2, T = 6, C = 12, NH = 4, hs = C / NH;
+  VecF qkv = random_vector(B * T * 3 * C, 1, -2.f, 2.f), out(B * T * C), lse(B * NH * T, 7.f);
+  reference_ops().attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH);
+  // exp(s q_t . k_t2 - lse_t) over t2 <= t are the probabilities: they sum to 1.
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int t = 0; t < T; t++) {
+        double sum = 0.0;
+        for (int t2 = 0; t2 <= t; t2++) {
+          double dot = 0.0;
+          for (int i = 0; i < hs; i++)
+            dot += (double)qkv[(b * T + t) * 3 * C + h * hs + i] *
+                   qkv[(b * T + t2) * 3 * C + C + h * hs + i];
+          sum += std::exp(dot / std::sqrt((double)hs) - lse[(b * NH + h) * T + t]);
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-5) << "b " << b << " h " << h << " t " << t;  // float lse
       }
-      sum += p;
-    }
-    EXPECT_NEAR(sum, 1.0, 1e-6);
-  }
   // The first query sees only itself: its output is exactly its own value vector.
   for (int h = 0; h < NH; h++)
     for (int i = 0; i < C / NH; i++)
