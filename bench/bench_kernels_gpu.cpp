@@ -149,12 +149,30 @@ void BM_matmul_peak_square(benchmark::State& state) {  // the compute peak the o
 double causal_attention_flops(int products) {
   return products * 2.0 * kB * kNH * (kT * (kT + 1.0) / 2) * (kC / kNH);
 }
+// Argument 0: the kernels the backend picks by itself ("auto"); 1: cuBLASLt over T x T scores
+// ("materialized"); 2: the flash kernels on tensor cores ("flash").
+const char* kAttentionKernels[] = {"auto", "materialized", "flash"};
+struct AttentionKernelsFor {
+  explicit AttentionKernelsFor(benchmark::State& state) {
+#ifdef CHAMBER_HAVE_CUDA
+    chamber::cuda_set_attention_kernels(kAttentionKernels[state.range(0)]);
+#endif
+    state.SetLabel(kAttentionKernels[state.range(0)]);
+  }
+  ~AttentionKernelsFor() {
+#ifdef CHAMBER_HAVE_CUDA
+    chamber::cuda_set_attention_kernels("auto");
+#endif
+  }
+};
 void BM_attention_forward(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
   DeviceFloats qkv((size_t)kN * 3 * kC, 1), out((size_t)kN * kC, 2), lse((size_t)kB * kNH * kT, 3);
   run(state, [&] { gpu().attention_forward(out, lse, qkv, kB, kT, kC, kNH); }, 0,
       causal_attention_flops(2));
 }
 void BM_attention_backward(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
   DeviceFloats qkv((size_t)kN * 3 * kC, 1), dout((size_t)kN * kC, 2), dqkv((size_t)kN * 3 * kC, 3);
   DeviceFloats out((size_t)kN * kC, 4), lse((size_t)kB * kNH * kT, 5);
   gpu().attention_forward(out, lse, qkv, kB, kT, kC, kNH);  // the out and lse backward reads
@@ -212,6 +230,7 @@ void BM_sum_squares(benchmark::State& state) {
 
 // A whole training step of GPT-2 124M at (B, T) = (8, 1024).
 void BM_train_step_gpt2_124m(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
   chamber::ModelConfig cfg;
   cfg.vocab_size = kV;
   cfg.n_layer = 12;
@@ -293,8 +312,8 @@ BENCHMARK(BM_matmul_forward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->U
 BENCHMARK(BM_matmul_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_matmul_backward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_matmul_peak_square)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_attention_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_attention_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_forward)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_backward)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
@@ -302,7 +321,7 @@ BENCHMARK(BM_classifier)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sample_tokens)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adamw)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_train_step_gpt2_124m)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_step_gpt2_124m)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {
 #ifdef CHAMBER_HAVE_CUDA

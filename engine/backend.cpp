@@ -81,6 +81,14 @@ void check_device_memory(const std::string& device, size_t bytes, const std::str
 #endif
 }
 
+size_t device_scratch_bytes(const std::string& device, int B, int T, int C, int NH) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (resolve_device_name(device) == "cuda") return cuda_scratch_bytes(B, T, C, NH);
+#endif
+  (void)device, (void)B, (void)T, (void)C, (void)NH;
+  return 0;
+}
+
 int set_cpu_threads(int n) {
   if (n <= 0) {
     if (const char* env = std::getenv("CHAMBER_THREADS")) n = std::atoi(env);

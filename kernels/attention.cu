@@ -47,10 +47,21 @@
 // the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles), above the 48 KiB
 // default, so the launchers raise the kernel's limit once.
 //
+// Measured on an H200 (2026-11-30, B 8, T 1024, NH 12, hs 64; bench/RESULTS.md): these kernels
+// take 540 us forward and 2499 us backward, against 553 us and 1504 us (the recompute included)
+// for cuBLASLt over the materialised T x T scores (attention_materialized.cu); a GPT-2 124M step
+// takes 70.9 ms with these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4
+// blocks per SM leave the tensor cores mostly idle. So the GPU picks the
+// materialised path while its scratch (2 x B x NH x T x T floats) fits in 2 GiB and these kernels
+// beyond that, where they are the only path whose memory does not grow with T^2.
+//
 // Other head sizes (not a multiple of 8, or above 64) take the SIMT kernels of
 // attention_fallback.cu: plain fp32, the same online-softmax algorithm, any hs, slower; no shipped
 // config needs them (configs/ use hs 16..64).
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <initializer_list>
 
 #if defined(__CUDACC__)
@@ -468,24 +479,52 @@ __global__ void __launch_bounds__(kThreads)
 
 bool aligned16(const void* p) { return (uintptr_t)p % 16 == 0; }
 
-// Which kernels run: see AttentionKernels in cuda_launchers.h. `rows` are the tensors whose head
-// rows the flash kernels read or write with float4.
-AttentionKernels choose_kernels(AttentionKernels asked, int C, int NH,
-                                std::initializer_list<const void*> rows) {
+// Whether the flash kernels on tensor cores take this head size and these pointers.
+bool flash_fits(int C, int NH, std::initializer_list<const void*> rows) {
   const int hs = C / NH;
   bool fits = hs % 8 == 0 && hs <= kMaxHs;
   for (const void* p : rows) fits = fits && aligned16(p);
+  return fits;
+}
+
+AttentionKernels g_preference = [] {
+  const char* env = std::getenv("CHAMBER_ATTENTION");
+  std::string name = env ? env : "";
+  if (name == "flash") return AttentionKernels::kTensorCoresTf32;
+  if (name == "materialized") return AttentionKernels::kMaterialized;
+  if (name == "simt") return AttentionKernels::kSimt;
+  if (!name.empty() && name != "auto")
+    std::fprintf(stderr, "chamber: CHAMBER_ATTENTION=%s is not auto, flash, materialized or simt; "
+                 "using auto\n", name.c_str());
+  return AttentionKernels::kAuto;
+}();
+
+// Which kernels run: see AttentionKernels in cuda_launchers.h. `rows` are the tensors whose head
+// rows the flash kernels read or write with float4.
+AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int NH,
+                                std::initializer_list<const void*> rows) {
+  const bool fits = flash_fits(C, NH, rows);
+  const bool materialized_fits =
+      attention_materialized_scratch_bytes(B, T, NH) <= kMaterializedMaxBytes;
   if (asked == AttentionKernels::kAuto) {
-    if (!fits) return AttentionKernels::kSimt;
+    // A preference is honoured where it applies; otherwise the rule below decides.
+    if (g_preference == AttentionKernels::kMaterialized && materialized_fits) return g_preference;
+    if (g_preference == AttentionKernels::kSimt) return g_preference;
 #if defined(__CUDACC__)
+    if (g_preference == AttentionKernels::kTensorCoresTf32 && fits && tf32_matmuls())
+      return g_preference;
+    if (materialized_fits) return AttentionKernels::kMaterialized;
+    if (!fits || !tf32_matmuls()) return AttentionKernels::kSimt;
     return AttentionKernels::kTensorCoresTf32;
 #else
-    return AttentionKernels::kTensorCoresFp32;
+    if (g_preference == AttentionKernels::kTensorCoresTf32 && fits) return g_preference;
+    return fits ? AttentionKernels::kTensorCoresFp32 : AttentionKernels::kSimt;
 #endif
   }
-  if (asked != AttentionKernels::kSimt && !fits)
+  if ((asked == AttentionKernels::kTensorCoresTf32 || asked == AttentionKernels::kTensorCoresFp32) &&
+      !fits)
     fail("attention: the tensor-core kernels take head sizes that are multiples of 8 up to ",
-         kMaxHs, " with 16-byte aligned rows; hs = ", hs);
+         kMaxHs, " with 16-byte aligned rows; hs = ", C / NH);
 #if defined(__CUDACC__)
   if (asked == AttentionKernels::kTensorCoresFp32)
     fail("attention: fp32 tensor-core inputs exist only under the SIMT emulator");
@@ -526,10 +565,29 @@ void flash_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const f
 
 }  // namespace
 
+void set_attention_preference(AttentionKernels preferred) { g_preference = preferred; }
+AttentionKernels attention_preference() { return g_preference; }
+
+AttentionKernels attention_kernels_for(int B, int T, int C, int NH) {
+  // Device allocations are 256-byte aligned and every head row starts 16-byte aligned when C is
+  // a multiple of 4; a null pointer stands for "aligned" here.
+  return choose_kernels(AttentionKernels::kAuto, B, T, C, NH,
+                        {(const void*)(uintptr_t)(C % 4 == 0 ? 0 : 4)});
+}
+
+size_t attention_scratch_bytes(int B, int T, int C, int NH) {
+  if (attention_kernels_for(B, T, C, NH) == AttentionKernels::kMaterialized)
+    return attention_materialized_scratch_bytes(B, T, NH);
+  return (size_t)B * NH * T * sizeof(float);  // D of the flash and SIMT backwards
+}
+
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream, AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
-  switch (choose_kernels(kernels, C, NH, {out, qkv})) {
+  switch (choose_kernels(kernels, B, T, C, NH, {out, qkv})) {
+    case AttentionKernels::kMaterialized:
+      attention_forward_materialized(out, lse, qkv, B, T, C, NH, stream);
+      break;
     case AttentionKernels::kTensorCoresTf32:
       flash_forward<Tf32Inputs>(out, lse, qkv, B, T, C, NH, stream);
       break;
@@ -547,7 +605,11 @@ void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, con
                         const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
                         AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
-  AttentionKernels chosen = choose_kernels(kernels, C, NH, {dqkv, dout, qkv});
+  AttentionKernels chosen = choose_kernels(kernels, B, T, C, NH, {dqkv, dout, qkv});
+  if (chosen == AttentionKernels::kMaterialized) {
+    attention_backward_materialized(dqkv, dout, qkv, lse, B, T, C, NH, stream);
+    return;
+  }
   int rows = B * NH * T;
   float* D = (float*)scratch_buffer((size_t)rows * sizeof(float));
   CHAMBER_LAUNCH(attention_row_dot_kernel, ceil_div(rows, 8), 8 * 32, 0, stream, D, dout, out, B,

@@ -320,6 +320,19 @@ static void curand_check(curandStatus_t status, const char* call, const char* fi
 }
 #define CURAND_CHECK(call) curand_check((call), #call, __FILE__, __LINE__)
 
+void cuda_set_attention_kernels(const std::string& name) {
+  using cuda_device::AttentionKernels;
+  if (name == "auto") cuda_device::set_attention_preference(AttentionKernels::kAuto);
+  else if (name == "flash") cuda_device::set_attention_preference(AttentionKernels::kTensorCoresTf32);
+  else if (name == "materialized") cuda_device::set_attention_preference(AttentionKernels::kMaterialized);
+  else if (name == "simt") cuda_device::set_attention_preference(AttentionKernels::kSimt);
+  else fail("attention kernels '", name, "': expected auto, flash, materialized or simt");
+}
+
+size_t cuda_scratch_bytes(int B, int T, int C, int NH) {
+  return cuda_device::attention_scratch_bytes(B, T, C, NH) + ((size_t)32 << 20);
+}
+
 void cuda_set_tf32_matmuls(bool enabled) { cuda_device::set_tf32_matmuls(enabled); }
 bool cuda_tf32_matmuls() { return cuda_device::tf32_matmuls(); }
 

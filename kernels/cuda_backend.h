@@ -36,6 +36,14 @@ void cuda_memory_info(size_t* free_bytes, size_t* total_bytes);
 void cuda_set_tf32_matmuls(bool enabled);
 bool cuda_tf32_matmuls();
 
+// Attention kernels: "auto" (the default: cuBLASLt products over T x T scores in scratch when that
+// scratch is at most 2 GiB, else the flash kernels), "flash", "materialized" or "simt"; the
+// environment's CHAMBER_ATTENTION sets it at start. Error for another name.
+void cuda_set_attention_kernels(const std::string& name);
+// Device memory the CUDA backend takes beyond the model's arenas for a step at this shape:
+// attention's scratch (up to 2 GiB) and cuBLASLt's 32 MiB workspace. For fit checks.
+size_t cuda_scratch_bytes(int B, int T, int C, int NH);
+
 // dst[0..n) ~ Normal(mean, stddev) from cuRAND's Philox generator seeded with `seed`, on the
 // run's stream. Device memory.
 void cuda_fill_normal(float* dst, size_t n, float mean, float stddev, uint64_t seed);

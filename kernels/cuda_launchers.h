@@ -59,24 +59,42 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
 void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
                          const floatX* bias, int N, int C, int OC, cudaStream_t stream);
 
-// kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv accumulates; backward
-// takes B*NH*T floats of scratch_buffer. `kernels` picks the implementation:
-//   kAuto              the flash kernels on tensor cores when the head size allows it (a multiple
-//                      of 8, at most 64, rows 16-byte aligned), else the SIMT kernels. On the GPU
-//                      the tensor cores take TF32 inputs; under the emulator kAuto multiplies
-//                      exact fp32 instead, as the emulated gemm does, so the emulated engine
-//                      matches the fp32 reference.
+// kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv accumulates. `kernels`
+// picks the implementation:
+//   kAuto              on the GPU: kMaterialized when its scratch (2 x B x NH x T x T floats) is at
+//                      most kMaterializedMaxBytes, else the flash kernels on tensor cores when the
+//                      head size allows it (a multiple of 8, at most 64, rows 16-byte aligned),
+//                      else the SIMT kernels; with strict fp32 products (CHAMBER_TF32=0) the
+//                      flash kernels are replaced by the SIMT ones. Under the emulator: the flash
+//                      kernels with exact fp32 products (as the emulated gemm), else SIMT.
+//                      set_attention_preference (CHAMBER_ATTENTION=flash|materialized|simt in the
+//                      environment) makes kAuto take that path wherever it can.
+//   kMaterialized      cuBLASLt products over T x T scores in scratch (attention_materialized.cu).
 //   kTensorCoresTf32   the flash kernels with TF32 inputs (the GPU's arithmetic, in both builds).
 //   kTensorCoresFp32   the flash kernels with fp32 inputs; emulator only (an Error on the GPU).
-//   kSimt              the fp32 SIMT kernels, any head size.
-// Tests name a path to check each one; naming a tensor-core path for a shape it cannot take is
-// an Error.
-enum class AttentionKernels { kAuto, kTensorCoresTf32, kTensorCoresFp32, kSimt };
+//   kSimt              the fp32 SIMT flash kernels, any head size (attention_fallback.cu).
+// The flash and SIMT backwards take B*NH*T floats of scratch_buffer. Tests name a path to check
+// each one; naming a tensor-core path for a shape it cannot take is an Error.
+enum class AttentionKernels { kAuto, kMaterialized, kTensorCoresTf32, kTensorCoresFp32, kSimt };
+constexpr size_t kMaterializedMaxBytes = (size_t)2 << 30;
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream, AttentionKernels kernels = AttentionKernels::kAuto);
 void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,
                         const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
                         AttentionKernels kernels = AttentionKernels::kAuto);
+// What kAuto prefers (kAuto: the rule above); the launchers' choice for a shape, and the bytes of
+// scratch_buffer that choice takes (for fitting a run into device memory up front).
+void set_attention_preference(AttentionKernels preferred);
+AttentionKernels attention_preference();
+AttentionKernels attention_kernels_for(int B, int T, int C, int NH);
+size_t attention_scratch_bytes(int B, int T, int C, int NH);
+// kernels/attention_materialized.cu: the path behind kMaterialized (scratch: 2 x B*NH*T*T floats).
+size_t attention_materialized_scratch_bytes(int B, int T, int NH);
+void attention_forward_materialized(floatX* out, float* lse, const floatX* qkv, int B, int T,
+                                    int C, int NH, cudaStream_t stream);
+void attention_backward_materialized(floatX* dqkv, const floatX* dout, const floatX* qkv,
+                                     const float* lse, int B, int T, int C, int NH,
+                                     cudaStream_t stream);
 // kernels/attention_fallback.cu: the SIMT kernels behind kSimt, for any head size. The backward
 // takes D = rowsum(dout * out) (B,NH,T), which attention_backward computes first.
 void attention_forward_fallback(floatX* out, float* lse, const floatX* qkv, int B, int T, int C,

@@ -16,7 +16,8 @@ void load_model(LoadedModel& out, const std::string& path, const std::string& de
   if (out.tokenizer.vocab_size() > cfg.vocab_size)
     fail(out.dir, ": tokenizer.json has ", out.tokenizer.vocab_size(), " tokens but the model only ", cfg.vocab_size);
   if (max_T <= 0) max_T = cfg.context_length;
-  check_device_memory(device, gpt_arena_sizes(cfg, max_B, max_T, with_training).total(),
+  check_device_memory(device, gpt_arena_sizes(cfg, max_B, max_T, with_training).total() +
+                                  device_scratch_bytes(device, max_B, max_T, cfg.n_embd, cfg.n_head),
                       "the model of " + out.dir, "Use a smaller batch, or --device cpu.");
   gpt_create(out.model, cfg, select_backend(device), max_B, max_T, with_training);
   checkpoint_load_weights(out.dir, out.model);

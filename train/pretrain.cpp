@@ -135,7 +135,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const Ops& base_ops = select_backend(device);
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
   ArenaSizes planned = gpt_arena_sizes(cfg.model, B, T, true);
-  check_device_memory(device, planned.total(),
+  check_device_memory(device, planned.total() + device_scratch_bytes(device, B, T, cfg.model.n_embd,
+                                                                      cfg.model.n_head),
                       "pretraining " + cfg.name,
                       "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;

@@ -51,7 +51,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     const int T = shape.context_length;
     size_t trained = gpt_arena_sizes(shape, cfg.micro_batch, T, true).total();   // policy, critic
     size_t frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false).total();   // reference
-    size_t total = trained * (has_critic ? 2 : 1) + frozen + kv_cache_bytes(shape, rl_sampler_rows(cfg), T);
+    size_t total = trained * (has_critic ? 2 : 1) + frozen + kv_cache_bytes(shape, rl_sampler_rows(cfg), T) +
+                   device_scratch_bytes(device, cfg.micro_batch, T, shape.n_embd, shape.n_head);
     check_device_memory(device, total,
                         "rl " + cfg.name + " (the policy, the reference model" +
                             (has_critic ? ", the critic" : "") + " and a KV cache of " +

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cuda_launchers.h"
 #include "kernels/simt_backend.h"
 #include "tests/engine/step_cases.h"
 
@@ -33,6 +34,15 @@ void check_step_matches(bool tied) {
 }
 
 TEST(StepSimt, TiedEmbeddingsMatchesCpu) { check_step_matches(true); }
+// The same step with attention through products over T x T scores (what a GPU picks while the
+// scratch fits) instead of the flash kernels.
+TEST(StepSimt, MaterializedAttentionMatchesCpu) {
+  using cuda_emulated::AttentionKernels;
+  AttentionKernels saved = cuda_emulated::attention_preference();
+  cuda_emulated::set_attention_preference(AttentionKernels::kMaterialized);
+  check_step_matches(false);
+  cuda_emulated::set_attention_preference(saved);
+}
 TEST(StepSimt, UntiedHeadMatchesCpu) { check_step_matches(false); }
 
 }  // namespace

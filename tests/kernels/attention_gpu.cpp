@@ -1,5 +1,10 @@
 // attention cases on the GPU (skipped without one); the cases are in attention_cases.h.
+#include <string>
+
 #include "tests/kernels/attention_cases.h"
+#ifdef CHAMBER_HAVE_CUDA
+#include "kernels/cuda_backend.h"
+#endif
 
 namespace chamber::testing {
 CHAMBER_GPU_CASES(AttentionCases);
@@ -12,10 +17,24 @@ CHAMBER_GPU_CASES(AttentionCases);
 // at T = 1024, hs 64, and elementwise at most 0.04 of a (2e-2, 2e-2) bound, so the bounds here,
 // 2e-3 in relative L2 norm and 5e-3 absolute plus 5e-3 relative per element (the GPU cases'
 // TF32 tolerance, backend_cases.h), leave 3-7x for the hardware's own accumulation order.
-TEST_P(AttentionCases, Gpt2Shape) {
+//
+// Run once per implementation: what the backend picks by itself (cuBLASLt over T x T scores, as
+// the scratch fits), and each of the two named.
+void check_gpt2_shape(const Ops& ops, const char* kernels) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (ops.name != std::string("cuda")) return;  // the emulated backend's cases are the simt ones
+  cuda_set_attention_kernels(kernels);
+#endif
+  std::printf("attention kernels: %s\n", kernels);
   AttentionProblem p(2, 1024, 768, 12, 57);
-  AttentionResult got = run_attention(*ops, p);
+  AttentionResult got = run_attention(ops, p);
+#ifdef CHAMBER_HAVE_CUDA
+  cuda_set_attention_kernels("auto");
+#endif
   expect_attention_relative_l2(got, p, 2e-3);
   expect_attention_close(got, p, {5e-3, 5e-3});
 }
+TEST_P(AttentionCases, Gpt2Shape) { check_gpt2_shape(*ops, "auto"); }
+TEST_P(AttentionCases, Gpt2ShapeMaterialized) { check_gpt2_shape(*ops, "materialized"); }
+TEST_P(AttentionCases, Gpt2ShapeFlash) { check_gpt2_shape(*ops, "flash"); }
 }  // namespace chamber::testing

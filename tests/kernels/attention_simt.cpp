@@ -44,6 +44,35 @@ TEST(AttentionSimt, SimtKernelsAtTensorCoreShapes) {
   expect_attention_close(run_emulated(p, AttentionKernels::kSimt), p, f32_tolerance(4 * 100));
 }
 
+// cuBLASLt over T x T scores (the GPU's pick while its scratch fits), here with the emulated gemm:
+// fp32 throughout, at a tensor-core head size, an odd one and a sequence of one token.
+TEST(AttentionSimt, MaterializedMatchesTheReference) {
+  for (auto [B, T, C, NH] : {std::array{2, 100, 128, 2}, std::array{1, 37, 20, 4},
+                             std::array{3, 1, 48, 3}}) {
+    SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " C " << C << " NH " << NH);
+    AttentionProblem p(B, T, C, NH, 70 + T);
+    expect_attention_close(run_emulated(p, AttentionKernels::kMaterialized), p,
+                           f32_tolerance(4 * 100));
+  }
+}
+
+// The automatic choice honours a preference where it applies, and the scratch it reports is the
+// chosen path's.
+TEST(AttentionSimt, PreferenceChoosesTheKernels) {
+  using cuda_emulated::attention_kernels_for;
+  AttentionKernels saved = cuda_emulated::attention_preference();
+  cuda_emulated::set_attention_preference(AttentionKernels::kMaterialized);
+  EXPECT_EQ(attention_kernels_for(2, 64, 128, 2), AttentionKernels::kMaterialized);
+  EXPECT_EQ(cuda_emulated::attention_scratch_bytes(2, 64, 128, 2), 2u * 2 * 2 * 64 * 64 * 4);
+  // Past kMaterializedMaxBytes of scratch the flash kernels take over.
+  EXPECT_EQ(attention_kernels_for(64, 4096, 768, 12), AttentionKernels::kTensorCoresFp32);
+  cuda_emulated::set_attention_preference(AttentionKernels::kAuto);
+  EXPECT_EQ(attention_kernels_for(2, 64, 128, 2), AttentionKernels::kTensorCoresFp32);
+  EXPECT_EQ(attention_kernels_for(2, 64, 20, 4), AttentionKernels::kSimt);  // hs 5
+  EXPECT_EQ(cuda_emulated::attention_scratch_bytes(2, 64, 20, 4), 2u * 4 * 64 * 4);
+  cuda_emulated::set_attention_preference(saved);
+}
+
 TEST(AttentionSimt, TensorCoresRefuseOtherHeadSizes) {
   AttentionProblem p(1, 9, 20, 4, 62);  // hs 5
   EXPECT_THROW(run_emulated(p, AttentionKernels::kTensorCoresTf32), Error);
