@@ -265,10 +265,35 @@ std::optional<double> answer_to_number(std::string_view answer) {
   return std::nullopt;
 }
 
+// An answer that is a whole number written out ("-1,234", "$18", "42.0") as its sign and digits
+// without leading zeros ("-1234", "18", "42"), or nullopt.
+static std::optional<std::string> integer_digits(std::string_view answer) {
+  std::string s = normalise(trim(answer));
+  size_t i = 0;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  while (i + 1 < s.size() && s[i] == '0' && is_digit(s[i + 1])) i++;
+  size_t start = i;
+  while (i < s.size() && is_digit(s[i])) i++;
+  if (i == start) return std::nullopt;
+  std::string digits = s.substr(start, i - start);
+  if (i < s.size() && s[i] == '.') {
+    i++;
+    while (i < s.size() && s[i] == '0') i++;
+  }
+  if (i != s.size()) return std::nullopt;
+  return negative && digits != "0" ? "-" + digits : digits;
+}
+
 bool answers_equal(std::string_view predicted, std::string_view gold) {
   if (trim(predicted).empty()) return false;
   auto a = answer_to_number(predicted), b = answer_to_number(gold);
-  if (a && b) return std::fabs(*a - *b) <= 1e-9 + 1e-9 * std::fabs(*b);
+  // Two whole numbers compare exactly: as doubles, 9223372036854775807 would equal ...806.
+  if (a && b) {
+    auto da = integer_digits(predicted), db = integer_digits(gold);
+    if (da && db) return *da == *db;
+    return std::fabs(*a - *b) <= 1e-9 + 1e-9 * std::fabs(*b);
+  }
   if (a || b) return false;
   return normalise(predicted) == normalise(gold);
 }
