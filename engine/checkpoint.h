@@ -43,7 +43,9 @@ std::string checkpoint_resolve(const std::string& path);
 ModelConfig checkpoint_model_config(const std::string& dir);
 YAML::Node checkpoint_config(const std::string& dir);
 nlohmann::json checkpoint_state(const std::string& dir);
-// Loads weights (and AdamW state) into a model created with the same config.
+// Loads weights (and AdamW state) into a model created with the same config. Every value must be
+// finite (and AdamW's v non-negative, its step in range): anything else is an error naming the
+// file and the tensor.
 void checkpoint_load_weights(const std::string& dir, GPT& model);
 void checkpoint_load_optimizer(const std::string& dir, GPT& model);
 

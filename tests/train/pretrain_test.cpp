@@ -2,9 +2,12 @@
 // written, a resumed run reproduces the uninterrupted loss curve bit for bit, NaN stops the run.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "engine/checkpoint.h"
+#include "engine/safetensors.h"
 #include "engine/util.h"
 #include "tests/test_util.h"
 #include "train/metrics.h"
@@ -85,6 +88,37 @@ TEST(Pretrain, ResumeReproducesTheLossCurveExactly) {
         EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " line " << i;
       }
   }
+}
+
+// The message of the Error that fn throws ("" if none).
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Weights holding NaN are refused when a resume loads them, naming the file and the tensor.
+TEST(Pretrain, ResumeRefusesNonFiniteWeights) {
+  std::string dir = testing::temp_dir("pretrain_nan_weights");
+  std::string corpus = write_corpus(dir), run = dir + "/run";
+  run_pretrain(small_config(corpus, 3), quiet(run));
+  const std::string path = run + "/checkpoints/step_00000003/model.safetensors";
+  SafetensorsFile f = safetensors_load(path);
+  const auto& [name, entry] = *f.entries.begin();
+  std::string bytes = f.bytes;
+  const float nan = NAN;
+  std::memcpy(&bytes[f.data_start + entry.begin + 4], &nan, 4);
+  write_file_atomic(path, bytes);
+  const std::string metrics = read_file(run + "/metrics.jsonl");
+  std::string msg = error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); });
+  EXPECT_TRUE(contains(msg, path + ": tensor '" + name + "' holds a non-finite value")) << msg;
+  EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics);
 }
 
 TEST(Pretrain, NonFiniteLossStopsWithAMessage) {
