@@ -121,6 +121,45 @@ nlohmann::json checkpoint_state(const std::string& dir) {
   return j;
 }
 
+// Step number in a checkpoint directory's name ("step_00000300" -> 300), or -1.
+static int64_t step_of_dir_name(const std::string& dir) {
+  std::string name = dir;
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  name = name.substr(name.find_last_of('/') + 1);
+  if (name.rfind("step_", 0) != 0 || name.size() == 5) return -1;
+  int64_t step = -1;
+  auto [end, err] = std::from_chars(name.data() + 5, name.data() + name.size(), step);
+  if (err != std::errc() || end != name.data() + name.size()) return -1;
+  return step;
+}
+
+int checkpoint_resume_step(const std::string& dir, const nlohmann::json& state, int max_step) {
+  const std::string path = path_join(dir, "state.json");
+  const int64_t dir_step = step_of_dir_name(dir);
+  const std::string fix = ". The file is damaged or belongs to another run: delete " + dir +
+                          " to resume from the checkpoint before it, or start afresh with --overwrite "
+                          "or a new --out.";
+  if (!state.contains("step")) fail(path, ": the field 'step' is missing", fix);
+  const nlohmann::json& j = state["step"];
+  std::string text = j.dump();
+  bool in_range = false;
+  int64_t step = -1;
+  if (j.is_number_unsigned()) {
+    in_range = j.get<uint64_t>() <= (uint64_t)max_step;
+    if (in_range) step = (int64_t)j.get<uint64_t>();
+  } else if (j.is_number_integer()) {
+    step = j.get<int64_t>();
+    in_range = step >= 0 && step <= max_step;
+  }
+  if (!in_range)
+    fail(path, ": step ", text, " is out of range: it must be a whole number from 0 to ", max_step,
+         " (the configured train.steps)", fix);
+  if (step != dir_step)
+    fail(path, ": step ", text, " does not match the checkpoint's folder ", dir,
+         dir_step < 0 ? " (not named step_<N>)" : " (step " + std::to_string(dir_step) + ")", fix);
+  return (int)step;
+}
+
 // First value of a tensor that is not finite (or negative, when it must not be): an error naming
 // the file and the tensor.
 static void check_values(const std::string& path, const std::string& name, const float* x, size_t n,

@@ -43,6 +43,11 @@ std::string checkpoint_resolve(const std::string& path);
 ModelConfig checkpoint_model_config(const std::string& dir);
 YAML::Node checkpoint_config(const std::string& dir);
 nlohmann::json checkpoint_state(const std::string& dir);
+// The step a resume continues from: state["step"] of checkpoint dir, checked to be a whole number
+// from 0 to max_step (the configured steps) and equal to the step in the directory's name. A
+// negative, wrapped or foreign step would retrain with a wrong schedule over later checkpoints and
+// metrics, so anything else is an error naming dir/state.json.
+int checkpoint_resume_step(const std::string& dir, const nlohmann::json& state, int max_step);
 // Loads weights (and AdamW state) into a model created with the same config. Every value must be
 // finite (and AdamW's v non-negative, its step in range): anything else is an error naming the
 // file and the tensor.

@@ -156,8 +156,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     checkpoint_load_weights(resumed_from, model);
     checkpoint_load_optimizer(resumed_from, model);
     nlohmann::json state = checkpoint_state(resumed_from);
+    start_step = checkpoint_resume_step(resumed_from, state, tc.steps);
     try {
-      start_step = state.at("step").get<int>();
       train.cursor = cursor_from_json(state.at("train_cursor"));
       auto words = state.at("rng").get<std::vector<std::string>>();
       if (words.size() != 4) throw std::runtime_error("rng");

@@ -104,8 +104,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     checkpoint_load_weights(dir, policy);
     checkpoint_load_optimizer(dir, policy);
     nlohmann::json state = checkpoint_state(dir);
+    start_step = checkpoint_resume_step(dir, state, cfg.steps);
     try {
-      start_step = state.at("step").get<int>();
       auto words = state.at("rng").get<std::vector<std::string>>();
       if (words.size() != 4) throw std::runtime_error("rng");
       for (int i = 0; i < 4; i++) s.rng.s[i] = std::stoull(words[i]);

@@ -103,6 +103,36 @@ std::string error_of(Fn fn) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// A state.json whose step is negative, past the configured steps, too large for an int, not a
+// whole number, or not its folder's step is an error naming the file, and the run's checkpoints
+// and metrics stay as they were.
+TEST(Pretrain, ResumeRefusesAStepOutOfRange) {
+  std::string dir = testing::temp_dir("pretrain_bad_step");
+  std::string corpus = write_corpus(dir), run = dir + "/run";
+  run_pretrain(small_config(corpus, 6), quiet(run));
+  const std::string newest = run + "/checkpoints/step_00000006", state_path = newest + "/state.json";
+  const std::string state = read_file(state_path), metrics = read_file(run + "/metrics.jsonl");
+  for (const char* step : {"-5", "7", "9223372036854775807", "-9223372036854775808", "18446744073709551615",
+                           "1000000000000", "1e12", "6.0", "3", "0", "\"6\"", "null"}) {
+    nlohmann::json j = nlohmann::json::parse(state);
+    j["step"] = nlohmann::json::parse(step);
+    write_file_atomic(state_path, j.dump());
+    std::string msg = error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); });
+    EXPECT_TRUE(contains(msg, state_path + ": step ")) << step << ": " << msg;
+    EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics) << step;
+    EXPECT_EQ(checkpoint_list(run + "/checkpoints").size(), 2u) << step;
+  }
+  nlohmann::json j = nlohmann::json::parse(state);
+  j.erase("step");
+  write_file_atomic(state_path, j.dump());
+  EXPECT_TRUE(contains(error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); }), state_path));
+  // A config with fewer steps than the checkpoint has done is "past the configured steps" too.
+  write_file_atomic(state_path, state);
+  EXPECT_TRUE(contains(error_of([&] { run_pretrain(small_config(corpus, 5), quiet(run, true)); }),
+                       "from 0 to 5"));
+  EXPECT_EQ(error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); }), "");
+}
+
 // Weights holding NaN are refused when a resume loads them, naming the file and the tensor.
 TEST(Pretrain, ResumeRefusesNonFiniteWeights) {
   std::string dir = testing::temp_dir("pretrain_nan_weights");
