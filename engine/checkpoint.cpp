@@ -166,9 +166,10 @@ static void check_values(const std::string& path, const std::string& name, const
                          bool non_negative) {
   for (size_t i = 0; i < n; i++) {
     if (std::isfinite(x[i]) && !(non_negative && x[i] < 0.0f)) continue;
-    fail(path, ": tensor '", name, "' holds ", std::isfinite(x[i]) ? "a negative value" : "a non-finite value (NaN or Inf)",
-         " at element ", i, ". The checkpoint is damaged or was saved by a run that diverged: "
-         "use an earlier checkpoint (delete this one and --resume continues from the one before it).");
+    fail(path, ": tensor '", name, "' holds ",
+         std::isfinite(x[i]) ? "a negative value" : "a non-finite value (NaN or Inf)", " at element ", i,
+         ". The checkpoint is damaged or was saved by a run that diverged: use an earlier checkpoint "
+         "(delete this one and --resume continues from the one before it).");
   }
 }
 
@@ -217,6 +218,24 @@ void checkpoint_load_optimizer(const std::string& dir, GPT& model) {
   model.adam_step = (int)adam_step;
   model.ops->from_host(model.m_arena.base, m.data(), model.m_arena.bytes);
   model.ops->from_host(model.v_arena.base, v.data(), model.v_arena.bytes);
+}
+
+bool run_dir_holds_run(const std::string& run_dir) {
+  std::string metrics = path_join(run_dir, "metrics.jsonl");
+  return !checkpoint_list(path_join(run_dir, "checkpoints")).empty() ||
+         !checkpoint_list(path_join(run_dir, "critic")).empty() ||
+         (file_exists(metrics) && std::filesystem::file_size(metrics) > 0);
+}
+
+void prepare_run_dir(const std::string& run_dir, bool resume, bool overwrite) {
+  if (resume || !run_dir_holds_run(run_dir)) return;
+  if (!overwrite)
+    fail(run_dir, " already holds a run (checkpoints or metrics.jsonl) and would be overwritten. "
+         "Continue it with --resume, choose another directory with --out, or pass --overwrite to "
+         "replace it.");
+  remove_all(path_join(run_dir, "checkpoints"));
+  remove_all(path_join(run_dir, "critic"));
+  remove_all(path_join(run_dir, "metrics.jsonl"));
 }
 
 }  // namespace chamber

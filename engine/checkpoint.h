@@ -54,4 +54,13 @@ int checkpoint_resume_step(const std::string& dir, const nlohmann::json& state, 
 void checkpoint_load_weights(const std::string& dir, GPT& model);
 void checkpoint_load_optimizer(const std::string& dir, GPT& model);
 
+// ---- run directories (OUT of `chamber pretrain` and `chamber rl`) ----
+// Whether run_dir already holds a run: a checkpoint under checkpoints/ or critic/, or a non-empty
+// metrics.jsonl.
+bool run_dir_holds_run(const std::string& run_dir);
+// Called before a run starts in run_dir. A run already there is an error naming the directory
+// and the ways on, unless resume (it is continued) or overwrite (its checkpoints, critic
+// checkpoints and metrics are removed now; a pretraining data cache stays).
+void prepare_run_dir(const std::string& run_dir, bool resume, bool overwrite);
+
 }  // namespace chamber

@@ -111,6 +111,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
   make_dirs(out_dir);
+  prepare_run_dir(out_dir, opt.resume, opt.overwrite);
   int threads = set_cpu_threads(tc.threads);
 
   // ---- data: build (or reuse) tokenizer + shards under OUT/data ----

@@ -39,6 +39,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
   const std::string critic_root = path_join(out_dir, "critic");
   make_dirs(out_dir);
+  prepare_run_dir(out_dir, opt.resume, opt.overwrite);
   int threads = set_cpu_threads(cfg.threads);
   const std::string device = resolve_device_name(cfg.device);
 

@@ -103,6 +103,31 @@ std::string error_of(Fn fn) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// A run directory that holds a run is never replaced by accident: a fresh run into it is refused
+// with the ways on, --overwrite replaces it (its checkpoints and metrics), --resume continues it.
+TEST(Pretrain, ExistingRunIsRefusedUnlessResumedOrOverwritten) {
+  std::string dir = testing::temp_dir("pretrain_exists");
+  std::string corpus = write_corpus(dir), run = dir + "/run";
+  run_pretrain(small_config(corpus, 6), quiet(run));  // checkpoints at steps 3 and 6
+  const std::string metrics = read_file(run + "/metrics.jsonl");
+  std::string msg = error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run)); });
+  EXPECT_TRUE(contains(msg, run + " already holds a run")) << msg;
+  for (const char* way : {"--resume", "--out", "--overwrite"}) EXPECT_TRUE(contains(msg, way)) << msg;
+  EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics);
+  EXPECT_EQ(checkpoint_list(run + "/checkpoints").size(), 2u);
+
+  PretrainOptions overwrite = quiet(run);
+  overwrite.overwrite = true;
+  run_pretrain(small_config(corpus, 3), overwrite);
+  auto left = checkpoint_list(run + "/checkpoints");
+  ASSERT_EQ(left.size(), 1u);  // step 6 of the old run is gone, so a resume cannot pick it up
+  EXPECT_TRUE(contains(left[0], "step_00000003"));
+  EXPECT_EQ(metrics_read(run + "/metrics.jsonl").back()["step"], 3);
+
+  run_pretrain(small_config(corpus, 6), quiet(run, true));
+  EXPECT_TRUE(contains(checkpoint_resolve(run), "step_00000006"));
+}
+
 // A state.json whose step is negative, past the configured steps, too large for an int, not a
 // whole number, or not its folder's step is an error naming the file, and the run's checkpoints
 // and metrics stay as they were.

@@ -131,6 +131,27 @@ TEST(RlRun, ResumeRefusesAStepOutOfRange) {
   EXPECT_EQ(error_of([&] { run_rl(rl_config(init, "ppo", 2), quiet(out, true)); }), "");
 }
 
+// `chamber rl` into a directory that holds a run is refused unless --resume or --overwrite;
+// --overwrite replaces the policy's and the critic's checkpoints and the metrics.
+TEST(RlRun, ExistingRunIsRefusedUnlessResumedOrOverwritten) {
+  std::string dir = testing::temp_dir("rl_exists");
+  std::string init = tiny_checkpoint(dir), out = dir + "/out";
+  run_rl(rl_config(init, "ppo", 2), quiet(out));
+  const std::string metrics = read_file(out + "/metrics.jsonl");
+  std::string msg = error_of([&] { run_rl(rl_config(init, "ppo", 2), quiet(out)); });
+  EXPECT_TRUE(contains(msg, out + " already holds a run")) << msg;
+  for (const char* way : {"--resume", "--out", "--overwrite"}) EXPECT_TRUE(contains(msg, way)) << msg;
+  EXPECT_EQ(read_file(out + "/metrics.jsonl"), metrics);
+  EXPECT_EQ(checkpoint_list(out + "/checkpoints").size(), 2u);
+
+  RLOptions overwrite = quiet(out);
+  overwrite.overwrite = true;
+  run_rl(rl_config(init, "ppo", 1), overwrite);
+  EXPECT_EQ(checkpoint_list(out + "/checkpoints").size(), 1u);
+  EXPECT_EQ(checkpoint_list(out + "/critic").size(), 1u);
+  EXPECT_EQ(metrics_read(out + "/metrics.jsonl").size(), 2u);  // 1 step + the final evaluation
+}
+
 TEST(RlRun, MissingInitIsAClearError) {
   std::string dir = testing::temp_dir("rl_noinit");
   try {
