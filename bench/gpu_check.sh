@@ -49,11 +49,11 @@ stage bench_kernels bench_kernels_gpu.log "$build/bench_kernels_gpu" \
   --benchmark_out="$out/bench_kernels_gpu.json" --benchmark_out_format=json
 stage bench_sampler bench_sampler_gpu.log "$build/bench_sampler" --benchmark_filter=cuda
 stage pretrain_gpt2 pretrain_gpt2.log "$build/chamber" pretrain configs/gpt2-124m.yaml \
-  --device cuda --out "$out/gpt2-124m" --set "train.steps=$steps" --set train.eval_interval=20 \
+  --device cuda --out "$out/gpt2-124m" --overwrite --set "train.steps=$steps" --set train.eval_interval=20 \
   --set "train.checkpoint_interval=$steps"
 if [[ ${NSYS:-0} == 1 ]] && command -v nsys >/dev/null; then
   stage nsys nsys.log nsys profile -t cuda,nvtx -o "$out/gpt2-124m" --force-overwrite true \
-    "$build/chamber" pretrain configs/gpt2-124m.yaml --device cuda --out "$out/gpt2-124m-nsys" \
+    "$build/chamber" pretrain configs/gpt2-124m.yaml --device cuda --out "$out/gpt2-124m-nsys" --overwrite \
     --set train.steps=5 --set train.eval_interval=0 --set train.checkpoint_interval=0
 fi
 

@@ -14,7 +14,8 @@ steps=$(sed -n 's/^  steps: *\([0-9]*\).*/\1/p' configs/tiny.yaml)
 final=$(printf "%s/tiny/checkpoints/step_%08d" "$OUT" "$steps")
 if [ ! -d "$final" ]; then
   start=$(date +%s)
-  "$CHAMBER" pretrain configs/tiny.yaml --out "$OUT/tiny" --quiet $( [ -d "$OUT/tiny/checkpoints" ] && echo --resume )
+  # --resume continues an interrupted pretraining, and starts one when there is none
+  "$CHAMBER" pretrain configs/tiny.yaml --out "$OUT/tiny" --quiet --resume
   echo "pretrain configs/tiny.yaml: $(( $(date +%s) - start )) s"
 fi
 for algo in grpo ppo ei; do

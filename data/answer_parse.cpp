@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 namespace chamber {
 
@@ -29,22 +31,42 @@ static std::optional<std::string_view> brace_group(std::string_view s, size_t op
 }
 
 std::optional<std::string> answer_last_boxed(std::string_view text) {
-  // Search backwards for the last "\boxed" or "\fbox" whose group closes.
-  for (size_t pos = text.size(); pos > 0;) {
-    size_t b = text.rfind("\\boxed", pos - 1);
-    size_t f = text.rfind("\\fbox", pos - 1);
-    size_t at = std::string_view::npos;
-    size_t len = 0;
-    if (b != std::string_view::npos && (f == std::string_view::npos || b > f)) at = b, len = 6;
-    else if (f != std::string_view::npos) at = f, len = 5;
-    if (at == std::string_view::npos) return std::nullopt;
-    size_t open = at + len;
+  // One pass backwards finds the \boxed and \fbox commands followed by "{" (their group's
+  // opening brace), one pass forwards finds where each of those groups closes; the answer is the
+  // last command whose group closes. Linear: scanning each candidate's group on its own made
+  // 100,000 unclosed "\boxed{" take quadratic time.
+  std::vector<size_t> opens;  // opening brace of each candidate, last candidate first
+  for (size_t at = text.size(); at-- > 0;) {
+    if (text[at] != '\\') continue;
+    std::string_view rest = text.substr(at + 1);
+    size_t len = rest.substr(0, 5) == "boxed" ? 5 : rest.substr(0, 4) == "fbox" ? 4 : 0;
+    if (len == 0) continue;
+    size_t open = at + 1 + len;
     while (open < text.size() && text[open] == ' ') open++;
-    if (open < text.size() && text[open] == '{') {
-      if (auto g = brace_group(text, open)) return std::string(trim(*g));
-    }
-    pos = at;
+    if (open < text.size() && text[open] == '{') opens.push_back(open);
   }
+  if (opens.empty()) return std::nullopt;
+  // close_of[k]: where the group of opens[k] closes (npos: never). depth counts the braces open
+  // since the first candidate; a candidate's group closes when depth falls back below its level.
+  std::vector<size_t> close_of(opens.size(), std::string_view::npos);
+  std::vector<std::pair<size_t, size_t>> open_groups;  // (candidate index, depth inside its group)
+  size_t next = opens.size();                          // candidates in text order: opens[next - 1]
+  size_t depth = 0;
+  for (size_t i = opens.back(); i < text.size(); i++) {
+    if (text[i] == '{') {
+      depth++;
+      if (next > 0 && opens[next - 1] == i) open_groups.push_back({--next, depth});
+    } else if (text[i] == '}' && depth > 0) {
+      if (!open_groups.empty() && open_groups.back().second == depth) {
+        close_of[open_groups.back().first] = i;
+        open_groups.pop_back();
+      }
+      depth--;
+    }
+  }
+  for (size_t k = 0; k < opens.size(); k++)
+    if (close_of[k] != std::string_view::npos)
+      return std::string(trim(text.substr(opens[k] + 1, close_of[k] - opens[k] - 1)));
   return std::nullopt;
 }
 
@@ -243,10 +265,35 @@ std::optional<double> answer_to_number(std::string_view answer) {
   return std::nullopt;
 }
 
+// An answer that is a whole number written out ("-1,234", "$18", "42.0") as its sign and digits
+// without leading zeros ("-1234", "18", "42"), or nullopt.
+static std::optional<std::string> integer_digits(std::string_view answer) {
+  std::string s = normalise(trim(answer));
+  size_t i = 0;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  while (i + 1 < s.size() && s[i] == '0' && is_digit(s[i + 1])) i++;
+  size_t start = i;
+  while (i < s.size() && is_digit(s[i])) i++;
+  if (i == start) return std::nullopt;
+  std::string digits = s.substr(start, i - start);
+  if (i < s.size() && s[i] == '.') {
+    i++;
+    while (i < s.size() && s[i] == '0') i++;
+  }
+  if (i != s.size()) return std::nullopt;
+  return negative && digits != "0" ? "-" + digits : digits;
+}
+
 bool answers_equal(std::string_view predicted, std::string_view gold) {
   if (trim(predicted).empty()) return false;
   auto a = answer_to_number(predicted), b = answer_to_number(gold);
-  if (a && b) return std::fabs(*a - *b) <= 1e-9 + 1e-9 * std::fabs(*b);
+  // Two whole numbers compare exactly: as doubles, 9223372036854775807 would equal ...806.
+  if (a && b) {
+    auto da = integer_digits(predicted), db = integer_digits(gold);
+    if (da && db) return *da == *db;
+    return std::fabs(*a - *b) <= 1e-9 + 1e-9 * std::fabs(*b);
+  }
   if (a || b) return false;
   return normalise(predicted) == normalise(gold);
 }

@@ -30,8 +30,9 @@ std::string extract_text_answer(std::string_view text);
 // The value of an answer string after normalisation, or nullopt when it is not a number.
 std::optional<double> answer_to_number(std::string_view answer);
 
-// Numeric equality (relative tolerance 1e-9, absolute 1e-9) when both sides parse, else equality
-// of the normalised strings. An empty prediction never equals anything.
+// Numeric equality when both sides parse: exact when both are whole numbers, else within a
+// relative tolerance 1e-9 (absolute 1e-9); equality of the normalised strings when neither parses.
+// An empty prediction never equals anything.
 bool answers_equal(std::string_view predicted, std::string_view gold);
 
 // Formats a value as an answer string: integers without a decimal point ("18", "-3"), others with

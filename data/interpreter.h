@@ -12,9 +12,11 @@
 // `import math` (also `import math as m`) with its numeric functions and constants.
 //
 // Hard limits (InterpreterLimits): source size, executed steps (statements, loop iterations, calls,
-// and elements touched by builtins), call depth, parse nesting depth, element count of one list and
-// of all lists made during a run, string size, printed output. Exceeding one is an error; the cost
-// of any run is bounded by the limits whatever the input. Errors carry the source line.
+// plus the work inside them: expression nodes evaluated, elements compared, copied or iterated,
+// string bytes scanned or copied, 16 units of it to a step), call depth, parse nesting depth,
+// element count of one list and of all lists made during a run, string size, printed output.
+// Exceeding one is an error; the cost of any run is bounded by the limits whatever the input
+// (100,000 steps take well under a second). Errors carry the source line.
 #pragma once
 #include <cstdint>
 #include <string>

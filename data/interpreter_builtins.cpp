@@ -72,6 +72,9 @@ static int64_t gcd64(int64_t a, int64_t b) {
 static double round_digits(double x, int64_t nd) {
   if (!std::isfinite(x) || nd > 300) return x;
   if (nd < -308) return 0.0 * x;
+  // From 2^52 on every double is a whole number, which rounding to nd >= 0 places keeps; printing
+  // 1e308 to 300 places would cost about 10 us a call.
+  if (nd >= 0 && std::fabs(x) >= 0x1p52) return x;
   if (nd >= 0) {
     char buf[512];
     std::snprintf(buf, sizeof buf, "%.*f", (int)nd, x);
@@ -95,10 +98,15 @@ static Value min_max(Interp& in, std::vector<Value>& args, bool is_max, int id, 
 Value call_builtin(Interp& in, int id, std::vector<Value>& args, int line) {
   switch (id) {
     case bPrint: {
+      // Checked after each argument, so print(s, s, s, ...) stops at the limit instead of first
+      // building the whole line.
       std::string text;
       for (size_t k = 0; k < args.size(); k++) {
         if (k) text.push_back(' ');
-        text += to_display(in, args[k]);
+        std::string piece = to_display(in, args[k]);
+        in.charge_work(Interp::byte_units((int64_t)piece.size()), line);
+        text += piece;
+        if ((int64_t)(in.output.size() + text.size()) > in.lim.max_output_bytes) raise(line, "output limit exceeded");
       }
       text.push_back('\n');
       if ((int64_t)(in.output.size() + text.size()) > in.lim.max_output_bytes) raise(line, "output limit exceeded");
@@ -132,6 +140,7 @@ Value call_builtin(Interp& in, int id, std::vector<Value>& args, int line) {
       if (v.t == V::Int || v.t == V::Bool) return Value::integer(v.i);
       if (v.t == V::Float) return float_to_int(std::trunc(v.f), line);
       if (v.t == V::Str) {
+        in.charge_work(Interp::byte_units((int64_t)in.strs[v.i].size()), line);
         std::string s = in.strs[v.i];
         std::string digits;
         for (char c : s) if (c != ' ' && c != '_') digits.push_back(c);
@@ -149,6 +158,7 @@ Value call_builtin(Interp& in, int id, std::vector<Value>& args, int line) {
       if (args.empty()) return Value::real(0);
       if (args[0].t == V::Str) {
         const std::string& s = in.strs[args[0].i];
+        in.charge_work(Interp::byte_units((int64_t)s.size()), line);
         char* end = nullptr;
         double r = std::strtod(s.c_str(), &end);
         while (end && *end == ' ') end++;

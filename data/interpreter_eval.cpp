@@ -128,6 +128,9 @@ struct Exec {
   Value eval(int32_t e, Frame& f) {
     const Node& n = p.nodes[e];
     DepthGuard guard(in, n.line);
+    // One unit per node: a statement's expression can hold thousands of nodes (max(1, 1, ...),
+    // a wide sum), and each evaluation of it must pay for them.
+    in.charge_work(1, n.line);
     switch (n.kind) {
       case N::Int: return Value::integer(n.ival);
       case N::Float: return Value::real(n.fval);
@@ -238,6 +241,7 @@ struct Exec {
         // `xs += [..]` extends the list in place, as in Python.
         if (n.op == kPlus && cur.t == V::List && v.t == V::List) {
           std::vector<Value> extra = in.lists[v.i];
+          in.charge_work((int64_t)extra.size(), n.line);
           in.charge_elements((int64_t)extra.size(), n.line);
           auto& items = in.lists[cur.i];
           if ((int64_t)(items.size() + extra.size()) > in.lim.max_list_elements) raise(n.line, "MemoryError: list too long");
@@ -331,6 +335,7 @@ Value call_value(Interp& in, const Value& callee, std::vector<Value>& args, int 
       if (in.depth + 1 > in.lim.max_call_depth) raise(line, "RecursionError: maximum call depth exceeded");
       Exec ex{in, p, Value::none()};
       Frame frame;
+      in.charge_work((int64_t)p.names.size(), line);  // a frame has a slot for every name in the program
       frame.vars.assign(p.names.size(), Value::ref(V::Undef, 0));
       for (int k = 0; k < n_params; k++) {
         if (k < (int)args.size()) frame.vars[params[2 * k]] = args[k];

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "data/interpreter.h"
@@ -69,6 +70,7 @@ struct Program {
   std::vector<int32_t> lists;          // runs of child indices
   std::vector<std::string> strings;    // string literals, escapes resolved
   std::vector<std::string_view> names; // interned identifiers (views into the source)
+  std::unordered_map<std::string_view, int32_t> name_ids;  // names[id] -> id, so interning is O(1)
   std::vector<int32_t> body;           // top-level statements
   int32_t intern(std::string_view name);
 };
@@ -131,10 +133,27 @@ struct Interp {
   int32_t last_expr_node = -1;            // top-level statement whose value was captured
   Value last_value;
 
+  // Work inside a step (an expression node evaluated, an element compared or copied, 16 bytes of a
+  // string scanned or copied, a frame slot cleared) is counted in units and charged as steps,
+  // kWorkPerStep units to a step, so every operation pays in proportion to what it does and
+  // max_steps bounds a run's time whatever it holds. `work` keeps the remainder between charges.
+  static constexpr int64_t kWorkPerStep = 16;
+  int64_t work = 0;
+
   void step(int line, int64_t n = 1) {
     steps += n;
     if (steps > lim.max_steps) raise(line, "step limit exceeded (" + std::to_string(lim.max_steps) + " steps)");
   }
+  void charge_work(int64_t units, int line) {
+    work += units;
+    if (work >= kWorkPerStep) {
+      int64_t whole = work / kWorkPerStep;
+      work -= whole * kWorkPerStep;
+      step(line, whole);
+    }
+  }
+  // Units for touching n bytes of string data.
+  static int64_t byte_units(int64_t n) { return n / 16 + 1; }
   Value new_str(std::string s, int line);
   Value new_list(std::vector<Value> items, int line, V kind = V::List);
   void charge_elements(int64_t n, int line);

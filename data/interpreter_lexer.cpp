@@ -11,10 +11,9 @@ namespace chamber::py {
 void raise(int line, std::string message) { throw PyError{line, std::move(message)}; }
 
 int32_t Program::intern(std::string_view name) {
-  for (size_t i = 0; i < names.size(); i++)
-    if (names[i] == name) return (int32_t)i;
-  names.push_back(name);
-  return (int32_t)names.size() - 1;
+  auto [it, added] = name_ids.emplace(name, (int32_t)names.size());
+  if (added) names.push_back(name);
+  return it->second;
 }
 
 static bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }

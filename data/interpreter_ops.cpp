@@ -2,8 +2,11 @@
 // int / int is a float, // and % floor towards minus infinity, ** on ints stays exact (and is an
 // error when the result does not fit in 64 bits instead of a slow bignum), float repr is the
 // shortest text that reads back to the same double ("2.5", "3.0").
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <string_view>
+#include <vector>
 
 #include "data/interpreter_internal.h"
 
@@ -42,6 +45,7 @@ void Interp::charge_elements(int64_t n, int line) {
 
 Value Interp::new_str(std::string s, int line) {
   if ((int64_t)s.size() > lim.max_string_bytes) raise(line, "MemoryError: string too long");
+  charge_work(byte_units((int64_t)s.size()), line);
   charge_elements((int64_t)s.size() / 16 + 1, line);
   strs.push_back(std::move(s));
   return Value::ref(V::Str, (int64_t)strs.size() - 1);
@@ -49,6 +53,7 @@ Value Interp::new_str(std::string s, int line) {
 
 Value Interp::new_list(std::vector<Value> items, int line, V kind) {
   if ((int64_t)items.size() > lim.max_list_elements) raise(line, "MemoryError: list too long");
+  charge_work((int64_t)items.size() + 1, line);
   charge_elements((int64_t)items.size() + 1, line);
   lists.push_back(std::move(items));
   return Value::ref(kind, (int64_t)lists.size() - 1);
@@ -141,6 +146,9 @@ static Value float_op(int op, double a, double b, int line) {
 
 static Value repeat(Interp& in, const Value& seq, int64_t times, int line) {
   if (times < 0) times = 0;
+  // An empty sequence stays empty however often it is repeated (and must not loop `times` times).
+  bool empty = seq.t == V::Str ? in.strs[seq.i].empty() : in.lists[seq.i].empty();
+  if (empty) times = 0;
   if (seq.t == V::Str) {
     const std::string& s = in.strs[seq.i];
     if (times > 0 && (int64_t)s.size() > in.lim.max_string_bytes / times) raise(line, "MemoryError: string too long");
@@ -179,8 +187,10 @@ Value binary_op(Interp& in, int op, const Value& a, const Value& b, int line) {
 }
 
 // Equality and ordering; containers compare element by element, with a depth bound because a list
-// can contain itself.
-static bool equal(const Interp& in, const Value& a, const Value& b, int depth, int line) {
+// can contain itself. Every element pair visited and every 16 bytes of string compared is charged
+// as work: a list built as a = [a, a] n times shares its parts, so comparing two of them visits
+// 2^n pairs, and the step limit (not the clock) has to be what stops that.
+static bool equal(Interp& in, const Value& a, const Value& b, int depth, int line) {
   if (depth > 50) raise(line, "RecursionError: comparison nested too deeply");
   if (numeric(a) && numeric(b)) {
     if (a.t != V::Float && b.t != V::Float) return a.i == b.i;
@@ -189,11 +199,19 @@ static bool equal(const Interp& in, const Value& a, const Value& b, int depth, i
   if (a.t != b.t) return false;
   switch (a.t) {
     case V::None: return true;
-    case V::Str: return in.strs[a.i] == in.strs[b.i];
-    case V::List: case V::Tuple: {
-      const auto &x = in.lists[a.i], &y = in.lists[b.i];
+    case V::Str: {
+      const std::string &x = in.strs[a.i], &y = in.strs[b.i];
       if (x.size() != y.size()) return false;
-      for (size_t k = 0; k < x.size(); k++) if (!equal(in, x[k], y[k], depth + 1, line)) return false;
+      in.charge_work(Interp::byte_units((int64_t)x.size()), line);
+      return x == y;
+    }
+    case V::List: case V::Tuple: {
+      const auto &x = in.lists[a.i], &y = in.lists[b.i];  // comparing allocates nothing: stays valid
+      if (x.size() != y.size()) return false;
+      for (size_t k = 0; k < x.size(); k++) {
+        in.charge_work(1, line);
+        if (!equal(in, x[k], y[k], depth + 1, line)) return false;
+      }
       return true;
     }
     case V::Range: {
@@ -205,7 +223,7 @@ static bool equal(const Interp& in, const Value& a, const Value& b, int depth, i
 }
 
 // -1, 0, 1 for a < b, a == b, a > b.
-static int order(const Interp& in, const Value& a, const Value& b, int depth, int line) {
+static int order(Interp& in, const Value& a, const Value& b, int depth, int line) {
   if (depth > 50) raise(line, "RecursionError: comparison nested too deeply");
   if (numeric(a) && numeric(b)) {
     if (a.t != V::Float && b.t != V::Float) return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
@@ -213,18 +231,40 @@ static int order(const Interp& in, const Value& a, const Value& b, int depth, in
     return x < y ? -1 : (x > y ? 1 : 0);  // NaN compares as equal-and-false below
   }
   if (a.t == V::Str && b.t == V::Str) {
-    int c = in.strs[a.i].compare(in.strs[b.i]);
+    const std::string &x = in.strs[a.i], &y = in.strs[b.i];
+    in.charge_work(Interp::byte_units((int64_t)std::min(x.size(), y.size())), line);
+    int c = x.compare(y);
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
   if ((a.t == V::List || a.t == V::Tuple) && a.t == b.t) {
     const auto &x = in.lists[a.i], &y = in.lists[b.i];
     for (size_t k = 0; k < x.size() && k < y.size(); k++) {
+      in.charge_work(1, line);
       int c = order(in, x[k], y[k], depth + 1, line);
       if (c != 0) return c;
     }
     return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
   }
   raise(line, std::string("TypeError: '<' not supported between '") + type_name(a.t) + "' and '" + type_name(b.t) + "'");
+}
+
+// Whether needle occurs in hay, in O(|hay| + |needle|) comparisons (Knuth-Morris-Pratt);
+// std::string::find can take |hay| * |needle| of them ('a' * 8000 + 'b' in 'a' * 16000).
+static bool contains(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  if (needle.size() > hay.size()) return false;
+  std::vector<size_t> border(needle.size(), 0);  // length of the longest proper border of needle[0..k]
+  for (size_t k = 1, b = 0; k < needle.size(); k++) {
+    while (b > 0 && needle[k] != needle[b]) b = border[b - 1];
+    if (needle[k] == needle[b]) b++;
+    border[k] = b;
+  }
+  for (size_t i = 0, m = 0; i < hay.size(); i++) {
+    while (m > 0 && hay[i] != needle[m]) m = border[m - 1];
+    if (hay[i] == needle[m]) m++;
+    if (m == needle.size()) return true;
+  }
+  return false;
 }
 
 bool compare_op(Interp& in, int op, const Value& a, const Value& b, int line) {
@@ -239,7 +279,9 @@ bool compare_op(Interp& in, int op, const Value& a, const Value& b, int line) {
       bool found = false;
       if (b.t == V::Str) {
         if (a.t != V::Str) raise(line, "TypeError: 'in <string>' requires a string on the left");
-        found = in.strs[b.i].find(in.strs[a.i]) != std::string::npos;
+        const std::string &hay = in.strs[b.i], &needle = in.strs[a.i];
+        in.charge_work(Interp::byte_units((int64_t)hay.size()) + Interp::byte_units((int64_t)needle.size()), line);
+        found = contains(hay, needle);
       } else if (b.t == V::List || b.t == V::Tuple) {
         const auto& items = in.lists[b.i];
         in.step(line, (int64_t)items.size());

@@ -1,6 +1,8 @@
 #include "engine/checkpoint.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -119,31 +121,121 @@ nlohmann::json checkpoint_state(const std::string& dir) {
   return j;
 }
 
+// Step number in a checkpoint directory's name ("step_00000300" -> 300), or -1.
+static int64_t step_of_dir_name(const std::string& dir) {
+  std::string name = dir;
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  name = name.substr(name.find_last_of('/') + 1);
+  if (name.rfind("step_", 0) != 0 || name.size() == 5) return -1;
+  int64_t step = -1;
+  auto [end, err] = std::from_chars(name.data() + 5, name.data() + name.size(), step);
+  if (err != std::errc() || end != name.data() + name.size()) return -1;
+  return step;
+}
+
+int checkpoint_resume_step(const std::string& dir, const nlohmann::json& state, int max_step) {
+  const std::string path = path_join(dir, "state.json");
+  const int64_t dir_step = step_of_dir_name(dir);
+  const std::string fix = ". The file is damaged or belongs to another run: delete " + dir +
+                          " to resume from the checkpoint before it, or start afresh with --overwrite "
+                          "or a new --out.";
+  if (!state.contains("step")) fail(path, ": the field 'step' is missing", fix);
+  const nlohmann::json& j = state["step"];
+  std::string text = j.dump();
+  bool in_range = false;
+  int64_t step = -1;
+  if (j.is_number_unsigned()) {
+    in_range = j.get<uint64_t>() <= (uint64_t)max_step;
+    if (in_range) step = (int64_t)j.get<uint64_t>();
+  } else if (j.is_number_integer()) {
+    step = j.get<int64_t>();
+    in_range = step >= 0 && step <= max_step;
+  }
+  if (!in_range)
+    fail(path, ": step ", text, " is out of range: it must be a whole number from 0 to ", max_step,
+         " (the configured train.steps)", fix);
+  if (step != dir_step)
+    fail(path, ": step ", text, " does not match the checkpoint's folder ", dir,
+         dir_step < 0 ? " (not named step_<N>)" : " (step " + std::to_string(dir_step) + ")", fix);
+  return (int)step;
+}
+
+// First value of a tensor that is not finite (or negative, when it must not be): an error naming
+// the file and the tensor.
+static void check_values(const std::string& path, const std::string& name, const float* x, size_t n,
+                         bool non_negative) {
+  for (size_t i = 0; i < n; i++) {
+    if (std::isfinite(x[i]) && !(non_negative && x[i] < 0.0f)) continue;
+    fail(path, ": tensor '", name, "' holds ",
+         std::isfinite(x[i]) ? "a negative value" : "a non-finite value (NaN or Inf)", " at element ", i,
+         ". The checkpoint is damaged or was saved by a run that diverged: use an earlier checkpoint "
+         "(delete this one and --resume continues from the one before it).");
+  }
+}
+
+static size_t numel(const std::vector<int64_t>& shape) {
+  size_t n = 1;
+  for (int64_t d : shape) n *= (size_t)d;
+  return n;
+}
+
 void checkpoint_load_weights(const std::string& dir, GPT& model) {
-  SafetensorsFile f = safetensors_load(path_join(dir, "model.safetensors"));
+  const std::string path = path_join(dir, "model.safetensors");
+  SafetensorsFile f = safetensors_load(path);
   std::vector<float> host(model.param_arena.bytes / sizeof(float), 0.0f);
-  for (const auto& slot : model.param_table)
-    f.read_f32(slot.name, slot.shape, host.data() + slot.offset / sizeof(float));
+  for (const auto& slot : model.param_table) {
+    float* x = host.data() + slot.offset / sizeof(float);
+    f.read_f32(slot.name, slot.shape, x);
+    check_values(path, slot.name, x, numel(slot.shape), false);
+  }
   gpt_parameters_from_host(model, host);
 }
+
+// AdamW's step t: bias correction divides by 1 - beta^t, and each update adds one.
+static constexpr int kMaxAdamStep = 1'000'000'000;
 
 void checkpoint_load_optimizer(const std::string& dir, GPT& model) {
   std::string path = path_join(dir, "optimizer.safetensors");
   SafetensorsFile f = safetensors_load(path);
   std::vector<float> m(model.m_arena.bytes / sizeof(float), 0.0f), v(m.size(), 0.0f);
   for (const auto& slot : model.param_table) {
-    f.read_f32("m." + slot.name, slot.shape, m.data() + slot.offset / sizeof(float));
-    f.read_f32("v." + slot.name, slot.shape, v.data() + slot.offset / sizeof(float));
+    float* ms = m.data() + slot.offset / sizeof(float);
+    float* vs = v.data() + slot.offset / sizeof(float);
+    f.read_f32("m." + slot.name, slot.shape, ms);
+    f.read_f32("v." + slot.name, slot.shape, vs);
+    check_values(path, "m." + slot.name, ms, numel(slot.shape), false);
+    check_values(path, "v." + slot.name, vs, numel(slot.shape), true);
   }
   auto it = f.metadata.find("adam_step");
   if (it == f.metadata.end()) fail(path, ": metadata adam_step is missing");
-  try {
-    model.adam_step = std::stoi(it->second);
-  } catch (...) {
-    fail(path, ": metadata adam_step is not an integer");
-  }
+  const std::string& text = it->second;
+  int64_t adam_step = -1;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), adam_step);
+  if (err != std::errc() || end != text.data() + text.size() || text.empty() || adam_step < 0 ||
+      adam_step > kMaxAdamStep)
+    fail(path, ": metadata adam_step '", text.substr(0, 40), "' must be a whole number from 0 to ", kMaxAdamStep,
+         " (the checkpoint is damaged: use an earlier one)");
+  model.adam_step = (int)adam_step;
   model.ops->from_host(model.m_arena.base, m.data(), model.m_arena.bytes);
   model.ops->from_host(model.v_arena.base, v.data(), model.v_arena.bytes);
+}
+
+bool run_dir_holds_run(const std::string& run_dir) {
+  std::string metrics = path_join(run_dir, "metrics.jsonl");
+  return !checkpoint_list(path_join(run_dir, "checkpoints")).empty() ||
+         !checkpoint_list(path_join(run_dir, "critic")).empty() ||
+         (file_exists(metrics) && std::filesystem::file_size(metrics) > 0);
+}
+
+void prepare_run_dir(const std::string& run_dir, bool resume, bool overwrite) {
+  if (resume || !run_dir_holds_run(run_dir)) return;
+  if (!overwrite)
+    fail(run_dir, " already holds a run (checkpoints or metrics.jsonl) and would be overwritten. "
+         "Continue it with --resume, choose another directory with --out, or pass --overwrite to "
+         "replace it.");
+  remove_all(path_join(run_dir, "checkpoints"));
+  remove_all(path_join(run_dir, "critic"));
+  remove_all(path_join(run_dir, "metrics.jsonl"));
 }
 
 }  // namespace chamber

@@ -43,8 +43,24 @@ std::string checkpoint_resolve(const std::string& path);
 ModelConfig checkpoint_model_config(const std::string& dir);
 YAML::Node checkpoint_config(const std::string& dir);
 nlohmann::json checkpoint_state(const std::string& dir);
-// Loads weights (and AdamW state) into a model created with the same config.
+// The step a resume continues from: state["step"] of checkpoint dir, checked to be a whole number
+// from 0 to max_step (the configured steps) and equal to the step in the directory's name. A
+// negative, wrapped or foreign step would retrain with a wrong schedule over later checkpoints and
+// metrics, so anything else is an error naming dir/state.json.
+int checkpoint_resume_step(const std::string& dir, const nlohmann::json& state, int max_step);
+// Loads weights (and AdamW state) into a model created with the same config. Every value must be
+// finite (and AdamW's v non-negative, its step in range): anything else is an error naming the
+// file and the tensor.
 void checkpoint_load_weights(const std::string& dir, GPT& model);
 void checkpoint_load_optimizer(const std::string& dir, GPT& model);
+
+// ---- run directories (OUT of `chamber pretrain` and `chamber rl`) ----
+// Whether run_dir already holds a run: a checkpoint under checkpoints/ or critic/, or a non-empty
+// metrics.jsonl.
+bool run_dir_holds_run(const std::string& run_dir);
+// Called before a run starts in run_dir. A run already there is an error naming the directory
+// and the ways on, unless resume (it is continued) or overwrite (its checkpoints, critic
+// checkpoints and metrics are removed now; a pretraining data cache stays).
+void prepare_run_dir(const std::string& run_dir, bool resume, bool overwrite);
 
 }  // namespace chamber

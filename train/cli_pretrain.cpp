@@ -1,4 +1,4 @@
-// `chamber pretrain CONFIG [--out DIR] [--device D] [--threads N] [--resume] [--profile] [--set k=v]`
+// `chamber pretrain CONFIG [--out DIR] [--device D] [--threads N] [--resume | --overwrite] [--profile] [--set k=v]`
 #include <CLI/CLI.hpp>
 
 #include "train/cli.h"
@@ -10,7 +10,7 @@ void register_pretrain_commands(CLI::App& app) {
   struct Args {
     std::string config, out, device;
     int threads = -1;
-    bool resume = false, profile = false, quiet = false;
+    bool resume = false, overwrite = false, profile = false, quiet = false;
     std::vector<std::string> sets;
   };
   auto args = std::make_shared<Args>();
@@ -19,7 +19,9 @@ void register_pretrain_commands(CLI::App& app) {
   cmd->add_option("--out", args->out, "run directory (default runs/<name>)");
   cmd->add_option("--device", args->device, "cpu | cpu-ref | cuda | simt | auto (overrides train.device)");
   cmd->add_option("--threads", args->threads, "CPU threads (overrides train.threads; default all cores)");
-  cmd->add_flag("--resume", args->resume, "continue from the newest checkpoint in the run directory");
+  CLI::Option* resume = cmd->add_flag("--resume", args->resume, "continue from the newest checkpoint in the run directory");
+  cmd->add_flag("--overwrite", args->overwrite, "replace the run already in the run directory (its checkpoints and metrics)")
+      ->excludes(resume);
   cmd->add_flag("--profile", args->profile, "print time per op (forward, backward, optimizer) at the end");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->add_option("--set", args->sets, "override a config value, e.g. --set train.steps=100 (repeatable)");
@@ -31,6 +33,7 @@ void register_pretrain_commands(CLI::App& app) {
     PretrainOptions opt;
     opt.out_dir = args->out;
     opt.resume = args->resume;
+    opt.overwrite = args->overwrite;
     opt.profile = args->profile;
     opt.quiet = args->quiet;
     run_pretrain(cfg, opt);

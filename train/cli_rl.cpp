@@ -1,4 +1,4 @@
-// `chamber rl CONFIG [--out DIR] [--init PATH] [--device D] [--threads N] [--resume] [--quiet] [--set k=v]`
+// `chamber rl CONFIG [--out DIR] [--init PATH] [--device D] [--threads N] [--resume | --overwrite] [--quiet] [--set k=v]`
 // RL post-training (ppo | grpo | ei, the config's `algorithm`) from a pretrained checkpoint.
 #include <CLI/CLI.hpp>
 
@@ -11,7 +11,7 @@ void register_rl_commands(CLI::App& app) {
   struct Args {
     std::string config, out, init, device;
     int threads = -1;
-    bool resume = false, quiet = false;
+    bool resume = false, overwrite = false, quiet = false;
     std::vector<std::string> sets;
   };
   auto args = std::make_shared<Args>();
@@ -21,7 +21,9 @@ void register_rl_commands(CLI::App& app) {
   cmd->add_option("--init", args->init, "starting checkpoint or run directory (overrides init)");
   cmd->add_option("--device", args->device, "cpu | cpu-ref | cuda | simt | auto (overrides train.device)");
   cmd->add_option("--threads", args->threads, "CPU threads (overrides train.threads; default all cores)");
-  cmd->add_flag("--resume", args->resume, "continue from the newest checkpoint in the run directory");
+  CLI::Option* resume = cmd->add_flag("--resume", args->resume, "continue from the newest checkpoint in the run directory");
+  cmd->add_flag("--overwrite", args->overwrite, "replace the run already in the run directory (its checkpoints and metrics)")
+      ->excludes(resume);
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->add_option("--set", args->sets, "override a config value, e.g. --set train.steps=20 (repeatable)");
   cmd->callback([args] {
@@ -33,6 +35,7 @@ void register_rl_commands(CLI::App& app) {
     RLOptions opt;
     opt.out_dir = args->out;
     opt.resume = args->resume;
+    opt.overwrite = args->overwrite;
     opt.quiet = args->quiet;
     run_rl(cfg, opt);
   });

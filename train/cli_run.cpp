@@ -20,10 +20,13 @@ namespace chamber {
 
 static ExperimentStages default_stages(const ExperimentConfig& exp, bool quiet) {
   ExperimentStages s;
+  // A stage the experiment records as not started (no stage.json before this one) starts afresh in
+  // its own directory, replacing whatever an unrecorded attempt left there; a started one resumes.
   s.pretrain = [quiet](const PretrainConfig& cfg, const std::string& out, bool resume) {
     PretrainOptions o;
     o.out_dir = out;
     o.resume = resume;
+    o.overwrite = !resume;
     o.quiet = quiet;
     return run_pretrain(cfg, o);
   };
@@ -31,6 +34,7 @@ static ExperimentStages default_stages(const ExperimentConfig& exp, bool quiet) 
     RLOptions o;
     o.out_dir = out;
     o.resume = resume;
+    o.overwrite = !resume;
     o.quiet = quiet;
     return run_rl(cfg, o);
   };

@@ -47,8 +47,9 @@
 // Stage protocol: a stage directory gets stage.json {stage, config_hash} when it starts and
 // done.json {stage, config_hash, result} (written atomically) when it finishes. done with the same
 // hash: skipped. Started but not done: resumed (pretraining and RL continue from their newest
-// checkpoint). Hash differs: training stages stop with an error (the directory holds another
-// config's work: delete it or rename the experiment); evaluation stages are redone.
+// checkpoint). Neither file: started afresh (pretraining and RL replace whatever an unrecorded
+// attempt left in the directory). Hash differs: training stages stop with an error (the directory
+// holds another config's work: delete it or rename the experiment); evaluation stages are redone.
 #pragma once
 #include <functional>
 #include <map>

@@ -111,6 +111,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
   make_dirs(out_dir);
+  prepare_run_dir(out_dir, opt.resume, opt.overwrite);
   int threads = set_cpu_threads(tc.threads);
 
   // ---- data: build (or reuse) tokenizer + shards under OUT/data ----
@@ -157,8 +158,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     checkpoint_load_weights(resumed_from, model);
     checkpoint_load_optimizer(resumed_from, model);
     nlohmann::json state = checkpoint_state(resumed_from);
+    start_step = checkpoint_resume_step(resumed_from, state, tc.steps);
     try {
-      start_step = state.at("step").get<int>();
       train.cursor = cursor_from_json(state.at("train_cursor"));
       auto words = state.at("rng").get<std::vector<std::string>>();
       if (words.size() != 4) throw std::runtime_error("rng");

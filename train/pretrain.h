@@ -42,6 +42,7 @@ std::string pretrain_config_yaml(const PretrainConfig& cfg);   // the resolved c
 struct PretrainOptions {
   std::string out_dir;           // default runs/<name>
   bool resume = false;           // continue from the newest checkpoint in out_dir
+  bool overwrite = false;        // replace a run already in out_dir (else that is an error)
   bool profile = false;          // print time per op at the end
   bool quiet = false;
 };

@@ -212,7 +212,8 @@ nlohmann::json rl_evaluate(RLSession& s);
 // ---- the whole run (train/rl.cpp) ----
 struct RLOptions {
   std::string out_dir;               // default runs/<name>
-  bool resume = false;
+  bool resume = false;               // continue from the newest checkpoint in out_dir
+  bool overwrite = false;            // replace a run already in out_dir (else that is an error)
   bool quiet = false;
 };
 // Steps with a log-spaced checkpoint: 1, 2, 4, 8, ... (and the last step).

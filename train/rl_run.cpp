@@ -39,6 +39,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
   const std::string critic_root = path_join(out_dir, "critic");
   make_dirs(out_dir);
+  prepare_run_dir(out_dir, opt.resume, opt.overwrite);
   int threads = set_cpu_threads(cfg.threads);
   const std::string device = resolve_device_name(cfg.device);
 
@@ -105,8 +106,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     checkpoint_load_weights(dir, policy);
     checkpoint_load_optimizer(dir, policy);
     nlohmann::json state = checkpoint_state(dir);
+    start_step = checkpoint_resume_step(dir, state, cfg.steps);
     try {
-      start_step = state.at("step").get<int>();
       auto words = state.at("rng").get<std::vector<std::string>>();
       if (words.size() != 4) throw std::runtime_error("rng");
       for (int i = 0; i < 4; i++) s.rng.s[i] = std::stoull(words[i]);

@@ -3,6 +3,12 @@
 // place, never a crash.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+
 #include "data/answer_parse.h"
 #include "data/dataset.h"
 #include "data/grader.h"
@@ -54,6 +60,106 @@ TEST(GraderParsers, PathologicalAnswers) {
   std::string many_hashes;
   for (int i = 0; i < 10000; i++) many_hashes += "#### " + std::to_string(i) + "\n";
   EXPECT_EQ(extract_text_answer(many_hashes), "9999");
+}
+
+// Grades on a thread of its own and waits at most limit_s: a grading that runs past it fails the
+// test instead of holding the suite (the thread is left to finish on its own). *seconds gets the
+// time taken.
+std::optional<GradeResult> grade_within(std::string completion, double limit_s, double* seconds) {
+  auto task = std::make_shared<std::packaged_task<GradeResult()>>(
+      [text = std::move(completion)] { return grade_completion(text, "42"); });
+  std::future<GradeResult> result = task->get_future();
+  auto start = std::chrono::steady_clock::now();
+  std::thread([task] { (*task)(); }).detach();
+  bool ready = result.wait_for(std::chrono::duration<double>(limit_s)) == std::future_status::ready;
+  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!ready) return std::nullopt;
+  return result.get();
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; i++) out += s;
+  return out;
+}
+
+std::string tinygsm(const std::string& body) { return "def simple_math_problem() -> int:\n" + body; }
+
+// Short completions that used to hold the grader for seconds to hours (every operation now pays
+// steps for its work, and the parsers are linear). Each must come back, well within the limit,
+// with the interpreter's limit error (or the answer) expected; 1 s is the goal on 2 busy cores.
+TEST(GraderParsers, HostileCompletionsEndQuickly) {
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+  const double limit_s = 2.0;
+#else
+  const double limit_s = 10.0;  // Debug and sanitizer builds run several times slower
+#endif
+  const std::string nested = "    a = [0]\n    b = [0]\n    for i in range(40):\n        a = [a, a]\n        b = [b, b]\n";
+  struct Case {
+    const char* name;
+    std::string completion;
+    const char* error;     // fragment of GradeResult::error; "" = the code runs to an answer
+    const char* answer;    // the answer graded (code's value or the text fallback)
+  };
+  const std::vector<Case> cases = {
+      // The three programs: comparing 2^40 shared leaves, a quadratic substring search and
+      // flat 90,000-element comparisons, each inside a loop or a single statement.
+      {"nested ==", tinygsm(nested + "    t = a == b\n    return 42\n"), "step limit exceeded", "42"},
+      {"nested <", tinygsm(nested + "    t = a < b\n    return 42\n"), "step limit exceeded", "42"},
+      {"nested in", tinygsm(nested + "    t = a in [b]\n    return 42\n"), "step limit exceeded", "42"},
+      {"nested max", tinygsm(nested + "    t = max(a, b)\n    return 42\n"), "step limit exceeded", "42"},
+      {"substring search", tinygsm("    t = 'a' * 16000\n    s = 'a' * 8000 + 'b'\n    while True:\n        s in t\n"),
+       "step limit exceeded", "8000"},
+      {"flat list ==", tinygsm("    x = [0] * 90000\n    y = [0] * 90000\n    while True:\n        x == y\n"),
+       "step limit exceeded", "90000"},
+      {"flat list <", tinygsm("    x = [0] * 90000\n    y = [0] * 90000\n    while True:\n        x < y\n"),
+       "step limit exceeded", "90000"},
+      // Wide expressions: every evaluated node is work.
+      {"many arguments", tinygsm("    while True:\n        max(" + repeat("1, ", 20000) + "1)\n"), "step limit exceeded", "1"},
+      {"long comparison chain", tinygsm("    while True:\n        1" + repeat(" <= 1", 12000) + "\n"), "step limit exceeded", "1"},
+      {"wide sum", [] {
+         std::string e = "1";
+         for (int d = 0; d < 13; d++) e = "(" + e + "+" + e + ")";
+         return tinygsm("    while True:\n        x = " + e + "\n");
+       }(), "step limit exceeded", "1"},
+      {"empty string repeated", tinygsm("    x = '' * 10**18\n    y = [] * 10**18\n    return 42 + len(x) + len(y)\n"), "", "42"},
+      {"print of a long line", tinygsm("    s = 'a' * 16000\n    print(" + repeat("s, ", 15000) + "s)\n"), "output limit", "16000"},
+      {"float parsing", tinygsm("    s = '1' * 16000\n    while True:\n        x = float(s)\n"), "step limit exceeded", "16000"},
+      {"round to 300 places", tinygsm("    while True:\n        x = round(1e308, 300)\n"), "step limit exceeded", "300"},
+      {"calls with a frame per name", [] {
+         std::string body;
+         for (int i = 0; i < 5000; i++) body += "  a" + std::to_string(i) + " = 1\n";
+         return "def f():\n  return 1\n" + tinygsm(body + "  while True:\n    f()\n");
+       }(), "step limit exceeded", "1"},
+      // The answer parsers: 100,000 unclosed \boxed{ (700 KB), and 50,000 OpenMathInstruct-1 code
+      // cells, over the source limit and (one byte each) within it.
+      {"\\boxed{ x 100000", repeat("\\boxed{", 100000), "", ""},
+      {"\\fbox{\\boxed{ x 50000", repeat("\\fbox{\\boxed{", 50000), "", ""},
+      {"50000 code cells", repeat("<llm-code>x = 1\n</llm-code>", 50000), "source too long", "1"},
+      {"50000 one-byte cells", repeat("<llm-code>x</llm-code>", 50000), "NameError", ""},
+      {"8000 cells, a name each", [] {
+         std::string text;
+         for (int i = 0; i < 8000; i++) text += "<llm-code>a" + std::to_string(i) + "=1\n</llm-code>";
+         return text;
+       }(), "", "1"},
+  };
+  for (const Case& c : cases) {
+    double seconds = 0;
+    std::optional<GradeResult> g = grade_within(c.completion, limit_s, &seconds);
+    if (!g) {
+      ADD_FAILURE() << c.name << ": grading did not end within " << limit_s << " s";
+      continue;
+    }
+    EXPECT_LT(seconds, limit_s) << c.name;
+    if (*c.error) {
+      EXPECT_FALSE(g->executed) << c.name;
+      EXPECT_NE(g->error.find(c.error), std::string::npos) << c.name << ": error '" << g->error << "'";
+    } else {
+      EXPECT_EQ(g->error, "") << c.name;
+    }
+    EXPECT_EQ(g->answer, c.answer) << c.name;
+    EXPECT_EQ(g->correct, std::string(c.answer) == "42") << c.name;
+  }
 }
 
 TEST(GraderParsers, MalformedImporterLines) {

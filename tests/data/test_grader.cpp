@@ -44,6 +44,26 @@ TEST(Grader, AnswerNormalisation) {
   EXPECT_FALSE(answers_equal("1/3", "0.33"));
 }
 
+// Whole numbers compare exactly: as doubles, everything within 1e-9 relative of 2^63 is equal.
+TEST(Grader, WholeNumbersCompareExactly) {
+  EXPECT_TRUE(answers_equal("9223372036854775807", "9223372036854775807"));
+  EXPECT_FALSE(answers_equal("9223372036854775806", "9223372036854775807"));
+  EXPECT_FALSE(answers_equal("9223372036854775808", "9223372036854775807"));
+  EXPECT_FALSE(answers_equal("-9223372036854775807", "-9223372036854775808"));
+  EXPECT_FALSE(answers_equal("1000000000001", "1000000000000"));
+  EXPECT_FALSE(answers_equal("99999999999999999999", "99999999999999999998"));
+  EXPECT_TRUE(answers_equal("9,223,372,036,854,775,807", "9223372036854775807"));
+  EXPECT_TRUE(answers_equal("9223372036854775807.0", "9223372036854775807"));
+  EXPECT_TRUE(answers_equal("$0042", "42"));
+  EXPECT_TRUE(answers_equal("-0", "0"));
+  EXPECT_TRUE(answers_equal("\\frac{84}{2}", "42"));  // not written as a whole number: numeric
+  EXPECT_TRUE(answers_equal("42.0000000000001", "42"));
+  std::string code = "def simple_math_problem() -> int:\n    return 9223372036854775806\n";
+  EXPECT_FALSE(grade_completion(code, "9223372036854775807").correct);
+  EXPECT_TRUE(grade_completion(code, "9223372036854775806").correct);
+  EXPECT_FALSE(grade_completion("#### 9223372036854775808", "9223372036854775807").correct);
+}
+
 TEST(Grader, TextExtractionOrder) {
   EXPECT_EQ(extract_text_answer("so 3 + 4 = 7 and \\boxed{\\frac{1}{2}} then 9"), "\\frac{1}{2}");
   EXPECT_EQ(extract_text_answer("3 + 4 = 7\n#### 1,234\n"), "1,234");

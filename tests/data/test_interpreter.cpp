@@ -90,6 +90,33 @@ TEST(Interpreter, ControlFlowAndLists) {
   EXPECT_EQ(value_of("import math as m\nm.gcd(12, 18) + m.factorial(5) + m.comb(5, 2)"), "136");
 }
 
+// Substring search (Knuth-Morris-Pratt), container comparison and repetition keep Python's
+// results; the work they now pay as steps leaves ordinary programs well inside the limit.
+TEST(Interpreter, SearchAndComparisonKeepPythonResults) {
+  uint64_t state = 12345;
+  auto next = [&] { state = state * 6364136223846793005ULL + 1442695040888963407ULL; return state >> 33; };
+  for (int trial = 0; trial < 300; trial++) {
+    std::string hay, needle;
+    for (size_t k = next() % 40; k > 0; k--) hay.push_back("ab"[next() % 2]);
+    for (size_t k = next() % 6; k > 0; k--) needle.push_back("ab"[next() % 2]);
+    std::string want = hay.find(needle) != std::string::npos ? "True" : "False";
+    EXPECT_EQ(value_of("'" + needle + "' in '" + hay + "'"), want) << needle << " in " << hay;
+  }
+  EXPECT_EQ(value_of("'aab' in 'aaab'"), "True");
+  EXPECT_EQ(value_of("'abac' not in 'ababac'"), "False");
+  EXPECT_EQ(value_of("[1, [2, 3]] == [1, [2, 3]]"), "True");
+  EXPECT_EQ(value_of("[1, [2, 3]] < [1, [2, 4]]"), "True");
+  EXPECT_EQ(value_of("(1, 2) < (1, 2, 0)"), "True");
+  EXPECT_EQ(value_of("'abc' < 'abd'"), "True");
+  EXPECT_EQ(value_of("max([1, 5], [1, 7], [0, 9])"), "[1, 7]");
+  EXPECT_EQ(value_of("[2, 3] in [[1], [2, 3]]"), "True");
+  EXPECT_EQ(value_of("len('' * 10**18) + len([] * 10**18)"), "0");
+  EXPECT_EQ(value_of("round(1e308, 2) == 1e308"), "True");
+  EXPECT_EQ(value_of("round(2.675, 2)"), "2.67");
+  EXPECT_EQ(value_of("t = 0\nfor i in range(20000):\n    t += i\nt"), "199990000");
+  EXPECT_EQ(value_of("x = [1] * 5000\nn = 0\nfor i in range(20):\n    if x == [1] * 5000:\n        n += 1\nn"), "20");
+}
+
 TEST(Interpreter, ErrorsNameTheLine) {
   PyRunResult r = py_run_cells({"x = 1\ny = x / 0\n"});
   EXPECT_FALSE(r.ok);

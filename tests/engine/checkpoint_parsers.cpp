@@ -1,6 +1,8 @@
 // Checkpoints: round trip, and corrupted or truncated files give errors, never crashes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/safetensors.h"
@@ -153,6 +155,70 @@ TEST(CheckpointParsers, BadStateAndConfig) {
   EXPECT_THROW(checkpoint_model_config(dir), Error);
   write_file_atomic(dir + "/optimizer.safetensors", "garbage");
   EXPECT_THROW(checkpoint_load_optimizer(dir, a), Error);
+  gpt_destroy(a);
+}
+
+// The message of the Error that fn throws ("" if none).
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A checkpoint whose weights or AdamW state hold NaN, Inf or a negative second moment, or whose
+// AdamW step is out of range, is refused with the file and the tensor named: loading it would give
+// empty samples, null log-probabilities, or a resume that fails at once.
+TEST(CheckpointParsers, NonFiniteValuesAreErrors) {
+  std::string root = testing::temp_dir("ckpt-nan");
+  GPT a;
+  gpt_create(a, small_config(), reference_ops(), 1, 6, true);
+  gpt_init_parameters(a, 2);
+  const TensorSlot& slot = a.param_table[a.param_table.size() / 2];
+  std::vector<float> good = gpt_parameters_to_host(a);
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    std::vector<float> host = good;
+    host[slot.offset / 4 + slot.numel() - 1] = bad;
+    gpt_parameters_from_host(a, host);
+    std::string dir = save_one(root, a, 1);
+    std::string msg = error_of([&] { checkpoint_load_weights(dir, a); });
+    EXPECT_NE(msg.find(dir + "/model.safetensors"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'" + slot.name + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("non-finite"), std::string::npos) << msg;
+  }
+  gpt_parameters_from_host(a, good);
+
+  // AdamW state: m must be finite, v finite and >= 0, the step a whole number in range.
+  std::vector<float> zeros(a.m_arena.bytes / 4, 0.0f);
+  auto save_optimizer = [&](const std::string& dir, std::vector<float> m, std::vector<float> v, const std::string& step) {
+    std::vector<TensorToWrite> tensors;
+    for (const auto& s : a.param_table) {
+      tensors.push_back({"m." + s.name, s.shape, m.data() + s.offset / 4});
+      tensors.push_back({"v." + s.name, s.shape, v.data() + s.offset / 4});
+    }
+    write_file_atomic(dir + "/optimizer.safetensors", safetensors_serialize(tensors, {{"adam_step", step}}));
+  };
+  std::string dir = save_one(root, a, 1);
+  save_optimizer(dir, zeros, zeros, "12");
+  EXPECT_EQ(error_of([&] { checkpoint_load_optimizer(dir, a); }), "");
+  EXPECT_EQ(a.adam_step, 12);
+  std::vector<float> bad = zeros;
+  bad[slot.offset / 4] = NAN;
+  save_optimizer(dir, bad, zeros, "12");
+  std::string msg = error_of([&] { checkpoint_load_optimizer(dir, a); });
+  EXPECT_NE(msg.find("optimizer.safetensors: tensor 'm." + slot.name + "'"), std::string::npos) << msg;
+  bad[slot.offset / 4] = -1.0f;
+  save_optimizer(dir, zeros, bad, "12");
+  msg = error_of([&] { checkpoint_load_optimizer(dir, a); });
+  EXPECT_NE(msg.find("tensor 'v." + slot.name + "' holds a negative value"), std::string::npos) << msg;
+  for (const char* step : {"-1", "", "12x", " 12", "1e3", "99999999999", "18446744073709551616"}) {
+    save_optimizer(dir, zeros, zeros, step);
+    msg = error_of([&] { checkpoint_load_optimizer(dir, a); });
+    EXPECT_NE(msg.find("optimizer.safetensors: metadata adam_step"), std::string::npos) << step << ": " << msg;
+  }
   gpt_destroy(a);
 }
 

@@ -2,9 +2,12 @@
 // written, a resumed run reproduces the uninterrupted loss curve bit for bit, NaN stops the run.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "engine/checkpoint.h"
+#include "engine/safetensors.h"
 #include "engine/util.h"
 #include "tests/test_util.h"
 #include "train/metrics.h"
@@ -85,6 +88,92 @@ TEST(Pretrain, ResumeReproducesTheLossCurveExactly) {
         EXPECT_EQ(a[i][key].get<double>(), b[i][key].get<double>()) << key << " line " << i;
       }
   }
+}
+
+// The message of the Error that fn throws ("" if none).
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A run directory that holds a run is never replaced by accident: a fresh run into it is refused
+// with the ways on, --overwrite replaces it (its checkpoints and metrics), --resume continues it.
+TEST(Pretrain, ExistingRunIsRefusedUnlessResumedOrOverwritten) {
+  std::string dir = testing::temp_dir("pretrain_exists");
+  std::string corpus = write_corpus(dir), run = dir + "/run";
+  run_pretrain(small_config(corpus, 6), quiet(run));  // checkpoints at steps 3 and 6
+  const std::string metrics = read_file(run + "/metrics.jsonl");
+  std::string msg = error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run)); });
+  EXPECT_TRUE(contains(msg, run + " already holds a run")) << msg;
+  for (const char* way : {"--resume", "--out", "--overwrite"}) EXPECT_TRUE(contains(msg, way)) << msg;
+  EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics);
+  EXPECT_EQ(checkpoint_list(run + "/checkpoints").size(), 2u);
+
+  PretrainOptions overwrite = quiet(run);
+  overwrite.overwrite = true;
+  run_pretrain(small_config(corpus, 3), overwrite);
+  auto left = checkpoint_list(run + "/checkpoints");
+  ASSERT_EQ(left.size(), 1u);  // step 6 of the old run is gone, so a resume cannot pick it up
+  EXPECT_TRUE(contains(left[0], "step_00000003"));
+  EXPECT_EQ(metrics_read(run + "/metrics.jsonl").back()["step"], 3);
+
+  run_pretrain(small_config(corpus, 6), quiet(run, true));
+  EXPECT_TRUE(contains(checkpoint_resolve(run), "step_00000006"));
+}
+
+// A state.json whose step is negative, past the configured steps, too large for an int, not a
+// whole number, or not its folder's step is an error naming the file, and the run's checkpoints
+// and metrics stay as they were.
+TEST(Pretrain, ResumeRefusesAStepOutOfRange) {
+  std::string dir = testing::temp_dir("pretrain_bad_step");
+  std::string corpus = write_corpus(dir), run = dir + "/run";
+  run_pretrain(small_config(corpus, 6), quiet(run));
+  const std::string newest = run + "/checkpoints/step_00000006", state_path = newest + "/state.json";
+  const std::string state = read_file(state_path), metrics = read_file(run + "/metrics.jsonl");
+  for (const char* step : {"-5", "7", "9223372036854775807", "-9223372036854775808", "18446744073709551615",
+                           "1000000000000", "1e12", "6.0", "3", "0", "\"6\"", "null"}) {
+    nlohmann::json j = nlohmann::json::parse(state);
+    j["step"] = nlohmann::json::parse(step);
+    write_file_atomic(state_path, j.dump());
+    std::string msg = error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); });
+    EXPECT_TRUE(contains(msg, state_path + ": step ")) << step << ": " << msg;
+    EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics) << step;
+    EXPECT_EQ(checkpoint_list(run + "/checkpoints").size(), 2u) << step;
+  }
+  nlohmann::json j = nlohmann::json::parse(state);
+  j.erase("step");
+  write_file_atomic(state_path, j.dump());
+  EXPECT_TRUE(contains(error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); }), state_path));
+  // A config with fewer steps than the checkpoint has done is "past the configured steps" too.
+  write_file_atomic(state_path, state);
+  EXPECT_TRUE(contains(error_of([&] { run_pretrain(small_config(corpus, 5), quiet(run, true)); }),
+                       "from 0 to 5"));
+  EXPECT_EQ(error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); }), "");
+}
+
+// Weights holding NaN are refused when a resume loads them, naming the file and the tensor.
+TEST(Pretrain, ResumeRefusesNonFiniteWeights) {
+  std::string dir = testing::temp_dir("pretrain_nan_weights");
+  std::string corpus = write_corpus(dir), run = dir + "/run";
+  run_pretrain(small_config(corpus, 3), quiet(run));
+  const std::string path = run + "/checkpoints/step_00000003/model.safetensors";
+  SafetensorsFile f = safetensors_load(path);
+  const auto& [name, entry] = *f.entries.begin();
+  std::string bytes = f.bytes;
+  const float nan = NAN;
+  std::memcpy(&bytes[f.data_start + entry.begin + 4], &nan, 4);
+  write_file_atomic(path, bytes);
+  const std::string metrics = read_file(run + "/metrics.jsonl");
+  std::string msg = error_of([&] { run_pretrain(small_config(corpus, 6), quiet(run, true)); });
+  EXPECT_TRUE(contains(msg, path + ": tensor '" + name + "' holds a non-finite value")) << msg;
+  EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics);
 }
 
 TEST(Pretrain, NonFiniteLossStopsWithAMessage) {

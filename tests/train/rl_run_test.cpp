@@ -95,6 +95,63 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
   }
 }
 
+// The message of the Error that fn throws ("" if none).
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A resume whose state.json step is out of range (negative, past the configured steps, wrapped,
+// not a whole number, or not its folder's step) is an error naming the file, and the run's
+// checkpoints and metrics stay as they were.
+TEST(RlRun, ResumeRefusesAStepOutOfRange) {
+  std::string dir = testing::temp_dir("rl_bad_step");
+  std::string init = tiny_checkpoint(dir), out = dir + "/out";
+  run_rl(rl_config(init, "ppo", 2), quiet(out));  // checkpoints (and critic checkpoints) 1 and 2
+  const std::string metrics = read_file(out + "/metrics.jsonl");
+  const std::string state_path = out + "/checkpoints/step_00000002/state.json";
+  const std::string state = read_file(state_path);
+  for (const char* step : {"-5", "3", "1000000000000", "1e12", "9223372036854775807", "1", "\"2\""}) {
+    nlohmann::json j = nlohmann::json::parse(state);
+    j["step"] = nlohmann::json::parse(step);
+    write_file_atomic(state_path, j.dump());
+    std::string msg = error_of([&] { run_rl(rl_config(init, "ppo", 2), quiet(out, true)); });
+    EXPECT_TRUE(contains(msg, state_path + ": step ")) << step << ": " << msg;
+    EXPECT_EQ(read_file(out + "/metrics.jsonl"), metrics) << step;
+    EXPECT_EQ(checkpoint_list(out + "/checkpoints").size(), 2u) << step;
+  }
+  write_file_atomic(state_path, state);
+  EXPECT_EQ(error_of([&] { run_rl(rl_config(init, "ppo", 2), quiet(out, true)); }), "");
+}
+
+// `chamber rl` into a directory that holds a run is refused unless --resume or --overwrite;
+// --overwrite replaces the policy's and the critic's checkpoints and the metrics.
+TEST(RlRun, ExistingRunIsRefusedUnlessResumedOrOverwritten) {
+  std::string dir = testing::temp_dir("rl_exists");
+  std::string init = tiny_checkpoint(dir), out = dir + "/out";
+  run_rl(rl_config(init, "ppo", 2), quiet(out));
+  const std::string metrics = read_file(out + "/metrics.jsonl");
+  std::string msg = error_of([&] { run_rl(rl_config(init, "ppo", 2), quiet(out)); });
+  EXPECT_TRUE(contains(msg, out + " already holds a run")) << msg;
+  for (const char* way : {"--resume", "--out", "--overwrite"}) EXPECT_TRUE(contains(msg, way)) << msg;
+  EXPECT_EQ(read_file(out + "/metrics.jsonl"), metrics);
+  EXPECT_EQ(checkpoint_list(out + "/checkpoints").size(), 2u);
+
+  RLOptions overwrite = quiet(out);
+  overwrite.overwrite = true;
+  run_rl(rl_config(init, "ppo", 1), overwrite);
+  EXPECT_EQ(checkpoint_list(out + "/checkpoints").size(), 1u);
+  EXPECT_EQ(checkpoint_list(out + "/critic").size(), 1u);
+  EXPECT_EQ(metrics_read(out + "/metrics.jsonl").size(), 2u);  // 1 step + the final evaluation
+}
+
 TEST(RlRun, MissingInitIsAClearError) {
   std::string dir = testing::temp_dir("rl_noinit");
   try {
