@@ -19,6 +19,8 @@ import statistics
 import sys
 import time
 
+from torch_gpt import build_gpt  # bench/torch_gpt.py, beside this file
+
 SHAPES = {
     # name: (vocab, context, layers, heads, channels, batch, seq)
     "tiny-cpu": (4096, 128, 4, 4, 256, 8, 128),
@@ -35,8 +37,6 @@ def main():
     args = parser.parse_args()
     try:
         import torch
-        import torch.nn as nn
-        import torch.nn.functional as F
     except Exception as e:  # ImportError, or a broken install failing to load its libraries
         print(f"torch_cpu.py: cannot import torch ({e})", file=sys.stderr)
         sys.exit(3)
@@ -45,48 +45,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1 = nn.LayerNorm(C)
-            self.qkv = nn.Linear(C, 3 * C)
-            self.proj = nn.Linear(C, C)
-            self.ln2 = nn.LayerNorm(C)
-            self.fc = nn.Linear(C, 4 * C)
-            self.fc_proj = nn.Linear(4 * C, C)
-
-        def forward(self, x):
-            b, t, _ = x.shape
-            q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
-            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.proj(y.transpose(1, 2).reshape(b, t, C))
-            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte = nn.Embedding(V, C)
-            self.wpe = nn.Embedding(Tmax, C)
-            self.blocks = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f = nn.LayerNorm(C)
-            self.lm_head = nn.Linear(C, V, bias=False)
-            self.lm_head.weight = self.wte.weight  # tied
-            for name, p in self.named_parameters():
-                if p.dim() == 2:
-                    nn.init.normal_(p, 0.0, 0.02)
-                elif name.endswith("bias"):
-                    nn.init.zeros_(p)
-
-        def forward(self, idx, targets):
-            pos = torch.arange(idx.shape[1])
-            x = self.wte(idx) + self.wpe(pos)
-            for block in self.blocks:
-                x = block(x)
-            logits = self.lm_head(self.ln_f(x))
-            return F.cross_entropy(logits.view(-1, V), targets.view(-1))
-
-    model = GPT()
+    model = build_gpt(torch, V, Tmax, L, H, C)
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch baseline for the GPU kit: the same GPT-2 124M as `configs/gpt2-124m.yaml`, written
-with torch.nn, trained on one GPU at B x T tokens per step, timed per step with the device
+"""PyTorch baseline for the GPU kit: the same GPT-2 124M as `configs/gpt2-124m.yaml` (the model of
+bench/torch_gpt.py), trained on one GPU at B x T tokens per step, timed per step with the device
 synchronised, so Chamber's CUDA tokens/s has a ratio measured on the same device in the same call.
 
 Modes (--mode, repeatable):
@@ -19,51 +19,10 @@ import statistics
 import sys
 import time
 
+from torch_gpt import build_gpt  # bench/torch_gpt.py, beside this file
+
 V, TMAX, L, H, C = 50304, 1024, 12, 12, 768
 PEAK_FLOPS = 989e12
-
-
-def build_model(torch):
-    nn, F = torch.nn, torch.nn.functional
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
-            self.qkv, self.proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
-            self.fc, self.fc_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
-
-        def forward(self, x):
-            b, t, _ = x.shape
-            q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
-            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.proj(y.transpose(1, 2).reshape(b, t, C))
-            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(TMAX, C)
-            self.blocks = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f = nn.LayerNorm(C)
-            self.lm_head = nn.Linear(C, V, bias=False)
-            self.lm_head.weight = self.wte.weight  # tied, as in Chamber
-            for name, p in self.named_parameters():  # GPT-2's initialisation, as Chamber's
-                if p.dim() == 2:
-                    nn.init.normal_(p, 0.0, 0.02)
-                elif name.endswith("bias"):
-                    nn.init.zeros_(p)
-
-        def forward(self, idx, targets):
-            pos = torch.arange(idx.shape[1], device=idx.device)
-            x = self.wte(idx) + self.wpe(pos)
-            for block in self.blocks:
-                x = block(x)
-            logits = self.lm_head(self.ln_f(x))
-            return F.cross_entropy(logits.float().view(-1, V), targets.view(-1))
-
-    return GPT()
 
 
 def run_mode(torch, mode, B, T, steps, warmup):
@@ -71,7 +30,7 @@ def run_mode(torch, mode, B, T, steps, warmup):
     torch.cuda.reset_peak_memory_stats()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    model = build_model(torch).cuda()
+    model = build_gpt(torch, V, TMAX, L, H, C).cuda()
     n_params = sum(p.numel() for p in model.parameters()) - model.wpe.weight.numel()
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]

@@ -43,6 +43,20 @@ double relative_l2(const std::vector<float>& got, const std::vector<float>& want
 #define EXPECT_REL_L2_BELOW(got, want, bound) \
   EXPECT_LT(::chamber::testing::relative_l2((got), (want)), (bound)) << #got " vs " #want ": "
 
+// The message of the chamber::Error that fn() throws, "" if it throws none.
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // A fresh empty directory under the build tree's temp area, removed at process exit.
 std::string temp_dir(const std::string& name);
 

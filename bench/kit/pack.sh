@@ -11,7 +11,7 @@
 #
 # The kit holds bin/ (chamber, test_gpu, test_simt, bench_kernels_gpu, bench_sampler), lib/ (every shared
 # library they load that is neither part of the C runtime nor of CUDA, taken from ldd), the configs,
-# bench/torch_gpu.py and run.sh (bench/kit/run.sh). CUDA's libraries (cudart, cuBLASLt, cuRAND)
+# bench/torch_gpu.py (with bench/torch_gpt.py) and run.sh (bench/kit/run.sh). CUDA's libraries (cudart, cuBLASLt, cuRAND)
 # are left out: they are hundreds of MiB and belong to the device machine's toolkit and driver.
 set -euo pipefail
 build_first=1
@@ -54,7 +54,7 @@ for b in "${binaries[@]}"; do ldd "$build/$b"; done | awk '$2 == "=>" && $3 ~ /^
     esac
   done
 cp -r configs "$kit/"
-cp bench/torch_gpu.py "$kit/bench/"
+cp bench/torch_gpu.py bench/torch_gpt.py "$kit/bench/"
 cp bench/kit/run.sh "$kit/run.sh"
 chmod +x "$kit/run.sh"
 git rev-parse --short HEAD >"$kit/COMMIT" 2>/dev/null || echo unknown >"$kit/COMMIT"

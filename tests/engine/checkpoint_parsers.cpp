@@ -12,6 +12,9 @@
 namespace chamber {
 namespace {
 
+using testing::contains;
+using testing::error_of;
+
 ModelConfig small_config() {
   return model_config_of(20, 1, 2, 8, 6);
 }
@@ -156,17 +159,6 @@ TEST(CheckpointParsers, BadStateAndConfig) {
   write_file_atomic(dir + "/optimizer.safetensors", "garbage");
   EXPECT_THROW(checkpoint_load_optimizer(dir, a), Error);
   gpt_destroy(a);
-}
-
-// The message of the Error that fn throws ("" if none).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // A checkpoint whose weights or AdamW state hold NaN, Inf or a negative second moment, or whose

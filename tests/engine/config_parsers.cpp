@@ -8,14 +8,7 @@
 namespace chamber {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(ConfigParsers, UnknownKeyNamesThePathAndLine) {
   YAML::Node root = YAML::Load("n_layer: 2\nn_haed: 4\n");

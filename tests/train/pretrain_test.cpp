@@ -16,6 +16,9 @@
 namespace chamber {
 namespace {
 
+using testing::contains;
+using testing::error_of;
+
 std::string write_corpus(const std::string& dir) {
   std::string text;
   Rng rng(4);
@@ -89,19 +92,6 @@ TEST(Pretrain, ResumeReproducesTheLossCurveExactly) {
       }
   }
 }
-
-// The message of the Error that fn throws ("" if none).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A run directory that holds a run is never replaced by accident: a fresh run into it is refused
 // with the ways on, --overwrite replaces it (its checkpoints and metrics), --resume continues it.

@@ -16,6 +16,9 @@
 namespace chamber {
 namespace {
 
+using testing::contains;
+using testing::error_of;
+
 std::string tiny_checkpoint(const std::string& dir) {
   std::string text;
   for (const MathProblem& p : mathworld_generate("train", 60, 1, 1, 2))
@@ -94,19 +97,6 @@ TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
               read_file(cut + "/checkpoints/step_00000005/model.safetensors"));
   }
 }
-
-// The message of the Error that fn throws ("" if none).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A resume whose state.json step is out of range (negative, past the configured steps, wrapped,
 // not a whole number, or not its folder's step) is an error naming the file, and the run's
