@@ -8,26 +8,14 @@
 #include "engine/checkpoint.h"
 #include "engine/util.h"
 #include "tests/test_util.h"
+#include "tests/train/cli_harness.h"
 #include "train/cli.h"
 
 namespace chamber {
 namespace {
 
-void run_cli(std::vector<std::string> args) {
-  CLI::App app{"chamber"};
-  app.require_subcommand(1);
-  register_run_commands(app);
-  args.insert(args.begin(), "chamber");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  ::testing::internal::CaptureStdout();
-  try {
-    app.parse((int)argv.size(), argv.data());
-  } catch (...) {
-    ::testing::internal::GetCapturedStdout();
-    throw;
-  }
-  ::testing::internal::GetCapturedStdout();
+std::string run_cli(std::vector<std::string> args) {
+  return testing::run_cli_with(register_run_commands, std::move(args));
 }
 
 TEST(CliRun, StagesResumeOrRestartInTheirOwnDirectories) {

@@ -9,27 +9,14 @@
 #include "engine/util.h"
 #include "tests/data/sample_text.h"
 #include "tests/test_util.h"
+#include "tests/train/cli_harness.h"
 #include "train/cli.h"
 
 namespace chamber {
 namespace {
 
-// Parses and runs one command line (arguments after the program name); returns its stdout.
 std::string run_cli(std::vector<std::string> args) {
-  CLI::App app{"chamber"};
-  app.require_subcommand(1);
-  register_tokenizer_commands(app);
-  args.insert(args.begin(), "chamber");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  ::testing::internal::CaptureStdout();
-  try {
-    app.parse((int)argv.size(), argv.data());
-  } catch (...) {
-    ::testing::internal::GetCapturedStdout();
-    throw;
-  }
-  return ::testing::internal::GetCapturedStdout();
+  return testing::run_cli_with(register_tokenizer_commands, std::move(args));
 }
 
 TEST(CliTokenizer, TrainEncodeDecode) {
