@@ -81,6 +81,14 @@ void check_device_memory(const std::string& device, size_t bytes, const std::str
 #endif
 }
 
+std::string gpu_description(const std::string& device) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (resolve_device_name(device) == "cuda") return cuda_device_description();
+#endif
+  (void)device;
+  return "";
+}
+
 size_t device_scratch_bytes(const std::string& device, int B, int T, int C, int NH) {
 #ifdef CHAMBER_HAVE_CUDA
   if (resolve_device_name(device) == "cuda") return cuda_scratch_bytes(B, T, C, NH);

@@ -19,6 +19,8 @@ std::string resolve_device_name(const std::string& device);   // "auto" -> the c
 // the CPU it does nothing (allocation failures there already name the arena and size).
 void check_device_memory(const std::string& device, size_t bytes, const std::string& what,
                          const std::string& fix);
+// "NVIDIA H200, sm_90, 132 SMs, 139.8 GiB" when `device` resolves to a CUDA GPU, else "".
+std::string gpu_description(const std::string& device);
 // What the backend allocates beyond the arenas for forward and backward at B x T of a model of
 // width C with NH heads (on a GPU: attention's scratch and cuBLASLt's workspace; 0 on the CPU),
 // to add to the arenas before check_device_memory.

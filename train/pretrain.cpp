@@ -134,6 +134,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   // ---- model ----
   std::string device = resolve_device_name(tc.device);
   const Ops& base_ops = select_backend(device);
+  if (opt.profile && device == "cuda" && gpu_description(device).find("H200") != std::string::npos)
+    set_profile_device(roofline_device("h200", "fp32"));
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
   ArenaSizes planned = gpt_arena_sizes(cfg.model, B, T, true);
   check_device_memory(device, planned.total() + device_scratch_bytes(device, B, T, cfg.model.n_embd,

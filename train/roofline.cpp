@@ -1,0 +1,218 @@
+#include "train/roofline.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "engine/util.h"
+#include "train/profile.h"
+
+namespace chamber {
+
+namespace {
+constexpr double kMatmulEfficiency = 0.7, kMemoryEfficiency = 0.8;
+// kernels/attention.cu: the T x T path while its scratch (scores and their gradient) fits.
+constexpr double kMaterializedMaxBytes = 2.0 * (1 << 30);
+}  // namespace
+
+RooflineDevice roofline_device(const std::string& gpu, const std::string& dtype) {
+  RooflineDevice d;
+  double bandwidth = 0;
+  if (gpu == "h100") d.name = "H100 SXM", bandwidth = 3.35e12;
+  else if (gpu == "h200") d.name = "H200 SXM", bandwidth = 4.8e12;
+  else fail("roofline: unknown GPU '", gpu, "': expected h100 or h200");
+  d.bytes_per_s = bandwidth;
+  if (dtype == "fp32") d.matmul_flops = 494.5e12, d.element_bytes = 4, d.name += ", fp32 (TF32 products)";
+  else if (dtype == "bf16") d.matmul_flops = 989e12, d.element_bytes = 2, d.name += ", bf16";
+  else fail("roofline: unknown dtype '", dtype, "': expected fp32 or bf16");
+  return d;
+}
+
+static double compute_s(const OpCost& c, const RooflineDevice& d) {
+  return c.flops / (kMatmulEfficiency * d.matmul_flops);
+}
+static double memory_s(const OpCost& c, const RooflineDevice& d) {
+  return c.bytes / (kMemoryEfficiency * d.bytes_per_s);
+}
+static double launch_s(const OpCost& c, const RooflineDevice& d) {
+  return d.graph ? 0.0 : c.launches * d.launch_s;
+}
+
+double predicted_seconds(const OpCost& c, const RooflineDevice& d) {
+  return std::max(compute_s(c, d), memory_s(c, d)) + launch_s(c, d);
+}
+
+const char* bound_of(const OpCost& c, const RooflineDevice& d) {
+  double compute = compute_s(c, d), memory = memory_s(c, d);
+  if (launch_s(c, d) > std::max(compute, memory)) return "launch";
+  return compute >= memory ? "compute" : "memory";
+}
+
+OpCost cost_encoder_forward(int B, int T, int C, double S) {
+  double N = (double)B * T;
+  return {0, N * C * S * 2 + (double)T * C * S + N * 4, 1};  // wte rows, out, wpe, tokens
+}
+OpCost cost_encoder_backward(int B, int T, int C, double S) {
+  double N = (double)B * T;
+  return {0, N * C * S * 3 + (double)T * C * S * 2 + N * 4, 2};  // dout, dwte rows +=, dwpe +=
+}
+OpCost cost_layernorm_forward(int N, int C, double S) {
+  return {8.0 * N * C, (double)N * C * S * 2 + 2.0 * C * S + 2.0 * N * 4, 1};
+}
+OpCost cost_layernorm_backward(int N, int C, double S) {
+  // dout and inp read, dinp accumulated, mean and rstd read, dweight and dbias accumulated
+  // through per-block partial sums (a second launch).
+  return {12.0 * N * C, (double)N * C * S * 4 + 2.0 * N * 4 + 5.0 * C * S, 2};
+}
+OpCost cost_matmul_forward(int N, int C, int OC, bool bias, double S) {
+  return {2.0 * N * C * OC, ((double)N * C + (double)OC * C + (double)N * OC + (bias ? OC : 0)) * S, 1};
+}
+OpCost cost_matmul_gelu_forward(int N, int C, int OC, double S) {
+  OpCost c = cost_matmul_forward(N, C, OC, true, S);
+  c.bytes += (double)N * OC * S;  // the pre-activation, kept for backward
+  return c;
+}
+OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double S) {
+  // dweight += dout^T inp; dinp += dout weight; dbias += column sums of dout (a partial-sum pass).
+  OpCost c{2.0 * N * C * OC, ((double)N * OC + (double)N * C + 2.0 * OC * C) * S, 1};
+  if (dinp) c += {2.0 * N * C * OC, ((double)N * OC + (double)OC * C + 2.0 * N * C) * S, 1};
+  if (dbias) c += {(double)N * OC, ((double)N * OC + 2.0 * OC) * S, 2};
+  return c;
+}
+
+static bool materialized(int B, int T, int NH, const RooflineDevice& d) {
+  if (d.attention == "materialized") return true;
+  if (d.attention == "flash") return false;
+  return 2.0 * B * NH * (double)T * T * d.element_bytes <= kMaterializedMaxBytes;
+}
+
+OpCost cost_attention_forward(int B, int T, int C, int NH, const RooflineDevice& d) {
+  const double S = d.element_bytes, hs = (double)C / NH, heads = (double)B * NH, N = (double)B * T;
+  const double io = 3 * N * C * S + N * C * S + heads * T * 4;  // qkv in; out and lse out
+  if (materialized(B, T, NH, d)) {
+    // Full T x T products (the masked half is computed too); the scores are written, read and
+    // rewritten by the softmax, and read by the product with V.
+    double scores = heads * T * (double)T * S;
+    return {2 * 2 * heads * T * (double)T * hs, io + 4 * scores, 2 * B + 1};
+  }
+  double pairs = heads * T * (T + 1.0) / 2;  // the causal triangle only
+  return {2 * 2 * pairs * hs, io, 1};
+}
+
+OpCost cost_attention_backward(int B, int T, int C, int NH, const RooflineDevice& d) {
+  const double S = d.element_bytes, hs = (double)C / NH, heads = (double)B * NH, N = (double)B * T;
+  // qkv and dout read, dqkv accumulated (read and written), lse read.
+  const double io = 3 * N * C * S + N * C * S + 2 * 3 * N * C * S + heads * T * 4;
+  if (materialized(B, T, NH, d)) {
+    // Five full products (scores recomputed, dP, dV, dQ, dK) and nine passes over T x T
+    // (scores written; p rewritten; dP written; p read for dV; p and dP read and ds written by
+    // the softmax backward; ds read for dQ and for dK).
+    double scores = heads * T * (double)T * S;
+    return {5 * 2 * heads * T * (double)T * hs, io + 9 * scores, 5 * B + 2};
+  }
+  // Five products over the causal triangle (FlashAttention-2's count), out read for D.
+  double pairs = heads * T * (T + 1.0) / 2;
+  return {5 * 2 * pairs * hs, io + N * C * S + heads * T * 4, 3};
+}
+
+OpCost cost_elementwise(size_t n, int tensors, double S) { return {0, (double)n * tensors * S, 1}; }
+OpCost cost_classifier(int N, int Vp, double S) {
+  // Logits read, their gradient written in place; per row a target, a weight and a loss.
+  return {6.0 * N * Vp, 2.0 * N * Vp * S + 12.0 * N, 1};
+}
+OpCost cost_value_head(int N, int C, double S) { return {2.0 * N * C, (double)N * C * S + 8.0 * N, 1}; }
+OpCost cost_sum_squares(size_t n) { return {2.0 * n, 4.0 * n, 2}; }
+OpCost cost_adamw(size_t n, double S) {
+  // fp32 master weights, m and v read and written, the gradient read; in bf16 also the bf16 copy
+  // of the weights written for the next forward.
+  return {12.0 * n, (double)n * (6 * 4 + S + (S < 4 ? S : 0)), 1};
+}
+OpCost cost_memory(size_t bytes) { return {0, (double)bytes, 1}; }
+
+double model_flops_per_token(long long params_without_wpe, int L, int C, int T) {
+  return 6.0 * (double)params_without_wpe + 6.0 * L * C * (double)T;
+}
+
+namespace {
+std::map<void*, size_t> g_mappings;
+
+void* reserve(size_t bytes) {
+  size_t size = bytes ? bytes : 64;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) fail("bench_roofline: could not reserve ", human_bytes((double)size), " of address space");
+  g_mappings[p] = size;
+  return p;
+}
+
+// The backend that computes nothing: every op returns at once; reads back zeros.
+Ops make_shape_only_ops() {
+  Ops ops{};
+  ops.name = "shapes only";
+  ops.alloc = reserve;
+  ops.free = [](void* p) {
+    auto it = g_mappings.find(p);
+    if (it != g_mappings.end()) munmap(p, it->second), g_mappings.erase(it);
+  };
+  ops.zero = [](void*, size_t) {};
+  ops.copy = [](void*, const void*, size_t) {};
+  ops.to_host = [](void* dst, const void*, size_t n) { std::memset(dst, 0, n); };
+  ops.from_host = [](void*, const void*, size_t) {};
+  ops.synchronize = [] {};
+  ops.encoder_forward = [](float*, const int*, const float*, const float*, int, int, int) {};
+  ops.encoder_backward = [](float*, float*, const float*, const int*, int, int, int) {};
+  ops.layernorm_forward = [](float*, float*, float*, const float*, const float*, const float*, int, int) {};
+  ops.layernorm_backward = [](float*, float*, float*, const float*, const float*, const float*,
+                              const float*, const float*, int, int) {};
+  ops.matmul_forward = [](float*, const float*, const float*, const float*, int, int, int) {};
+  ops.matmul_backward = [](float*, float*, float*, const float*, const float*, const float*, int, int, int) {};
+  // The GPU fuses the fc Linear and its GELU (cuBLASLt's epilogue), so the shape backend does too.
+  ops.matmul_gelu_forward = [](float*, float*, const float*, const float*, const float*, int, int, int) {};
+  ops.attention_forward = [](float*, float*, const float*, int, int, int, int) {};
+  ops.attention_backward = [](float*, const float*, const float*, const float*, const float*, int, int, int, int) {};
+  ops.gelu_forward = [](float*, const float*, size_t) {};
+  ops.gelu_backward = [](float*, const float*, const float*, size_t) {};
+  ops.residual_forward = [](float*, const float*, const float*, size_t) {};
+  ops.residual_backward = [](float*, float*, const float*, size_t) {};
+  ops.classifier_forward_backward = [](float*, float*, float*, const int*, const float*, int, int, int, bool) {};
+  ops.value_head_forward = [](float*, const float*, const float*, const float*, int, int) {};
+  ops.value_head_backward = [](float*, float*, float*, const float*, const float*, const float*, int, int) {};
+  ops.sum_squares = [](const float*, size_t) { return 1.0; };
+  ops.adamw_update = [](float*, const float*, float*, float*, size_t, float, float, float, float, float, float, int) {};
+  return ops;
+}
+
+}  // namespace
+
+const Ops& shape_only_ops() {
+  static const Ops ops = make_shape_only_ops();
+  return ops;
+}
+
+RooflineStep predict_step(const ModelConfig& cfg, int B, int T) {
+  const Ops& ops = profiled_ops(shape_only_ops());
+  GPT model;
+  gpt_create(model, cfg, ops, B, T, true);
+  const int N = B * T;
+  std::vector<int> tokens(N, 0), targets(N, 0);
+  std::vector<float> weights(N, 1.0f / N);
+  reset_profile();  // the step only, not the arenas' zeroing at creation
+  gpt_zero_grad(model);
+  gpt_forward(model, tokens.data(), B, T);
+  gpt_classifier(model, targets.data(), weights.data(), true);
+  gpt_backward(model);
+  gpt_grad_norm(model);
+  gpt_adamw_step(model, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f);
+  RooflineStep step;
+  step.seconds = profile_predicted_seconds();
+  step.cost = profile_total_cost();
+  long long params = (long long)model.num_parameters - (long long)cfg.context_length * cfg.n_embd;
+  step.model_flops_per_token = model_flops_per_token(params, cfg.n_layer, cfg.n_embd, T);
+  gpt_destroy(model);
+  return step;
+}
+
+}  // namespace chamber
