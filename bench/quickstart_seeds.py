@@ -85,8 +85,9 @@ def main():
               f" {r['style']:>12} {r['style_move']:>+10.3f} {r['final_pass1']:>12.3f}  "
               f"{'ok' if r['ok'] else 'MISSED'}")
     for key, label in [("base_pass8", "base pass@8"), ("reward_rise", "reward rise"),
-                       ("style_move", "style share move"), ("final_pass1", "final greedy pass@1")]:
-        values = [r[key] for r in results]
+                       ("style_move", "largest style share move (absolute)"),
+                       ("final_pass1", "final greedy pass@1")]:
+        values = [abs(r[key]) if key == "style_move" else r[key] for r in results]
         print(f"{label}: mean {statistics.mean(values):.3f}, range {min(values):.3f} .. {max(values):.3f}")
     missed = [r["id"] for r in results if not r["ok"]]
     print(f"{len(results) - len(missed)} of {len(results)} seeds meet the quickstart's promise"
