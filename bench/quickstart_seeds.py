@@ -4,8 +4,10 @@
 quickstart promises:
   - the pretrained model's pass@8 on the evaluation problems is at least 0.4 (RL has signal);
   - the mean training reward rises by at least 0.2 from the first 5 RL steps to the last 5;
-  - some solution style's share of the sampled answers moves by at least 0.3 (mean of the first 5
-    steps against the last 5).
+  - some solution style's share of the sampled answers moves by at least 0.3: the evaluation's
+    samples (8 per held-out problem at temperature 0.7) from the pretrained model to the final RL
+    checkpoint. The same move in the RL rollouts (mean of the first 5 steps against the last 5) is
+    shown beside it.
 Prints one row per seed, then the mean and range of each number; exits 1 if any seed misses.
 
   python3 bench/quickstart_seeds.py [--chamber build/chamber] [--seeds 1 2 3 4 5]
@@ -29,7 +31,18 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def summarise_run(run_dir, report_run):
+def eval_sample_shares(eval_json):
+    """Style -> share of the sampled answers, over all evaluation sets of an eval.json."""
+    with open(eval_json) as f:
+        sets = json.load(f)["sets"]
+    shares = {}
+    for results in sets.values():
+        for style, numbers in results.get("styles_samples", {}).items():
+            shares[style] = shares.get(style, 0.0) + numbers["share"] / len(sets)
+    return shares
+
+
+def summarise_run(root, run_dir, report_run):
     base = report_run.get("base_eval", {})
     pass8 = next((v for k, v in base.items() if k.endswith(".pass@8")), float("nan"))
     rows = [r for r in read_jsonl(os.path.join(run_dir, "rl", "metrics.jsonl")) if "reward" in r]
@@ -38,10 +51,20 @@ def summarise_run(run_dir, report_run):
     reward_rise = mean(last, "reward") - mean(first, "reward")
     styles = sorted({k for r in rows for k in r if k.startswith("style_") and not k.startswith("style_acc")})
     moves = {s[len("style_"):]: mean(last, s) - mean(first, s) for s in styles}
-    top_style = max(moves, key=lambda s: abs(moves[s])) if moves else "none"
+    top_rollout = max(moves, key=lambda s: abs(moves[s])) if moves else "none"
+    # Evaluation samples: the pretrained model's (eval_base) against the last RL checkpoint's.
+    pretrain_dir = os.path.join(root, *report_run["pretrain_dir"].split("/")[-2:])  # pretrain/<hash>
+    before = eval_sample_shares(os.path.join(pretrain_dir, "eval_base", "eval.json"))
+    evals = sorted(d for d in os.listdir(os.path.join(run_dir, "eval")) if d.startswith("step_"))
+    after = eval_sample_shares(os.path.join(run_dir, "eval", evals[-1], "eval.json"))
+    eval_moves = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in set(before) | set(after)}
+    top_eval = max(eval_moves, key=lambda s: abs(eval_moves[s])) if eval_moves else "none"
+    rising = max(eval_moves, key=lambda s: eval_moves[s]) if eval_moves else "none"
     return {"base_pass8": pass8, "reward_first5": mean(first, "reward"),
             "reward_last5": mean(last, "reward"), "reward_rise": reward_rise,
-            "style": top_style, "style_move": moves.get(top_style, 0.0),
+            "style": top_eval, "style_move": eval_moves.get(top_eval, 0.0),
+            "rising": f"{rising} {before.get(rising, 0.0):.2f}->{after.get(rising, 0.0):.2f}",
+            "rollout_style": top_rollout, "rollout_style_move": moves.get(top_rollout, 0.0),
             "final_pass1": report_run.get("final", {}).get("eval_pass1", float("nan"))}
 
 
@@ -72,22 +95,24 @@ def main():
         sys.exit(f"quickstart_seeds: cannot read {report_path} ({e}); run without --summary-only")
     results = []
     for run in report["runs"]:
-        r = summarise_run(os.path.join("runs", args.name, run["id"]), run)
+        root = os.path.join("runs", args.name)
+        r = summarise_run(root, os.path.join(root, run["id"]), run)
         r["id"] = run["id"]
         r["ok"] = (r["base_pass8"] >= MIN_BASE_PASS8 and r["reward_rise"] >= MIN_REWARD_RISE
                    and abs(r["style_move"]) >= MIN_STYLE_MOVE)
         results.append(r)
 
-    print(f"\n{'run':<10} {'base pass@8':>11} {'reward first5 -> last5':>23} {'style share move':>24} "
-          f"{'final pass@1':>12}  verdict")
+    print(f"\n{'run':<10} {'base pass@8':>11} {'reward first5 -> last5':>23} {'eval style move':>23} "
+          f"{'rollout style move':>23} {'final pass@1':>12}  {'amplified (eval share)':<24} verdict")
     for r in results:
         print(f"{r['id']:<10} {r['base_pass8']:>11.3f} {r['reward_first5']:>10.3f} -> {r['reward_last5']:<9.3f}"
-              f" {r['style']:>12} {r['style_move']:>+10.3f} {r['final_pass1']:>12.3f}  "
-              f"{'ok' if r['ok'] else 'MISSED'}")
+              f" {r['style']:>12} {r['style_move']:>+10.3f} {r['rollout_style']:>12} {r['rollout_style_move']:>+10.3f}"
+              f" {r['final_pass1']:>12.3f}  {r['rising']:<24} {'ok' if r['ok'] else 'MISSED'}")
     for key, label in [("base_pass8", "base pass@8"), ("reward_rise", "reward rise"),
-                       ("style_move", "largest style share move (absolute)"),
+                       ("style_move", "largest style share move in evaluation samples (absolute)"),
+                       ("rollout_style_move", "largest style share move in RL rollouts (absolute)"),
                        ("final_pass1", "final greedy pass@1")]:
-        values = [abs(r[key]) if key == "style_move" else r[key] for r in results]
+        values = [abs(r[key]) if key.endswith("style_move") else r[key] for r in results]
         print(f"{label}: mean {statistics.mean(values):.3f}, range {min(values):.3f} .. {max(values):.3f}")
     missed = [r["id"] for r in results if not r["ok"]]
     print(f"{len(results) - len(missed)} of {len(results)} seeds meet the quickstart's promise"
