@@ -7,12 +7,11 @@
 #include "data/importers.h"
 #include "data/mathworld.h"
 #include "engine/util.h"
+#include "engine/util_yaml.h"
 
 namespace chamber {
 
-static std::string at(const std::string& file, const YAML::Node& node) {
-  return file + ":" + std::to_string(node.Mark().line + 1);
-}
+static std::string at(const std::string& file, const YAML::Node& node) { return yaml_where(file, node); }
 
 static void check_keys(const YAML::Node& node, const std::string& file, const char* what,
                        std::initializer_list<const char*> known) {
@@ -160,13 +159,7 @@ DataSpec data_spec_from_yaml(const YAML::Node& node, const std::string& file) {
 }
 
 DataSpec data_spec_load(const std::string& path) {
-  std::string text = read_file(path);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    fail(path, ":", e.mark.line + 1, ": invalid YAML: ", e.msg);
-  }
+  YAML::Node root = yaml_parse(read_file(path), path);
   // A data spec may stand alone or sit under `data:` in a larger config.
   if (root.IsMap() && root["data"] && !root["sources"]) return data_spec_from_yaml(root["data"], path);
   return data_spec_from_yaml(root, path);

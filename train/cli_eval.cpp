@@ -35,7 +35,7 @@ struct EvalArgs {
 };
 
 void cmd_eval(const EvalArgs& a) {
-  YAML::Node root = a.config.empty() ? YAML::Node(YAML::NodeType::Map) : yaml_load_file(a.config);
+  YAML::Node root = a.config.empty() ? YAML::Node(YAML::NodeType::Map) : yaml_load_config(a.config, {});
   for (const auto& o : a.overrides) yaml_apply_override(root, o);
   YamlMap top = yaml_root(root, a.config.empty() ? "(command line)" : a.config);
   std::string checkpoint, device = "cpu", out;

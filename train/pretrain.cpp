@@ -62,9 +62,7 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
 }
 
 PretrainConfig load_pretrain_config(const std::string& path, const std::vector<std::string>& overrides) {
-  YAML::Node root = yaml_load_file(path);
-  for (const auto& o : overrides) yaml_apply_override(root, o);
-  return parse_pretrain_config(root, path);
+  return parse_pretrain_config(yaml_load_config(path, overrides), path);
 }
 
 std::string pretrain_config_yaml(const PretrainConfig& cfg) {
