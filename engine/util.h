@@ -34,7 +34,10 @@ template <typename... Args>
 }
 
 // ---- files ----
-std::string read_file(const std::string& path);          // whole file; Error naming the path if unreadable
+// The whole file; Error naming the path if it is unreadable, a directory or a device (/dev/zero
+// would never end). A pipe is read up to kMaxStreamBytes.
+inline constexpr size_t kMaxStreamBytes = size_t(1) << 30;
+std::string read_file(const std::string& path);
 // Calls fn(line, line_no) for every line of `text` that is not blank (only spaces, tabs or \r),
 // numbered from 1 as an editor shows them, for messages about line-oriented files (jsonl).
 void for_each_nonblank_line(std::string_view text,

@@ -187,6 +187,18 @@ TEST(ConfigParsers, CopiesShareNodesAndKeepLines) {
   EXPECT_THROW(yaml_set_path(copy, "name.first", YAML::Node(1), "test"), Error);   // name is a scalar
 }
 
+// Devices never end (/dev/zero would fill the memory) and directories are not files: both are
+// errors naming the path, wherever a file is read (configs, data, predictions, tokenizer input).
+TEST(ConfigParsers, DevicesAndDirectoriesAreNotFiles) {
+  EXPECT_TRUE(contains(error_of([] { read_file("/dev/zero"); }), "cannot read '/dev/zero': it is a device, not a file"));
+  EXPECT_TRUE(contains(error_of([] { yaml_load_file("/dev/zero"); }), "it is a device"));
+  std::string dir = testing::temp_dir("cfg_dir");
+  EXPECT_TRUE(contains(error_of([&] { read_file(dir); }), "it is a directory, not a file"));
+  EXPECT_TRUE(contains(error_of([&] { read_file(dir + "/missing"); }), "No such file"));
+  write_file_atomic(dir + "/f", std::string("a\0b", 3));
+  EXPECT_EQ(read_file(dir + "/f"), std::string("a\0b", 3));
+}
+
 TEST(ConfigParsers, ScheduleWarmsUpThenDecays) {
   OptimConfig o;
   o.lr = 1.0f;

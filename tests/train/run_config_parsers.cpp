@@ -1,12 +1,18 @@
-// Run configs that no run can use: experiments whose sweep is an alias bomb or asks for too many
-// runs. Each is an error naming the file, line or flag and the allowed range, before any work
-// starts; errors in an experiment's sections name their lines.
+// Run configs and command lines that no run can use: experiments whose sweep is an alias bomb or
+// asks for too many runs, evaluation sizes beyond what fits in memory, sampling temperatures that
+// mean nothing. Each is an error naming the file, line or
+// flag and the allowed range, before any work starts.
 #include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
 
 #include "engine/util.h"
 #include "engine/util_yaml.h"
 #include "engine/yaml_schema.h"
 #include "tests/test_util.h"
+#include "tests/train/cli_harness.h"
+#include "train/cli.h"
+#include "train/eval.h"
 #include "train/experiment.h"
 #include "train/sweep.h"
 
@@ -84,6 +90,50 @@ TEST(RunConfigParsers, ExperimentErrorsNameTheLine) {
   write_file_atomic(dir + "/s.yaml", "just a string\n");
   std::string from_file = "name: e\npretrain: {config: " + dir + "/s.yaml}\n";
   EXPECT_TRUE(contains(parse(from_file), dir + "/s.yaml: the top level must be a map of settings")) << parse(from_file);
+}
+
+TEST(RunConfigParsers, EvalSizesAndTemperatureHaveRanges) {
+  auto eval_error = [](const std::string& yaml) {
+    return error_of([&] { read_eval_config(yaml_root(yaml_parse(yaml, "e.yaml"), "e.yaml")); });
+  };
+  EXPECT_TRUE(contains(eval_error("count: 2000000000"), "e.yaml:1: 'count' must be in [0, 1e+06], got 2e+09"))
+      << eval_error("count: 2000000000");
+  EXPECT_TRUE(contains(eval_error("n_samples: 100000000"), "'n_samples' must be in [0, 100000], got 1e+08"))
+      << eval_error("n_samples: 100000000");
+  EXPECT_TRUE(contains(eval_error("temperature: .nan"), "'temperature' must be in [0, 100], got nan"));
+  EXPECT_TRUE(contains(eval_error("temperature: -1"), "'temperature' must be in [0, 100], got -1"));
+  EXPECT_EQ(eval_error("count: 1000000\nn_samples: 1\nk: [1]"), "");
+  // A synthetic set of more problems than the limit is refused before any is generated.
+  EXPECT_TRUE(contains(error_of([] { load_eval_set("synthetic:test", kMaxEvalProblems + 1, 1); }),
+                       "is more than 1000000 problems"));
+}
+
+std::string run_cli(void (*commands)(CLI::App&), std::vector<std::string> args) {
+  return testing::run_cli_with(commands, std::move(args));
+}
+
+TEST(RunConfigParsers, CommandLineValuesHaveRanges) {
+  // chamber eval: CLI11 refuses the value before anything is loaded.
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"--count", "2000000000"},
+                                                std::vector<std::string>{"--samples", "100000000"},
+                                                std::vector<std::string>{"--count", "-1"}}) {
+    std::vector<std::string> args = {"eval", "--checkpoint", "/nonexistent"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    EXPECT_THROW(run_cli(register_eval_commands, args), CLI::ValidationError) << flags[0] << " " << flags[1];
+  }
+  // chamber sample: a temperature that is NaN, negative or infinite is an error, not a greedy or
+  // garbled sample.
+  for (const char* t : {"nan", "-1", "inf", "101"}) {
+    std::string msg = error_of([&] {
+      run_cli(register_model_commands, {"sample", "--checkpoint", "/nonexistent", "--prompt", "x", "--temperature", t});
+    });
+    EXPECT_TRUE(contains(msg, "--temperature must be in [0, 100] (0 = greedy), got ")) << t << ": " << msg;
+  }
+  // A temperature in range gets past the check (and fails on the missing checkpoint).
+  std::string msg = error_of([&] {
+    run_cli(register_model_commands, {"sample", "--checkpoint", "/nonexistent", "--prompt", "x", "--temperature", "0.7"});
+  });
+  EXPECT_TRUE(contains(msg, "/nonexistent")) << msg;
 }
 
 }  // namespace
