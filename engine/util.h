@@ -50,6 +50,9 @@ void remove_all(const std::string& path);                // rm -rf (no error if 
 void write_file_atomic(const std::string& path, std::string_view contents);
 void fsync_dir(const std::string& dir);                  // makes a rename in `dir` durable
 std::string path_join(const std::string& a, const std::string& b);
+// One directory inside its parent: not empty, no '/', not starting with '.' (so neither "." nor
+// ".." nor hidden). Run names must be, so that runs/<name> stays inside runs/.
+bool is_plain_name(const std::string& name);
 std::string dirname_of(const std::string& path);
 
 // ---- deterministic random numbers ----

@@ -177,8 +177,7 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
     std::string stem = file.substr(file.find_last_of('/') + 1);
     exp.name = stem.substr(0, stem.find('.'));
   }
-  if (exp.name.empty() || exp.name.find('/') != std::string::npos || exp.name[0] == '.')
-    top.bad("name", "must be a plain directory name, got '" + exp.name + "'");
+  if (!is_plain_name(exp.name)) top.bad("name", "must be a plain directory name, got '" + exp.name + "'");
   for (const auto& axis : exp.axes) {
     std::string head = axis.key.substr(0, axis.key.find('.'));
     if (head != "pretrain" && head != "rl" && head != "eval" && axis.key != "seed")

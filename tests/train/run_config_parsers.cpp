@@ -1,6 +1,6 @@
 // Run configs and command lines that no run can use: experiments whose sweep is an alias bomb or
-// asks for too many runs, evaluation sizes beyond what fits in memory, sampling temperatures that
-// mean nothing. Each is an error naming the file, line or
+// asks for too many runs, run names that leave runs/, evaluation sizes beyond what fits in
+// memory, sampling temperatures that mean nothing. Each is an error naming the file, line or
 // flag and the allowed range, before any work starts.
 #include <gtest/gtest.h>
 
@@ -14,6 +14,7 @@
 #include "train/cli.h"
 #include "train/eval.h"
 #include "train/experiment.h"
+#include "train/pretrain.h"
 #include "train/sweep.h"
 
 namespace chamber {
@@ -22,7 +23,11 @@ namespace {
 using testing::contains;
 using testing::error_of;
 
-// An experiment's pretraining section (train: on line 5 of the experiment).
+// A pretraining config, and the same as an experiment's section (train: on line 5 of both).
+const std::string kPretrainConfig = R"(model: {n_layer: 1, n_head: 2, n_embd: 16, context_length: 32}
+data: {tokenizer: {vocab_size: 300}, sources: [{kind: synthetic, style: tinygsm, split: train, count: 50}]}
+train: {steps: 5, seq_len: 32, batch_size: 2}
+)";
 const std::string kPretrain = "pretrain:\n  model: {n_layer: 1, n_head: 2, n_embd: 16, context_length: 32}\n"
                               "  data: {tokenizer: {vocab_size: 300}, sources: [{kind: synthetic, style: tinygsm, "
                               "split: train, count: 50}]}\n  train: {steps: 5, seq_len: 32, batch_size: 2}\n";
@@ -90,6 +95,24 @@ TEST(RunConfigParsers, ExperimentErrorsNameTheLine) {
   write_file_atomic(dir + "/s.yaml", "just a string\n");
   std::string from_file = "name: e\npretrain: {config: " + dir + "/s.yaml}\n";
   EXPECT_TRUE(contains(parse(from_file), dir + "/s.yaml: the top level must be a map of settings")) << parse(from_file);
+}
+
+// The default run directory is runs/<name>; a name that is not one plain directory would put the
+// run somewhere else (../x, /tmp/x) or into runs/ itself.
+TEST(RunConfigParsers, PretrainNameStaysInsideRuns) {
+  auto pretrain_error = [](const std::string& name_line, const std::string& file) {
+    return error_of([&] { parse_pretrain_config(yaml_parse(name_line + kPretrainConfig, file), file); });
+  };
+  for (const char* name : {"../x", "/tmp/x", "a/b", ".hidden", "..", "."}) {
+    std::string msg = pretrain_error(std::string("name: '") + name + "'\n", "p.yaml");
+    EXPECT_TRUE(contains(msg, "p.yaml:1: 'name' must be a plain directory name (the run goes to runs/<name>), got '" +
+                                  std::string(name) + "'"))
+        << name << ": " << msg;
+  }
+  EXPECT_TRUE(contains(pretrain_error("", "configs/..yaml"), "'name' (taken from the file name) must be a plain"))
+      << pretrain_error("", "configs/..yaml");
+  EXPECT_EQ(pretrain_error("name: tiny-2\n", "p.yaml"), "");
+  EXPECT_EQ(pretrain_error("", "configs/tiny.yaml"), "");
 }
 
 TEST(RunConfigParsers, EvalSizesAndTemperatureHaveRanges) {
