@@ -215,6 +215,15 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
     if (!docs[i].empty()) encode_append(tok, docs[i], enc[i]);
     if (s.weight > 0) { weight_sum += s.weight; continue; }
     int64_t n = (int64_t)docs[i].size();
+    // Counted before the references are laid out: `repeat` multiplies a pool into memory.
+    double repeated_tokens = s.repeat * (double)enc[i].tokens.size();
+    if ((double)fixed_tokens + repeated_tokens > (double)kMaxDataTokens) {
+      char times[32];
+      std::snprintf(times, sizeof times, "%g", s.repeat);
+      fail(spec.name_for_errors, ":", s.line, ": source '", s.name, "' repeats its ", enc[i].tokens.size(),
+           " tokens ", times, " times, which takes the fixed sources past ", kMaxDataTokens,
+           " tokens, the most a data spec may hold; lower its 'repeat' or 'count'");
+    }
     int64_t total_docs = (int64_t)std::llround(s.repeat * (double)n);
     for (int64_t k = 0; k < total_docs; k++) {
       refs.push_back({(int32_t)i, k % n});
@@ -248,6 +257,16 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
   int64_t val_tokens = 0;
   while (spec.val_fraction > 0 && n_val < refs.size() && val_tokens < (int64_t)(spec.val_fraction * total))
     val_tokens += enc[refs[n_val].source].doc_tokens(refs[n_val].doc), n_val++;
+  // Pretraining reads both splits; a mixture too small for either is refused here, naming the
+  // spec, rather than written as shards that cannot be opened.
+  if (n_val == 0 || n_val == refs.size()) {
+    char share[32];
+    std::snprintf(share, sizeof share, "%g", spec.val_fraction);
+    fail(spec.name_for_errors, ": the mixture holds ", total, " tokens in ", refs.size(), " document(s), too few ",
+         "to hold out val_fraction ", share, " of them for validation and train on the rest (",
+         n_val == 0 ? "validation" : "training", " would get no document); raise 'tokens' or the sources' ",
+         "'count'/'repeat'");
+  }
   std::vector<DocRef> val(refs.begin(), refs.begin() + n_val), train(refs.begin() + n_val, refs.end());
 
   // (5) shards and manifest

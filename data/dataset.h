@@ -1,10 +1,11 @@
 // Data specs: which sources make up a pretraining mixture, in what proportions, and the build step
 // that turns a spec into tokenizer.json + token shards + manifest.json.
 //
-// YAML (unknown keys are errors naming the key and its line):
+// YAML (unknown keys and values out of range are errors naming the key and its line):
 //   seed: 1                      # shuffling, synthetic problems, val split
 //   tokens: 3000000              # total budget; required iff some source has a `weight`
-//   val_fraction: 0.02           # share of tokens (whole documents) held out as val_*.bin
+//   val_fraction: 0.02           # share of tokens (whole documents) held out as val_*.bin, > 0:
+//                                #   pretraining evaluates on them
 //   shard_tokens: 50000000       # max tokens per shard file
 //   tokenizer: {vocab_size: 512, sample_bytes: 2000000}   # train one on a sample of the mix, or
 //   tokenizer: {path: runs/base/tokenizer.json}           # reuse an existing one
@@ -34,6 +35,14 @@
 #include <yaml-cpp/yaml.h>
 
 namespace chamber {
+
+// Limits on what a spec may ask for. The build holds the whole mixture in memory, so a budget
+// beyond these would end in an allocation failure (or hours of generation) rather than a dataset.
+inline constexpr int64_t kMaxDataTokens = 2'000'000'000;     // tokens, and the fixed sources' total
+inline constexpr int64_t kMaxSourceCount = 10'000'000;       // a synthetic source's `count`
+inline constexpr double kMaxRepeat = 1'000'000;              // passes over a source's documents
+inline constexpr double kMaxWeight = 1e9;                    // weights are relative to each other
+inline constexpr int64_t kMaxTokenizerSampleBytes = 1'000'000'000;
 
 struct DataSource {
   std::string name;           // label in the manifest (default: style or importer, made unique)

@@ -1,17 +1,62 @@
 // Parsing and canonical form of a data spec (format documented in dataset.h). Every key is checked
 // against the known ones so a typo ("wieght") is an error naming the line, not a silent default.
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "data/dataset.h"
 #include "data/importers.h"
 #include "data/mathworld.h"
 #include "engine/util.h"
+#include "engine/util_yaml.h"
 
 namespace chamber {
 
-static std::string at(const std::string& file, const YAML::Node& node) {
-  return file + ":" + std::to_string(node.Mark().line + 1);
+static std::string at(const std::string& file, const YAML::Node& node) { return yaml_where(file, node); }
+
+static std::string number_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+static std::string written(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : "a list or map"; }
+
+// An integer in [lo, hi]; the message gives the range and `note` (what the value means), also
+// for a number the type cannot hold (1000000000000000000000) or one written with an exponent.
+static int64_t get_integer(const YAML::Node& node, const std::string& file, const char* key, int64_t lo, int64_t hi,
+                           const char* note = "") {
+  auto bad = [&] {
+    fail(at(file, node), ": '", key, "' must be an integer from ", lo, " to ", hi, *note ? " (" : "", note,
+         *note ? ")" : "", ", got '", written(node), "'");
+  };
+  int64_t v = 0;
+  try {
+    if (!node.IsScalar()) bad();
+    v = node.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    bad();
+  }
+  if (v < lo || v > hi) bad();
+  return v;
+}
+
+// A finite number in (lo, hi] (or [lo, hi] when lo_included), likewise.
+static double get_number(const YAML::Node& node, const std::string& file, const char* key, double lo, bool lo_included,
+                         double hi, bool hi_included, const char* note) {
+  auto bad = [&] {
+    fail(at(file, node), ": '", key, "' must be a number in ", lo_included ? "[" : "(", number_text(lo), ", ",
+         number_text(hi), hi_included ? "]" : ")", " (", note, "), got '", written(node), "'");
+  };
+  double v = 0;
+  try {
+    if (!node.IsScalar()) bad();
+    v = node.as<double>();
+  } catch (const YAML::Exception&) {
+    bad();
+  }
+  if (!(lo_included ? v >= lo : v > lo) || !(hi_included ? v <= hi : v < hi)) bad();   // NaN fails too
+  return v;
 }
 
 static void check_keys(const YAML::Node& node, const std::string& file, const char* what,
@@ -58,9 +103,12 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
   str("field", s.field);
   str("path", s.path);
   str("separator", s.separator);
-  if (n["count"]) s.count = get<int64_t>(n["count"], file, "count", "an integer");
-  if (n["weight"]) s.weight = get<double>(n["weight"], file, "weight", "a number");
-  if (n["repeat"]) s.repeat = get<double>(n["repeat"], file, "repeat", "a number");
+  if (n["count"])
+    s.count = get_integer(n["count"], file, "count", 0, kMaxSourceCount, "problems in the pool; 0 = as many as the weight needs");
+  if (n["weight"])
+    s.weight = get_number(n["weight"], file, "weight", 0, false, kMaxWeight, true, "relative to the other sources' weights");
+  if (n["repeat"])
+    s.repeat = get_number(n["repeat"], file, "repeat", 0, false, kMaxRepeat, true, "passes over the source's documents");
   if (n["ops"]) {
     const YAML::Node& ops = n["ops"];
     if (ops.IsSequence() && ops.size() == 2) {
@@ -83,8 +131,7 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
       fail(at(file, n), ": ", what, ": unknown split '", s.split, "' (known: train, rl, test, easy, hard)");
     only_for("path", false);
     only_for("importer", false);
-    if (s.repeat > 0 && s.count <= 0) fail(at(file, n), ": ", what, ": 'repeat' needs 'count' for a synthetic source");
-    if (s.count < 0) fail(at(file, n["count"]), ": 'count' must be > 0");
+    if (s.repeat > 0 && s.count == 0) fail(at(file, n), ": ", what, ": 'repeat' needs 'count' for a synthetic source");
   } else if (s.kind == "jsonl" || s.kind == "text") {
     if (s.path.empty()) fail(at(file, n), ": ", what, " needs 'path'");
     only_for("style", false);
@@ -103,10 +150,7 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
   } else {
     fail(at(file, n["kind"]), ": unknown source kind '", s.kind, "' (known: synthetic, jsonl, text)");
   }
-  if (s.weight < 0 || s.repeat < 0) fail(at(file, n), ": ", what, ": 'weight' and 'repeat' must be >= 0");
   if (n["weight"] && n["repeat"]) fail(at(file, n), ": ", what, " has both 'weight' and 'repeat'; give one");
-  if (n["weight"] && s.weight == 0) fail(at(file, n["weight"]), ": 'weight' must be > 0 (drop the source instead)");
-  if (n["repeat"] && s.repeat == 0) fail(at(file, n["repeat"]), ": 'repeat' must be > 0 (drop the source instead)");
   if (s.weight == 0 && s.repeat == 0) {
     if (s.kind == "synthetic" && s.count == 0)
       fail(at(file, n), ": ", what, " needs 'count' or 'weight' (a synthetic source is unbounded)");
@@ -122,24 +166,22 @@ DataSpec data_spec_from_yaml(const YAML::Node& node, const std::string& file) {
   check_keys(node, file, "data spec",
              {"seed", "tokens", "val_fraction", "shard_tokens", "tokenizer", "sources"});
   if (node["seed"]) spec.seed = get<uint64_t>(node["seed"], file, "seed", "a non-negative integer");
-  if (node["tokens"]) spec.tokens = get<int64_t>(node["tokens"], file, "tokens", "an integer");
-  if (node["val_fraction"]) spec.val_fraction = get<double>(node["val_fraction"], file, "val_fraction", "a number");
-  if (node["shard_tokens"]) spec.shard_tokens = get<int64_t>(node["shard_tokens"], file, "shard_tokens", "an integer");
-  if (spec.val_fraction < 0 || spec.val_fraction >= 0.5)
-    fail(at(file, node["val_fraction"]), ": 'val_fraction' must be in [0, 0.5)");
-  if (spec.shard_tokens < 1024) fail(at(file, node["shard_tokens"]), ": 'shard_tokens' must be >= 1024");
+  if (node["tokens"]) spec.tokens = get_integer(node["tokens"], file, "tokens", 1, kMaxDataTokens, "the budget");
+  if (node["val_fraction"])
+    spec.val_fraction = get_number(node["val_fraction"], file, "val_fraction", 0, false, 0.5, false,
+                                   "the share held out for validation, which pretraining evaluates on");
+  if (node["shard_tokens"])
+    spec.shard_tokens = get_integer(node["shard_tokens"], file, "shard_tokens", 1024, kMaxDataTokens, "tokens per shard file");
   if (node["tokenizer"]) {
     const YAML::Node& t = node["tokenizer"];
     check_keys(t, file, "tokenizer", {"vocab_size", "path", "sample_bytes"});
-    if (t["vocab_size"]) spec.vocab_size = get<int>(t["vocab_size"], file, "vocab_size", "an integer");
+    if (t["vocab_size"]) spec.vocab_size = (int)get_integer(t["vocab_size"], file, "vocab_size", 257, 65536);
     if (t["path"]) spec.tokenizer_path = get<std::string>(t["path"], file, "path", "a string");
     if (t["sample_bytes"])
-      spec.tokenizer_sample_bytes = get<int64_t>(t["sample_bytes"], file, "sample_bytes", "an integer");
+      spec.tokenizer_sample_bytes = get_integer(t["sample_bytes"], file, "sample_bytes", 1000, kMaxTokenizerSampleBytes,
+                                                "bytes of text the tokenizer is trained on");
     if (t["path"] && t["vocab_size"])
       fail(at(file, t), ": tokenizer has both 'path' and 'vocab_size'; a reused tokenizer fixes its vocabulary");
-    if (spec.vocab_size < 257 || spec.vocab_size > 65536)
-      fail(at(file, t), ": tokenizer 'vocab_size' must be in 257..65536");
-    if (spec.tokenizer_sample_bytes < 1000) fail(at(file, t), ": tokenizer 'sample_bytes' must be >= 1000");
   }
   const YAML::Node& sources = node["sources"];
   if (!sources || !sources.IsSequence() || sources.size() == 0)
@@ -160,13 +202,7 @@ DataSpec data_spec_from_yaml(const YAML::Node& node, const std::string& file) {
 }
 
 DataSpec data_spec_load(const std::string& path) {
-  std::string text = read_file(path);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    fail(path, ":", e.mark.line + 1, ": invalid YAML: ", e.msg);
-  }
+  YAML::Node root = yaml_parse(read_file(path), path);
   // A data spec may stand alone or sit under `data:` in a larger config.
   if (root.IsMap() && root["data"] && !root["sources"]) return data_spec_from_yaml(root["data"], path);
   return data_spec_from_yaml(root, path);

@@ -46,8 +46,9 @@ struct GoldItem {
 };
 
 // "gsm8k:PATH", "math:PATH", "tinygsm:PATH", "omi1:PATH", "omi2:PATH" (jsonl, importers.h), or
-// "synthetic:SPLIT[:COUNT[:SEED]]" (math world; COUNT default 1000, SEED default 1). A tinygsm
-// file's gold answers come from running its code.
+// "synthetic:SPLIT[:COUNT[:SEED]]" (math world; COUNT default 1000, at most kMaxGoldProblems, SEED
+// default 1). A tinygsm file's gold answers come from running its code.
+inline constexpr int64_t kMaxGoldProblems = 1'000'000;
 std::vector<GoldItem> load_gold_dataset(const std::string& spec);
 
 // Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k).

@@ -36,8 +36,13 @@ std::vector<GoldItem> load_gold_dataset(const std::string& spec) {
       return (int64_t)v;
     };
     int64_t count = parts.size() > 1 ? number(parts[1], "COUNT") : 1000;
+    if (count > kMaxGoldProblems)
+      fail("--dataset '", spec, "': COUNT must be at most ", kMaxGoldProblems, " (problems generated and kept in memory)");
     uint64_t seed = parts.size() > 2 ? (uint64_t)number(parts[2], "SEED") : 1;
-    for (const MathProblem& p : mathworld_generate(parts[0], count, seed)) out.push_back({p.question, mathworld_answer_text(p)});
+    for (int64_t i = 0; i < count; i++) {   // one problem at a time: only question and answer are kept
+      MathProblem p = mathworld_problem(parts[0], i, seed);
+      out.push_back({p.question, mathworld_answer_text(p)});
+    }
     return out;
   }
   if (!importer_kind_known(kind) || kind == "text")

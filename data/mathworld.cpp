@@ -350,6 +350,8 @@ MathProblem mathworld_problem(std::string_view split, int64_t index, uint64_t se
 }
 
 std::vector<MathProblem> mathworld_generate(std::string_view split, int64_t count, uint64_t seed, int min_ops, int max_ops) {
+  if (count < 0 || count > kMaxMathProblems)
+    fail("math world: ", count, " problems asked of split '", std::string(split), "'; at most ", kMaxMathProblems);
   std::vector<MathProblem> out;
   out.reserve(count);
   for (int64_t i = 0; i < count; i++) out.push_back(mathworld_problem(split, i, seed, min_ops, max_ops));

@@ -76,6 +76,9 @@ struct MathProblem {
 // Problem `index` of a split (min_ops/max_ops 0: the split's default range). Error on an unknown
 // split or an ops range outside 1..8.
 MathProblem mathworld_problem(std::string_view split, int64_t index, uint64_t seed, int min_ops = 0, int max_ops = 0);
+// Problems 0..count-1 of a split, all in memory: count is at most kMaxMathProblems (an error
+// otherwise, where the caller's own limit did not already stop it).
+inline constexpr int64_t kMaxMathProblems = 10'000'000;
 std::vector<MathProblem> mathworld_generate(std::string_view split, int64_t count, uint64_t seed, int min_ops = 0,
                                             int max_ops = 0);
 

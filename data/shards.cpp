@@ -192,4 +192,16 @@ int64_t loader_total_tokens(const DataLoader& dl) {
   return total;
 }
 
+void loader_check_vocab(const DataLoader& dl, int vocab_size) {
+  if (dl.vocab_size <= vocab_size) return;   // shard_read checked every id against the header's vocab
+  for (size_t s = 0; s < dl.shards.size(); s++) {
+    const std::vector<int>& tokens = dl.shards[s];
+    for (size_t i = 0; i < tokens.size(); i++)
+      if (tokens[i] >= vocab_size)
+        fail("shard '", dl.paths[s], "': token ", tokens[i], " at position ", i, " is not below the model's vocab size ",
+             vocab_size, " (the shard was written with a vocabulary of ", dl.vocab_size, "; shards and tokenizer from ",
+             "different builds? delete the data directory to rebuild it)");
+  }
+}
+
 }  // namespace chamber

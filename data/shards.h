@@ -50,5 +50,8 @@ DataLoader loader_open(const std::string& pattern, int B, int T);
 // Fills inputs and targets, each B*T ints, and advances the cursor.
 void loader_next(DataLoader& dl, int* inputs, int* targets);
 int64_t loader_total_tokens(const DataLoader& dl);
+// Error naming the shard, the position and the id if any token is not below `vocab_size` (the
+// model's): shards written by another tokenizer than the run's.
+void loader_check_vocab(const DataLoader& dl, int vocab_size);
 
 }  // namespace chamber

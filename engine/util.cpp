@@ -7,19 +7,48 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace chamber {
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read '", path, "': ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot read '", path, "': ", std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    fail("cannot read '", path, "': ", std::strerror(e));
+  }
+  // A device such as /dev/zero or /dev/urandom never ends: reading it would fill the memory.
+  const char* not_a_file = S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : nullptr;
+  if (not_a_file) {
+    ::close(fd);
+    fail("cannot read '", path, "': it is ", not_a_file, ", not a file");
+  }
+  const bool regular = S_ISREG(st.st_mode);
+  std::string out;
+  if (regular) out.reserve((size_t)st.st_size);
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      fail("cannot read '", path, "': ", std::strerror(e));
+    }
+    if (n == 0) break;
+    if (!regular && out.size() + (size_t)n > kMaxStreamBytes) {
+      ::close(fd);
+      fail("cannot read '", path, "': it is not a regular file (a pipe?) and gives more than ",
+           human_bytes((double)kMaxStreamBytes), "; write it to a file first");
+    }
+    out.append(buf.data(), (size_t)n);
+  }
+  ::close(fd);
+  return out;
 }
 
 void for_each_nonblank_line(std::string_view text,
@@ -90,6 +119,11 @@ std::string path_join(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
   if (!b.empty() && b[0] == '/') return b;
   return a.back() == '/' ? a + b : a + "/" + b;
+}
+
+bool is_plain_name(const std::string& name) {
+  return !name.empty() && name[0] != '.' && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
 }
 
 std::string dirname_of(const std::string& path) {

@@ -34,7 +34,10 @@ template <typename... Args>
 }
 
 // ---- files ----
-std::string read_file(const std::string& path);          // whole file; Error naming the path if unreadable
+// The whole file; Error naming the path if it is unreadable, a directory or a device (/dev/zero
+// would never end). A pipe is read up to kMaxStreamBytes.
+inline constexpr size_t kMaxStreamBytes = size_t(1) << 30;
+std::string read_file(const std::string& path);
 // Calls fn(line, line_no) for every line of `text` that is not blank (only spaces, tabs or \r),
 // numbered from 1 as an editor shows them, for messages about line-oriented files (jsonl).
 void for_each_nonblank_line(std::string_view text,
@@ -47,6 +50,9 @@ void remove_all(const std::string& path);                // rm -rf (no error if 
 void write_file_atomic(const std::string& path, std::string_view contents);
 void fsync_dir(const std::string& dir);                  // makes a rename in `dir` durable
 std::string path_join(const std::string& a, const std::string& b);
+// One directory inside its parent: not empty, no '/', not starting with '.' (so neither "." nor
+// ".." nor hidden). Run names must be, so that runs/<name> stays inside runs/.
+bool is_plain_name(const std::string& name);
 std::string dirname_of(const std::string& path);
 
 // ---- deterministic random numbers ----

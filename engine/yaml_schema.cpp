@@ -1,25 +1,23 @@
 #include "engine/yaml_schema.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "engine/util.h"
+#include "engine/util_yaml.h"
 
 namespace chamber {
 
 std::string YamlMap::where(const std::string& key) const {
   std::string full = path.empty() ? key : path + "." + key;
-  int line = -1;
-  if (node && node.IsMap() && node[key]) line = node[key].Mark().line;
-  if (line < 0 && node) line = node.Mark().line;
-  std::string out = file;
-  if (line >= 0) {
-    out += ':';
-    out += std::to_string(line + 1);
+  std::string at = file;
+  if (node && node.IsMap() && node[key]) {
+    at = yaml_where(file, node[key]);
+  } else if (node && node.Mark().line >= 0) {
+    at = file + ":" + std::to_string(node.Mark().line + 1);
   }
-  out += ": '";
-  out += full;
-  out += '\'';
-  return out;
+  return at + ": '" + full + "'";
 }
 
 void YamlMap::bad(const std::string& key, const std::string& why) const {
@@ -27,6 +25,23 @@ void YamlMap::bad(const std::string& key, const std::string& why) const {
 }
 
 bool YamlMap::has(const std::string& key) const { return node && node.IsMap() && node[key]; }
+
+// For an integer field whose text did not convert, why: a fraction, too large for the type (its
+// range given), or a whole number written with an exponent.
+template <typename T>
+static std::string integer_problem(const std::string& text) {
+  double value = 0;
+  try {
+    value = YAML::Node(text).as<double>();
+  } catch (const YAML::Exception&) {
+    return "must be an integer, got '" + text + "'";
+  }
+  if (value != std::floor(value)) return "must be a whole number, got '" + text + "'";
+  if (value < (double)std::numeric_limits<T>::min() || value > (double)std::numeric_limits<T>::max())
+    return "must be an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+           std::to_string(std::numeric_limits<T>::max()) + ", got '" + text + "'";
+  return "must be written as a plain integer (digits only), got '" + text + "'";
+}
 
 template <typename T>
 static void read_scalar(YamlMap& m, const std::string& key, T& out, const char* type_name) {
@@ -37,6 +52,7 @@ static void read_scalar(YamlMap& m, const std::string& key, T& out, const char* 
   try {
     out = v.as<T>();
   } catch (const YAML::Exception&) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) m.bad(key, integer_problem<T>(v.Scalar()));
     m.bad(key, std::string("must be ") + type_name + ", got '" + v.Scalar() + "'");
   }
 }
@@ -82,6 +98,16 @@ void YamlMap::get(const std::string& key, std::vector<double>& out) {
   }
 }
 
+bool YamlMap::number(const std::string& key, double& out) const {
+  if (!has(key) || !node[key].IsScalar()) return false;
+  try {
+    out = node[key].as<double>();
+    return true;
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
 YamlMap YamlMap::sub(const std::string& key) {
   used.insert(key);
   YamlMap child;
@@ -119,27 +145,24 @@ YamlMap yaml_root(const YAML::Node& node, const std::string& file) {
   return m;
 }
 
-YAML::Node yaml_load_file(const std::string& path) {
-  std::string text = read_file(path);
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    fail(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
-  }
+YAML::Node yaml_load_file(const std::string& path) { return yaml_parse(read_file(path), path); }
+
+YAML::Node yaml_load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = yaml_load_file(path);
+  yaml_root(root, path);   // the top level must be a map before --set can add keys to it
+  for (const auto& o : overrides) yaml_apply_override(root, o);
+  return root;
 }
 
-void yaml_apply_override(YAML::Node& root, const std::string& assignment) {
-  size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    fail("--set '", assignment, "': expected KEY.PATH=VALUE, e.g. --set train.lr=3e-4");
-  std::string key_path = assignment.substr(0, eq);
-  std::string value_text = assignment.substr(eq + 1);
-  YAML::Node value;
-  try {
-    value = YAML::Load(value_text);
-  } catch (const YAML::Exception& e) {
-    fail("--set '", assignment, "': the value is not valid YAML: ", e.what());
-  }
+YAML::Node yaml_copy_map(const YAML::Node& map) {
+  YAML::Node copy(YAML::NodeType::Map);
+  copy.SetStyle(map.Style());
+  for (const auto& kv : map) copy[kv.first] = kv.second;
+  return copy;
+}
+
+void yaml_set_path(YAML::Node& root, const std::string& key_path, const YAML::Node& value,
+                   const std::string& what) {
   std::vector<std::string> keys;
   size_t start = 0;
   while (true) {
@@ -148,19 +171,34 @@ void yaml_apply_override(YAML::Node& root, const std::string& assignment) {
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
-  // yaml-cpp nodes are handles: walk with fresh handles, creating maps as needed.
+  for (const auto& k : keys)
+    if (k.empty()) fail(what, ": empty key in the path '", key_path, "'");
+  if (root && !root.IsMap() && !root.IsNull()) fail(what, ": the config's top level is not a map of settings");
+  // yaml-cpp nodes are handles: `map[k] = node` repoints the entry rather than writing into the
+  // node it held, so each map on the path is first replaced by a copy of itself. Assigning one
+  // handle to another would write through it, hence a fresh handle per level.
   std::vector<YAML::Node> chain{root};
   for (size_t i = 0; i + 1 < keys.size(); i++) {
     YAML::Node cur = chain.back();
-    if (keys[i].empty()) fail("--set '", assignment, "': empty key in the path");
-    if (!cur[keys[i]] || !cur[keys[i]].IsMap()) {
-      if (cur[keys[i]] && !cur[keys[i]].IsNull())
-        fail("--set '", assignment, "': '", keys[i], "' is not a map of settings");
-      cur[keys[i]] = YAML::Node(YAML::NodeType::Map);
-    }
+    YAML::Node child = cur[keys[i]];
+    if (child && !child.IsNull() && !child.IsMap())
+      fail(what, ": '", keys[i], "' is not a map of settings");
+    cur[keys[i]] = child && child.IsMap() ? yaml_copy_map(child) : YAML::Node(YAML::NodeType::Map);
     chain.push_back(cur[keys[i]]);
   }
   chain.back()[keys.back()] = value;
+}
+
+void yaml_apply_override(YAML::Node& root, const std::string& assignment) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    fail("--set '", assignment, "': expected KEY.PATH=VALUE, e.g. --set train.lr=3e-4");
+  // A long value (a whole YAML map) is cut short in messages.
+  std::string shown = assignment;
+  if (shown.size() > 48) shown = shown.substr(0, std::min(shown.find('\n'), (size_t)48)) + "...";
+  std::string what = "--set '" + shown + "'";
+  YAML::Node value = yaml_without_position(yaml_parse(assignment.substr(eq + 1), what));
+  yaml_set_path(root, assignment.substr(0, eq), value, what);
 }
 
 // 256, 0.95, 1e-06 rather than std::to_string's 256.000000.
@@ -184,7 +222,9 @@ void require_range(const YamlMap& m, const std::string& key, double value, doubl
                    const std::string& note) {
   if (value >= lo && value <= hi) return;
   std::string message;
-  if (lo == -kUnbounded) {
+  if (lo == -kUnbounded && hi == kUnbounded) {
+    message = "must be a number";   // only NaN gets here
+  } else if (lo == -kUnbounded) {
     message = "must be <= " + format_number(hi);
   } else if (hi == kUnbounded) {
     message = "must be >= " + format_number(lo);

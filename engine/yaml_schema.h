@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -31,22 +32,42 @@ struct YamlMap {
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<std::string>& out);
   void get(const std::string& key, std::vector<double>& out);
+  // True when node[key] is a scalar that reads as a number (then in out), for range checks made
+  // before the typed read: 1e10 for an int field is out of range, not "not an integer".
+  bool number(const std::string& key, double& out) const;
   YamlMap sub(const std::string& key);        // nested map (absent -> empty map)
   YAML::Node raw(const std::string& key);     // the node itself, marked used
   // Errors on any key present in the node that was never read.
   void finish() const;
-  // "file:line: key path" for messages about a field.
+  // "file:line: 'key.path'" for messages about a field; "file (from --set): 'key.path'" when the
+  // value came from --set (it has no position in the file).
   std::string where(const std::string& key) const;
   [[noreturn]] void bad(const std::string& key, const std::string& why) const;
 };
 
 YamlMap yaml_root(const YAML::Node& node, const std::string& file);
-YAML::Node yaml_load_file(const std::string& path);   // Error with file and line on syntax errors
+// The file parsed by yaml_parse (engine/util_yaml.h): errors with file and line on syntax errors,
+// duplicate keys, a second document or an alias bomb.
+YAML::Node yaml_load_file(const std::string& path);
+// A config file (its top level must be a map, or empty) with `--set` overrides applied.
+YAML::Node yaml_load_config(const std::string& path, const std::vector<std::string>& overrides);
 
 // Applies `--set a.b.c=value` overrides in place: the value is parsed as YAML (so numbers stay
-// numbers, `[1,2]` is a list). Intermediate maps are created; a key that the schema does not know
-// is caught later by finish(), like a typo in the file.
+// numbers, `[1,2]` is a list) and carries no file position, so messages about it say --set.
+// Intermediate maps are created; a key that the schema does not know is caught later by finish(),
+// like a typo in the file.
 void yaml_apply_override(YAML::Node& root, const std::string& assignment);
+
+// Sets root[k1][k2]...[kn] = value for the dotted path "k1.k2...kn", creating missing maps.
+// Copy on write: every map on the path is replaced by a shallow copy before it changes, so a
+// node shared with another tree (yaml_copy_map, an alias) is never modified. `what` names the
+// setting in errors (e.g. "--set 'a.b=1'").
+void yaml_set_path(YAML::Node& root, const std::string& key_path, const YAML::Node& value,
+                   const std::string& what);
+// A new map holding the same key and value nodes as `map`: replacing one of its values (with a
+// node, `copy[k] = YAML::Node(v)`) leaves `map` as it was, and positions in the file are kept,
+// unlike YAML::Clone, which puts every node on line 1.
+YAML::Node yaml_copy_map(const YAML::Node& map);
 
 // Range checks used by config readers: the message names the field, the allowed range and the
 // value, then `note` (what the value means) when there is one.
@@ -81,8 +102,27 @@ void yaml_get_fields(YamlMap& map, Config& c, const std::vector<ConfigField<Conf
   for (const auto& f : fields) std::visit([&](auto member) { map.get(f.key, c.*member); }, f.member);
 }
 
+// Range checks on a field's number as written, before the typed read (an int field holding
+// 1e10 is out of range, which says more than "must be an integer").
+template <typename Config>
+void yaml_check_written_ranges(const YamlMap& map, const std::vector<ConfigField<Config>>& fields) {
+  for (const auto& f : fields)
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_cvref_t<decltype(std::declval<Config&>().*member)>;
+          double written = 0;
+          if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+            if (!map.number(f.key, written)) return;
+            if (f.positive) require_positive(map, f.key, written, f.note);
+            else require_range(map, f.key, written, f.lo, f.hi, f.note);
+          }
+        },
+        f.member);
+}
+
 template <typename Config>
 void yaml_read_fields(YamlMap& map, Config& c, const std::vector<ConfigField<Config>>& fields) {
+  yaml_check_written_ranges(map, fields);
   yaml_get_fields(map, c, fields);
   map.finish();
   for (const auto& f : fields)

@@ -35,7 +35,7 @@ struct EvalArgs {
 };
 
 void cmd_eval(const EvalArgs& a) {
-  YAML::Node root = a.config.empty() ? YAML::Node(YAML::NodeType::Map) : yaml_load_file(a.config);
+  YAML::Node root = a.config.empty() ? YAML::Node(YAML::NodeType::Map) : yaml_load_config(a.config, {});
   for (const auto& o : a.overrides) yaml_apply_override(root, o);
   YamlMap top = yaml_root(root, a.config.empty() ? "(command line)" : a.config);
   std::string checkpoint, device = "cpu", out;
@@ -75,8 +75,10 @@ void register_eval_commands(CLI::App& app) {
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint or run directory");
   cmd->add_option("--eval-set", a->eval_sets,
                   "set to evaluate, repeatable: synthetic:SPLIT or gsm8k:PATH (default synthetic:test)");
-  cmd->add_option("--count", a->count, "problems per set (default 200; 0 = a file's every problem)");
-  cmd->add_option("--samples", a->samples, "samples per problem for pass@k / maj@k (default 8)");
+  cmd->add_option("--count", a->count, "problems per set (default 200; 0 = a file's every problem)")
+      ->check(CLI::Range(0, kMaxEvalProblems));
+  cmd->add_option("--samples", a->samples, "samples per problem for pass@k / maj@k (default 8)")
+      ->check(CLI::Range(0, kMaxEvalSamples));
   cmd->add_option("--out", a->out, "output directory (default <checkpoint>/eval)");
   cmd->add_option("--device", a->device, "cpu | cpu-ref | cuda | simt | auto");
   cmd->add_option("--threads", a->threads, "CPU threads (default all cores)");

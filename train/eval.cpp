@@ -35,8 +35,9 @@ EvalConfig read_eval_config(YamlMap m) {
   m.get("problem_seed", c.problem_seed);
   m.finish();
   if (c.sets.empty()) m.bad("sets", "must name at least one set (e.g. synthetic:test)");
-  if (c.count < 0) m.bad("count", "must be >= 0 (0 = every problem of a file set)");
-  if (c.n_samples < 0) m.bad("n_samples", "must be >= 0");
+  require_range(m, "count", c.count, 0, kMaxEvalProblems, "0 = every problem of a file set");
+  require_range(m, "n_samples", c.n_samples, 0, kMaxEvalSamples);
+  require_range(m, "temperature", c.temperature, 0, 100);
   if (!c.greedy && c.n_samples == 0) m.bad("n_samples", "must be > 0 when greedy is false (nothing to evaluate)");
   for (int k : c.k)
     if (c.n_samples > 0 && k > c.n_samples)
@@ -57,11 +58,14 @@ std::vector<EvalProblem> load_eval_set(const std::string& spec, int count, int64
     if (!math_split_known(split))
       fail("eval set '", spec, "': unknown math world split '", split, "' (train, rl, test, easy, hard)");
     if (count <= 0) fail("eval set '", spec, "': a synthetic set needs count > 0");
+    if (count > kMaxEvalProblems) fail("eval set '", spec, "': count ", count, " is more than ", kMaxEvalProblems, " problems");
     for (const MathProblem& p : mathworld_generate(split, count, (uint64_t)seed))
       out.push_back({spec + "#" + std::to_string(out.size()), p.prompt, mathworld_answer_text(p)});
     return out;
   }
   std::vector<GoldItem> gold = load_gold_dataset(spec);  // gsm8k:PATH, math:PATH, ...
+  if (count <= 0 && gold.size() > (size_t)kMaxEvalProblems)
+    fail("eval set '", spec, "': ", gold.size(), " problems, more than ", kMaxEvalProblems, "; set a count");
   for (size_t i = 0; i < gold.size() && (count <= 0 || (int)i < count); i++)
     out.push_back({spec + "#" + std::to_string(i), gold[i].question + "\n\n", gold[i].answer});
   return out;
@@ -208,6 +212,11 @@ EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& 
   res.set = set_name;
   res.problems = (int)problems.size();
   if (problems.empty()) return res;
+  const int64_t generations_asked = (int64_t)problems.size() * ((cfg.greedy ? 1 : 0) + (int64_t)cfg.n_samples);
+  if (generations_asked > kMaxEvalGenerations)
+    fail("eval set '", set_name, "': ", problems.size(), " problems x ", (cfg.greedy ? 1 : 0) + cfg.n_samples,
+         " generations each is ", generations_asked, ", more than ", kMaxEvalGenerations,
+         " (every generation is kept in memory and written out); lower count or n_samples");
   double t0 = now_seconds();
   std::vector<std::vector<int>> prompt_ids;
   int longest = 1;

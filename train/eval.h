@@ -47,6 +47,11 @@ struct EvalConfig {
   int64_t seed = 1;               // sampling
   int64_t problem_seed = 1;       // the math world's seed (which problems a synthetic set holds)
 };
+// Limits: every generation of a set is kept in memory (and written to generations.jsonl).
+inline constexpr int kMaxEvalProblems = 1'000'000;        // count, and a file set's problems
+inline constexpr int kMaxEvalSamples = 100'000;           // n_samples
+inline constexpr int64_t kMaxEvalGenerations = 2'000'000; // problems x (greedy + n_samples), per set
+
 // Reads an `eval:` map strictly (unknown keys are errors naming the key and line).
 EvalConfig read_eval_config(YamlMap m);
 

@@ -1,5 +1,5 @@
 // Reading an experiment (see experiment.h): the top-level keys, `config: PATH` sections merged
-// with their inline overrides, the sweep applied per run through yaml_apply_override, and each
+// with their inline overrides, the sweep applied per run through yaml_set_path, and each
 // run's configs parsed by their own strict readers (pretrain.h, rl.h, eval.h) up front.
 #include "train/experiment.h"
 
@@ -22,13 +22,14 @@ std::string hash_hex(const std::string& text) {
   return buf;
 }
 
-// `over` merged into a copy of `base`: maps merge key by key, anything else replaces.
+// `over` merged into `base`: maps merge key by key, anything else replaces. The result shares its
+// nodes with both (yaml_copy_map), which stay unchanged, and messages keep their file lines.
 static YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
-  YAML::Node out = YAML::Clone(base);
+  YAML::Node out = yaml_copy_map(base);
   for (const auto& kv : over) {
     std::string key = kv.first.as<std::string>();
     if (out[key] && out[key].IsMap() && kv.second.IsMap()) out[key] = merge_yaml(out[key], kv.second);
-    else out[key] = YAML::Clone(kv.second);
+    else out[key] = kv.second;
   }
   return out;
 }
@@ -40,7 +41,7 @@ static YAML::Node resolve_section(const YAML::Node& node, const std::string& fil
   if (!node || node.IsNull()) return YAML::Node(YAML::NodeType::Map);
   if (!node.IsMap())
     fail(file, ":", node.Mark().line + 1, ": '", key, "' must be a map (inline settings, or config: PATH)");
-  if (!node["config"]) return YAML::Clone(node);
+  if (!node["config"]) return yaml_copy_map(node);
   const YAML::Node& path_node = node["config"];
   if (!path_node.IsScalar())
     fail(file, ":", path_node.Mark().line + 1, ": '", key, ".config' must be a path to a YAML file");
@@ -49,6 +50,7 @@ static YAML::Node resolve_section(const YAML::Node& node, const std::string& fil
     fail(file, ":", path_node.Mark().line + 1, ": '", key, ".config': no file ", path,
          " (paths are relative to the working directory)");
   YAML::Node base = yaml_load_file(path);
+  yaml_root(base, path);   // its top level must be a map
   YAML::Node over(YAML::NodeType::Map);
   for (const auto& kv : node)
     if (kv.first.as<std::string>() != "config") over[kv.first] = kv.second;
@@ -63,23 +65,37 @@ static nlohmann::json eval_config_json(const EvalConfig& c) {
           {"seed", c.seed}, {"problem_seed", c.problem_seed}};   // batch_size does not change results
 }
 
+// A sweep value set as the file wrote it keeps its line for messages. Only values that emit as
+// their text did (scalars, flow-style lists and maps) are set that way, so the resolved configs,
+// and with them the run hashes, do not depend on how a value was laid out.
+static void apply_sweep_point(YAML::Node& root, const SweepPoint& point, const std::string& file) {
+  for (size_t i = 0; i < point.assignments.size(); i++) {
+    const std::string& a = point.assignments[i];
+    bool as_written = i < point.written.size() &&
+                      (point.written[i].IsScalar() || point.written[i].Style() == YAML::EmitterStyle::Flow);
+    if (as_written) yaml_set_path(root, a.substr(0, a.find('=')), point.written[i], file + " sweep");
+    else yaml_apply_override(root, a);
+  }
+}
+
 // One run: the experiment root with the sweep point's assignments applied, then each section.
+// `root` is the run's own copy (yaml_copy_map); every change below copies on write, so the
+// experiment's nodes stay as the file wrote them.
 static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, const SweepPoint& point,
                                  bool has_seed) {
   ExperimentRun run;
   run.id = point.id;
   run.axes = point.axes;
-  for (const auto& a : point.assignments) yaml_apply_override(root, a);
   const std::string& file = exp.file;
+  apply_sweep_point(root, point, file);
   std::string label;
 
   // ---- pretraining (required) ----
   if (!root["pretrain"]) fail(file, ": 'pretrain' is required (a pretraining config inline, or config: PATH)");
   YAML::Node pre = resolve_section(root["pretrain"], file, "pretrain", label);
-  pre["name"] = exp.name;
-  if (!pre["train"] || !pre["train"].IsMap()) pre["train"] = YAML::Node(YAML::NodeType::Map);
-  pre["train"]["device"] = exp.device;
-  pre["train"]["threads"] = exp.threads;
+  yaml_set_path(pre, "name", YAML::Node(exp.name), label);
+  yaml_set_path(pre, "train.device", YAML::Node(exp.device), label);
+  yaml_set_path(pre, "train.threads", YAML::Node(exp.threads), label);
   run.pretrain = parse_pretrain_config(pre, label);
   // The cache key ignores where it runs (device, threads) and the run name.
   PretrainConfig keyed = run.pretrain;
@@ -91,12 +107,12 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
   // ---- RL (optional) ----
   if (root["rl"] && !root["rl"].IsNull()) {
     YAML::Node rl = resolve_section(root["rl"], file, "rl", label);
-    rl["init"] = "(the pretrained checkpoint)";   // a file's own init (for `chamber rl`) is replaced
-    rl["name"] = exp.name + "/" + run.id;
-    if (!rl["train"] || !rl["train"].IsMap()) rl["train"] = YAML::Node(YAML::NodeType::Map);
-    rl["train"]["device"] = exp.device;
-    rl["train"]["threads"] = exp.threads;
-    if (has_seed) rl["train"]["seed"] = root["seed"];
+    // A file's own init (for `chamber rl`) is replaced.
+    yaml_set_path(rl, "init", YAML::Node("(the pretrained checkpoint)"), label);
+    yaml_set_path(rl, "name", YAML::Node(exp.name + "/" + run.id), label);
+    yaml_set_path(rl, "train.device", YAML::Node(exp.device), label);
+    yaml_set_path(rl, "train.threads", YAML::Node(exp.threads), label);
+    if (has_seed) yaml_set_path(rl, "train.seed", root["seed"], label);
     run.rl = parse_rl_config(rl, label);
     run.has_rl = true;
     RLConfig keyed_rl = run.rl;
@@ -161,8 +177,7 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
     std::string stem = file.substr(file.find_last_of('/') + 1);
     exp.name = stem.substr(0, stem.find('.'));
   }
-  if (exp.name.empty() || exp.name.find('/') != std::string::npos || exp.name[0] == '.')
-    top.bad("name", "must be a plain directory name, got '" + exp.name + "'");
+  if (!is_plain_name(exp.name)) top.bad("name", "must be a plain directory name, got '" + exp.name + "'");
   for (const auto& axis : exp.axes) {
     std::string head = axis.key.substr(0, axis.key.find('.'));
     if (head != "pretrain" && head != "rl" && head != "eval" && axis.key != "seed")
@@ -174,7 +189,7 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   em << root;
   exp.resolved_yaml = std::string(em.c_str()) + "\n";
   for (const SweepPoint& point : sweep_expand_grids(exp.grids)) {
-    YAML::Node copy = YAML::Clone(root);
+    YAML::Node copy = yaml_copy_map(root);
     bool has_seed = copy["seed"] || point.axes.count("seed");
     exp.runs.push_back(resolve_run(exp, copy, point, has_seed));
   }
@@ -182,9 +197,7 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
 }
 
 ExperimentConfig load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
-  YAML::Node root = yaml_load_file(path);
-  for (const auto& o : overrides) yaml_apply_override(root, o);
-  return parse_experiment(root, path);
+  return parse_experiment(yaml_load_config(path, overrides), path);
 }
 
 }  // namespace chamber

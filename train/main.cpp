@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <unistd.h>
 
 #include "engine/util.h"
@@ -35,6 +36,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const chamber::Error& e) {
     std::fprintf(stderr, "chamber: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Inputs are range-checked where they are read; this is the net under what slipped through.
+    std::fprintf(stderr, "chamber: error: out of memory: the run asks for more memory than this machine "
+                         "has; lower the sizes it sets (batch_size, seq_len, counts, token budgets)\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "chamber: internal error: %s\n", e.what());

@@ -42,8 +42,12 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
   top.get("name", cfg.name);
   cfg.model = read_model_config(top.sub("model"));
   cfg.data = top.raw("data");
+  cfg.data_file = file;
   // `data: configs/data/tiny_mix.yaml` names a data spec file instead of writing it inline.
-  if (cfg.data && cfg.data.IsScalar()) cfg.data = yaml_load_file(cfg.data.Scalar());
+  if (cfg.data && cfg.data.IsScalar()) {
+    cfg.data_file = cfg.data.Scalar();
+    cfg.data = yaml_load_file(cfg.data_file);
+  }
   if (!cfg.data || !cfg.data.IsMap())
     top.bad("data", "is required: a data spec inline, or the path of one (see configs/data/)");
   cfg.optim = read_optim_config(top.sub("optim"));
@@ -52,19 +56,22 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
   top.finish();
   require_range(t, "seq_len", cfg.train.seq_len, 1, cfg.model.context_length,
                 "at most model.context_length");
-  if (cfg.name.empty()) {
+  bool named = !cfg.name.empty();
+  if (!named) {
     std::string stem = file.substr(file.find_last_of('/') + 1);
     cfg.name = stem.substr(0, stem.find('.'));
   }
+  // The default run directory is runs/<name>: a name like ../x or /tmp/x would leave it.
+  if (!is_plain_name(cfg.name))
+    top.bad("name", std::string(named ? "" : "(taken from the file name) ") +
+                        "must be a plain directory name (the run goes to runs/<name>), got '" + cfg.name + "'");
   // The data spec is checked now too, so a typo there fails before any work.
-  data_spec_from_yaml(cfg.data, file);
+  data_spec_from_yaml(cfg.data, cfg.data_file);
   return cfg;
 }
 
 PretrainConfig load_pretrain_config(const std::string& path, const std::vector<std::string>& overrides) {
-  YAML::Node root = yaml_load_file(path);
-  for (const auto& o : overrides) yaml_apply_override(root, o);
-  return parse_pretrain_config(root, path);
+  return parse_pretrain_config(yaml_load_config(path, overrides), path);
 }
 
 std::string pretrain_config_yaml(const PretrainConfig& cfg) {
@@ -116,8 +123,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
 
   // ---- data: build (or reuse) tokenizer + shards under OUT/data ----
   const std::string data_dir = path_join(out_dir, "data");
-  DataSpec spec = data_spec_from_yaml(cfg.data, cfg.file);
-  dataset_build(spec, data_dir, !opt.quiet);
+  DataSpec spec = data_spec_from_yaml(cfg.data, cfg.data_file.empty() ? cfg.file : cfg.data_file);
+  nlohmann::json manifest = dataset_build(spec, data_dir, !opt.quiet);
   const std::string tokenizer_path = path_join(data_dir, "tokenizer.json");
   Tokenizer tok = tokenizer_load(tokenizer_path);
   if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tok.vocab_size();
@@ -126,8 +133,21 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
          tok.vocab_size(), " (set it to 0 to follow the tokenizer)");
   model_config_finalize(cfg.model);
   const int B = tc.batch_size, T = tc.seq_len, N = B * T;
+  // Each split must hold one whole window, T inputs and the next token as the last target.
+  const nlohmann::json counts = manifest.value("tokens", nlohmann::json::object());   // {total, train, val}
+  for (const char* split : {"train", "val"}) {
+    if (!counts.is_object() || !counts.contains(split) || !counts[split].is_number_integer()) continue;
+    int64_t tokens = counts[split].get<int64_t>();
+    if (tokens < (int64_t)T + 1)
+      fail(cfg.file, ": the data's ", split, " split holds ", tokens, " tokens, fewer than train.seq_len + 1 = ", T + 1,
+           "; raise data.tokens", std::string(split) == "val" ? " or data.val_fraction" : "", " (or the sources' "
+           "count/repeat), or lower train.seq_len");
+  }
   DataLoader train = loader_open(path_join(data_dir, "train_*.bin"), B, T);
   DataLoader val = loader_open(path_join(data_dir, "val_*.bin"), B, T);
+  // Shards from another build (a different tokenizer) can hold ids the model has no row for.
+  loader_check_vocab(train, cfg.model.vocab_size);
+  loader_check_vocab(val, cfg.model.vocab_size);
   const std::string config_yaml = pretrain_config_yaml(cfg);
   write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
 
@@ -235,8 +255,9 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     if (!opt.quiet && (step % tc.log_interval == 0 || step == tc.steps - 1)) {
       double elapsed = now_seconds() - run_start;
       double eta = elapsed / steps_timed * (tc.steps - step - 1);
+      // The step as metrics.jsonl numbers it: 0 is the first update, so the last is steps - 1.
       std::fprintf(stderr, "step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f tok/s | ETA %s\n",
-                   step + 1, tc.steps, loss, lr, grad_norm, tokens_per_s, format_duration(eta).c_str());
+                   step, tc.steps, loss, lr, grad_norm, tokens_per_s, format_duration(eta).c_str());
     }
     bool last = step == tc.steps - 1;
     if (last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0))

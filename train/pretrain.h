@@ -26,9 +26,10 @@ struct TrainLoopConfig {
 
 struct PretrainConfig {
   std::string file;              // where it came from
-  std::string name;              // run name (default: the file's stem)
+  std::string name;              // run name (default: the file's stem): a plain directory name
   ModelConfig model;
   YAML::Node data;               // the data spec (data/dataset.h), built into OUT/data
+  std::string data_file;         // where the data spec was written (`file`, or the `data:` path)
   OptimConfig optim;
   TrainLoopConfig train;
 };

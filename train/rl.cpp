@@ -136,9 +136,7 @@ RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
 }
 
 RLConfig load_rl_config(const std::string& path, const std::vector<std::string>& overrides) {
-  YAML::Node root = yaml_load_file(path);
-  for (const auto& o : overrides) yaml_apply_override(root, o);
-  return parse_rl_config(root, path);
+  return parse_rl_config(yaml_load_config(path, overrides), path);
 }
 
 std::string rl_config_yaml(const RLConfig& c) {

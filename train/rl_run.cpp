@@ -19,10 +19,11 @@ static nlohmann::json rng_to_json(const Rng& r) {
   return {std::to_string(r.s[0]), std::to_string(r.s[1]), std::to_string(r.s[2]), std::to_string(r.s[3])};
 }
 
+// The step as metrics.jsonl numbers it (0 is the first update), so the two can be read together.
 static void print_line(const nlohmann::json& l, int steps) {
   auto num = [&](const char* k) { return l.contains(k) ? l[k].get<double>() : 0.0; };
   std::fprintf(stderr, "step %4d/%d | reward %.3f | len %.1f | kl %.4f | ent %.3f | clip %.3f",
-               l["step"].get<int>() + 1, steps, num("reward"), num("response_length"), num("kl"),
+               l["step"].get<int>(), steps, num("reward"), num("response_length"), num("kl"),
                num("entropy"), num("clip_fraction"));
   if (l.contains("explained_variance")) std::fprintf(stderr, " | ev %.3f", num("explained_variance"));
   if (l.contains("kept")) std::fprintf(stderr, " | kept %d", l["kept"].get<int>());

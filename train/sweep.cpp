@@ -1,9 +1,11 @@
 // Sweep grid expansion: see sweep.h.
 #include "train/sweep.h"
 
+#include <algorithm>
 #include <set>
 
 #include "engine/util.h"
+#include "engine/util_yaml.h"
 
 namespace chamber {
 
@@ -18,25 +20,30 @@ std::string yaml_flow_text(const YAML::Node& node) {
 
 // Nested maps are the same as dotted keys (`--set sweep.rl.kl_coef=[..]` builds them):
 // {rl: {kl_coef: [..]}} -> ("rl.kl_coef", [..]).
-static void flatten_sweep(const YAML::Node& node, const std::string& prefix,
+// Stops at kMaxSweepAxes entries, so nested maps cannot multiply the work.
+static void flatten_sweep(const YAML::Node& node, const std::string& prefix, const std::string& file,
                           std::vector<std::pair<std::string, YAML::Node>>& out) {
   for (const auto& kv : node) {
-    std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
-    if (kv.second.IsMap()) flatten_sweep(kv.second, key, out);
-    else out.push_back({key, kv.second});
+    if (!kv.first.IsScalar()) fail(yaml_where(file, kv.first), ": a 'sweep' key must be a dotted key like rl.kl_coef");
+    std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
+    if (kv.second.IsMap()) {
+      flatten_sweep(kv.second, key, file, out);
+    } else {
+      if (out.size() == kMaxSweepAxes)
+        fail(yaml_where(file, kv.first), ": 'sweep' has more than ", kMaxSweepAxes, " axes (keys)");
+      out.push_back({key, kv.second});
+    }
   }
 }
 
 std::vector<SweepAxis> sweep_axes_from_yaml(const YAML::Node& node, const std::string& file) {
   std::vector<SweepAxis> axes;
   if (!node || node.IsNull()) return axes;
-  auto where = [&](const YAML::Node& n) {
-    return file + (n.Mark().line >= 0 ? ":" + std::to_string(n.Mark().line + 1) : std::string()) + ": ";
-  };
+  auto where = [&](const YAML::Node& n) { return yaml_where(file, n) + ": "; };
   if (!node.IsMap())
     fail(where(node), "'sweep' must be a map from dotted keys to lists of values, e.g. sweep: {rl.kl_coef: [0.001, 0.01]}");
   std::vector<std::pair<std::string, YAML::Node>> entries;
-  flatten_sweep(node, "", entries);
+  flatten_sweep(node, "", file, entries);
   std::set<std::string> keys;
   for (const auto& [entry_key, values] : entries) {
     SweepAxis axis;
@@ -53,6 +60,7 @@ std::vector<SweepAxis> sweep_axes_from_yaml(const YAML::Node& node, const std::s
       for (const auto& seen : axis.values)
         if (seen == text) fail(at, "lists the value '", text, "' twice");
       axis.values.push_back(text);
+      axis.written.push_back(v);
     }
     for (const auto& other : keys)  // "rl" and "rl.kl_coef" would overwrite each other
       if (axis.key.rfind(other + ".", 0) == 0 || other.rfind(axis.key + ".", 0) == 0)
@@ -85,7 +93,7 @@ std::vector<SweepPoint> sweep_expand(const std::vector<SweepAxis>& axes) {
   size_t total = 1;
   for (const auto& a : axes) {
     total *= a.values.size();
-    if (total > 100000) fail("sweep: more than 100000 runs; sweep fewer values");
+    if (total > kMaxSweepRuns) fail("sweep: more than ", kMaxSweepRuns, " runs; sweep fewer values");
   }
   std::vector<SweepPoint> points;
   std::set<std::string> ids;
@@ -101,6 +109,7 @@ std::vector<SweepPoint> sweep_expand(const std::vector<SweepAxis>& axes) {
     for (size_t i = 0; i < axes.size(); i++) {
       const std::string& v = axes[i].values[pick[i]];
       p.assignments.push_back(axes[i].key + "=" + v);
+      if (pick[i] < axes[i].written.size()) p.written.push_back(axes[i].written[pick[i]]);
       p.axes[axes[i].key] = v;
       p.id += (i ? "__" : "") + id_safe(names[i]) + "-" + id_safe(v);
     }
@@ -132,6 +141,13 @@ std::vector<std::vector<SweepAxis>> sweep_grids_from_yaml(const YAML::Node& node
 
 std::vector<SweepPoint> sweep_expand_grids(const std::vector<std::vector<SweepAxis>>& grids) {
   if (grids.empty()) return sweep_expand({});
+  size_t total = 0;   // counted before expanding: a list of many large grids is refused up front
+  for (const auto& grid : grids) {
+    size_t runs = 1;
+    for (const auto& a : grid) runs = std::min(runs * a.values.size(), kMaxSweepRuns + 1);
+    total += runs;
+    if (total > kMaxSweepRuns) fail("sweep: more than ", kMaxSweepRuns, " runs over all grids; sweep fewer values");
+  }
   std::vector<SweepPoint> points;
   std::set<std::string> ids;
   for (const auto& grid : grids)

@@ -24,20 +24,28 @@ namespace chamber {
 struct SweepAxis {
   std::string key;                 // dotted key, e.g. "rl.kl_coef"
   std::vector<std::string> values; // each as YAML text ("0.001", "ppo", "[1, 2]")
+  std::vector<YAML::Node> written; // the values as the file wrote them (their lines, for messages)
 };
 
 struct SweepPoint {
   std::string id;
   std::vector<std::string> assignments;        // "rl.kl_coef=0.001", in axis order
+  std::vector<YAML::Node> written;             // each assignment's value as written, when known
   std::map<std::string, std::string> axes;     // key -> value text
 };
+
+// Limits that keep a sweep's cost in proportion to what it asks for: every run is resolved (its
+// configs parsed and hashed) before any work starts.
+inline constexpr size_t kMaxSweepAxes = 64;
+inline constexpr size_t kMaxSweepRuns = 10'000;   // over all grids
 
 // Reads a `sweep:` node (null -> no axes); nested maps read as dotted keys, so
 // {rl: {kl_coef: [..]}} equals {rl.kl_coef: [..]} (what `--set sweep.rl.kl_coef=[..]` writes). Each value must be a non-empty list without repeats;
 // errors name the file, line and key.
 std::vector<SweepAxis> sweep_axes_from_yaml(const YAML::Node& node, const std::string& file);
 
-// Every combination, first axis slowest. Error if two points would share an id.
+// Every combination, first axis slowest. Error if two points would share an id, or if there are
+// more than kMaxSweepRuns.
 std::vector<SweepPoint> sweep_expand(const std::vector<SweepAxis>& axes);
 
 // A sweep may also be a list of grids whose runs are the union: a study where some axes do not

@@ -13,6 +13,7 @@
 #include "data/dataset.h"
 #include "data/grader.h"
 #include "data/importers.h"
+#include "data/mathworld.h"
 #include "engine/util.h"
 #include "tests/test_util.h"
 
@@ -184,6 +185,20 @@ TEST(GraderParsers, MalformedImporterLines) {
   EXPECT_THROW(load_gold_dataset("tinygsm:" + path_join(dir, "bad.jsonl")), Error);
   write_file_atomic(path_join(dir, "bad_code.jsonl"), "{\"question\": \"q\", \"code\": \"def f():\\n    while True: pass\\n\"}\n");
   EXPECT_THROW(load_gold_dataset("tinygsm:" + path_join(dir, "bad_code.jsonl")), Error);
+}
+
+// Sizes that would not fit in memory are refused before anything is generated or read.
+TEST(GraderParsers, DatasetsAndFilesBeyondTheLimits) {
+  std::string msg = testing::error_of([] { load_gold_dataset("synthetic:test:100000000"); });
+  EXPECT_TRUE(testing::contains(msg, "'synthetic:test:100000000': COUNT must be at most 1000000")) << msg;
+  msg = testing::error_of([] { load_gold_dataset("synthetic:test:99999999999999999999999"); });
+  EXPECT_TRUE(testing::contains(msg, "COUNT must be at most 1000000")) << msg;
+  EXPECT_EQ(load_gold_dataset("synthetic:test:3").size(), 3u);
+  EXPECT_EQ(load_gold_dataset("synthetic:test:3")[2].answer, mathworld_answer_text(mathworld_problem("test", 2, 1)));
+  msg = testing::error_of([] { mathworld_generate("test", kMaxMathProblems + 1, 1); });
+  EXPECT_TRUE(testing::contains(msg, "at most 10000000")) << msg;
+  msg = testing::error_of([] { grade_predictions({{"q", "1"}}, "/dev/zero"); });
+  EXPECT_TRUE(testing::contains(msg, "cannot read '/dev/zero': it is a device, not a file")) << msg;
 }
 
 TEST(GraderParsers, MalformedPredictionFiles) {

@@ -95,6 +95,19 @@ TEST(ShardParsers, TokenAtOrAboveVocab) {
   EXPECT_NE(f.error_of(s), "");
 }
 
+// Shards written with a larger vocabulary than the model's (another tokenizer's build): the error
+// names the shard, the position and the id, where the model would only name the id.
+TEST(ShardParsers, IdsBeyondTheModelVocabNameTheShard) {
+  ShardFiles f;
+  shard_write(path_join(f.dir, "mix_000.bin"), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 300);
+  shard_write(path_join(f.dir, "mix_001.bin"), {1, 2, 3, 299, 5, 6, 7, 8, 9, 10}, 300);
+  DataLoader dl = loader_open(path_join(f.dir, "mix_*.bin"), 1, 4);
+  EXPECT_EQ(testing::error_of([&] { loader_check_vocab(dl, 300); }), "");
+  std::string msg = testing::error_of([&] { loader_check_vocab(dl, 260); });
+  EXPECT_NE(msg.find("shard '" + path_join(f.dir, "mix_001.bin") + "': token 299 at position 3 is not below the "
+                     "model's vocab size 260"), std::string::npos) << msg;
+}
+
 TEST(ShardParsers, RandomFlips) {
   ShardFiles f;
   Rng rng(99);

@@ -101,6 +101,18 @@ struct TinyWorld {
   ~TinyWorld() { gpt_destroy(model); }
 };
 
+// Every generation of a set is kept in memory: a set asking for more is refused before the first.
+TEST(Eval, GenerationsBeyondTheLimitAreRefused) {
+  TinyWorld w;
+  std::vector<EvalProblem> problems(3, {"p#0", "What is 4?\n\n", "4"});
+  EvalConfig cfg;
+  cfg.n_samples = 1'000'000;
+  cfg.k = {1};
+  std::string msg = testing::error_of([&] { evaluate_set(w.model, w.tok, "p", problems, cfg, nullptr); });
+  EXPECT_NE(msg.find("eval set 'p': 3 problems x 1000001 generations each is 3000003, more than 2000000"),
+            std::string::npos) << msg;
+}
+
 TEST(Eval, EvaluateSetEndToEnd) {
   TinyWorld w;
   std::vector<EvalProblem> problems = {{"p#0", "What is 2 plus 3?\n\n", "5"},

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <set>
 #include <sstream>
 
+#include "data/shards.h"
 #include "engine/checkpoint.h"
 #include "engine/safetensors.h"
 #include "engine/util.h"
@@ -180,6 +183,60 @@ TEST(Pretrain, NonFiniteLossStopsWithAMessage) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
   }
+}
+
+// The console and metrics.jsonl number steps alike: step s is the update made from the model
+// after s updates (its loss measured before it); val_loss at step s is measured after s updates.
+TEST(Pretrain, ConsoleStepsAreTheMetricsSteps) {
+  std::string dir = testing::temp_dir("pretrain_console");
+  std::string corpus = write_corpus(dir);
+  PretrainConfig cfg = small_config(corpus, 6);
+  cfg.train.log_interval = 2;
+  PretrainOptions opt = quiet(dir + "/run");
+  opt.quiet = false;
+  ::testing::internal::CaptureStderr();
+  run_pretrain(cfg, opt);
+  std::string console = ::testing::internal::GetCapturedStderr();
+  std::set<int> console_train, console_val, metrics_train, metrics_val;
+  std::istringstream lines(console);
+  for (std::string line; std::getline(lines, line);) {
+    int step = 0, total = 0;
+    if (std::sscanf(line.c_str(), "step %d/%d | loss", &step, &total) == 2) console_train.insert(step);
+    else if (std::sscanf(line.c_str(), "step %d | val_loss", &step) == 1) console_val.insert(step);
+  }
+  for (const auto& j : metrics_read(dir + "/run/metrics.jsonl")) {
+    if (j.contains("loss")) metrics_train.insert(j["step"].get<int>());
+    if (j.contains("val_loss")) metrics_val.insert(j["step"].get<int>());
+  }
+  EXPECT_EQ(console_train, (std::set<int>{0, 2, 4, 5})) << console;   // every log_interval, and the last
+  for (int step : console_train) EXPECT_TRUE(metrics_train.count(step)) << step;
+  EXPECT_EQ(console_val, metrics_val) << console;
+  EXPECT_EQ(*metrics_train.rbegin(), 5);
+  EXPECT_EQ(*metrics_val.rbegin(), 6);   // after the last update
+}
+
+// A split too small for one window of seq_len + 1 tokens names the split and the settings to
+// change; shards whose ids the model has no row for name the shard.
+TEST(Pretrain, DataThatCannotFeedTheModelIsNamed) {
+  std::string dir = testing::temp_dir("pretrain_small_data");
+  std::string corpus = write_corpus(dir);
+  PretrainConfig cfg = small_config(corpus, 2);
+  cfg.model.context_length = 1024;
+  cfg.train.seq_len = 1024;
+  std::string msg = error_of([&] { run_pretrain(cfg, quiet(dir + "/small")); });
+  EXPECT_TRUE(contains(msg, "test.yaml: the data's val split holds ")) << msg;
+  EXPECT_TRUE(contains(msg, "fewer than train.seq_len + 1 = 1025; raise data.tokens or data.val_fraction")) << msg;
+
+  run_pretrain(small_config(corpus, 2), quiet(dir + "/oov"));
+  std::string shard = dir + "/oov/data/train_000.bin";
+  int vocab = 0;
+  std::vector<int> tokens = shard_read(shard, &vocab);
+  tokens[7] = vocab + 50;
+  shard_write(shard, tokens, vocab + 100);   // as a build with a larger tokenizer would write it
+  PretrainOptions again = quiet(dir + "/oov");
+  again.overwrite = true;
+  msg = error_of([&] { run_pretrain(small_config(corpus, 2), again); });
+  EXPECT_TRUE(contains(msg, "shard '" + shard + "': token " + std::to_string(vocab + 50) + " at position 7")) << msg;
 }
 
 TEST(Pretrain, ConfigErrorsNameTheField) {

@@ -1,0 +1,163 @@
+// Run configs and command lines that no run can use: experiments whose sweep is an alias bomb or
+// asks for too many runs, run names that leave runs/, evaluation sizes beyond what fits in
+// memory, sampling temperatures that mean nothing. Each is an error naming the file, line or
+// flag and the allowed range, before any work starts.
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/util.h"
+#include "engine/util_yaml.h"
+#include "engine/yaml_schema.h"
+#include "tests/test_util.h"
+#include "tests/train/cli_harness.h"
+#include "train/cli.h"
+#include "train/eval.h"
+#include "train/experiment.h"
+#include "train/pretrain.h"
+#include "train/sweep.h"
+
+namespace chamber {
+namespace {
+
+using testing::contains;
+using testing::error_of;
+
+// A pretraining config, and the same as an experiment's section (train: on line 5 of both).
+const std::string kPretrainConfig = R"(model: {n_layer: 1, n_head: 2, n_embd: 16, context_length: 32}
+data: {tokenizer: {vocab_size: 300}, sources: [{kind: synthetic, style: tinygsm, split: train, count: 50}]}
+train: {steps: 5, seq_len: 32, batch_size: 2}
+)";
+const std::string kPretrain = "pretrain:\n  model: {n_layer: 1, n_head: 2, n_embd: 16, context_length: 32}\n"
+                              "  data: {tokenizer: {vocab_size: 300}, sources: [{kind: synthetic, style: tinygsm, "
+                              "split: train, count: 50}]}\n  train: {steps: 5, seq_len: 32, batch_size: 2}\n";
+
+// An experiment of about 1 KB (the report's was 947 bytes): nested maps under `sweep:` whose
+// anchors refer to each other nine levels deep. Flattening it would make 9^9 axes.
+std::string sweep_bomb() {
+  std::string text = "name: bomb\n" + kPretrain + "sweep:\n  rl:\n";
+  text += "    l0: &l0 {a: [1], b: [2], c: [3], d: [4], e: [5], f: [6], g: [7], h: [8], i: [9]}\n";
+  for (int l = 1; l < 9; l++) {
+    std::string name = std::to_string(l), previous = std::to_string(l - 1);
+    text.append("    l").append(name).append(": &l").append(name).append(" {k0: *l").append(previous);
+    for (int k = 1; k < 9; k++) text.append(", k").append(std::to_string(k)).append(": *l").append(previous);
+    text.append("}\n");
+  }
+  return text;
+}
+
+TEST(RunConfigParsers, SweepAliasBombIsRefused) {
+  std::string dir = testing::temp_dir("sweep_bomb");
+  write_file_atomic(dir + "/bomb.yaml", sweep_bomb());
+  EXPECT_LT(sweep_bomb().size(), 1200u);
+  std::string msg = error_of([&] { load_experiment(dir + "/bomb.yaml", {}); });
+  EXPECT_TRUE(contains(msg, dir + "/bomb.yaml: more than 100000 YAML nodes once aliases")) << msg;
+  // Given the node directly (not through the file reader), flattening stops at the axis limit.
+  YAML::Node sweep = YAML::Load(sweep_bomb())["sweep"];
+  msg = error_of([&] { sweep_grids_from_yaml(sweep, "bomb.yaml"); });
+  EXPECT_TRUE(contains(msg, "'sweep' has more than 64 axes")) << msg;
+}
+
+TEST(RunConfigParsers, SweepsWithTooManyRunsAreRefusedBeforeExpanding) {
+  std::string five_axes = "{seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], rl.a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "
+                          "rl.b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], rl.c: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "
+                          "rl.d: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}";
+  std::string msg = error_of([&] { sweep_expand_grids(sweep_grids_from_yaml(YAML::Load(five_axes), "t.yaml")); });
+  EXPECT_TRUE(contains(msg, "more than 10000 runs")) << msg;
+  // Two grids of 6000 runs each: each is allowed alone, not together.
+  std::string grid = "{rl.a: [1, 2, 3, 4, 5, 6], rl.b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "
+                     "rl.c: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], rl.d: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}";
+  msg = error_of([&] { sweep_expand_grids(sweep_grids_from_yaml(YAML::Load("[" + grid + ", " + grid + "]"), "t.yaml")); });
+  EXPECT_TRUE(contains(msg, "more than 10000 runs over all grids")) << msg;
+}
+
+// Sections are shared with the experiment file instead of cloned (a clone puts every node on
+// line 1), so a bad value names its line, also when a sweep sets it; --set values say --set.
+TEST(RunConfigParsers, ExperimentErrorsNameTheLine) {
+  auto parse = [](const std::string& text, const std::vector<std::string>& sets = {}) {
+    YAML::Node root = yaml_parse(text, "exp.yaml");
+    for (const auto& s : sets) yaml_apply_override(root, s);
+    return error_of([&] { parse_experiment(root, "exp.yaml"); });
+  };
+  std::string text = "name: e\n" + kPretrain;   // train: on line 5
+  std::string bad_steps = text;
+  bad_steps.replace(bad_steps.find("steps: 5"), 8, "steps: 0");
+  EXPECT_TRUE(contains(parse(bad_steps), "exp.yaml [pretrain]:5: 'train.steps' must be in [1, 1e+09], got 0"))
+      << parse(bad_steps);
+  std::string swept = text + "sweep:\n  pretrain.train.steps: [3, 0]\n";
+  EXPECT_TRUE(contains(parse(swept), "exp.yaml [pretrain]:7: 'train.steps' must be in [1, 1e+09], got 0"))
+      << parse(swept);
+  EXPECT_TRUE(contains(parse(text, {"pretrain.train.steps=0"}),
+                       "exp.yaml [pretrain] (from --set): 'train.steps' must be in [1, 1e+09], got 0"))
+      << parse(text, {"pretrain.train.steps=0"});
+  // A section's own file must be a map.
+  std::string dir = testing::temp_dir("exp_scalar");
+  write_file_atomic(dir + "/s.yaml", "just a string\n");
+  std::string from_file = "name: e\npretrain: {config: " + dir + "/s.yaml}\n";
+  EXPECT_TRUE(contains(parse(from_file), dir + "/s.yaml: the top level must be a map of settings")) << parse(from_file);
+}
+
+// The default run directory is runs/<name>; a name that is not one plain directory would put the
+// run somewhere else (../x, /tmp/x) or into runs/ itself.
+TEST(RunConfigParsers, PretrainNameStaysInsideRuns) {
+  auto pretrain_error = [](const std::string& name_line, const std::string& file) {
+    return error_of([&] { parse_pretrain_config(yaml_parse(name_line + kPretrainConfig, file), file); });
+  };
+  for (const char* name : {"../x", "/tmp/x", "a/b", ".hidden", "..", "."}) {
+    std::string msg = pretrain_error(std::string("name: '") + name + "'\n", "p.yaml");
+    EXPECT_TRUE(contains(msg, "p.yaml:1: 'name' must be a plain directory name (the run goes to runs/<name>), got '" +
+                                  std::string(name) + "'"))
+        << name << ": " << msg;
+  }
+  EXPECT_TRUE(contains(pretrain_error("", "configs/..yaml"), "'name' (taken from the file name) must be a plain"))
+      << pretrain_error("", "configs/..yaml");
+  EXPECT_EQ(pretrain_error("name: tiny-2\n", "p.yaml"), "");
+  EXPECT_EQ(pretrain_error("", "configs/tiny.yaml"), "");
+}
+
+TEST(RunConfigParsers, EvalSizesAndTemperatureHaveRanges) {
+  auto eval_error = [](const std::string& yaml) {
+    return error_of([&] { read_eval_config(yaml_root(yaml_parse(yaml, "e.yaml"), "e.yaml")); });
+  };
+  EXPECT_TRUE(contains(eval_error("count: 2000000000"), "e.yaml:1: 'count' must be in [0, 1e+06], got 2e+09"))
+      << eval_error("count: 2000000000");
+  EXPECT_TRUE(contains(eval_error("n_samples: 100000000"), "'n_samples' must be in [0, 100000], got 1e+08"))
+      << eval_error("n_samples: 100000000");
+  EXPECT_TRUE(contains(eval_error("temperature: .nan"), "'temperature' must be in [0, 100], got nan"));
+  EXPECT_TRUE(contains(eval_error("temperature: -1"), "'temperature' must be in [0, 100], got -1"));
+  EXPECT_EQ(eval_error("count: 1000000\nn_samples: 1\nk: [1]"), "");
+  // A synthetic set of more problems than the limit is refused before any is generated.
+  EXPECT_TRUE(contains(error_of([] { load_eval_set("synthetic:test", kMaxEvalProblems + 1, 1); }),
+                       "is more than 1000000 problems"));
+}
+
+std::string run_cli(void (*commands)(CLI::App&), std::vector<std::string> args) {
+  return testing::run_cli_with(commands, std::move(args));
+}
+
+TEST(RunConfigParsers, CommandLineValuesHaveRanges) {
+  // chamber eval: CLI11 refuses the value before anything is loaded.
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"--count", "2000000000"},
+                                                std::vector<std::string>{"--samples", "100000000"},
+                                                std::vector<std::string>{"--count", "-1"}}) {
+    std::vector<std::string> args = {"eval", "--checkpoint", "/nonexistent"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    EXPECT_THROW(run_cli(register_eval_commands, args), CLI::ValidationError) << flags[0] << " " << flags[1];
+  }
+  // chamber sample: a temperature that is NaN, negative or infinite is an error, not a greedy or
+  // garbled sample.
+  for (const char* t : {"nan", "-1", "inf", "101"}) {
+    std::string msg = error_of([&] {
+      run_cli(register_model_commands, {"sample", "--checkpoint", "/nonexistent", "--prompt", "x", "--temperature", t});
+    });
+    EXPECT_TRUE(contains(msg, "--temperature must be in [0, 100] (0 = greedy), got ")) << t << ": " << msg;
+  }
+  // A temperature in range gets past the check (and fails on the missing checkpoint).
+  std::string msg = error_of([&] {
+    run_cli(register_model_commands, {"sample", "--checkpoint", "/nonexistent", "--prompt", "x", "--temperature", "0.7"});
+  });
+  EXPECT_TRUE(contains(msg, "/nonexistent")) << msg;
+}
+
+}  // namespace
+}  // namespace chamber
