@@ -139,7 +139,7 @@ stage racecheck 45 sanitize racecheck
   grep -h '^pretrain:' "$log"
   grep -hE '^(fp32|tf32): relative L2' "$log"
   grep -hE '^attention \(B .*relative L2' "$log" | sort -u
-  grep -hE '^step +(1|30)/30 \|' "$log"
+  grep -hE '^step +[0-9]+/30 \|' "$log" | sed -n '1p;$p'  # the quickstart's first and last GRPO step
   grep -hE 'fallback|falls back' "$log" | sort -u | head -5
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
   grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -20
