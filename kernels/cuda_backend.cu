@@ -335,6 +335,7 @@ size_t cuda_scratch_bytes(int B, int T, int C, int NH) {
 
 void cuda_set_tf32_matmuls(bool enabled) { cuda_device::set_tf32_matmuls(enabled); }
 bool cuda_tf32_matmuls() { return cuda_device::tf32_matmuls(); }
+long cuda_gemm_fallbacks() { return cuda_device::gemm_fallbacks(); }
 
 void cuda_fill_normal(float* dst, size_t n, float mean, float stddev, uint64_t seed) {
   static curandGenerator_t generator = [] {

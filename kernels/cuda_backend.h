@@ -35,6 +35,9 @@ void cuda_memory_info(size_t* free_bytes, size_t* total_bytes);
 // GPU step with the CPU's to fp32 rounding; the environment's CHAMBER_TF32=0 sets it at start).
 void cuda_set_tf32_matmuls(bool enabled);
 bool cuda_tf32_matmuls();
+// Matmuls so far that cuBLASLt had no algorithm for (they ran a slower fallback, said once on
+// stderr); a test at real shapes requires none.
+long cuda_gemm_fallbacks();
 
 // Attention kernels: "auto" (the default: cuBLASLt products over T x T scores in scratch when that
 // scratch is at most 2 GiB, else the flash kernels), "flash", "materialized" or "simt"; the

@@ -25,6 +25,8 @@ void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A,
 // speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU build only.
 void set_tf32_matmuls(bool enabled);
 bool tf32_matmuls();
+// How many products so far took a fallback instead of cuBLASLt (GPU build only).
+long gemm_fallbacks();
 // The same product by a simple kernel (one thread per element of D): what gemm falls back to when
 // cuBLASLt has no algorithm for a shape or alignment.
 void gemm_simple(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,

@@ -23,6 +23,7 @@
 // Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM):
 // cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
 // operands, transposes, leading dimensions, strides, beta and bias each op passes).
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -209,6 +210,10 @@ Plan make_plan(const PlanKey& key) {
   return plan;
 }
 
+// Products that took a slower path than cuBLASLt's (gemm_simple, or GELU in its own kernel);
+// tests at real shapes require none.
+std::atomic<long> g_fallbacks{0};
+
 // TF32 products unless the user asked for strict fp32 (cuda_set_tf32_matmuls, CHAMBER_TF32=0).
 bool g_tf32_matmuls = [] {
   const char* env = std::getenv("CHAMBER_TF32");
@@ -258,6 +263,7 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
   if (lt_matmul(trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D,
                 ldd, stride_d, batch, bias, nullptr, stream))
     return;
+  g_fallbacks++;
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
@@ -276,6 +282,7 @@ void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A,
   if (ldd % 8 == 0 && lt_matmul(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, D,
                                 ldd, 0, 1, bias, pre_gelu, stream))
     return;
+  g_fallbacks++;
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no GELU-epilogue algorithm for a gemm (m=%d n=%d "
@@ -288,6 +295,7 @@ void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A,
 
 void set_tf32_matmuls(bool enabled) { g_tf32_matmuls = enabled; }
 bool tf32_matmuls() { return g_tf32_matmuls; }
+long gemm_fallbacks() { return g_fallbacks.load(); }
 
 #else  // SIMT emulation: the reference GEMM
 

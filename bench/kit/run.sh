@@ -137,7 +137,7 @@ stage racecheck 45 sanitize racecheck
   echo "== summary: $(head -3 "$out/device.txt" | tr '\n' ' ')"
   for name in "${order[@]}"; do printf '%-10s %s\n' "$name" "${result[$name]}"; done
   grep -h '^pretrain:' "$log"
-  grep -hE '^(fp32|tf32): relative L2' "$log"
+  grep -hE '^(fp32|tf32|gpt2-124m tf32):' "$log"
   grep -hE '^attention \(B .*relative L2' "$log" | sort -u
   grep -hE '^step +[0-9]+/30 \|' "$log" | sed -n '1p;$p'  # the quickstart's first and last GRPO step
   grep -hE 'fallback|falls back' "$log" | sort -u | head -5

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/backend.h"
 #include "tests/engine/step_cases.h"
 #ifdef CHAMBER_HAVE_CUDA
 #include "kernels/cuda_backend.h"
@@ -69,6 +70,55 @@ void check_gpu_step(bool tied, bool tf32) {
   EXPECT_NEAR(got.loss_after, want.loss_after, 3e-3 * std::fabs(want.loss_after));
 #else
   (void)tied, (void)tf32;
+  GTEST_SKIP() << "this build has no CUDA backend (nvcc was not found)";
+#endif
+}
+
+// GPT-2 124M itself (12 layers, 12 heads of 64, width 768, vocabulary 50304, T 1024, the fc layer's
+// GELU in cuBLASLt's epilogue), one sequence, GPT-2's initialisation: forward, classifier and
+// backward on the GPU (TF32) against the fast CPU backend (fp32, OpenBLAS). Every product must
+// take cuBLASLt's path: a fallback here would mean a shape or alignment of the real model that
+// cuBLASLt refuses, at a large cost in speed. The bounds are the small step's TF32 ones; the
+// first GPU run should record the measured errors here.
+TEST(StepGpu, Gpt2ShapeMatchesCpuWithoutFallbacks) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (!cuda_device_available()) GTEST_SKIP() << "no usable CUDA GPU on this machine";
+  Tf32Setting tf32(true);
+  ModelConfig c = model_config_of(50304, 12, 12, 768, 1024);
+  const int B = 1, T = 1024;
+  std::vector<int> tokens = random_tokens(B * T, c.vocab_size, 5);
+  std::vector<int> targets = random_tokens(B * T, c.vocab_size, 6);
+  std::vector<float> weights(B * T, 1.0f / (B * T));
+  struct Result {
+    double loss;
+    std::vector<float> losses, grads;
+  };
+  auto step = [&](const Ops& ops) {
+    GPT m;
+    gpt_create(m, c, ops, B, T, true);
+    gpt_init_parameters(m, 1234);
+    gpt_zero_grad(m);
+    gpt_forward(m, tokens.data(), B, T);
+    Result r;
+    r.loss = gpt_classifier(m, targets.data(), weights.data(), true);
+    r.losses.resize(B * T);
+    gpt_copy_losses(m, r.losses.data());
+    gpt_backward(m);
+    r.grads.resize(m.grad_arena.bytes / sizeof(float));
+    ops.to_host(r.grads.data(), m.grad_arena.base, m.grad_arena.bytes);
+    gpt_destroy(m);
+    return r;
+  };
+  Result want = step(select_backend("cpu"));
+  long fallbacks_before = cuda_gemm_fallbacks();
+  Result got = step(cuda_ops());
+  EXPECT_EQ(cuda_gemm_fallbacks(), fallbacks_before) << "a GPT-2 124M product took a fallback path";
+  std::printf("gpt2-124m tf32: loss %.6f vs %.6f, relative L2 error losses %.2e grads %.2e\n", got.loss,
+              want.loss, relative_l2(got.losses, want.losses), relative_l2(got.grads, want.grads));
+  EXPECT_NEAR(got.loss, want.loss, 3e-3 * std::fabs(want.loss));
+  EXPECT_REL_L2_BELOW(got.losses, want.losses, 5e-3);
+  EXPECT_REL_L2_BELOW(got.grads, want.grads, 2e-2);
+#else
   GTEST_SKIP() << "this build has no CUDA backend (nvcc was not found)";
 #endif
 }
