@@ -218,10 +218,8 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
     // Counted before the references are laid out: `repeat` multiplies a pool into memory.
     double repeated_tokens = s.repeat * (double)enc[i].tokens.size();
     if ((double)fixed_tokens + repeated_tokens > (double)kMaxDataTokens) {
-      char times[32];
-      std::snprintf(times, sizeof times, "%g", s.repeat);
       fail(spec.name_for_errors, ":", s.line, ": source '", s.name, "' repeats its ", enc[i].tokens.size(),
-           " tokens ", times, " times, which takes the fixed sources past ", kMaxDataTokens,
+           " tokens ", format_number(s.repeat), " times, which takes the fixed sources past ", kMaxDataTokens,
            " tokens, the most a data spec may hold; lower its 'repeat' or 'count'");
     }
     int64_t total_docs = (int64_t)std::llround(s.repeat * (double)n);
@@ -260,10 +258,8 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
   // Pretraining reads both splits; a mixture too small for either is refused here, naming the
   // spec, rather than written as shards that cannot be opened.
   if (n_val == 0 || n_val == refs.size()) {
-    char share[32];
-    std::snprintf(share, sizeof share, "%g", spec.val_fraction);
     fail(spec.name_for_errors, ": the mixture holds ", total, " tokens in ", refs.size(), " document(s), too few ",
-         "to hold out val_fraction ", share, " of them for validation and train on the rest (",
+         "to hold out val_fraction ", format_number(spec.val_fraction), " of them for validation and train on the rest (",
          n_val == 0 ? "validation" : "training", " would get no document); raise 'tokens' or the sources' ",
          "'count'/'repeat'");
   }

@@ -1,7 +1,6 @@
 // Parsing and canonical form of a data spec (format documented in dataset.h). Every key is checked
 // against the known ones so a typo ("wieght") is an error naming the line, not a silent default.
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
 #include "data/dataset.h"
@@ -13,12 +12,6 @@
 namespace chamber {
 
 static std::string at(const std::string& file, const YAML::Node& node) { return yaml_where(file, node); }
-
-static std::string number_text(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
 
 static std::string written(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : "a list or map"; }
 
@@ -45,8 +38,8 @@ static int64_t get_integer(const YAML::Node& node, const std::string& file, cons
 static double get_number(const YAML::Node& node, const std::string& file, const char* key, double lo, bool lo_included,
                          double hi, bool hi_included, const char* note) {
   auto bad = [&] {
-    fail(at(file, node), ": '", key, "' must be a number in ", lo_included ? "[" : "(", number_text(lo), ", ",
-         number_text(hi), hi_included ? "]" : ")", " (", note, "), got '", written(node), "'");
+    fail(at(file, node), ": '", key, "' must be a number in ", lo_included ? "[" : "(", format_number(lo), ", ",
+         format_number(hi), hi_included ? "]" : ")", " (", note, "), got '", written(node), "'");
   };
   double v = 0;
   try {

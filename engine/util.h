@@ -75,5 +75,7 @@ double now_seconds();            // monotonic
 
 // Formats bytes as "12.3 MiB".
 std::string human_bytes(double bytes);
+// A number for messages as printf's %g writes it: 256, 0.95, 1e-06 (not 256.000000).
+std::string format_number(double x);
 
 }  // namespace chamber

@@ -201,13 +201,6 @@ void yaml_apply_override(YAML::Node& root, const std::string& assignment) {
   yaml_set_path(root, assignment.substr(0, eq), value, what);
 }
 
-// 256, 0.95, 1e-06 rather than std::to_string's 256.000000.
-static std::string format_number(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", x);
-  return buf;
-}
-
 static std::string with_note(std::string message, const std::string& note) {
   if (!note.empty()) message += " (" + note + ")";
   return message;

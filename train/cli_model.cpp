@@ -169,11 +169,8 @@ void register_model_commands(CLI::App& app) {
   sample->add_option("--device", a->device, "cpu | cpu-ref | cuda | simt | auto");
   sample->callback([a] {
     // NaN fails both comparisons; a negative temperature would silently mean greedy.
-    if (!(a->temperature >= 0.0f && a->temperature <= 100.0f)) {
-      char got[32];
-      std::snprintf(got, sizeof got, "%g", a->temperature);
-      fail("--temperature must be in [0, 100] (0 = greedy), got ", got);
-    }
+    if (!(a->temperature >= 0.0f && a->temperature <= 100.0f))
+      fail("--temperature must be in [0, 100] (0 = greedy), got ", format_number(a->temperature));
     if (a->top_k < 0) fail("--top-k must be >= 0 (got ", a->top_k, ")");
     if (!(a->top_p > 0.0f && a->top_p <= 1.0f)) fail("--top-p must be in (0, 1] (got ", a->top_p, ")");
     cmd_sample(a->checkpoint, a->prompt, a->max_new_tokens, a->temperature, a->top_k, a->top_p, a->seed, a->device);
