@@ -121,12 +121,11 @@ nlohmann::json checkpoint_state(const std::string& dir) {
   return j;
 }
 
-// Step number in a checkpoint directory's name ("step_00000300" -> 300), or -1.
-static int64_t step_of_dir_name(const std::string& dir) {
+int64_t checkpoint_step_of(const std::string& dir) {
   std::string name = dir;
   while (name.size() > 1 && name.back() == '/') name.pop_back();
   name = name.substr(name.find_last_of('/') + 1);
-  if (name.rfind("step_", 0) != 0 || name.size() == 5) return -1;
+  if (name.rfind("step_", 0) != 0 || name.size() == 5 || name[5] < '0' || name[5] > '9') return -1;
   int64_t step = -1;
   auto [end, err] = std::from_chars(name.data() + 5, name.data() + name.size(), step);
   if (err != std::errc() || end != name.data() + name.size()) return -1;
@@ -135,7 +134,7 @@ static int64_t step_of_dir_name(const std::string& dir) {
 
 int checkpoint_resume_step(const std::string& dir, const nlohmann::json& state, int max_step) {
   const std::string path = path_join(dir, "state.json");
-  const int64_t dir_step = step_of_dir_name(dir);
+  const int64_t dir_step = checkpoint_step_of(dir);
   const std::string fix = ". The file is damaged or belongs to another run: delete " + dir +
                           " to resume from the checkpoint before it, or start afresh with --overwrite "
                           "or a new --out.";

@@ -30,6 +30,9 @@ struct CheckpointWrite {
 std::string checkpoint_save(const CheckpointWrite& w, const GPT& model);
 
 std::string checkpoint_name(int64_t step);                  // "step_00000100"
+// The step a checkpoint directory is named for ("runs/x/checkpoints/step_00000100" or
+// "step_00000100" -> 100); -1 for a name that is not step_<digits>.
+int64_t checkpoint_step_of(const std::string& dir);
 // Checkpoint directories under root, oldest step first (hidden temporaries ignored).
 std::vector<std::string> checkpoint_list(const std::string& root);
 // Removes all but the newest `keep` step_* checkpoints (keep <= 0: keep all).

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <dirent.h>
 
+#include "engine/checkpoint.h"
 #include "engine/util.h"
 #include "train/metrics.h"
 #include "train/report.h"
@@ -146,13 +147,6 @@ static std::map<std::string, double> read_flat_json(const std::string& path) {
   return out;
 }
 
-// "step_00000016" -> 16, else -1.
-static double checkpoint_step(const std::string& name) {
-  if (name.rfind("step_", 0) != 0 || name.size() == 5) return -1;
-  if (name.find_first_not_of("0123456789", 5) != std::string::npos) return -1;
-  return std::stod(name.substr(5));
-}
-
 static std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> names;
   DIR* d = opendir(dir.c_str());
@@ -210,7 +204,7 @@ ReportData report_load(const std::string& dir) {
     for (const auto& [k, v] : run.base_eval) run.evals.points[k].push_back({0.0, v});
     double newest = -1;
     for (const std::string& sub : list_dir(eval_dir)) {
-      double step = checkpoint_step(sub);
+      double step = (double)checkpoint_step_of(sub);
       if (step < 0 || !file_exists(path_join(eval_dir, sub + "/eval.json"))) continue;
       for (const auto& [k, v] : read_flat_json(path_join(eval_dir, sub + "/eval.json")))
         run.evals.points[k].push_back({step, v});
