@@ -477,14 +477,12 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- launchers ----
 
-bool aligned16(const void* p) { return (uintptr_t)p % 16 == 0; }
-
-// Whether the flash kernels on tensor cores take this head size and these pointers.
-bool flash_fits(int C, int NH, std::initializer_list<const void*> rows) {
-  const int hs = C / NH;
-  bool fits = hs % 8 == 0 && hs <= kMaxHs;
-  for (const void* p : rows) fits = fits && aligned16(p);
-  return fits;
+// Whether every tensor's head rows start 16-byte aligned, as the flash kernels' float4 accesses
+// need.
+bool rows_aligned(std::initializer_list<const void*> rows) {
+  for (const void* p : rows)
+    if ((uintptr_t)p % 16 != 0) return false;
+  return true;
 }
 
 AttentionKernels g_preference = [] {
@@ -499,13 +497,12 @@ AttentionKernels g_preference = [] {
   return AttentionKernels::kAuto;
 }();
 
-// Which kernels run: see AttentionKernels in cuda_launchers.h. `rows` are the tensors whose head
-// rows the flash kernels read or write with float4.
-AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int NH,
-                                std::initializer_list<const void*> rows) {
-  const bool fits = flash_fits(C, NH, rows);
-  const bool materialized_fits =
-      attention_materialized_scratch_bytes(B, T, NH) <= kMaterializedMaxBytes;
+// Which kernels run: see AttentionKernels in cuda_launchers.h. `aligned`: rows_aligned of the
+// tensors the flash kernels would read and write.
+AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int NH, bool aligned) {
+  const int hs = C / NH;
+  const bool fits = aligned && hs % 8 == 0 && hs <= kMaxHs;   // the flash kernels take it
+  const bool materialized_fits = attention_materialized_fits(B, T, NH, sizeof(floatX));
   if (asked == AttentionKernels::kAuto) {
     // A preference is honoured where it applies; otherwise the rule below decides.
     if (g_preference == AttentionKernels::kMaterialized && materialized_fits) return g_preference;
@@ -569,22 +566,20 @@ void set_attention_preference(AttentionKernels preferred) { g_preference = prefe
 AttentionKernels attention_preference() { return g_preference; }
 
 AttentionKernels attention_kernels_for(int B, int T, int C, int NH) {
-  // Device allocations are 256-byte aligned and every head row starts 16-byte aligned when C is
-  // a multiple of 4; a null pointer stands for "aligned" here.
-  return choose_kernels(AttentionKernels::kAuto, B, T, C, NH,
-                        {(const void*)(uintptr_t)(C % 4 == 0 ? 0 : 4)});
+  // Arenas are 256-byte aligned, so every head row starts 16-byte aligned when C is a multiple of 4.
+  return choose_kernels(AttentionKernels::kAuto, B, T, C, NH, C % 4 == 0);
 }
 
 size_t attention_scratch_bytes(int B, int T, int C, int NH) {
   if (attention_kernels_for(B, T, C, NH) == AttentionKernels::kMaterialized)
-    return attention_materialized_scratch_bytes(B, T, NH);
+    return attention_materialized_scratch_bytes(B, T, NH, sizeof(floatX));
   return (size_t)B * NH * T * sizeof(float);  // D of the flash and SIMT backwards
 }
 
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream, AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
-  switch (choose_kernels(kernels, B, T, C, NH, {out, qkv})) {
+  switch (choose_kernels(kernels, B, T, C, NH, rows_aligned({out, qkv}))) {
     case AttentionKernels::kMaterialized:
       attention_forward_materialized(out, lse, qkv, B, T, C, NH, stream);
       break;
@@ -605,7 +600,7 @@ void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, con
                         const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
                         AttentionKernels kernels) {
   if (B <= 0 || T <= 0) return;
-  AttentionKernels chosen = choose_kernels(kernels, B, T, C, NH, {dqkv, dout, qkv});
+  AttentionKernels chosen = choose_kernels(kernels, B, T, C, NH, rows_aligned({dqkv, dout, qkv}));
   if (chosen == AttentionKernels::kMaterialized) {
     attention_backward_materialized(dqkv, dout, qkv, lse, B, T, C, NH, stream);
     return;

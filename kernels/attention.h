@@ -62,4 +62,16 @@ template <typename Real>
 void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const Real* out,
                             const Real* lse, int B, int T, int C, int NH);
 
+// Which path the GPU takes (kernels/attention.cu): cuBLASLt products over the T x T scores held
+// in a scratch buffer (the scores and their gradient: 2 x B x NH x T x T elements) while that
+// scratch fits in kMaterializedAttentionMaxBytes, the flash kernels beyond. Here so that the
+// analytic profile (train/roofline.cpp) predicts the path the GPU runs.
+inline constexpr size_t kMaterializedAttentionMaxBytes = (size_t)2 << 30;
+inline size_t attention_materialized_scratch_bytes(int B, int T, int NH, size_t element_bytes) {
+  return 2 * (size_t)B * NH * T * T * element_bytes;
+}
+inline bool attention_materialized_fits(int B, int T, int NH, size_t element_bytes) {
+  return attention_materialized_scratch_bytes(B, T, NH, element_bytes) <= kMaterializedAttentionMaxBytes;
+}
+
 }  // namespace chamber

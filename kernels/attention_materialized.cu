@@ -1,7 +1,7 @@
 // Causal attention through cuBLASLt products over the whole T x T score matrix: the math of
 // attention.h, computed the way a reader would write it with a GEMM library, and measured faster
 // than the flash kernels at GPT-2 shapes on an H200 (attention.cu has the figures), so
-// attention.cu picks it whenever its scratch fits (kMaterializedMaxBytes).
+// attention.cu picks it whenever its scratch fits (attention_materialized_fits, attention.h).
 //
 //   forward:  att[b,h] = s Q K^T (one strided-batched product per sequence, the NH heads as the
 //             batch); a warp per row turns its causal part into probabilities in place and writes
@@ -88,16 +88,12 @@ void attention_scores(floatX* att, const floatX* qkv, int B, int T, int C, int N
 
 }  // namespace
 
-size_t attention_materialized_scratch_bytes(int B, int T, int NH) {
-  return 2 * (size_t)B * NH * T * T * sizeof(floatX);
-}
-
 void attention_forward_materialized(floatX* out, float* lse, const floatX* qkv, int B, int T,
                                     int C, int NH, cudaStream_t stream) {
   if (B <= 0 || T <= 0) return;
   int hs = C / NH;
   long long TT = (long long)T * T;
-  floatX* att = (floatX*)scratch_buffer(attention_materialized_scratch_bytes(B, T, NH));
+  floatX* att = (floatX*)scratch_buffer(attention_materialized_scratch_bytes(B, T, NH, sizeof(floatX)));
   attention_scores(att, qkv, B, T, C, NH, stream);
   int rows = B * NH * T;
   CHAMBER_LAUNCH(causal_softmax_lse_kernel, ceil_div(rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
@@ -116,7 +112,7 @@ void attention_backward_materialized(floatX* dqkv, const floatX* dout, const flo
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
   long long TT = (long long)T * T;
-  floatX* att = (floatX*)scratch_buffer(attention_materialized_scratch_bytes(B, T, NH));
+  floatX* att = (floatX*)scratch_buffer(attention_materialized_scratch_bytes(B, T, NH, sizeof(floatX)));
   floatX* datt = att + (size_t)B * NH * TT;
   int rows = B * NH * T;
   attention_scores(att, qkv, B, T, C, NH, stream);

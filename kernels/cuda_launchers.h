@@ -4,6 +4,7 @@
 // (see cuda_common.h), so each declaration exists in chamber::cuda_device and
 // chamber::cuda_emulated.
 #pragma once
+#include "kernels/attention.h"
 #include "kernels/cuda_common.h"
 
 namespace chamber::CHAMBER_GPU_NS {
@@ -63,8 +64,8 @@ void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const
 
 // kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv accumulates. `kernels`
 // picks the implementation:
-//   kAuto              on the GPU: kMaterialized when its scratch (2 x B x NH x T x T floats) is at
-//                      most kMaterializedMaxBytes, else the flash kernels on tensor cores when the
+//   kAuto              on the GPU: kMaterialized when its scratch fits (attention_materialized_fits,
+//                      kernels/attention.h), else the flash kernels on tensor cores when the
 //                      head size allows it (a multiple of 8, at most 64, rows 16-byte aligned),
 //                      else the SIMT kernels; with strict fp32 products (CHAMBER_TF32=0) the
 //                      flash kernels are replaced by the SIMT ones. Under the emulator: the flash
@@ -78,7 +79,6 @@ void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const
 // The flash and SIMT backwards take B*NH*T floats of scratch_buffer. Tests name a path to check
 // each one; naming a tensor-core path for a shape it cannot take is an Error.
 enum class AttentionKernels { kAuto, kMaterialized, kTensorCoresTf32, kTensorCoresFp32, kSimt };
-constexpr size_t kMaterializedMaxBytes = (size_t)2 << 30;
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream, AttentionKernels kernels = AttentionKernels::kAuto);
 void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,
@@ -91,7 +91,6 @@ AttentionKernels attention_preference();
 AttentionKernels attention_kernels_for(int B, int T, int C, int NH);
 size_t attention_scratch_bytes(int B, int T, int C, int NH);
 // kernels/attention_materialized.cu: the path behind kMaterialized (scratch: 2 x B*NH*T*T floats).
-size_t attention_materialized_scratch_bytes(int B, int T, int NH);
 void attention_forward_materialized(floatX* out, float* lse, const floatX* qkv, int B, int T,
                                     int C, int NH, cudaStream_t stream);
 void attention_backward_materialized(floatX* dqkv, const floatX* dout, const floatX* qkv,

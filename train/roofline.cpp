@@ -8,14 +8,13 @@
 #include <vector>
 
 #include "engine/util.h"
+#include "kernels/attention.h"
 #include "train/profile.h"
 
 namespace chamber {
 
 namespace {
 constexpr double kMatmulEfficiency = 0.7, kMemoryEfficiency = 0.8;
-// kernels/attention.cu: the T x T path while its scratch (scores and their gradient) fits.
-constexpr double kMaterializedMaxBytes = 2.0 * (1 << 30);
 }  // namespace
 
 RooflineDevice roofline_device(const std::string& gpu, const std::string& dtype) {
@@ -86,7 +85,7 @@ OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double 
 static bool materialized(int B, int T, int NH, const RooflineDevice& d) {
   if (d.attention == "materialized") return true;
   if (d.attention == "flash") return false;
-  return 2.0 * B * NH * (double)T * T * d.element_bytes <= kMaterializedMaxBytes;
+  return attention_materialized_fits(B, T, NH, (size_t)d.element_bytes);   // as kernels/attention.cu
 }
 
 OpCost cost_attention_forward(int B, int T, int C, int NH, const RooflineDevice& d) {

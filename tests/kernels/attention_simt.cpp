@@ -64,7 +64,7 @@ TEST(AttentionSimt, PreferenceChoosesTheKernels) {
   cuda_emulated::set_attention_preference(AttentionKernels::kMaterialized);
   EXPECT_EQ(attention_kernels_for(2, 64, 128, 2), AttentionKernels::kMaterialized);
   EXPECT_EQ(cuda_emulated::attention_scratch_bytes(2, 64, 128, 2), 2u * 2 * 2 * 64 * 64 * 4);
-  // Past kMaterializedMaxBytes of scratch the flash kernels take over.
+  // Past kMaterializedAttentionMaxBytes of scratch the flash kernels take over.
   EXPECT_EQ(attention_kernels_for(64, 4096, 768, 12), AttentionKernels::kTensorCoresFp32);
   cuda_emulated::set_attention_preference(AttentionKernels::kAuto);
   EXPECT_EQ(attention_kernels_for(2, 64, 128, 2), AttentionKernels::kTensorCoresFp32);
