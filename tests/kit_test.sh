@@ -17,6 +17,7 @@ rm -rf "$work"
 mkdir -p "$work"
 kit=$work/gpu-kit
 fail() { echo "kit_test: $*" >&2; exit 1; }
+source "$root/bench/kit/leave_out.sh"
 
 bash "$root/bench/kit/pack.sh" --no-build "$build" "$kit"
 
@@ -34,10 +35,7 @@ for b in "$kit"/bin/*; do
   while read -r name arrow path _; do
     [[ $arrow == "=>" ]] || continue
     [[ $path == "not" ]] && fail "$(basename "$b") needs $name, which is neither packed nor CUDA's"
-    case $name in
-      libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*) continue ;;
-      libcuda.so*|libcudart*|libcublas*|libcurand*|libnvToolsExt*) continue ;;
-    esac
+    kit_leaves_out "$name" && continue
     [[ $path == "$kit/lib/"* ]] || fail "$(basename "$b") loads $name from $path, not from the kit"
   done < <(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$lib_path" ldd "$b")
 done

@@ -5,7 +5,8 @@
 #
 #   bench/kit/pack.sh [--no-build] [BUILD_DIR] [KIT_DIR]     (defaults build-kit, gpu-kit)
 #
-# A BUILD_DIR that does not exist yet is configured as a Release build for sm_90 (the H100/H200);
+# A BUILD_DIR that does not exist yet is configured as a Release build for sm_90 (the H100/H200;
+# CUDA_ARCHS="80;90" adds the A100);
 # an existing one is built as it is configured (the default `build/` has sm_80 and sm_90).
 # --no-build packs what BUILD_DIR already holds (the packing test does this).
 #
@@ -20,12 +21,13 @@ build=${1:-build-kit}
 kit=${2:-gpu-kit}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+source bench/kit/leave_out.sh
 binaries=(chamber test_gpu test_simt bench_kernels_gpu bench_sampler)
 
 if (( build_first )); then
   if [[ ! -f $build/CMakeCache.txt ]]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCHAMBER_CUDA=ON \
-          -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+          -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}" >/dev/null
   fi
   cmake --build "$build" -j "$(nproc)" --target "${binaries[@]}"
 fi
@@ -43,15 +45,11 @@ fi
 rm -rf "$kit"
 mkdir -p "$kit/bin" "$kit/lib" "$kit/bench"
 for b in "${binaries[@]}"; do cp "$build/$b" "$kit/bin/"; done
-# Libraries: what ldd resolves, minus the C runtime (libc, libm, ld.so, ...) that every Linux
-# has and minus CUDA's own. libstdc++/libgcc_s travel: the device's may be older than ours.
+# Libraries: what ldd resolves, minus what bench/kit/leave_out.sh names (the C runtime every Linux
+# has, and CUDA's own). libstdc++/libgcc_s travel: the device's may be older than ours.
 for b in "${binaries[@]}"; do ldd "$build/$b"; done | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
   sort -u | while read -r name path; do
-    case $name in
-      libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*|linux-vdso*) ;;
-      libcuda.so*|libcudart*|libcublas*|libcurand*|libnvToolsExt*|libnvrtc*) ;;
-      *) cp -L "$path" "$kit/lib/$name" ;;
-    esac
+    kit_leaves_out "$name" || cp -L "$path" "$kit/lib/$name"
   done
 cp -r configs "$kit/"
 cp bench/torch_gpu.py bench/torch_gpt.py "$kit/bench/"
