@@ -2,6 +2,8 @@
 // norm, clipped AdamW, a second forward) of the one model code over a given backend, for the
 // step_simt (SIMT emulator) and step_gpu (real GPU) comparisons against the reference engine.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -65,6 +67,20 @@ inline StepResult run_step(const Ops& ops, const ModelConfig& c, int B, int T) {
   r.loss_after = gpt_classifier(m, targets.data(), weights.data(), false);
   gpt_destroy(m);
   return r;
+}
+
+// float32 end to end in both engines, summed in different orders through two layers and their
+// backward: step_simt.cpp's bounds (measured worst cases there: losses ~2e-7 relative, gradients
+// ~4e-5 relative on the smallest ones, parameters after the step ~8e-7; the bounds leave ~10x),
+// times `slack`.
+inline void expect_step_matches_fp32(const StepResult& got, const StepResult& want, double slack) {
+  EXPECT_NEAR(got.loss, want.loss, slack * 1e-5 * std::fabs(want.loss));
+  EXPECT_ALL_CLOSE(got.losses, want.losses, slack * 1e-6, slack * 1e-5);
+  EXPECT_ALL_CLOSE(got.values, want.values, slack * 1e-6, slack * 1e-5);
+  EXPECT_ALL_CLOSE(got.grads, want.grads, slack * 1e-6, slack * 1e-4);
+  EXPECT_NEAR(got.grad_norm, want.grad_norm, slack * 1e-5 * want.grad_norm);
+  EXPECT_ALL_CLOSE(got.params, want.params, slack * 1e-6, slack * 1e-5);
+  EXPECT_NEAR(got.loss_after, want.loss_after, slack * 1e-5 * std::fabs(want.loss_after));
 }
 
 }  // namespace chamber::testing

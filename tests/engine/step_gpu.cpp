@@ -50,13 +50,7 @@ void check_gpu_step(bool tied, bool tf32) {
   StepResult got = run_step(cuda_ops(), c, B, T);
   print_errors(tf32 ? "tf32" : "fp32", got, want);
   if (!tf32) {
-    EXPECT_NEAR(got.loss, want.loss, 1e-4 * std::fabs(want.loss));
-    EXPECT_ALL_CLOSE(got.losses, want.losses, 1e-5, 1e-4);
-    EXPECT_ALL_CLOSE(got.values, want.values, 1e-5, 1e-4);
-    EXPECT_ALL_CLOSE(got.grads, want.grads, 1e-5, 1e-3);
-    EXPECT_NEAR(got.grad_norm, want.grad_norm, 1e-4 * want.grad_norm);
-    EXPECT_ALL_CLOSE(got.params, want.params, 1e-5, 1e-4);
-    EXPECT_NEAR(got.loss_after, want.loss_after, 1e-4 * std::fabs(want.loss_after));
+    expect_step_matches_fp32(got, want, 10.0);
     return;
   }
   EXPECT_NEAR(got.loss, want.loss, 3e-3 * std::fabs(want.loss));

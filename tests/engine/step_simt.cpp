@@ -20,16 +20,7 @@ void check_step_matches(bool tied) {
   const int B = 2, T = 11;  // T not a multiple of anything the kernels tile by
   StepResult want = run_step(reference_ops(), c, B, T);
   StepResult got = run_step(simt_ops(), c, B, T);
-  // float32 end to end in both, summed in different orders through two layers and their
-  // backward. Measured worst cases (2026-11): losses ~2e-7 relative, gradients ~4e-5 relative
-  // on the smallest ones, parameters after the step ~8e-7; the bounds leave ~10x.
-  EXPECT_NEAR(got.loss, want.loss, 1e-5 * std::fabs(want.loss));
-  EXPECT_ALL_CLOSE(got.losses, want.losses, 1e-6, 1e-5);
-  EXPECT_ALL_CLOSE(got.values, want.values, 1e-6, 1e-5);
-  EXPECT_ALL_CLOSE(got.grads, want.grads, 1e-6, 1e-4);
-  EXPECT_NEAR(got.grad_norm, want.grad_norm, 1e-5 * want.grad_norm);
-  EXPECT_ALL_CLOSE(got.params, want.params, 1e-6, 1e-5);
-  EXPECT_NEAR(got.loss_after, want.loss_after, 1e-5 * std::fabs(want.loss_after));
+  expect_step_matches_fp32(got, want, 1.0);
   EXPECT_LT(got.loss_after, got.loss) << "one step on the batch should lower its loss";
 }
 
