@@ -8,10 +8,10 @@
 //
 // The step runs over shape_only_ops() (train/roofline.h): nothing is computed and the arenas cost
 // no memory, so this runs anywhere in a fraction of a second.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <cstring>
 #include <string>
-#include <vector>
 
 #include "engine/model.h"
 #include "engine/util.h"
@@ -21,41 +21,21 @@
 
 using namespace chamber;
 
-namespace {
-
-int usage(const char* why) {
-  std::fprintf(stderr,
-               "bench_roofline: %s\nusage: bench_roofline [CONFIG] [--batch B] [--seq T] [--gpu h100|h200] "
-               "[--dtype fp32|bf16] [--attention auto|materialized|flash] [--graph]\n",
-               why);
-  return 2;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string config = "configs/gpt2-124m.yaml", gpu = "h100", dtype = "fp32", attention = "auto";
   int B = 0, T = 0;
   bool graph = false;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw Error(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--batch") B = std::stoi(value());
-      else if (a == "--seq") T = std::stoi(value());
-      else if (a == "--gpu") gpu = value();
-      else if (a == "--dtype") dtype = value();
-      else if (a == "--attention") attention = value();
-      else if (a == "--graph") graph = true;
-      else if (!a.empty() && a[0] != '-') config = a;
-      else return usage(("unknown option " + a).c_str());
-    } catch (const std::exception& e) {
-      return usage(e.what());
-    }
-  }
+  CLI::App app{"The analytic profile of one training step, without a GPU"};
+  app.add_option("config", config, "pretraining config (default configs/gpt2-124m.yaml)");
+  app.add_option("--batch", B, "sequences per step (default the config's train.batch_size)");
+  app.add_option("--seq", T, "tokens per sequence (default the config's train.seq_len)");
+  app.add_option("--gpu", gpu, "h100 | h200")->check(CLI::IsMember({"h100", "h200"}));
+  app.add_option("--dtype", dtype, "fp32 (TF32 products, as the engine runs today) | bf16")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("--attention", attention, "auto (the GPU's rule) | materialized | flash")
+      ->check(CLI::IsMember({"auto", "materialized", "flash"}));
+  app.add_flag("--graph", graph, "the step captured as one CUDA graph (no launch costs)");
+  CLI11_PARSE(app, argc, argv);
   try {
     PretrainConfig cfg = load_pretrain_config(config, {});
     ModelConfig mc = cfg.model;
@@ -65,8 +45,6 @@ int main(int argc, char** argv) {
     if (T <= 0) T = cfg.train.seq_len;
     RooflineDevice device = roofline_device(gpu, dtype);
     device.graph = graph;
-    if (attention != "auto" && attention != "materialized" && attention != "flash")
-      return usage(("unknown attention path " + attention).c_str());
     device.attention = attention;
     set_profile_device(device);
 

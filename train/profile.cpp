@@ -35,7 +35,7 @@ long g_calls[kNumOps];
 OpCost g_cost[kNumOps];        // summed analytic costs (train/roofline.h)
 double g_predicted[kNumOps];   // summed predicted seconds on g_device
 RooflineDevice g_device = roofline_device("h100", "fp32");
-double S() { return g_device.element_bytes; }
+double element_bytes() { return g_device.element_bytes; }  // per stored element
 
 // Times one call of the inner op and adds its analytic cost.
 template <typename F>
@@ -67,30 +67,30 @@ const Ops& profiled_ops(const Ops& inner) {
   g_profiled.zero = [](void* p, size_t n) { timed(kMemory, cost_memory(n), [&] { g_inner->zero(p, n); }); };
   g_profiled.copy = [](void* d, const void* s, size_t n) { timed(kMemory, cost_memory(2 * n), [&] { g_inner->copy(d, s, n); }); };
   g_profiled.encoder_forward = [](float* o, const int* t, const float* a, const float* b, int B, int T, int C) {
-    timed(kEncoderFwd, cost_encoder_forward(B, T, C, S()), [&] { g_inner->encoder_forward(o, t, a, b, B, T, C); });
+    timed(kEncoderFwd, cost_encoder_forward(B, T, C, element_bytes()), [&] { g_inner->encoder_forward(o, t, a, b, B, T, C); });
   };
   g_profiled.encoder_backward = [](float* a, float* b, const float* d, const int* t, int B, int T, int C) {
-    timed(kEncoderBwd, cost_encoder_backward(B, T, C, S()), [&] { g_inner->encoder_backward(a, b, d, t, B, T, C); });
+    timed(kEncoderBwd, cost_encoder_backward(B, T, C, element_bytes()), [&] { g_inner->encoder_backward(a, b, d, t, B, T, C); });
   };
   g_profiled.layernorm_forward = [](float* o, float* m, float* r, const float* i, const float* w,
                                     const float* b, int N, int C) {
-    timed(kLayerNormFwd, cost_layernorm_forward(N, C, S()), [&] { g_inner->layernorm_forward(o, m, r, i, w, b, N, C); });
+    timed(kLayerNormFwd, cost_layernorm_forward(N, C, element_bytes()), [&] { g_inner->layernorm_forward(o, m, r, i, w, b, N, C); });
   };
   g_profiled.layernorm_backward = [](float* di, float* dw, float* db, const float* d, const float* i,
                                      const float* w, const float* m, const float* r, int N, int C) {
-    timed(kLayerNormBwd, cost_layernorm_backward(N, C, S()), [&] { g_inner->layernorm_backward(di, dw, db, d, i, w, m, r, N, C); });
+    timed(kLayerNormBwd, cost_layernorm_backward(N, C, element_bytes()), [&] { g_inner->layernorm_backward(di, dw, db, d, i, w, m, r, N, C); });
   };
   g_profiled.matmul_forward = [](float* o, const float* i, const float* w, const float* b, int N, int C, int OC) {
-    timed(kMatmulFwd, cost_matmul_forward(N, C, OC, b != nullptr, S()), [&] { g_inner->matmul_forward(o, i, w, b, N, C, OC); });
+    timed(kMatmulFwd, cost_matmul_forward(N, C, OC, b != nullptr, element_bytes()), [&] { g_inner->matmul_forward(o, i, w, b, N, C, OC); });
   };
   if (inner.matmul_gelu_forward)  // optional: stays null where the backend has no fused version
     g_profiled.matmul_gelu_forward = [](float* o, float* pre, const float* i, const float* w,
                                         const float* b, int N, int C, int OC) {
-      timed(kMatmulGeluFwd, cost_matmul_gelu_forward(N, C, OC, S()), [&] { g_inner->matmul_gelu_forward(o, pre, i, w, b, N, C, OC); });
+      timed(kMatmulGeluFwd, cost_matmul_gelu_forward(N, C, OC, element_bytes()), [&] { g_inner->matmul_gelu_forward(o, pre, i, w, b, N, C, OC); });
     };
   g_profiled.matmul_backward = [](float* di, float* dw, float* db, const float* d, const float* i,
                                   const float* w, int N, int C, int OC) {
-    timed(kMatmulBwd, cost_matmul_backward(N, C, OC, di != nullptr, db != nullptr, S()), [&] { g_inner->matmul_backward(di, dw, db, d, i, w, N, C, OC); });
+    timed(kMatmulBwd, cost_matmul_backward(N, C, OC, di != nullptr, db != nullptr, element_bytes()), [&] { g_inner->matmul_backward(di, dw, db, d, i, w, N, C, OC); });
   };
   g_profiled.attention_forward = [](float* o, float* lse, const float* q, int B, int T, int C, int NH) {
     timed(kAttentionFwd, cost_attention_forward(B, T, C, NH, g_device), [&] { g_inner->attention_forward(o, lse, q, B, T, C, NH); });
@@ -99,31 +99,31 @@ const Ops& profiled_ops(const Ops& inner) {
                                      const float* lse, int B, int T, int C, int NH) {
     timed(kAttentionBwd, cost_attention_backward(B, T, C, NH, g_device), [&] { g_inner->attention_backward(dq, d, q, o, lse, B, T, C, NH); });
   };
-  g_profiled.gelu_forward = [](float* o, const float* i, size_t n) { timed(kGeluFwd, cost_elementwise(n, 2, S()), [&] { g_inner->gelu_forward(o, i, n); }); };
+  g_profiled.gelu_forward = [](float* o, const float* i, size_t n) { timed(kGeluFwd, cost_elementwise(n, 2, element_bytes()), [&] { g_inner->gelu_forward(o, i, n); }); };
   g_profiled.gelu_backward = [](float* di, const float* i, const float* d, size_t n) {
-    timed(kGeluBwd, cost_elementwise(n, 4, S()), [&] { g_inner->gelu_backward(di, i, d, n); });
+    timed(kGeluBwd, cost_elementwise(n, 4, element_bytes()), [&] { g_inner->gelu_backward(di, i, d, n); });
   };
   g_profiled.residual_forward = [](float* o, const float* a, const float* b, size_t n) {
-    timed(kResidualFwd, cost_elementwise(n, 3, S()), [&] { g_inner->residual_forward(o, a, b, n); });
+    timed(kResidualFwd, cost_elementwise(n, 3, element_bytes()), [&] { g_inner->residual_forward(o, a, b, n); });
   };
   g_profiled.residual_backward = [](float* da, float* db, const float* d, size_t n) {
-    timed(kResidualBwd, cost_elementwise(n, 5, S()), [&] { g_inner->residual_backward(da, db, d, n); });
+    timed(kResidualBwd, cost_elementwise(n, 5, element_bytes()), [&] { g_inner->residual_backward(da, db, d, n); });
   };
   g_profiled.classifier_forward_backward = [](float* l, float* lo, float* e, const int* t, const float* w,
                                               int N, int V, int Vp, bool g) {
-    timed(kClassifier, cost_classifier(N, Vp, S()), [&] { g_inner->classifier_forward_backward(l, lo, e, t, w, N, V, Vp, g); });
+    timed(kClassifier, cost_classifier(N, Vp, element_bytes()), [&] { g_inner->classifier_forward_backward(l, lo, e, t, w, N, V, Vp, g); });
   };
   g_profiled.value_head_forward = [](float* v, const float* h, const float* w, const float* b, int N, int C) {
-    timed(kValueFwd, cost_value_head(N, C, S()), [&] { g_inner->value_head_forward(v, h, w, b, N, C); });
+    timed(kValueFwd, cost_value_head(N, C, element_bytes()), [&] { g_inner->value_head_forward(v, h, w, b, N, C); });
   };
   g_profiled.value_head_backward = [](float* dh, float* dw, float* db, const float* dv, const float* h,
                                       const float* w, int N, int C) {
-    timed(kValueBwd, cost_value_head(N, C, S()), [&] { g_inner->value_head_backward(dh, dw, db, dv, h, w, N, C); });
+    timed(kValueBwd, cost_value_head(N, C, element_bytes()), [&] { g_inner->value_head_backward(dh, dw, db, dv, h, w, N, C); });
   };
   g_profiled.sum_squares = [](const float* g, size_t n) { return timed(kSumSquares, cost_sum_squares(n), [&] { return g_inner->sum_squares(g, n); }); };
   g_profiled.adamw_update = [](float* p, const float* g, float* m, float* v, size_t n, float lr, float b1,
                                float b2, float eps, float wd, float gs, int t) {
-    timed(kAdamW, cost_adamw(n, S()), [&] { g_inner->adamw_update(p, g, m, v, n, lr, b1, b2, eps, wd, gs, t); });
+    timed(kAdamW, cost_adamw(n, element_bytes()), [&] { g_inner->adamw_update(p, g, m, v, n, lr, b1, b2, eps, wd, gs, t); });
   };
   return g_profiled;
 }
