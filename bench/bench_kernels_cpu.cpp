@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/adamw.h"
 #include "kernels/ops.h"
 

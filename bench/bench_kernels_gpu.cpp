@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine/model.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/ops.h"
 #ifdef CHAMBER_HAVE_CUDA
 #include "kernels/cuda_backend.h"

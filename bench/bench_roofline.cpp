@@ -14,7 +14,7 @@
 #include <string>
 
 #include "engine/model.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/pretrain.h"
 #include "train/profile.h"
 #include "train/roofline.h"

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "data/tokenizer.h"
 #include "engine/backend.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
@@ -65,7 +66,7 @@ void run(benchmark::State& state, const std::string& device, bool prefill,
   params.stop_at_eot = false;
   Rng rng(1);
   for (auto _ : state) {
-    auto out = sampler_generate(s, model, tok, prompts, params, rng);
+    auto out = sampler_generate(s, model, tok.token_bytes, tok.eot_id, prompts, params, rng);
     benchmark::DoNotOptimize(out.data());
   }
   double generated = (double)B * kMaxNew * (double)state.iterations();

@@ -7,7 +7,7 @@
 
 #include "engine/backend.h"
 #include "engine/model.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/adamw.h"
 #include "train/pretrain.h"
 

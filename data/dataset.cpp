@@ -16,7 +16,7 @@
 #include "data/mathworld.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

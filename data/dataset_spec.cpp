@@ -6,8 +6,8 @@
 #include "data/dataset.h"
 #include "data/importers.h"
 #include "data/mathworld.h"
-#include "engine/util.h"
-#include "engine/util_yaml.h"
+#include "util/util.h"
+#include "util/yaml.h"
 
 namespace chamber {
 

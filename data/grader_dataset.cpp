@@ -8,7 +8,7 @@
 #include "data/importers.h"
 #include "data/interpreter.h"
 #include "data/mathworld.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

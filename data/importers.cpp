@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/answer_parse.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "data/mathworld_templates.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 using namespace mathworld;

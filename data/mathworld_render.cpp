@@ -4,7 +4,7 @@
 #include "data/mathworld.h"
 
 #include "data/mathworld_templates.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 namespace {

@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <fnmatch.h>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -21,7 +21,7 @@
 #include <queue>
 #include <unordered_map>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

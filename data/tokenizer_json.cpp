@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -21,7 +21,7 @@
 #include <unordered_set>
 
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -1,6 +1,6 @@
 #include "engine/arena.h"
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 #ifdef CHAMBER_HAVE_CUDA
 #include "kernels/cuda_backend.h"

@@ -8,7 +8,7 @@
 
 #include "engine/config.h"
 #include "engine/safetensors.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "engine/model.h"
-#include "engine/yaml_schema.h"
+#include "util/yaml_schema.h"
 
 namespace chamber {
 

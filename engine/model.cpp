@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

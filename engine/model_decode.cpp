@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

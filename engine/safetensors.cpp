@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

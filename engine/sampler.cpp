@@ -100,10 +100,10 @@ struct Row {
 };
 
 // Appends a sampled token's text and checks the stop strings near the end. True if one matched.
-bool append_and_check_stop(Row& row, const Tokenizer& tok, int id, const SamplingParams& p,
-                           size_t longest_stop) {
+bool append_and_check_stop(Row& row, const std::vector<std::string>& token_bytes, int id,
+                           const SamplingParams& p, size_t longest_stop) {
   size_t before = row.out.text.size();
-  if (id < tok.vocab_size()) row.out.text += tok.token_bytes[id];
+  if (id < (int)token_bytes.size()) row.out.text += token_bytes[id];
   size_t from = before >= longest_stop ? before - longest_stop + 1 : 0;
   size_t best = std::string::npos, best_end = 0;
   for (const std::string& stop : p.stop_strings) {
@@ -118,15 +118,15 @@ bool append_and_check_stop(Row& row, const Tokenizer& tok, int id, const Samplin
 
 }  // namespace
 
-std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer& tok,
-                                         const std::vector<std::vector<int>>& prompts,
+std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vector<std::string>& token_bytes,
+                                         int eot_id, const std::vector<std::vector<int>>& prompts,
                                          const SamplingParams& params, Rng& rng) {
   if (!s.cache) fail("sampler_generate: call sampler_create first");
   KVCache& cache = *s.cache;
   const int B = (int)prompts.size();
   if (B > s.max_batch) fail("sampler: ", B, " prompts exceed the sampler's max_batch ", s.max_batch);
   const int V = model.cfg.vocab_size, Vp = model.cfg.padded_vocab;
-  const int draw_vocab = std::min(V, tok.vocab_size() > 0 ? tok.vocab_size() : V);
+  const int draw_vocab = std::min(V, token_bytes.empty() ? V : (int)token_bytes.size());
   std::vector<Row> rows(B);
   int min_len = s.max_len;
   for (int i = 0; i < B; i++) {
@@ -219,7 +219,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
         continue;
       }
       int id = drawn[r];
-      if (params.stop_at_eot && id == tok.eot_id) {
+      if (params.stop_at_eot && id == eot_id) {
         row.out.finish_reason = "eot";
         row.out.eot_logprob = (float)drawn_lp[r];
         row.done = true;
@@ -228,7 +228,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer
       row.out.tokens.push_back(id);
       row.out.logprobs.push_back((float)drawn_lp[r]);
       feed[active[r]] = id;
-      if (append_and_check_stop(row, tok, id, params, longest_stop)) {
+      if (append_and_check_stop(row, token_bytes, id, params, longest_stop)) {
         row.out.finish_reason = "stop";
         row.done = true;
       } else if ((int)row.out.tokens.size() >= params.max_new_tokens || step + 2 >= s.max_len) {

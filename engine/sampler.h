@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "data/tokenizer.h"
 #include "engine/model.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 
@@ -53,11 +52,13 @@ void sampler_destroy(Sampler& s);
 // Generates one completion per prompt (prompts.size() <= max_batch). Deterministic given rng
 // (each row draws from its own stream, seeded from rng in prompt order). Each prompt needs
 // 1 <= length < max_len tokens; prompt + completion never exceeds max_len ("length" when cut).
-// Tokens are drawn among the tokenizer's ids (min(model vocab, tokenizer vocab)); the logprob is
+// token_bytes[id] is each token's text and eot_id the end-of-text token (the tokenizer's, which
+// the sampler needs no more of). Tokens are drawn among the tokenizer's ids (min(model vocab,
+// token_bytes.size())); the logprob is
 // normalised over the model's whole vocabulary, as the trainer's classifier does. A stop string
 // may end inside a token: `text` is cut right after the match, `tokens` keep that whole token.
-std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const Tokenizer& tok,
-                                         const std::vector<std::vector<int>>& prompts,
+std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vector<std::string>& token_bytes,
+                                         int eot_id, const std::vector<std::vector<int>>& prompts,
                                          const SamplingParams& params, Rng& rng);
 
 // One draw from logits[0..n) (host): greedy (temperature <= 0: the first maximum), else from

@@ -68,7 +68,7 @@
 #include <mma.h>
 #endif
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {

@@ -13,7 +13,7 @@
 // cached position's k and v read exactly once per query, not to use tensor cores.
 #include <cmath>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {

@@ -14,7 +14,7 @@
 // every head size is its job.
 #include <cmath>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {

@@ -11,7 +11,7 @@
 // written once; probabilities are never stored anywhere (they are recomputed from m and S).
 #include <cmath>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {

@@ -11,7 +11,7 @@
 #include <string>
 #include <type_traits>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 #include "kernels/ops.h"
 

@@ -31,7 +31,7 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 #if defined(__CUDACC__)

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/attention_decode.h"

@@ -17,7 +17,7 @@
 // saves is copying every row of logits to the host each step.
 #include <cmath>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {

@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 #if !defined(__x86_64__) || defined(CHAMBER_SIMT_UCONTEXT)
 #define CHAMBER_SIMT_USE_UCONTEXT 1

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber::testing {
 

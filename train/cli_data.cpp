@@ -13,7 +13,7 @@
 #include "data/dataset.h"
 #include "data/grader.h"
 #include "data/mathworld.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/cli.h"
 
 namespace chamber {

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backend.h"
-#include "engine/util.h"
-#include "engine/yaml_schema.h"
+#include "util/util.h"
+#include "util/yaml_schema.h"
 #include "train/cli.h"
 #include "train/eval.h"
 #include "train/loaded_model.h"

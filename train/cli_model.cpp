@@ -13,7 +13,7 @@
 #include "engine/backend.h"
 #include "engine/safetensors.h"
 #include "engine/sampler.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/cli.h"
 #include "train/loaded_model.h"
 
@@ -76,7 +76,7 @@ static void cmd_sample(const std::string& ckpt, const std::string& prompt, int m
   params.top_p = top_p;
   params.max_new_tokens = max_new;
   Rng rng(seed);
-  std::vector<Completion> out = sampler_generate(sampler, model, lm.tokenizer, {ids}, params, rng);
+  std::vector<Completion> out = sampler_generate(sampler, model, lm.tokenizer.token_bytes, lm.tokenizer.eot_id, {ids}, params, rng);
   std::printf("%s%s\n", prompt.c_str(), out[0].text.c_str());
   sampler_destroy(sampler);
   gpt_destroy(model);

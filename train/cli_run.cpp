@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backend.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/cli.h"
 #include "train/eval.h"
 #include "train/experiment.h"

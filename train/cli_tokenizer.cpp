@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/cli.h"
 
 namespace chamber {

@@ -6,7 +6,7 @@
 #include "data/grader.h"
 #include "data/mathworld.h"
 #include "engine/sampler.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 
@@ -176,7 +176,7 @@ std::vector<EvalGeneration> generate_and_grade(GPT& model, const Tokenizer& tok,
       size_t b1 = std::min(runnable.size(), b0 + batch_size);
       std::vector<std::vector<int>> batch;
       for (size_t i = b0; i < b1; i++) batch.push_back(prompt_ids[requests[runnable[i]].problem]);
-      std::vector<Completion> out = sampler_generate(sampler, model, tok, batch, params, rng);
+      std::vector<Completion> out = sampler_generate(sampler, model, tok.token_bytes, tok.eot_id, batch, params, rng);
       for (size_t i = b0; i < b1; i++) {
         EvalGeneration& g = gens[runnable[i]];
         Completion& c = out[i - b0];

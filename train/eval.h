@@ -26,7 +26,7 @@
 
 #include "data/tokenizer.h"
 #include "engine/model.h"
-#include "engine/yaml_schema.h"
+#include "util/yaml_schema.h"
 
 namespace chamber {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "engine/backend.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/eval.h"
 #include "train/loaded_model.h"
 

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/util.h"
-#include "engine/yaml_schema.h"
+#include "util/util.h"
+#include "util/yaml_schema.h"
 
 namespace chamber {
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/checkpoint.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/experiment.h"
 #include "train/report.h"
 

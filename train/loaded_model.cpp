@@ -2,7 +2,7 @@
 
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -7,7 +7,7 @@
 #include <new>
 #include <unistd.h>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/cli.h"
 
 int main(int argc, char** argv) {

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

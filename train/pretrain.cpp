@@ -12,7 +12,7 @@
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
 #include "engine/model.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/adamw.h"
 #include "train/metrics.h"
 #include "train/profile.h"

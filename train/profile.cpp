@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/roofline.h"
 
 namespace chamber {

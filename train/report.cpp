@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <set>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/report_svg.h"
 
 namespace chamber {

@@ -8,7 +8,7 @@
 #include <dirent.h>
 
 #include "engine/checkpoint.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/metrics.h"
 #include "train/report.h"
 

@@ -8,7 +8,7 @@
 
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
-#include "engine/yaml_schema.h"
+#include "util/yaml_schema.h"
 #include "train/loaded_model.h"
 #include "train/metrics.h"
 #include "train/rl_internal.h"
@@ -33,7 +33,7 @@ void rl_config_finalize(RLConfig& c) {
   }
 }
 
-// The config file's sections, each a table of its fields (engine/yaml_schema.h).
+// The config file's sections, each a table of its fields (util/yaml_schema.h).
 using Fields = std::vector<ConfigField<RLConfig>>;
 static const Fields kTopFields = {
     {"name", &RLConfig::name},

@@ -29,7 +29,7 @@
 #include "data/tokenizer.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

@@ -75,7 +75,7 @@ std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompt
     std::vector<Completion> done;
     {
       NamedRange range(*s.policy->ops, "rl sample");   // grading below is not part of it
-      done = sampler_generate(s.sampler, *s.policy, *s.tok, batch, params, s.rng);
+      done = sampler_generate(s.sampler, *s.policy, s.tok->token_bytes, s.tok->eot_id, batch, params, s.rng);
     }
     double t1 = now_seconds();
     for (size_t j = 0; j < done.size(); j++) {
@@ -231,7 +231,7 @@ nlohmann::json rl_evaluate(RLSession& s) {
     size_t end = std::min(prompts.size(), start + (size_t)s.sampler.max_batch);
     std::vector<std::vector<int>> batch;
     for (size_t i = start; i < end; i++) batch.push_back(prompts[i].tokens);
-    std::vector<Completion> done = sampler_generate(s.sampler, *s.policy, *s.tok, batch, greedy, rng);
+    std::vector<Completion> done = sampler_generate(s.sampler, *s.policy, s.tok->token_bytes, s.tok->eot_id, batch, greedy, rng);
     for (size_t i = start; i < end; i++) {
       RLReward r = s.eval_task.reward(prompts[i], done[i - start]);
       reward += r.reward;

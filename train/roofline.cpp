@@ -7,7 +7,7 @@
 #include <map>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/attention.h"
 #include "train/profile.h"
 

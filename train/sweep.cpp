@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <set>
 
-#include "engine/util.h"
-#include "engine/util_yaml.h"
+#include "util/util.h"
+#include "util/yaml.h"
 
 namespace chamber {
 

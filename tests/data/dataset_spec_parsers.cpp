@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "data/dataset.h"
-#include "engine/util.h"
-#include "engine/util_yaml.h"
-#include "engine/yaml_schema.h"
+#include "util/util.h"
+#include "util/yaml.h"
+#include "util/yaml_schema.h"
 #include "tests/test_util.h"
 
 namespace chamber {

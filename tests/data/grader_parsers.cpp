@@ -14,7 +14,7 @@
 #include "data/grader.h"
 #include "data/importers.h"
 #include "data/mathworld.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 
 namespace chamber {

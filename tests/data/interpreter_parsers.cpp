@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "data/interpreter.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 namespace {

@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber::testing {
 

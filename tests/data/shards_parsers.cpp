@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "data/shards.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 
 namespace chamber {

@@ -5,7 +5,7 @@
 
 #include "data/shards.h"
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/data/sample_text.h"
 #include "tests/test_util.h"
 

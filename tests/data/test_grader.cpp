@@ -8,7 +8,7 @@
 #include "data/answer_parse.h"
 #include "data/grader.h"
 #include "data/importers.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 
 namespace chamber {

@@ -9,7 +9,7 @@
 #include "data/interpreter.h"
 #include "data/mathworld.h"
 #include "data/mathworld_templates.h"
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 namespace {

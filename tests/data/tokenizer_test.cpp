@@ -12,7 +12,7 @@
 #include <set>
 
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/data/sample_text.h"
 #include "tests/test_util.h"
 

@@ -6,7 +6,7 @@
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/safetensors.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 
 namespace chamber {

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "engine/config.h"
-#include "engine/util.h"
-#include "engine/util_yaml.h"
+#include "util/util.h"
+#include "util/yaml.h"
 #include "tests/test_util.h"
 
 namespace chamber {

@@ -33,7 +33,7 @@ void expect_logprobs_match(bool batched_prefill, float temperature) {
   p.max_new_tokens = 20;
   p.stop_at_eot = false;
   Rng rng(3);
-  auto out = sampler_generate(s, tm.model, tm.tok, prompts, p, rng);
+  auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, rng);
   for (size_t i = 0; i < prompts.size(); i++) {
     ASSERT_EQ(out[i].tokens.size(), 20u) << "row " << i;
     EXPECT_EQ(out[i].finish_reason, "length");
@@ -69,7 +69,7 @@ TEST(Sampler, GreedyIsFullForwardArgmax) {
   p.max_new_tokens = 12;
   p.stop_at_eot = false;
   Rng rng(1);
-  auto out = sampler_generate(s, tm.model, tm.tok, prompts, p, rng);
+  auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, rng);
   for (size_t i = 0; i < prompts.size(); i++) {
     std::vector<float> lp;
     std::vector<std::vector<float>> rows;
@@ -95,8 +95,8 @@ TEST(Sampler, TopK1EqualsGreedy) {
   top1.temperature = 1.5f;
   top1.top_k = 1;
   Rng r1(1), r2(2);
-  auto a = sampler_generate(s, tm.model, tm.tok, prompts, greedy, r1);
-  auto b = sampler_generate(s, tm.model, tm.tok, prompts, top1, r2);
+  auto a = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, greedy, r1);
+  auto b = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, top1, r2);
   for (size_t i = 0; i < prompts.size(); i++) EXPECT_EQ(a[i].tokens, b[i].tokens) << "row " << i;
   sampler_destroy(s);
 }
@@ -130,7 +130,7 @@ TEST(Sampler, TopPNeverDrawsOutsideTheNucleus) {
   p.max_new_tokens = 15;
   p.stop_at_eot = false;
   Rng rng(9);
-  auto out = sampler_generate(s, tm.model, tm.tok, prompts, p, rng);
+  auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, rng);
   int draws = 0;
   for (size_t i = 0; i < prompts.size(); i++) {
     std::vector<float> lp;
@@ -176,9 +176,9 @@ TEST(Sampler, BatchRowsAreIndependent) {
   p.max_new_tokens = 16;
   p.stop_at_eot = false;
   Rng rng(1);
-  auto batch = sampler_generate(s, tm.model, tm.tok, prompts, p, rng);
+  auto batch = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, rng);
   for (size_t i = 0; i < prompts.size(); i++) {
-    auto alone = sampler_generate(s, tm.model, tm.tok, {prompts[i]}, p, rng);
+    auto alone = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {prompts[i]}, p, rng);
     EXPECT_EQ(alone[0].tokens, batch[i].tokens) << "row " << i;
     EXPECT_ALL_CLOSE(alone[0].logprobs, batch[i].logprobs, 1e-6, 0.0);
   }
@@ -193,8 +193,8 @@ TEST(Sampler, SameRngSameSamples) {
   SamplingParams p;
   p.max_new_tokens = 10;
   Rng a(77), b(77);
-  auto x = sampler_generate(s, tm.model, tm.tok, prompts, p, a);
-  auto y = sampler_generate(s, tm.model, tm.tok, prompts, p, b);
+  auto x = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, a);
+  auto y = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, b);
   for (size_t i = 0; i < x.size(); i++) EXPECT_EQ(x[i].tokens, y[i].tokens);
   sampler_destroy(s);
 }
@@ -222,7 +222,7 @@ TEST(Sampler, EndsAtEotWithoutIncludingIt) {
   SamplingParams p;
   p.temperature = 0.0f;
   Rng rng(1);
-  auto out = sampler_generate(s, tm.model, tm.tok, {{1, 2, 3}, {4}}, p, rng);
+  auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1, 2, 3}, {4}}, p, rng);
   for (const auto& c : out) {
     EXPECT_EQ(c.finish_reason, "eot");
     EXPECT_TRUE(c.tokens.empty());
@@ -232,7 +232,7 @@ TEST(Sampler, EndsAtEotWithoutIncludingIt) {
   }
   p.stop_at_eot = false;
   p.max_new_tokens = 3;
-  out = sampler_generate(s, tm.model, tm.tok, {{1, 2, 3}}, p, rng);
+  out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1, 2, 3}}, p, rng);
   EXPECT_EQ(out[0].tokens, std::vector<int>(3, tm.tok.eot_id));
   EXPECT_EQ(out[0].finish_reason, "length");
   sampler_destroy(s);
@@ -248,7 +248,7 @@ TEST(Sampler, StopStringsCutTheTextAfterTheFirstMatch) {
   p.max_new_tokens = 10;
   Rng rng(1);
   p.stop_strings = {"ba"};   // ends inside the second token
-  auto out = sampler_generate(s, tm.model, tm.tok, {{5, 6}, {7}, {8, 9, 10}}, p, rng);
+  auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{5, 6}, {7}, {8, 9, 10}}, p, rng);
   for (const auto& c : out) {
     EXPECT_EQ(c.finish_reason, "stop");
     EXPECT_EQ(c.tokens, std::vector<int>({256, 256}));
@@ -256,15 +256,15 @@ TEST(Sampler, StopStringsCutTheTextAfterTheFirstMatch) {
     EXPECT_EQ(c.text, "aba");
   }
   p.stop_strings = {"zzz", "bab", "abababab"};  // the earliest match wins
-  out = sampler_generate(s, tm.model, tm.tok, {{5, 6}}, p, rng);
+  out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{5, 6}}, p, rng);
   EXPECT_EQ(out[0].text, "abab");
   EXPECT_EQ(out[0].tokens.size(), 2u);
   p.stop_strings = {"b"};
-  out = sampler_generate(s, tm.model, tm.tok, {{5, 6}}, p, rng);
+  out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{5, 6}}, p, rng);
   EXPECT_EQ(out[0].text, "ab");
   EXPECT_EQ(out[0].tokens.size(), 1u);
   p.stop_strings = {"x"};    // never matches: the budget ends it
-  out = sampler_generate(s, tm.model, tm.tok, {{5, 6}}, p, rng);
+  out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{5, 6}}, p, rng);
   EXPECT_EQ(out[0].finish_reason, "length");
   EXPECT_EQ(out[0].tokens.size(), 10u);
   EXPECT_EQ(out[0].text, "abababababababababab");
@@ -282,17 +282,17 @@ TEST(Sampler, LengthLimitsAndRowsFinishingAtDifferentTimes) {
   p.stop_strings = {"aaa"};
   Rng rng(1);
   // Row 0 stops after 3 tokens; row 1 hits max_len (12 - 7 = 5 tokens); row 2 the budget (8).
-  auto out = sampler_generate(s, tm.model, tm.tok, {{1, 2}, {1, 2, 3, 4, 5, 6, 7}, {3}}, p, rng);
+  auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1, 2}, {1, 2, 3, 4, 5, 6, 7}, {3}}, p, rng);
   EXPECT_EQ(out[0].tokens.size(), 3u);
   EXPECT_EQ(out[0].finish_reason, "stop");
   p.stop_strings.clear();
-  out = sampler_generate(s, tm.model, tm.tok, {{1, 2}, {1, 2, 3, 4, 5, 6, 7}, {3}}, p, rng);
+  out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1, 2}, {1, 2, 3, 4, 5, 6, 7}, {3}}, p, rng);
   EXPECT_EQ(out[0].tokens.size(), 8u);
   EXPECT_EQ(out[1].tokens.size(), 5u);
   EXPECT_EQ(out[1].finish_reason, "length");
   EXPECT_EQ(out[2].tokens.size(), 8u);
   p.max_new_tokens = 0;
-  out = sampler_generate(s, tm.model, tm.tok, {{1, 2}}, p, rng);
+  out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1, 2}}, p, rng);
   EXPECT_TRUE(out[0].tokens.empty());
   sampler_destroy(s);
 }
@@ -304,10 +304,10 @@ TEST(Sampler, BadInputsAreErrors) {
   sampler_create(s, tm.model, 2, 10);
   SamplingParams p;
   Rng rng(1);
-  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok, {{1}, {2}, {3}}, p, rng), Error);   // > max_batch
-  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok, {{}}, p, rng), Error);              // empty prompt
-  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok, {std::vector<int>(10, 1)}, p, rng), Error);
-  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok, {{1, 9999}}, p, rng), Error);       // bad id
+  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1}, {2}, {3}}, p, rng), Error);   // > max_batch
+  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{}}, p, rng), Error);              // empty prompt
+  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {std::vector<int>(10, 1)}, p, rng), Error);
+  EXPECT_THROW(sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, {{1, 9999}}, p, rng), Error);       // bad id
   sampler_destroy(s);
 }
 

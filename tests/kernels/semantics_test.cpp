@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/classifier.h"

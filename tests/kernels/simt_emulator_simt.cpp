@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "kernels/cuda_common.h"
 #include "tests/test_util.h"
 

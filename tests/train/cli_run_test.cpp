@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/checkpoint.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "tests/train/cli_harness.h"
 #include "train/cli.h"

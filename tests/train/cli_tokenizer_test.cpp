@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/tokenizer.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/data/sample_text.h"
 #include "tests/test_util.h"
 #include "tests/train/cli_harness.h"

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "data/dataset.h"
-#include "engine/util.h"
-#include "engine/yaml_schema.h"
+#include "util/util.h"
+#include "util/yaml_schema.h"
 #include "train/experiment.h"
 #include "train/pretrain.h"
 #include "train/rl.h"

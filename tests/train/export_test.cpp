@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "train/pretrain.h"
 

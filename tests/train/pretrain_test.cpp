@@ -11,7 +11,7 @@
 #include "data/shards.h"
 #include "engine/checkpoint.h"
 #include "engine/safetensors.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"

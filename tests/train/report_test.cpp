@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "train/report.h"
 #include "train/report_svg.h"

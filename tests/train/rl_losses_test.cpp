@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "train/rl_losses.h"
 

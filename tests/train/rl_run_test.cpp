@@ -7,7 +7,7 @@
 
 #include "data/mathworld.h"
 #include "engine/checkpoint.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "train/pretrain.h"
 #include "train/metrics.h"

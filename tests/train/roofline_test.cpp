@@ -6,7 +6,7 @@
 
 #include "engine/model.h"
 #include "train/profile.h"
-#include "engine/util.h"
+#include "util/util.h"
 #include "train/roofline.h"
 
 namespace chamber {

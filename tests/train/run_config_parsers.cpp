@@ -6,9 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "engine/util.h"
-#include "engine/util_yaml.h"
-#include "engine/yaml_schema.h"
+#include "util/util.h"
+#include "util/yaml.h"
+#include "util/yaml_schema.h"
 #include "tests/test_util.h"
 #include "tests/train/cli_harness.h"
 #include "train/cli.h"

@@ -5,7 +5,7 @@
 // checkpoint, the report written).
 #include <gtest/gtest.h>
 
-#include "engine/util.h"
+#include "util/util.h"
 #include "tests/test_util.h"
 #include "train/experiment.h"
 #include "train/sweep.h"

@@ -1,11 +1,11 @@
-#include "engine/yaml_schema.h"
+#include "util/yaml_schema.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "engine/util.h"
-#include "engine/util_yaml.h"
+#include "util/util.h"
+#include "util/yaml.h"
 
 namespace chamber {
 

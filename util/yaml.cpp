@@ -1,10 +1,10 @@
-// YAML parsing with limits: see util_yaml.h.
-#include "engine/util_yaml.h"
+// YAML parsing with limits: see util/yaml.h.
+#include "util/yaml.h"
 
 #include <map>
 #include <vector>
 
-#include "engine/util.h"
+#include "util/util.h"
 
 namespace chamber {
 

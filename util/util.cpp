@@ -1,4 +1,4 @@
-#include "engine/util.h"
+#include "util/util.h"
 
 #include <cerrno>
 #include <chrono>

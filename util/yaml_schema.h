@@ -46,7 +46,7 @@ struct YamlMap {
 };
 
 YamlMap yaml_root(const YAML::Node& node, const std::string& file);
-// The file parsed by yaml_parse (engine/util_yaml.h): errors with file and line on syntax errors,
+// The file parsed by yaml_parse (util/yaml.h): errors with file and line on syntax errors,
 // duplicate keys, a second document or an alias bomb.
 YAML::Node yaml_load_file(const std::string& path);
 // A config file (its top level must be a map, or empty) with `--set` overrides applied.
