@@ -4,12 +4,41 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-# Debian packages the build needs. `make deps` installs them as root, else prints the command.
-DEB_PACKAGES := cmake g++ make pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev \
-                libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev \
-                clang libclang-rt-14-dev chromium python3
+# Debian packages, by what needs them. `make` only builds; `make run` checks the build's
+# packages, `make test` also those of its extra checks (headless Chromium renders a report,
+# clang's libFuzzer fuzzes the parsers), `make deps` all of them. Missing ones are installed as
+# root, else the exact command is printed.
+BUILD_PACKAGES := cmake g++ make pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev \
+                  libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev python3
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+REPORT_RENDER_PACKAGES := chromium
+TEST_PACKAGES := $(BUILD_PACKAGES) $(FUZZ_PACKAGES) $(REPORT_RENDER_PACKAGES)
 
-.PHONY: all deps build debug asan test test-asan fuzz run bench bench-cpu gpu-kit clean help
+# $(call install_missing,PACKAGES): installs (as root) or names the ones not installed.
+define install_missing
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "chamber: installing missing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
+	      { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } || exit 1; \
+	  else \
+	    echo "chamber: missing Debian packages:$$missing"; \
+	    echo "install them with:  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+# Configures a build folder; when that fails (usually a missing package) says how to get them.
+# $(call configure,DIR,FLAGS)
+define configure
+	@mkdir -p $(1) && cmake -S . -B $(1) $(2) $(CMAKE_FLAGS) > $(1)/configure.log 2>&1 || \
+	  { cat $(1)/configure.log; echo "chamber: configuring $(1) failed; if a package is missing, 'make deps' installs (or names) what the build needs"; exit 1; }
+endef
+
+.PHONY: all deps deps-build deps-test deps-fuzz build debug asan test test-asan fuzz run bench bench-cpu gpu-kit clean help
 
 all: build
 
@@ -26,52 +55,50 @@ help:
 	@echo "make deps       install missing Debian packages (as root) or print the command"
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "chamber: installing missing Debian packages:$$missing"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
-	      { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } || exit 1; \
-	  else \
-	    echo "chamber: missing Debian packages:$$missing"; \
-	    echo "install them with:  sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(call install_missing,$(TEST_PACKAGES))
 
-build: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+deps-build:
+	$(call install_missing,$(BUILD_PACKAGES))
+
+deps-test:
+	$(call install_missing,$(TEST_PACKAGES))
+
+deps-fuzz:
+	$(call install_missing,$(FUZZ_PACKAGES))
+
+build:
+	$(call configure,$(BUILD_DIR),-DCMAKE_BUILD_TYPE=Release)
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-debug: deps
-	@cmake -S . -B build-debug -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) > /dev/null
+debug:
+	$(call configure,build-debug,-DCMAKE_BUILD_TYPE=Debug)
 	@cmake --build build-debug -j $(JOBS)
 
-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHAMBER_SANITIZE=ON -DCHAMBER_CUDA=OFF $(CMAKE_FLAGS) > /dev/null
+asan:
+	$(call configure,build-asan,-DCMAKE_BUILD_TYPE=Debug -DCHAMBER_SANITIZE=ON -DCHAMBER_CUDA=OFF)
 	@cmake --build build-asan -j $(JOBS)
 
-test: build
+test: deps-test
+	$(MAKE) --no-print-directory build
 	cd $(BUILD_DIR) && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) --timeout 900
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory fuzz
 
 # The parsers (configs, checkpoints, shards, tokenizer, interpreter, grader) under ASan+UBSan.
-test-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHAMBER_SANITIZE=ON -DCHAMBER_CUDA=OFF $(CMAKE_FLAGS) > /dev/null
+test-asan:
+	$(call configure,build-asan,-DCMAKE_BUILD_TYPE=Debug -DCHAMBER_SANITIZE=ON -DCHAMBER_CUDA=OFF)
 	@cmake --build build-asan -j $(JOBS) --target test_parsers
 	cd build-asan && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS) -L parsers --timeout 900
 
 # Bounded libFuzzer runs of the interpreter and the answer parsers (clang, ASan+UBSan).
 FUZZ_SECONDS ?= 20
-fuzz: deps
+fuzz: deps-fuzz
 	sh tests/data/run_fuzz.sh $(FUZZ_SECONDS) $(CURDIR)/build-fuzz
 
 # The default experiment builds only the `chamber` binary (not the tests and benchmarks), so a
 # fresh machine reaches training in a couple of minutes.
-run: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+run: deps-build
+	$(call configure,$(BUILD_DIR),-DCMAKE_BUILD_TYPE=Release)
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target chamber
 	./$(BUILD_DIR)/chamber run configs/quickstart.yaml
 
@@ -85,7 +112,7 @@ bench-cpu: build
 
 # The GPU kit: a Release build for sm_90 in build-kit/ packed into gpu-kit/ with the libraries it
 # loads, so a GPU machine without our build dependencies or network runs `bash gpu-kit/run.sh OUT`.
-gpu-kit: deps
+gpu-kit: deps-build
 	bash bench/kit/pack.sh build-kit gpu-kit
 
 clean:

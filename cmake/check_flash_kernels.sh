@@ -16,7 +16,7 @@ ptxas=$(dirname "$nvcc")/ptxas
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$nvcc" -O3 -DNDEBUG -std=c++17 -arch=sm_90 -I"$src" -x cu -ptx "$src/kernels/attention.cu" \
+"$nvcc" -O3 -DNDEBUG -std=c++20 -arch=sm_90 -I"$src" -x cu -ptx "$src/kernels/attention.cu" \
   -o "$tmp/attention.ptx" || exit 1
 "$ptxas" -arch=sm_90 -v "$tmp/attention.ptx" -o "$tmp/attention.cubin" > "$tmp/ptxas.txt" 2>&1 || {
   cat "$tmp/ptxas.txt"

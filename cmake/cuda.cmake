@@ -53,7 +53,11 @@ if(CHAMBER_CUDA)
   endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
-  set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows no C++20 flag for nvcc 13; the .cu files need 17
+  # C++20 as in the rest of Chamber and in the SIMT build of the same files. CMake 3.25 knows no
+  # C++20 flag for nvcc 13 (which has one), so it is told here.
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA_STANDARD 20)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 
   add_library(chamber_cuda STATIC ${CHAMBER_CU_SOURCES})

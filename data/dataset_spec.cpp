@@ -1,5 +1,6 @@
-// Parsing and canonical form of a data spec (format documented in dataset.h). Every key is checked
-// against the known ones so a typo ("wieght") is an error naming the line, not a silent default.
+// Parsing and canonical form of a data spec (format documented in dataset.h), with the strict
+// reader every config uses (util/yaml_schema.h): a key that is not known ("wieght") is an error
+// naming its line, not a silent default, and every number is range-checked.
 #include <algorithm>
 #include <set>
 
@@ -8,113 +9,60 @@
 #include "data/mathworld.h"
 #include "util/util.h"
 #include "util/yaml.h"
+#include "util/yaml_schema.h"
 
 namespace chamber {
 
 static std::string at(const std::string& file, const YAML::Node& node) { return yaml_where(file, node); }
 
-static std::string written(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : "a list or map"; }
-
-// An integer in [lo, hi]; the message gives the range and `note` (what the value means), also
-// for a number the type cannot hold (1000000000000000000000) or one written with an exponent.
-static int64_t get_integer(const YAML::Node& node, const std::string& file, const char* key, int64_t lo, int64_t hi,
-                           const char* note = "") {
-  auto bad = [&] {
-    fail(at(file, node), ": '", key, "' must be an integer from ", lo, " to ", hi, *note ? " (" : "", note,
-         *note ? ")" : "", ", got '", written(node), "'");
-  };
-  int64_t v = 0;
-  try {
-    if (!node.IsScalar()) bad();
-    v = node.as<int64_t>();
-  } catch (const YAML::Exception&) {
-    bad();
-  }
-  if (v < lo || v > hi) bad();
-  return v;
-}
-
-// A finite number in (lo, hi] (or [lo, hi] when lo_included), likewise.
-static double get_number(const YAML::Node& node, const std::string& file, const char* key, double lo, bool lo_included,
-                         double hi, bool hi_included, const char* note) {
-  auto bad = [&] {
-    fail(at(file, node), ": '", key, "' must be a number in ", lo_included ? "[" : "(", format_number(lo), ", ",
-         format_number(hi), hi_included ? "]" : ")", " (", note, "), got '", written(node), "'");
-  };
-  double v = 0;
-  try {
-    if (!node.IsScalar()) bad();
-    v = node.as<double>();
-  } catch (const YAML::Exception&) {
-    bad();
-  }
-  if (!(lo_included ? v >= lo : v > lo) || !(hi_included ? v <= hi : v < hi)) bad();   // NaN fails too
-  return v;
-}
-
-static void check_keys(const YAML::Node& node, const std::string& file, const char* what,
-                       std::initializer_list<const char*> known) {
-  if (!node.IsMap()) fail(at(file, node), ": ", what, " must be a mapping");
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar()) fail(at(file, it->first), ": ", what, " has a key that is not a plain name");
-    std::string key = it->first.as<std::string>();
-    bool ok = false;
-    for (const char* k : known) ok |= key == k;
-    if (!ok) {
-      std::string list;
-      for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
-      fail(at(file, it->first), ": unknown key '", key, "' in ", what, " (known: ", list, ")");
-    }
-  }
-}
-
-template <typename T>
-static T get(const YAML::Node& node, const std::string& file, const char* key, const char* type_name) {
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    fail(at(file, node), ": '", key, "' must be ", type_name);
-  }
+// Marks the keys a map may hold; finish() then names any other key, with its line.
+static void allow_keys(YamlMap& m, std::initializer_list<const char*> known) {
+  for (const char* k : known) m.used.insert(k);
 }
 
 static DataSource parse_source(const YAML::Node& n, const std::string& file, size_t index) {
   DataSource s;
   s.line = n.Mark().line + 1;
   std::string what = "source " + std::to_string(index + 1);
-  check_keys(n, file, what.c_str(),
-             {"name", "kind", "style", "split", "ops", "count", "importer", "field", "path", "separator",
-              "weight", "repeat"});
-  if (!n["kind"]) fail(at(file, n), ": ", what, " needs 'kind' (synthetic, jsonl or text)");
-  s.kind = get<std::string>(n["kind"], file, "kind", "a string");
-  auto str = [&](const char* key, std::string& out) {
-    if (n[key]) out = get<std::string>(n[key], file, key, "a string");
-  };
-  str("name", s.name);
-  str("style", s.style);
-  str("split", s.split);
-  str("importer", s.importer);
-  str("field", s.field);
-  str("path", s.path);
-  str("separator", s.separator);
-  if (n["count"])
-    s.count = get_integer(n["count"], file, "count", 0, kMaxSourceCount, "problems in the pool; 0 = as many as the weight needs");
-  if (n["weight"])
-    s.weight = get_number(n["weight"], file, "weight", 0, false, kMaxWeight, true, "relative to the other sources' weights");
-  if (n["repeat"])
-    s.repeat = get_number(n["repeat"], file, "repeat", 0, false, kMaxRepeat, true, "passes over the source's documents");
-  if (n["ops"]) {
-    const YAML::Node& ops = n["ops"];
+  YamlMap m = yaml_item_map(n, file, what);
+  allow_keys(m, {"name", "kind", "style", "split", "ops", "count", "importer", "field", "path", "separator",
+                 "weight", "repeat"});
+  m.finish();
+  if (!m.has("kind")) fail(at(file, n), ": ", what, " needs 'kind' (synthetic, jsonl or text)");
+  m.get("kind", s.kind);
+  m.get("name", s.name);
+  m.get("style", s.style);
+  m.get("split", s.split);
+  m.get("importer", s.importer);
+  m.get("field", s.field);
+  m.get("path", s.path);
+  m.get("separator", s.separator);
+  if (m.has("count"))
+    s.count = yaml_integer_in(m, "count", 0, kMaxSourceCount, "problems in the pool; 0 = as many as the weight needs");
+  if (m.has("weight"))
+    s.weight = yaml_number_in(m, "weight", 0, false, kMaxWeight, true, "relative to the other sources' weights");
+  if (m.has("repeat"))
+    s.repeat = yaml_number_in(m, "repeat", 0, false, kMaxRepeat, true, "passes over the source's documents");
+  if (m.has("ops")) {
+    const YAML::Node ops = m.raw("ops");
+    auto whole = [&](const YAML::Node& v, const char* type_name) {
+      try {
+        return v.as<int>();
+      } catch (const YAML::Exception&) {
+        fail(at(file, v), ": 'ops' must be ", type_name);
+      }
+    };
     if (ops.IsSequence() && ops.size() == 2) {
-      s.min_ops = get<int>(ops[0], file, "ops", "[min, max] integers");
-      s.max_ops = get<int>(ops[1], file, "ops", "[min, max] integers");
+      s.min_ops = whole(ops[0], "[min, max] integers");
+      s.max_ops = whole(ops[1], "[min, max] integers");
     } else {
-      s.min_ops = s.max_ops = get<int>(ops, file, "ops", "an integer or [min, max]");
+      s.min_ops = s.max_ops = whole(ops, "an integer or [min, max]");
     }
     if (s.min_ops < 1 || s.max_ops > 8 || s.min_ops > s.max_ops)
       fail(at(file, ops), ": 'ops' must lie within 1..8 with min <= max");
   }
   auto only_for = [&](const char* key, bool allowed) {
-    if (n[key] && !allowed) fail(at(file, n[key]), ": '", key, "' does not apply to a ", s.kind, " source");
+    if (m.has(key) && !allowed) fail(at(file, n[key]), ": '", key, "' does not apply to a ", s.kind, " source");
   };
   if (s.kind == "synthetic") {
     if (!math_style_known(s.style))
@@ -143,7 +91,7 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
   } else {
     fail(at(file, n["kind"]), ": unknown source kind '", s.kind, "' (known: synthetic, jsonl, text)");
   }
-  if (n["weight"] && n["repeat"]) fail(at(file, n), ": ", what, " has both 'weight' and 'repeat'; give one");
+  if (m.has("weight") && m.has("repeat")) fail(at(file, n), ": ", what, " has both 'weight' and 'repeat'; give one");
   if (s.weight == 0 && s.repeat == 0) {
     if (s.kind == "synthetic" && s.count == 0)
       fail(at(file, n), ": ", what, " needs 'count' or 'weight' (a synthetic source is unbounded)");
@@ -156,27 +104,35 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
 DataSpec data_spec_from_yaml(const YAML::Node& node, const std::string& file) {
   DataSpec spec;
   spec.name_for_errors = file;
-  check_keys(node, file, "data spec",
-             {"seed", "tokens", "val_fraction", "shard_tokens", "tokenizer", "sources"});
-  if (node["seed"]) spec.seed = get<uint64_t>(node["seed"], file, "seed", "a non-negative integer");
-  if (node["tokens"]) spec.tokens = get_integer(node["tokens"], file, "tokens", 1, kMaxDataTokens, "the budget");
-  if (node["val_fraction"])
-    spec.val_fraction = get_number(node["val_fraction"], file, "val_fraction", 0, false, 0.5, false,
-                                   "the share held out for validation, which pretraining evaluates on");
-  if (node["shard_tokens"])
-    spec.shard_tokens = get_integer(node["shard_tokens"], file, "shard_tokens", 1024, kMaxDataTokens, "tokens per shard file");
-  if (node["tokenizer"]) {
-    const YAML::Node& t = node["tokenizer"];
-    check_keys(t, file, "tokenizer", {"vocab_size", "path", "sample_bytes"});
-    if (t["vocab_size"]) spec.vocab_size = (int)get_integer(t["vocab_size"], file, "vocab_size", 257, 65536);
-    if (t["path"]) spec.tokenizer_path = get<std::string>(t["path"], file, "path", "a string");
-    if (t["sample_bytes"])
-      spec.tokenizer_sample_bytes = get_integer(t["sample_bytes"], file, "sample_bytes", 1000, kMaxTokenizerSampleBytes,
-                                                "bytes of text the tokenizer is trained on");
-    if (t["path"] && t["vocab_size"])
-      fail(at(file, t), ": tokenizer has both 'path' and 'vocab_size'; a reused tokenizer fixes its vocabulary");
+  YamlMap m = yaml_item_map(node, file, "a data spec");
+  allow_keys(m, {"seed", "tokens", "val_fraction", "shard_tokens", "tokenizer", "sources"});
+  m.finish();
+  if (m.has("seed")) {
+    try {
+      spec.seed = m.raw("seed").as<uint64_t>();
+    } catch (const YAML::Exception&) {
+      m.bad("seed", "must be a non-negative integer");
+    }
   }
-  const YAML::Node& sources = node["sources"];
+  if (m.has("tokens")) spec.tokens = yaml_integer_in(m, "tokens", 1, kMaxDataTokens, "the budget");
+  if (m.has("val_fraction"))
+    spec.val_fraction = yaml_number_in(m, "val_fraction", 0, false, 0.5, false,
+                                       "the share held out for validation, which pretraining evaluates on");
+  if (m.has("shard_tokens"))
+    spec.shard_tokens = yaml_integer_in(m, "shard_tokens", 1024, kMaxDataTokens, "tokens per shard file");
+  if (m.has("tokenizer")) {
+    YamlMap t = yaml_item_map(node["tokenizer"], file, "tokenizer");
+    allow_keys(t, {"vocab_size", "path", "sample_bytes"});
+    t.finish();
+    if (t.has("vocab_size")) spec.vocab_size = (int)yaml_integer_in(t, "vocab_size", 257, 65536);
+    t.get("path", spec.tokenizer_path);
+    if (t.has("sample_bytes"))
+      spec.tokenizer_sample_bytes = yaml_integer_in(t, "sample_bytes", 1000, kMaxTokenizerSampleBytes,
+                                                    "bytes of text the tokenizer is trained on");
+    if (t.has("path") && t.has("vocab_size"))
+      fail(at(file, t.node), ": tokenizer has both 'path' and 'vocab_size'; a reused tokenizer fixes its vocabulary");
+  }
+  const YAML::Node sources = m.raw("sources");
   if (!sources || !sources.IsSequence() || sources.size() == 0)
     fail(file, ": a data spec needs a non-empty 'sources' list");
   for (size_t i = 0; i < sources.size(); i++) spec.sources.push_back(parse_source(sources[i], file, i));
@@ -189,7 +145,7 @@ DataSpec data_spec_from_yaml(const YAML::Node& node, const std::string& file) {
   }
   bool any_weight = std::any_of(spec.sources.begin(), spec.sources.end(), [](auto& s) { return s.weight > 0; });
   if (any_weight && spec.tokens <= 0) fail(file, ": 'tokens' (the budget) is required when a source has a 'weight'");
-  if (!any_weight && node["tokens"])
+  if (!any_weight && m.has("tokens"))
     fail(at(file, node["tokens"]), ": 'tokens' has no effect when no source has a 'weight' (every source is fixed by 'repeat'/'count')");
   return spec;
 }

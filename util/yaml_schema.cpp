@@ -128,6 +128,7 @@ YAML::Node YamlMap::raw(const std::string& key) {
 void YamlMap::finish() const {
   if (!node || !node.IsMap()) return;
   for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) fail(yaml_where(file, kv.first), ": '", path, "' has a key that is not a plain name");
     std::string key = kv.first.as<std::string>();
     if (!used.count(key)) {
       std::string known;
@@ -227,6 +228,54 @@ void require_range(const YamlMap& m, const std::string& key, double value, doubl
   }
   message += ", got " + format_number(value);
   m.bad(key, with_note(message, note));
+}
+
+static std::string written(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : "a list or map"; }
+
+static std::string note_in_parentheses(const std::string& note) { return note.empty() ? "" : " (" + note + ")"; }
+
+int64_t yaml_integer_in(YamlMap& m, const std::string& key, int64_t lo, int64_t hi, const std::string& note) {
+  YAML::Node node = m.raw(key);
+  auto bad = [&] {
+    m.bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                   note_in_parentheses(note) + ", got '" + written(node) + "'");
+  };
+  int64_t v = 0;
+  try {
+    if (!node.IsScalar()) bad();
+    v = node.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    bad();
+  }
+  if (v < lo || v > hi) bad();
+  return v;
+}
+
+double yaml_number_in(YamlMap& m, const std::string& key, double lo, bool lo_included, double hi, bool hi_included,
+                      const std::string& note) {
+  YAML::Node node = m.raw(key);
+  auto bad = [&] {
+    m.bad(key, std::string("must be a number in ") + (lo_included ? "[" : "(") + format_number(lo) + ", " +
+                   format_number(hi) + (hi_included ? "]" : ")") + note_in_parentheses(note) + ", got '" +
+                   written(node) + "'");
+  };
+  double v = 0;
+  try {
+    if (!node.IsScalar()) bad();
+    v = node.as<double>();
+  } catch (const YAML::Exception&) {
+    bad();
+  }
+  if (!(lo_included ? v >= lo : v > lo) || !(hi_included ? v <= hi : v < hi)) bad();   // NaN fails too
+  return v;
+}
+
+YamlMap yaml_item_map(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (!node.IsMap()) fail(yaml_where(file, node), ": ", what, " must be a mapping");
+  YamlMap m;
+  m.node = node;
+  m.file = file;
+  return m;
 }
 
 }  // namespace chamber

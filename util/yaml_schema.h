@@ -77,6 +77,20 @@ void require_positive(const YamlMap& m, const std::string& key, double value,
 void require_range(const YamlMap& m, const std::string& key, double value, double lo, double hi,
                    const std::string& note = "");
 
+// Range-checked reads of one key whose message gives the whole allowed range as written, then
+// `note`, then the value: "'count' must be an integer from 0 to 10000000 (problems in the pool),
+// got '-5'" (also for a number the type cannot hold, or one written with an exponent), and
+// "'weight' must be a number in (0, 1e+09] (relative weight), got '.inf'" (NaN fails too).
+// The key must be present.
+int64_t yaml_integer_in(YamlMap& m, const std::string& key, int64_t lo, int64_t hi,
+                        const std::string& note = "");
+double yaml_number_in(YamlMap& m, const std::string& key, double lo, bool lo_included, double hi,
+                      bool hi_included, const std::string& note);
+// A map read with its own keys' names in messages ('weight', not 'sources.weight'), for list
+// items and sections whose line already says where they are. `what` names it in the error when
+// the node is not a map ("source 2 must be a mapping").
+YamlMap yaml_item_map(const YAML::Node& node, const std::string& file, const std::string& what);
+
 // ---- a config struct described once, as a table of its fields ----
 // Each row is one key of one YAML map: the struct member it fills and, for a number, the range it
 // must lie in (inclusive; `positive` asks for > 0 instead). The one table reads the map strictly
