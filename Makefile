@@ -9,6 +9,7 @@ CMAKE_FLAGS ?=
 # clang's libFuzzer fuzzes the parsers), `make deps` all of them. Missing ones are installed as
 # root, else the exact command is printed.
 BUILD_PACKAGES := cmake g++ make pkg-config libyaml-cpp-dev libgtest-dev libgmock-dev \
+                  libopenmpi-dev openmpi-bin \
                   libbenchmark-dev nlohmann-json3-dev libcli11-dev libopenblas-openmp-dev python3
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 REPORT_RENDER_PACKAGES := chromium

@@ -1,0 +1,184 @@
+// The communicator (engine/comm.h): Open MPI for host buffers and rank bookkeeping, NCCL for the
+// CUDA backend's device buffers. Built without MPI, only the single-process paths exist.
+#include "engine/comm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+#include "util/util.h"
+
+#ifdef CHAMBER_HAVE_MPI
+#include <mpi.h>
+#endif
+#ifdef CHAMBER_HAVE_NCCL
+#include <cuda_runtime.h>
+#include <nccl.h>
+#endif
+
+namespace chamber {
+
+namespace {
+
+bool g_started_mpi = false;
+
+#ifdef CHAMBER_HAVE_MPI
+void mpi_check(int status, const char* call) {
+  if (status == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(status, text, &len);
+  fail("MPI: ", call, " failed: ", std::string(text, len));
+}
+#endif
+
+#ifdef CHAMBER_HAVE_NCCL
+void nccl_check(ncclResult_t status, const char* call) {
+  if (status != ncclSuccess) fail("NCCL: ", call, " failed: ", ncclGetErrorString(status));
+}
+#endif
+
+}  // namespace
+
+bool launched_by_mpirun() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") || std::getenv("PMIX_RANK");
+}
+
+bool comm_have_mpi() {
+#ifdef CHAMBER_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool comm_have_nccl() {
+#ifdef CHAMBER_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+void comm_init(Comm& comm) {
+  comm = Comm{};
+  if (!launched_by_mpirun()) return;
+#ifdef CHAMBER_HAVE_MPI
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    mpi_check(MPI_Init(nullptr, nullptr), "MPI_Init");
+    g_started_mpi = true;
+  }
+  mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank), "MPI_Comm_rank");
+  mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &comm.world), "MPI_Comm_size");
+#else
+  fail("this process was started by mpirun but Chamber was built without MPI; install Open MPI "
+       "(`make deps`, or: sudo apt-get install -y libopenmpi-dev openmpi-bin) and rebuild");
+#endif
+}
+
+void comm_attach(Comm& comm, const Ops& ops, bool device_buffers) {
+  comm.ops = &ops;
+  comm.device_buffers = device_buffers;
+  if (!device_buffers || comm.world == 1) return;
+#if defined(CHAMBER_HAVE_NCCL) && defined(CHAMBER_HAVE_MPI)
+  // One GPU per rank: the ranks of one machine take consecutive devices.
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) fail("NCCL: no CUDA device on rank ", comm.rank);
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  int local_rank = local ? std::atoi(local) : comm.rank;
+  cudaSetDevice(local_rank % devices);
+  ncclUniqueId id;
+  if (comm.rank == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  mpi_check(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  ncclComm_t nccl = nullptr;
+  nccl_check(ncclCommInitRank(&nccl, comm.world, id, comm.rank), "ncclCommInitRank");
+  comm.nccl = nccl;
+#else
+  fail("data parallel on GPUs needs NCCL and MPI; this build has ", comm_have_nccl() ? "" : "no NCCL ",
+       comm_have_mpi() ? "" : "no MPI", " (NCCL comes with the CUDA toolkit; MPI: `make deps`)");
+#endif
+}
+
+void comm_finalize(Comm& comm) {
+#ifdef CHAMBER_HAVE_NCCL
+  if (comm.nccl) ncclCommDestroy((ncclComm_t)comm.nccl);
+#endif
+  comm.nccl = nullptr;
+#ifdef CHAMBER_HAVE_MPI
+  if (g_started_mpi) {
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (!finalised) MPI_Finalize();
+    g_started_mpi = false;
+  }
+#endif
+  comm = Comm{};
+}
+
+void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n) {
+  if (comm.world == 1 || n == 0) return;
+  const float inv_world = 1.0f / (float)comm.world;
+#ifdef CHAMBER_HAVE_NCCL
+  if (comm.device_buffers) {
+    // The backend's stream may still be writing buf: wait for it, reduce on NCCL's own stream
+    // (the default one here), wait again. Overlapping with backward is a later refinement.
+    comm.ops->synchronize();
+    nccl_check(ncclAllReduce(buf, buf, n, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, nullptr), "ncclAllReduce");
+    if (cudaStreamSynchronize(nullptr) != cudaSuccess) fail("NCCL: cudaStreamSynchronize after ncclAllReduce failed");
+    return;
+  }
+#endif
+#ifdef CHAMBER_HAVE_MPI
+  // MPI counts are int: large buffers go in pieces of at most 2^30 floats.
+  const size_t piece = size_t(1) << 30;
+  for (size_t off = 0; off < n; off += piece) {
+    int count = (int)std::min(piece, n - off);
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf + off, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  }
+  for (size_t i = 0; i < n; i++) buf[i] *= inv_world;
+#else
+  (void)inv_world;
+#endif
+}
+
+void comm_all_reduce_sum(const Comm& comm, double* values, int n) {
+  if (comm.world == 1 || n == 0) return;
+#ifdef CHAMBER_HAVE_MPI
+  mpi_check(MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+#endif
+}
+
+bool comm_any(const Comm& comm, bool flag) {
+  if (comm.world == 1) return flag;
+  double v = flag ? 1.0 : 0.0;
+  comm_all_reduce_sum(comm, &v, 1);
+  return v > 0;
+}
+
+void comm_broadcast(const Comm& comm, void* bytes, size_t n, int root) {
+  if (comm.world == 1 || n == 0) return;
+#ifdef CHAMBER_HAVE_MPI
+  const size_t piece = size_t(1) << 30;
+  for (size_t off = 0; off < n; off += piece) {
+    int count = (int)std::min(piece, n - off);
+    mpi_check(MPI_Bcast((char*)bytes + off, count, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  }
+#endif
+}
+
+void comm_barrier(const Comm& comm) {
+  if (comm.world == 1) return;
+#ifdef CHAMBER_HAVE_MPI
+  mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+std::string comm_description(const Comm& comm) {
+  if (comm.world == 1) return "1 process";
+  return "rank " + std::to_string(comm.rank) + " of " + std::to_string(comm.world) +
+         (comm.device_buffers ? " (NCCL)" : " (MPI)");
+}
+
+}  // namespace chamber

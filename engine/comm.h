@@ -1,0 +1,58 @@
+// Data-parallel communication: which rank this process is, how many there are, and the
+// collectives a data-parallel step needs (average the gradients, agree on a flag, share a
+// buffer). One interface, two transports chosen by where the buffers live:
+//   MPI   (Open MPI) for host buffers: the CPU backends, and rank bookkeeping everywhere;
+//   NCCL  for device buffers of the CUDA backend; its unique id travels over MPI.
+// A process not started by `mpirun` (or a build without MPI) is rank 0 of 1 and every collective
+// returns at once, so single-process runs behave exactly as without this layer.
+//
+// Launch: `mpirun -np 2 build/chamber pretrain CONFIG` (as root add --allow-run-as-root).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kernels/ops.h"
+
+namespace chamber {
+
+struct Comm {
+  int rank = 0;
+  int world = 1;
+  bool device_buffers = false;   // the backend's buffers are on a GPU: collectives go through NCCL
+  void* nccl = nullptr;          // ncclComm_t when device_buffers
+  const Ops* ops = nullptr;      // the backend whose buffers the collectives receive
+};
+
+// True when this process was started by mpirun (Open MPI's or PMI's environment is set).
+bool launched_by_mpirun();
+// Whether this build has MPI (CHAMBER_HAVE_MPI) and NCCL (CHAMBER_HAVE_NCCL).
+bool comm_have_mpi();
+bool comm_have_nccl();
+
+// Initialises MPI when launched by mpirun (Error if this build has no MPI: rebuild after
+// `make deps`), else leaves comm as rank 0 of 1. Call once per process, before comm_attach.
+void comm_init(Comm& comm);
+// Binds the collectives to a backend's buffers: for the CUDA backend with more than one rank,
+// creates the NCCL communicator (rank 0's unique id broadcast over MPI).
+void comm_attach(Comm& comm, const Ops& ops, bool device_buffers);
+// Frees NCCL and finalises MPI (when comm_init started it).
+void comm_finalize(Comm& comm);
+
+// buf[0..n) (the backend's memory) <- the mean over ranks, in place. Every rank must call it with
+// the same n. Summation order is the transport's; in fp32, so results may differ from a
+// single-rank sum by rounding.
+void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n);
+// Host values summed over ranks, in place (losses, token counts, metrics).
+void comm_all_reduce_sum(const Comm& comm, double* values, int n);
+// True on every rank when `flag` is true on any rank (agreeing on a stop).
+bool comm_any(const Comm& comm, bool flag);
+// root's bytes[0..n) (host memory) copied to every rank.
+void comm_broadcast(const Comm& comm, void* bytes, size_t n, int root);
+// Waits until every rank reaches this point.
+void comm_barrier(const Comm& comm);
+
+// "rank 1 of 2 (MPI)" / "1 process" for logs.
+std::string comm_description(const Comm& comm);
+
+}  // namespace chamber
