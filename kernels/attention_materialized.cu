@@ -14,9 +14,12 @@
 //
 // att and datt live in scratch_buffer (2 x B x NH x T x T floats, overwritten by every call):
 // nothing of them outlives the op. Products go through gemm(), so CHAMBER_TF32=0 makes this path
-// strict fp32 too. Column-major reading of the row-major buffers (see matmul.cu): S^T = K Q^T is
-// gemm(T, N, m=T, n=T, k=hs), and so on below. The masked upper half costs flops, not
-// correctness: the softmax kernels write exact zeros above the diagonal in att and ds.
+// strict fp32 too. Column-major reading of the row-major buffers (see matmul.cu): head h of Q, K,
+// V, dout and dqkv is a (hs, T) matrix starting at column h*hs of its rows (leading dimension 3C,
+// or C for dout), head h of att and datt the transpose of its (T, T) rows; one strided batch over
+// the NH heads, hs (or T*T) elements apart. So S^T = K^T Q is gemm(K_T, Q, m=T, n=T, k=hs), and
+// so on below. The masked upper half costs flops, not correctness: the softmax kernels write
+// exact zeros above the diagonal in att and ds.
 #include <cmath>
 
 #include "kernels/cuda_launchers.h"
@@ -81,8 +84,9 @@ void attention_scores(floatX* att, const floatX* qkv, int B, int T, int C, int N
   long long TT = (long long)T * T;
   for (int b = 0; b < B; b++) {
     const floatX* q = qkv + (size_t)b * T * 3 * C;
-    gemm(true, false, T, T, hs, scale, q + C, 3 * C, hs, q, 3 * C, hs, 0.0f, att + b * NH * TT, T,
-         TT, NH, nullptr, stream);
+    GemmInput K_T{q + C, 3 * C, hs, true}, Q{q, 3 * C, hs, false};
+    GemmOutput S{att + b * NH * TT, T, TT};
+    gemm(K_T, Q, S, {T, T, hs, NH}, scale, 0.0f, nullptr, stream);
   }
 }
 
@@ -100,8 +104,9 @@ void attention_forward_materialized(floatX* out, float* lse, const floatX* qkv, 
                  stream, att, lse, rows, T);
   for (int b = 0; b < B; b++) {  // out[b,:,h] = att[b,h] v
     const floatX* v = qkv + (size_t)b * T * 3 * C + 2 * C;
-    gemm(false, false, hs, T, T, 1.0f, v, 3 * C, hs, att + b * NH * TT, T, TT, 0.0f,
-         out + (size_t)b * T * C, C, hs, NH, nullptr, stream);
+    GemmInput V{v, 3 * C, hs, false}, P{att + b * NH * TT, T, TT, false};
+    GemmOutput Y{out + (size_t)b * T * C, C, hs};
+    gemm(V, P, Y, {hs, T, T, NH}, 1.0f, 0.0f, nullptr, stream);
   }
 }
 
@@ -122,10 +127,11 @@ void attention_backward_materialized(floatX* dqkv, const floatX* dout, const flo
     const floatX* dy = dout + (size_t)b * T * C;
     floatX* dq = dqkv + (size_t)b * T * 3 * C;
     // da = dout v^T into datt; dv += att^T dout.
-    gemm(true, false, T, T, hs, 1.0f, q + 2 * C, 3 * C, hs, dy, C, hs, 0.0f, datt + b * NH * TT, T,
-         TT, NH, nullptr, stream);
-    gemm(false, true, hs, T, T, 1.0f, dy, C, hs, att + b * NH * TT, T, TT, 1.0f, dq + 2 * C,
-         3 * C, hs, NH, nullptr, stream);
+    GemmInput V_T{q + 2 * C, 3 * C, hs, true}, dY{dy, C, hs, false};
+    GemmInput P_T{att + b * NH * TT, T, TT, true};
+    GemmOutput dA{datt + b * NH * TT, T, TT}, dV{dq + 2 * C, 3 * C, hs};
+    gemm(V_T, dY, dA, {T, T, hs, NH}, 1.0f, 0.0f, nullptr, stream);
+    gemm(dY, P_T, dV, {hs, T, T, NH}, 1.0f, 1.0f, nullptr, stream);
   }
   CHAMBER_LAUNCH(causal_softmax_backward_kernel, ceil_div(rows, kWarpsPerBlock),
                  kWarpsPerBlock * 32, 0, stream, datt, att, rows, T);
@@ -134,10 +140,11 @@ void attention_backward_materialized(floatX* dqkv, const floatX* dout, const flo
     floatX* dq = dqkv + (size_t)b * T * 3 * C;
     const floatX* ds = datt + b * NH * TT;
     // dq += s ds k;  dk += s ds^T q.
-    gemm(false, false, hs, T, T, scale, q + C, 3 * C, hs, ds, T, TT, 1.0f, dq, 3 * C, hs, NH,
-         nullptr, stream);
-    gemm(false, true, hs, T, T, scale, q, 3 * C, hs, ds, T, TT, 1.0f, dq + C, 3 * C, hs, NH,
-         nullptr, stream);
+    GemmInput K{q + C, 3 * C, hs, false}, Q{q, 3 * C, hs, false};
+    GemmInput dS{ds, T, TT, false}, dS_T{ds, T, TT, true};
+    GemmOutput dQ{dq, 3 * C, hs}, dK{dq + C, 3 * C, hs};
+    gemm(K, dS, dQ, {hs, T, T, NH}, scale, 1.0f, nullptr, stream);
+    gemm(Q, dS_T, dK, {hs, T, T, NH}, scale, 1.0f, nullptr, stream);
   }
 }
 

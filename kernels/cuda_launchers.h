@@ -12,16 +12,37 @@ namespace chamber::CHAMBER_GPU_NS {
 // ---- kernels/gemm.cu: the one matrix-multiply entry (cuBLASLt on the GPU, loops when emulated) ----
 // Column-major, cuBLAS conventions, for each of `batch` problems (pointers advance by the strides):
 //   D = alpha * op(A) @ op(B) + beta * D  [+ bias broadcast over columns, bias has m entries]
-// op(A) is m x k, op(B) is k x n, D is m x n; trans_a/trans_b transpose the stored matrices.
-void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
-          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
-          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream);
-// D = GELU(pre_gelu), pre_gelu = op(A) @ op(B) [+ bias]: one product (batch 1, alpha 1, beta 0)
-// whose epilogue applies the bias and GELU and also writes the GELU input (backward reads it).
-// pre_gelu has D's layout. Falls back to gemm then gelu_forward where the epilogue is unavailable.
-void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
-               const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
-               const floatX* bias, cudaStream_t stream);
+// op(A) is m x k, op(B) is k x n, D is m x n; op transposes an input whose `transposed` is set.
+// A row-major (R, K) buffer is the column-major (K, R) matrix with the same bytes, leading
+// dimension K: that is how the ops (matmul.cu, attention_materialized.cu) describe their operands.
+
+// An input matrix as stored: column j starts `ld` elements after column j-1, problem p of a batch
+// `batch_stride` elements after problem p-1 (not read when batch is 1).
+struct GemmInput {
+  const floatX* ptr;
+  int ld;
+  long long batch_stride;
+  bool transposed;
+};
+// The output D (m x n, never transposed), laid out as a GemmInput is.
+struct GemmOutput {
+  floatX* ptr;
+  int ld;
+  long long batch_stride;
+};
+// The sizes: op(A) is m x k, op(B) is k x n, and there are `batch` such products.
+struct GemmShape {
+  int m, n, k;
+  int batch = 1;
+};
+void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+          float alpha, float beta, const floatX* bias, cudaStream_t stream);
+// D = GELU(pre_gelu), pre_gelu = op(A) @ op(B) [+ bias]: one product (batch 1, alpha 1, beta 0;
+// batch strides not read) whose epilogue applies the bias and GELU and also writes the GELU input
+// (backward reads it) to pre_gelu, which has D's layout. Falls back to gemm then gelu_forward where
+// the epilogue is unavailable.
+void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,
+               GemmShape shape, const floatX* bias, cudaStream_t stream);
 // Whether gemm multiplies on TF32 tensor cores (the default) or in strict fp32 (about half the
 // speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU build only.
 void set_tf32_matmuls(bool enabled);
@@ -30,10 +51,8 @@ bool tf32_matmuls();
 long gemm_fallbacks();
 // The same product by a simple kernel (one thread per element of D): what gemm falls back to when
 // cuBLASLt has no algorithm for a shape or alignment.
-void gemm_simple(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,
-                 int lda, long long stride_a, const floatX* B, int ldb, long long stride_b,
-                 float beta, floatX* D, int ldd, long long stride_d, int batch, const floatX* bias,
-                 cudaStream_t stream);
+void gemm_simple(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+                 float alpha, float beta, const floatX* bias, cudaStream_t stream);
 
 // ---- kernels/reduce.cu ----
 // out[c] += sum_i x[i,c] * (row_scale ? row_scale[i] : 1) for x (N,C); deterministic (fixed order).

@@ -67,16 +67,15 @@ __global__ void gemm_fallback_kernel(bool trans_a, bool trans_b, int m, int n, i
 
 }  // namespace
 
-void gemm_simple(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,
-                 int lda, long long stride_a, const floatX* B, int ldb, long long stride_b,
-                 float beta, floatX* D, int ldd, long long stride_d, int batch, const floatX* bias,
-                 cudaStream_t stream) {
+void gemm_simple(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+                 float alpha, float beta, const floatX* bias, cudaStream_t stream) {
+  const int m = shape.m, n = shape.n, k = shape.k, batch = shape.batch;
   if (m <= 0 || n <= 0 || batch <= 0) return;
   constexpr int kBlock = 128;
   unsigned grid_y = n < 65535 ? (unsigned)n : 65535u;
   CHAMBER_LAUNCH(gemm_fallback_kernel, dim3(ceil_div(m, kBlock), grid_y, batch), kBlock, 0, stream,
-                 trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D, ldd,
-                 stride_d, bias);
+                 A.transposed, B.transposed, m, n, k, alpha, A.ptr, A.ld, A.batch_stride, B.ptr,
+                 B.ld, B.batch_stride, beta, D.ptr, D.ld, D.batch_stride, bias);
 }
 
 #if defined(__CUDACC__)
@@ -220,18 +219,30 @@ bool g_tf32_matmuls = [] {
   return !(env && std::string(env) == "0");
 }();
 
+// gemm_gelu's operands with the batch strides it does not read set to 0, as the plan key of a
+// single product has always had them.
+GemmInput single(GemmInput matrix) {
+  matrix.batch_stride = 0;
+  return matrix;
+}
+GemmOutput single(GemmOutput matrix) {
+  matrix.batch_stride = 0;
+  return matrix;
+}
+
 // One cuBLASLt matmul with the epilogue the arguments ask for: bias (if non-null) added, then
-// GELU applied with its input written to pre_gelu (if non-null; leading dimension ldd, batch 1).
+// GELU applied with its input written to pre_gelu (if non-null; D's leading dimension, batch 1).
 // False when cuBLASLt offers no algorithm for the shape, alignment and epilogue: nothing was
 // written and the caller falls back (saying so once: the fallback is slower).
-bool lt_matmul(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A,
-               int lda, long long stride_a, const floatX* B, int ldb, long long stride_b,
-               float beta, floatX* D, int ldd, long long stride_d, int batch, const floatX* bias,
-               floatX* pre_gelu, cudaStream_t stream) {
-  PlanKey key{trans_a, trans_b, g_tf32_matmuls, bias != nullptr, pre_gelu != nullptr,
-              m, n, k, lda, ldb, ldd, batch, stride_a, stride_b, stride_d,
-              alignment_bytes(A, stride_a, batch), alignment_bytes(B, stride_b, batch),
-              alignment_bytes(D, stride_d, batch)};
+bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+               float alpha, float beta, const floatX* bias, floatX* pre_gelu, cudaStream_t stream) {
+  const int batch = shape.batch;
+  PlanKey key{A.transposed, B.transposed, g_tf32_matmuls, bias != nullptr, pre_gelu != nullptr,
+              shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, batch,
+              A.batch_stride, B.batch_stride, D.batch_stride,
+              alignment_bytes(A.ptr, A.batch_stride, batch),
+              alignment_bytes(B.ptr, B.batch_stride, batch),
+              alignment_bytes(D.ptr, D.batch_stride, batch)};
   static std::mutex plans_mutex;  // ops are issued from one thread; this keeps a second one safe
   static std::unordered_map<PlanKey, Plan, PlanKeyHash> plans;
   std::lock_guard<std::mutex> lock(plans_mutex);
@@ -247,50 +258,46 @@ bool lt_matmul(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                 &pre_gelu, sizeof(pre_gelu)));
   Lt& state = lt();
-  CUBLAS_CHECK(cublasLtMatmul(state.handle, plan.op, &alpha, A, plan.layout_a, B, plan.layout_b,
-                              &beta, D, plan.layout_d, D, plan.layout_d, &plan.algo,
-                              state.workspace, kWorkspaceBytes, stream));
+  CUBLAS_CHECK(cublasLtMatmul(state.handle, plan.op, &alpha, A.ptr, plan.layout_a, B.ptr,
+                              plan.layout_b, &beta, D.ptr, plan.layout_d, D.ptr, plan.layout_d,
+                              &plan.algo, state.workspace, kWorkspaceBytes, stream));
   return true;
 }
 
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
-          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
-          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t stream) {
-  if (m <= 0 || n <= 0 || batch <= 0) return;
-  if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
-  if (lt_matmul(trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D,
-                ldd, stride_d, batch, bias, nullptr, stream))
-    return;
+void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+          float alpha, float beta, const floatX* bias, cudaStream_t stream) {
+  if (shape.m <= 0 || shape.n <= 0 || shape.batch <= 0) return;
+  if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
+  if (lt_matmul(A, B, D, shape, alpha, beta, bias, nullptr, stream)) return;
   g_fallbacks++;
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
                  "ldb=%d ldd=%d batch=%d); using the simple fallback kernel (slow). Said once.\n",
-                 m, n, k, lda, ldb, ldd, batch);
+                 shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, shape.batch);
   warned = true;
-  gemm_simple(trans_a, trans_b, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, D, ldd,
-                stride_d, batch, bias, stream);
+  gemm_simple(A, B, D, shape, alpha, beta, bias, stream);
 }
 
-void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
-               const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
-               const floatX* bias, cudaStream_t stream) {
-  if (m <= 0 || n <= 0) return;
+void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,
+               GemmShape shape, const floatX* bias, cudaStream_t stream) {
+  if (shape.batch != 1) fail("gemm_gelu: one product only (got batch ", shape.batch, ")");
+  if (shape.m <= 0 || shape.n <= 0) return;
   // The epilogue needs the auxiliary matrix's leading dimension to be a multiple of 8.
-  if (ldd % 8 == 0 && lt_matmul(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, D,
-                                ldd, 0, 1, bias, pre_gelu, stream))
+  if (D.ld % 8 == 0 &&
+      lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, bias, pre_gelu, stream))
     return;
   g_fallbacks++;
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no GELU-epilogue algorithm for a gemm (m=%d n=%d "
-                 "k=%d ldd=%d); using a matmul then the GELU kernel. Said once.\n", m, n, k, ldd);
+                 "k=%d ldd=%d); using a matmul then the GELU kernel. Said once.\n", shape.m,
+                 shape.n, shape.k, D.ld);
   warned = true;
-  gemm(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, pre_gelu, ldd, 0, 1, bias,
-       stream);
-  gelu_forward(D, pre_gelu, (size_t)ldd * n, stream);
+  gemm(single(A), single(B), GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
+  gelu_forward(D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
 }
 
 void set_tf32_matmuls(bool enabled) { g_tf32_matmuls = enabled; }
@@ -299,17 +306,19 @@ long gemm_fallbacks() { return g_fallbacks.load(); }
 
 #else  // SIMT emulation: the reference GEMM
 
-void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const floatX* A, int lda,
-          long long stride_a, const floatX* B, int ldb, long long stride_b, float beta, floatX* D,
-          int ldd, long long stride_d, int batch, const floatX* bias, cudaStream_t) {
+void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+          float alpha, float beta, const floatX* bias, cudaStream_t) {
+  const int m = shape.m, n = shape.n, k = shape.k, batch = shape.batch;
+  const bool trans_a = A.transposed, trans_b = B.transposed;
+  const int lda = A.ld, ldb = B.ld, ldd = D.ld;
   if (m <= 0 || n <= 0 || batch <= 0) return;
   if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
 #pragma omp parallel for collapse(2) schedule(static)
   for (int p = 0; p < batch; p++) {
     for (int j = 0; j < n; j++) {
-      const floatX* a = A + p * stride_a;
-      const floatX* b = B + p * stride_b;
-      floatX* d = D + p * stride_d + (size_t)j * ldd;
+      const floatX* a = A.ptr + p * A.batch_stride;
+      const floatX* b = B.ptr + p * B.batch_stride;
+      floatX* d = D.ptr + p * D.batch_stride + (size_t)j * ldd;
       for (int i = 0; i < m; i++) {
         float acc = 0.0f;
         for (int q = 0; q < k; q++) {
@@ -326,13 +335,12 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
   }
 }
 
-void gemm_gelu(bool trans_a, bool trans_b, int m, int n, int k, const floatX* A, int lda,
-               const floatX* B, int ldb, floatX* D, floatX* pre_gelu, int ldd,
-               const floatX* bias, cudaStream_t stream) {
-  if (m <= 0 || n <= 0) return;
-  gemm(trans_a, trans_b, m, n, k, 1.0f, A, lda, 0, B, ldb, 0, 0.0f, pre_gelu, ldd, 0, 1, bias,
-       stream);
-  gelu_forward(D, pre_gelu, (size_t)ldd * n, stream);
+void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,
+               GemmShape shape, const floatX* bias, cudaStream_t stream) {
+  if (shape.batch != 1) fail("gemm_gelu: one product only (got batch ", shape.batch, ")");
+  if (shape.m <= 0 || shape.n <= 0) return;
+  gemm(A, B, GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
+  gelu_forward(D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
 }
 
 #endif

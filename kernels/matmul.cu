@@ -6,9 +6,9 @@
 // Every product is one cuBLASLt call through gemm() (TF32 tensor cores, bias in the epilogue).
 // cuBLAS is column-major: a row-major (R, K) matrix is the column-major (K, R) matrix with the
 // same bytes, so with W = weight, X = inp, G = dout read that way:
-//   out^T (OC,N)   = W^T (OC,C) X (C,N)        gemm(T, N, m=OC, n=N,  k=C)
-//   dinp^T (C,N)  += W (C,OC) G (OC,N)         gemm(N, N, m=C,  n=N,  k=OC), beta 1
-//   dweight^T (C,OC) += X (C,N) G^T (N,OC)     gemm(N, T, m=C,  n=OC, k=N),  beta 1
+//   out^T (OC,N)   = W^T (OC,C) X (C,N)        gemm(W_T, X, m=OC, n=N,  k=C)
+//   dinp^T (C,N)  += W (C,OC) G (OC,N)         gemm(W, G,   m=C,  n=N,  k=OC), beta 1
+//   dweight^T (C,OC) += X (C,N) G^T (N,OC)     gemm(X, G_T, m=C,  n=OC, k=N),  beta 1
 // matmul_gelu_forward is the forward product with cuBLASLt's GELU epilogue (the MLP's fc layer).
 // The accumulating products use beta = 1 (cuBLAS adds into D for free). The bias gradient is a
 // deterministic column sum (reduce.cu): cuBLASLt's bias-gradient epilogue overwrites rather than
@@ -17,26 +17,28 @@
 
 namespace chamber::CHAMBER_GPU_NS {
 
+// Operands as in the table above, each one product (batch stride 0): {pointer, leading dimension,
+// batch stride, transposed}.
 void matmul_forward(floatX* out, const floatX* inp, const floatX* weight, const floatX* bias,
                     int N, int C, int OC, cudaStream_t stream) {
-  gemm(true, false, OC, N, C, 1.0f, weight, C, 0, inp, C, 0, 0.0f, out, OC, 0, 1, bias, stream);
+  GemmInput W_T{weight, C, 0, true}, X{inp, C, 0, false};
+  gemm(W_T, X, GemmOutput{out, OC, 0}, {OC, N, C}, 1.0f, 0.0f, bias, stream);
 }
 
 // The fc layer and its GELU: the forward product above with the GELU epilogue (gemm.cu).
 void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
                          const floatX* bias, int N, int C, int OC, cudaStream_t stream) {
-  gemm_gelu(true, false, OC, N, C, weight, C, inp, C, out, pre_gelu, OC, bias, stream);
+  GemmInput W_T{weight, C, 0, true}, X{inp, C, 0, false};
+  gemm_gelu(W_T, X, GemmOutput{out, OC, 0}, pre_gelu, {OC, N, C}, bias, stream);
 }
 
 void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
                      const floatX* inp, const floatX* weight, int N, int C, int OC,
                      cudaStream_t stream) {
-  if (dinp)
-    gemm(false, false, C, N, OC, 1.0f, weight, C, 0, dout, OC, 0, 1.0f, dinp, C, 0, 1, nullptr,
-         stream);
-  if (dweight)
-    gemm(false, true, C, OC, N, 1.0f, inp, C, 0, dout, OC, 0, 1.0f, dweight, C, 0, 1, nullptr,
-         stream);
+  GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
+  GemmInput G{dout, OC, 0, false}, G_T{dout, OC, 0, true};
+  if (dinp) gemm(W, G, GemmOutput{dinp, C, 0}, {C, N, OC}, 1.0f, 1.0f, nullptr, stream);
+  if (dweight) gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
   if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
 }
 

@@ -24,7 +24,7 @@ void register_rl_commands(CLI::App& app);
 // `chamber eval` (train/cli_eval.cpp).
 void register_eval_commands(CLI::App& app);
 
-// `chamber run EXPERIMENT` and `chamber report DIR` (train/cli_run.cpp).
-void register_run_commands(CLI::App& app);
+// `chamber run` and `chamber report` belong to the experiment layer above this one:
+// train/study/cli_run.h.
 
 }  // namespace chamber

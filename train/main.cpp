@@ -9,6 +9,7 @@
 
 #include "util/util.h"
 #include "train/cli.h"
+#include "train/study/cli_run.h"
 
 int main(int argc, char** argv) {
   // OpenMP threads that busy-wait between our many short parallel loops steal the core from the

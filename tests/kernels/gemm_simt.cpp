@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda_launchers.h"
@@ -20,9 +21,8 @@ struct GemmCase {
   bool bias;
 };
 
-using GemmFn = void (*)(bool, bool, int, int, int, float, const floatX*, int, long long,
-                        const floatX*, int, long long, float, floatX*, int, long long, int,
-                        const floatX*, cudaStream_t);
+using GemmFn = void (*)(const GemmInput&, const GemmInput&, const GemmOutput&, GemmShape, float,
+                        float, const floatX*, cudaStream_t);
 
 void check(GemmFn fn, const GemmCase& g, uint64_t seed) {
   // Leading dimensions padded by 3 beyond the stored rows; batches one matrix apart plus 5.
@@ -48,8 +48,9 @@ void check(GemmFn fn, const GemmCase& g, uint64_t seed) {
         double value = g.alpha * acc + prior + (g.bias ? bias[i] : 0.0);
         want[p * sd + (size_t)j * ldd + i] = (float)value;
       }
-  fn(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, A.data(), lda, sa, B.data(), ldb, sb, g.beta,
-     D.data(), ldd, sd, g.batch, g.bias ? bias.data() : nullptr, nullptr);
+  fn(GemmInput{A.data(), lda, sa, g.trans_a}, GemmInput{B.data(), ldb, sb, g.trans_b},
+     GemmOutput{D.data(), ldd, sd}, GemmShape{g.m, g.n, g.k, g.batch}, g.alpha, g.beta,
+     g.bias ? bias.data() : nullptr, nullptr);
   // Padding between columns and batches must stay as it was (NaN stays NaN): compare only D.
   std::vector<float> got_d, want_d;
   for (int p = 0; p < g.batch; p++)
@@ -77,6 +78,17 @@ TEST(GemmSimt, ReferenceLoopsMatchDoubleProduct) {
 TEST(GemmSimt, FallbackKernelMatchesDoubleProduct) {
   uint64_t seed = 300;
   for (const GemmCase& g : kCases) check(gemm_simple, g, seed += 10);
+}
+
+// gemm_gelu is one product (its shape's batch must be 1), like gemm with a bias epilogue.
+TEST(GemmSimt, EpiloguesTakeOneProduct) {
+  std::vector<float> A(16, 1.0f), B(16, 1.0f), D(16), pre(16), bias(4, 0.0f);
+  GemmInput a{A.data(), 4, 8, false}, b{B.data(), 4, 8, false};
+  GemmOutput d{D.data(), 4, 8};
+  std::string msg = testing::error_of([&] { gemm_gelu(a, b, d, pre.data(), {2, 2, 2, 2}, nullptr, nullptr); });
+  EXPECT_TRUE(testing::contains(msg, "gemm_gelu: one product only (got batch 2)")) << msg;
+  msg = testing::error_of([&] { gemm(a, b, d, {2, 2, 2, 2}, 1.0f, 0.0f, bias.data(), nullptr); });
+  EXPECT_TRUE(testing::contains(msg, "gemm: a bias epilogue needs batch == 1 (got 2)")) << msg;
 }
 
 }  // namespace

@@ -1,14 +1,14 @@
 // The report page (see report.h): assembles report.html from the loaded runs, section by section,
-// and writes it with report.json. Charts come from train/report_svg.h; every piece of text that
-// came from a file (run ids, metric names, generations) is HTML-escaped.
-#include "train/report.h"
+// and writes it with report.json. Charts come from train/study/report_svg.h; every piece of text
+// that came from a file (run ids, metric names, generations) is HTML-escaped.
+#include "train/study/report.h"
 
 #include <cmath>
 #include <cstdio>
 #include <set>
 
 #include "util/util.h"
-#include "train/report_svg.h"
+#include "train/study/report_svg.h"
 
 namespace chamber {
 namespace {

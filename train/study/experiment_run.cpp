@@ -10,8 +10,8 @@
 
 #include "engine/checkpoint.h"
 #include "util/util.h"
-#include "train/experiment.h"
-#include "train/report.h"
+#include "train/study/experiment.h"
+#include "train/study/report.h"
 
 namespace chamber {
 

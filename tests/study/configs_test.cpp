@@ -9,9 +9,9 @@
 #include "data/dataset.h"
 #include "util/util.h"
 #include "util/yaml_schema.h"
-#include "train/experiment.h"
 #include "train/pretrain.h"
 #include "train/rl.h"
+#include "train/study/experiment.h"
 #include "tests/test_util.h"
 
 namespace chamber {

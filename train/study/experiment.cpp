@@ -1,7 +1,7 @@
 // Reading an experiment (see experiment.h): the top-level keys, `config: PATH` sections merged
 // with their inline overrides, the sweep applied per run through yaml_set_path, and each
 // run's configs parsed by their own strict readers (pretrain.h, rl.h, eval.h) up front.
-#include "train/experiment.h"
+#include "train/study/experiment.h"
 
 #include <cstdio>
 

@@ -7,8 +7,8 @@
 
 #include "util/util.h"
 #include "tests/test_util.h"
-#include "train/experiment.h"
-#include "train/sweep.h"
+#include "train/study/experiment.h"
+#include "train/study/sweep.h"
 
 namespace chamber {
 namespace {

@@ -1,6 +1,6 @@
 // SVG line and stacked-area charts: see report_svg.h. Everything is written as plain SVG elements
 // with inline attributes (no CSS classes) so the charts look the same wherever the file is opened.
-#include "train/report_svg.h"
+#include "train/study/report_svg.h"
 
 #include <algorithm>
 #include <cmath>

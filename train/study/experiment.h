@@ -24,7 +24,7 @@
 //     n_samples: 8
 //     k: [1, 8]
 //   sweep:                         # dotted keys into this file -> lists; the grid of all
-//     rl.algorithm: [ppo, grpo]    #   combinations (train/sweep.h); ids like
+//     rl.algorithm: [ppo, grpo]    #   combinations (train/study/sweep.h); ids like
 //     rl.policy.kl_coef: [0.001, 0.01]   #   algorithm-ppo__kl_coef-0.001
 //     pretrain.model.n_embd: [64, 128]
 //     seed: [1, 2]
@@ -43,7 +43,7 @@
 //   <run-id>/pretrain -> ../pretrain/<hash>
 //   <run-id>/rl/                          `chamber rl` output (metrics.jsonl, checkpoints/)
 //   <run-id>/eval/step_XXXXXXXX/          eval.json + generations.jsonl per RL checkpoint
-//   report.html, report.json              train/report.h, rewritten after every run
+//   report.html, report.json              train/study/report.h, rewritten after every run
 // Stage protocol: a stage directory gets stage.json {stage, config_hash} when it starts and
 // done.json {stage, config_hash, result} (written atomically) when it finishes. done with the same
 // hash: skipped. Started but not done: resumed (pretraining and RL continue from their newest
@@ -61,7 +61,7 @@
 #include "train/eval.h"
 #include "train/pretrain.h"
 #include "train/rl.h"
-#include "train/sweep.h"
+#include "train/study/sweep.h"
 
 namespace chamber {
 
@@ -99,7 +99,7 @@ ExperimentConfig load_experiment(const std::string& path, const std::vector<std:
 ExperimentConfig parse_experiment(YAML::Node root, const std::string& file);
 
 // The work behind each stage. Tests substitute fakes; `chamber run` uses the real ones
-// (default_experiment_stages in train/cli_run.cpp).
+// (default_experiment_stages in train/study/cli_run.cpp).
 struct ExperimentStages {
   // Pretrains into out_dir (continuing from its newest checkpoint when resume); returns the final
   // checkpoint directory.

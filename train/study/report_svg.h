@@ -1,5 +1,5 @@
-// Small SVG charts for the experiment report (train/report.h): a line chart and a stacked area
-// chart, each returned as one self-contained <svg> element (no scripts, no external fonts or
+// Small SVG charts for the experiment report (train/study/report.h): a line chart and a stacked
+// area chart, each returned as one self-contained <svg> element (no scripts, no external fonts or
 // styles) so that report.html is a single file a browser renders offline.
 //
 // Geometry: a chart is width x height pixels; the plot area is inset by fixed margins (axis labels

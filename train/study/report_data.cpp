@@ -10,7 +10,7 @@
 #include "engine/checkpoint.h"
 #include "util/util.h"
 #include "train/metrics.h"
-#include "train/report.h"
+#include "train/study/report.h"
 
 namespace chamber {
 

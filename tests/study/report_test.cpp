@@ -10,8 +10,8 @@
 
 #include "util/util.h"
 #include "tests/test_util.h"
-#include "train/report.h"
-#include "train/report_svg.h"
+#include "train/study/report.h"
+#include "train/study/report_svg.h"
 
 namespace chamber {
 namespace {

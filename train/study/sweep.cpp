@@ -1,5 +1,5 @@
 // Sweep grid expansion: see sweep.h.
-#include "train/sweep.h"
+#include "train/study/sweep.h"
 
 #include <algorithm>
 #include <set>

@@ -1,7 +1,8 @@
 // `chamber run EXPERIMENT.yaml [--set key=value ...] [--only-report] [--list] [--quiet]` and
-// `chamber report DIR`. The experiment format and directory layout are in train/experiment.h;
-// this file connects its stages to the real work: run_pretrain (train/pretrain.h), run_rl
-// (train/rl.h) and the evaluation loop of train/eval.h (the same files `chamber eval` writes).
+// `chamber report DIR`. The experiment format and directory layout are in
+// train/study/experiment.h; this file connects its stages to the real work: run_pretrain
+// (train/pretrain.h), run_rl (train/rl.h) and the evaluation loop of train/eval.h (the same files
+// `chamber eval` writes).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -10,11 +11,11 @@
 
 #include "engine/backend.h"
 #include "util/util.h"
-#include "train/cli.h"
 #include "train/eval.h"
-#include "train/experiment.h"
 #include "train/loaded_model.h"
-#include "train/report.h"
+#include "train/study/cli_run.h"
+#include "train/study/experiment.h"
+#include "train/study/report.h"
 
 namespace chamber {
 
@@ -56,7 +57,7 @@ void register_run_commands(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Run an experiment: data, pretraining, RL sweeps, evaluation and report, as cached resumable stages");
-  cmd->add_option("config", a->config, "experiment YAML (see train/experiment.h), e.g. configs/experiments/echo-tiny.yaml")
+  cmd->add_option("config", a->config, "experiment YAML (see train/study/experiment.h), e.g. configs/experiments/echo-tiny.yaml")
       ->required();
   cmd->add_option("--set", a->sets, "override a key of the experiment, e.g. --set rl.train.steps=10 or "
                                     "--set 'sweep.seed=[1,2,3]' (repeatable)");

@@ -9,7 +9,7 @@
 #include "util/util.h"
 #include "tests/test_util.h"
 #include "tests/train/cli_harness.h"
-#include "train/cli.h"
+#include "train/study/cli_run.h"
 
 namespace chamber {
 namespace {
