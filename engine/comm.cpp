@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "util/util.h"
@@ -173,6 +174,18 @@ void comm_barrier(const Comm& comm) {
 #ifdef CHAMBER_HAVE_MPI
   mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 #endif
+}
+
+Comm& comm_world() {
+  static Comm world;
+  return world;
+}
+
+int comm_default_threads(const Comm& comm) {
+  if (comm.world == 1 || std::getenv("CHAMBER_THREADS")) return 0;
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  int local_ranks = local ? std::max(1, std::atoi(local)) : comm.world;
+  return std::max(1, (int)std::thread::hardware_concurrency() / local_ranks);
 }
 
 std::string comm_description(const Comm& comm) {

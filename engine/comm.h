@@ -52,6 +52,13 @@ void comm_broadcast(const Comm& comm, void* bytes, size_t n, int root);
 // Waits until every rank reaches this point.
 void comm_barrier(const Comm& comm);
 
+// The process's communicator: set up by comm_init in `main`, passed to the training loops.
+Comm& comm_world();
+// CPU threads for one rank when the config leaves it open: the cores shared among the ranks on
+// this machine, so two ranks on two cores do not each start two threads. 0 (all cores, or
+// $CHAMBER_THREADS) for a single process or when CHAMBER_THREADS is set.
+int comm_default_threads(const Comm& comm);
+
 // "rank 1 of 2 (MPI)" / "1 process" for logs.
 std::string comm_description(const Comm& comm);
 

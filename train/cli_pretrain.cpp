@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "train/cli.h"
+#include "engine/comm.h"
 #include "train/pretrain.h"
 
 namespace chamber {
@@ -36,6 +37,7 @@ void register_pretrain_commands(CLI::App& app) {
     opt.overwrite = args->overwrite;
     opt.profile = args->profile;
     opt.quiet = args->quiet;
+    opt.comm = &comm_world();   // several ranks when started by mpirun
     run_pretrain(cfg, opt);
   });
 }

@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <unistd.h>
 
 #include "util/util.h"
+#include "engine/comm.h"
 #include "train/cli.h"
 #include "train/study/cli_run.h"
 
@@ -32,7 +34,14 @@ int main(int argc, char** argv) {
   chamber::register_rl_commands(app);
   chamber::register_run_commands(app);
   try {
+    chamber::comm_init(chamber::comm_world());   // rank and world size when started by mpirun
+    // Only pretraining splits its work across ranks so far; any other command started as several
+    // ranks would run N copies into the same files.
+    if (chamber::comm_world().world > 1 && (argc < 2 || std::string(argv[1]) != "pretrain"))
+      throw chamber::Error("only `chamber pretrain` runs data parallel (under mpirun); run '" +
+                           std::string(argc > 1 ? argv[1] : "") + "' as one process, without mpirun");
     app.parse(argc, argv);
+    chamber::comm_finalize(chamber::comm_world());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const chamber::Error& e) {

@@ -11,6 +11,7 @@
 #include "data/tokenizer.h"
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
+#include "engine/comm.h"
 #include "engine/model.h"
 #include "util/util.h"
 #include "kernels/adamw.h"
@@ -89,18 +90,22 @@ std::string pretrain_config_yaml(const PretrainConfig& cfg) {
 }
 
 // Mean loss over eval_batches of validation data, always from the start of the val split so that
-// evaluations are comparable and do not disturb training state.
-static double evaluate(GPT& model, DataLoader& val, int batches) {
+// evaluations are comparable and do not disturb training state. With several ranks each takes
+// its rows of every batch and the means are averaged.
+static double evaluate(GPT& model, DataLoader& val, int batches, const Comm& comm) {
   val.cursor = LoaderCursor{};
-  const int N = val.B * val.T;
+  const int N = val.B * val.T, B_rank = val.B / comm.world, N_rank = B_rank * val.T;
   std::vector<int> inputs(N), targets(N);
   double total = 0.0;
   for (int b = 0; b < batches; b++) {
     loader_next(val, inputs.data(), targets.data());
-    gpt_forward(model, inputs.data(), val.B, val.T);
-    total += gpt_classifier(model, targets.data(), nullptr, false) / N;
+    const int first = comm.rank * N_rank;
+    gpt_forward(model, inputs.data() + first, B_rank, val.T);
+    total += gpt_classifier(model, targets.data() + first, nullptr, false) / N_rank;
   }
-  return total / batches;
+  total /= batches;
+  comm_all_reduce_sum(comm, &total, 1);
+  return total / comm.world;
 }
 
 static void print_arenas(const GPT& m, const std::string& device) {
@@ -117,14 +122,27 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const TrainLoopConfig& tc = cfg.train;
   const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
-  make_dirs(out_dir);
-  prepare_run_dir(out_dir, opt.resume, opt.overwrite);
-  int threads = set_cpu_threads(tc.threads);
+  // Data parallel: every rank reads the same global batch and trains on its share of the rows;
+  // one rank (the lead) writes the run directory, the metrics, the checkpoints and the console.
+  const Comm single_process;
+  const Comm& comm = opt.comm ? *opt.comm : single_process;
+  const bool lead = comm.rank == 0, quiet = opt.quiet || !lead;
+  if (tc.batch_size % comm.world != 0)
+    fail(cfg.file, ": train.batch_size ", tc.batch_size, " is not divisible by the ", comm.world,
+         " ranks; each rank takes an equal share of every batch (change the batch size or -np)");
+  if (lead) {
+    make_dirs(out_dir);
+    prepare_run_dir(out_dir, opt.resume, opt.overwrite);
+  }
+  int threads = set_cpu_threads(tc.threads > 0 ? tc.threads : comm_default_threads(comm));
 
   // ---- data: build (or reuse) tokenizer + shards under OUT/data ----
   const std::string data_dir = path_join(out_dir, "data");
   DataSpec spec = data_spec_from_yaml(cfg.data, cfg.data_file.empty() ? cfg.file : cfg.data_file);
-  nlohmann::json manifest = dataset_build(spec, data_dir, !opt.quiet);
+  nlohmann::json manifest;
+  if (lead) manifest = dataset_build(spec, data_dir, !quiet);
+  comm_barrier(comm);   // the others find the lead's build complete and reuse it
+  if (!lead) manifest = dataset_build(spec, data_dir, false);
   const std::string tokenizer_path = path_join(data_dir, "tokenizer.json");
   Tokenizer tok = tokenizer_load(tokenizer_path);
   if (cfg.model.vocab_size == 0) cfg.model.vocab_size = tok.vocab_size();
@@ -132,7 +150,9 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     fail(cfg.file, ": model.vocab_size ", cfg.model.vocab_size, " is smaller than the tokenizer's ",
          tok.vocab_size(), " (set it to 0 to follow the tokenizer)");
   model_config_finalize(cfg.model);
+  // B x T is the global batch; this rank trains on B_rank of its rows.
   const int B = tc.batch_size, T = tc.seq_len, N = B * T;
+  const int B_rank = B / comm.world, N_rank = B_rank * T;
   // Each split must hold one whole window, T inputs and the next token as the last target.
   const nlohmann::json counts = manifest.value("tokens", nlohmann::json::object());   // {total, train, val}
   for (const char* split : {"train", "val"}) {
@@ -149,7 +169,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   loader_check_vocab(train, cfg.model.vocab_size);
   loader_check_vocab(val, cfg.model.vocab_size);
   const std::string config_yaml = pretrain_config_yaml(cfg);
-  write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
+  if (lead) write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
 
   // ---- model ----
   std::string device = resolve_device_name(tc.device);
@@ -157,14 +177,17 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   if (opt.profile && device == "cuda" && gpu_description(device).find("H200") != std::string::npos)
     set_profile_device(roofline_device("h200", "fp32"));
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
-  ArenaSizes planned = gpt_arena_sizes(cfg.model, B, T, true);
-  check_device_memory(device, planned.total() + device_scratch_bytes(device, B, T, cfg.model.n_embd,
+  if (opt.comm) comm_attach(*opt.comm, base_ops, device == "cuda");
+  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true);
+  check_device_memory(device, planned.total() + device_scratch_bytes(device, B_rank, T, cfg.model.n_embd,
                                                                       cfg.model.n_head),
                       "pretraining " + cfg.name,
                       "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;
-  gpt_create(model, cfg.model, ops, B, T, true);
-  if (!opt.quiet) {
+  gpt_create(model, cfg.model, ops, B_rank, T, true);
+  if (!quiet) {
+    if (comm.world > 1)
+      std::fprintf(stderr, "data parallel: %d ranks, %d of each batch's %d rows per rank\n", comm.world, B_rank, B);
     print_arenas(model, device + (device.rfind("cpu", 0) == 0 ? " (" + std::to_string(threads) + " threads)" : ""));
   }
   Rng rng((uint64_t)tc.seed);
@@ -189,11 +212,14 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     } catch (const std::exception& e) {
       fail(path_join(resumed_from, "state.json"), ": missing or invalid field (", e.what(), ")");
     }
-    if (!opt.quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", resumed_from.c_str(), start_step);
+    if (!quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", resumed_from.c_str(), start_step);
   } else {
     gpt_init_parameters(model, rng.next_u64());
   }
-  MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
+  // Every rank starts from the same weights (same seed or checkpoint), sees the same averaged
+  // gradients and takes the same AdamW step, so the replicas stay equal without broadcasts.
+  MetricsLog metrics;
+  if (lead) metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
 
   auto save = [&](int step_done) {
     nlohmann::json state = {{"step", step_done},
@@ -209,17 +235,19 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
 
   // ---- the loop ----
   std::vector<int> inputs(N), targets(N);
-  // Every position is predicted; the 1/(B*T*accum) weight makes the summed loss a mean.
-  std::vector<float> weights(N, 1.0f / (float)(N * tc.grad_accum));
+  // Every position is predicted; the 1/(B_rank*T*accum) weight makes the summed loss this rank's
+  // mean, and averaging over ranks makes it the global batch's.
+  std::vector<float> weights(N_rank, 1.0f / (float)(N_rank * tc.grad_accum));
+  const int first_row = comm.rank * N_rank;   // this rank's rows of each global batch
   std::string last_checkpoint = resumed_from;
   double run_start = now_seconds();
   int steps_timed = 0;
   for (int step = start_step; step < tc.steps; step++) {
     nlohmann::json line = {{"step", step}};
     if (tc.eval_interval > 0 && step % tc.eval_interval == 0) {
-      double val_loss = evaluate(model, val, tc.eval_batches);
+      double val_loss = evaluate(model, val, tc.eval_batches, comm);
       line["val_loss"] = val_loss;
-      if (!opt.quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", step, val_loss);
+      if (!quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", step, val_loss);
     }
     double t0 = now_seconds();
     NamedRange step_range(ops, "train step");
@@ -227,13 +255,19 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     double loss = 0.0;
     for (int micro = 0; micro < tc.grad_accum; micro++) {
       loader_next(train, inputs.data(), targets.data());
-      gpt_forward(model, inputs.data(), B, T);
-      loss += gpt_classifier(model, targets.data(), weights.data(), true);
+      gpt_forward(model, inputs.data() + first_row, B_rank, T);
+      loss += gpt_classifier(model, targets.data() + first_row, weights.data(), true);
       gpt_backward(model);
     }
+    if (comm.world > 1) {
+      // One all-reduce over the whole gradient arena: every rank then holds the global mean.
+      comm_all_reduce_mean(comm, (float*)model.grad_arena.base, model.num_parameters);
+      comm_all_reduce_sum(comm, &loss, 1);
+      loss /= comm.world;
+    }
     double grad_norm = gpt_grad_norm(model);
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
-      metrics_close(metrics);
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {   // equal on every rank: all stop
+      if (lead) metrics_close(metrics);
       fail("step ", step, ": the ", std::isfinite(loss) ? "gradient norm" : "loss",
            " is not finite (NaN or Inf); stopping. The last good checkpoint is ",
            last_checkpoint.empty() ? "(none yet)" : last_checkpoint,
@@ -251,8 +285,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     line["lr"] = lr;
     line["grad_norm"] = grad_norm;
     line["tokens_per_s"] = tokens_per_s;
-    metrics_write(metrics, line);
-    if (!opt.quiet && (step % tc.log_interval == 0 || step == tc.steps - 1)) {
+    if (lead) metrics_write(metrics, line);
+    if (!quiet && (step % tc.log_interval == 0 || step == tc.steps - 1)) {
       double elapsed = now_seconds() - run_start;
       double eta = elapsed / steps_timed * (tc.steps - step - 1);
       // The step as metrics.jsonl numbers it: 0 is the first update, so the last is steps - 1.
@@ -260,18 +294,23 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
                    step, tc.steps, loss, lr, grad_norm, tokens_per_s, format_duration(eta).c_str());
     }
     bool last = step == tc.steps - 1;
-    if (last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0))
-      last_checkpoint = save(step + 1);
+    if (last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0)) {
+      // Checkpoints hold the whole model and optimizer (every rank has them), so a run written by
+      // N ranks resumes on any number.
+      if (lead) last_checkpoint = save(step + 1);
+      comm_barrier(comm);
+    }
   }
   if (tc.eval_interval > 0 && start_step <= tc.steps) {
-    double val_loss = evaluate(model, val, tc.eval_batches);
-    metrics_write(metrics, {{"step", tc.steps}, {"val_loss", val_loss}});
-    if (!opt.quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", tc.steps, val_loss);
+    double val_loss = evaluate(model, val, tc.eval_batches, comm);
+    if (lead) metrics_write(metrics, {{"step", tc.steps}, {"val_loss", val_loss}});
+    if (!quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", tc.steps, val_loss);
   }
-  metrics_close(metrics);
-  if (opt.profile) print_profile(stderr);
+  if (lead) metrics_close(metrics);
+  if (opt.profile && lead) print_profile(stderr);
+  comm_barrier(comm);
   if (last_checkpoint.empty()) last_checkpoint = checkpoint_resolve(ckpt_root);
-  if (!opt.quiet) std::fprintf(stderr, "checkpoint: %s\n", last_checkpoint.c_str());
+  if (!quiet) std::fprintf(stderr, "checkpoint: %s\n", last_checkpoint.c_str());
   gpt_destroy(model);
   return last_checkpoint;
 }

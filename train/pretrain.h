@@ -9,6 +9,8 @@
 
 namespace chamber {
 
+struct Comm;
+
 struct TrainLoopConfig {
   int batch_size = 8;            // B sequences per micro-batch
   int seq_len = 128;             // T tokens per sequence
@@ -46,6 +48,9 @@ struct PretrainOptions {
   bool overwrite = false;        // replace a run already in out_dir (else that is an error)
   bool profile = false;          // print time per op at the end
   bool quiet = false;
+  // Data parallel (engine/comm.h): this process's rank among those started by mpirun; null for one
+  // process. Only rank 0 writes the run directory and prints.
+  Comm* comm = nullptr;
 };
 
 // Runs pretraining; returns the final checkpoint directory. Errors (bad data, NaN loss) throw.

@@ -10,12 +10,10 @@
 namespace chamber {
 namespace {
 
-// MPI is started once for the whole process (it cannot be restarted after MPI_Finalize).
+// MPI is started once for the whole process (it cannot be restarted after MPI_Finalize), in the
+// process's communicator that the training tests of this executable share.
 struct CommEnvironment : ::testing::Environment {
-  static Comm& comm() {
-    static Comm c;
-    return c;
-  }
+  static Comm& comm() { return comm_world(); }
   void SetUp() override {
     comm_init(comm());
     comm_attach(comm(), reference_ops(), false);

@@ -1,0 +1,132 @@
+// Data-parallel pretraining as two ranks (run by ctest under `mpirun -np 2`, label mpi): the
+// 2-rank run follows the 1-rank run of the same global batch to fp32 reduction rounding, and a
+// run checkpointed by 2 ranks resumes on 1 rank (and the reverse) on the same loss curve.
+// Every rank runs every test; the 1-rank runs are each rank's own (comm = null) in its own folder.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/comm.h"
+#include "tests/test_util.h"
+#include "train/metrics.h"
+#include "train/pretrain.h"
+#include "util/util.h"
+
+namespace chamber {
+namespace {
+
+// One folder for the whole test, the same path on every rank (the lead's, broadcast).
+std::string shared_dir(const std::string& name) {
+  const Comm& comm = comm_world();
+  char path[512] = {0};
+  if (comm.rank == 0) {
+    std::string dir = testing::temp_dir(name);
+    if (dir.size() >= sizeof(path)) fail("temp dir path too long");
+    std::copy(dir.begin(), dir.end(), path);
+  }
+  comm_broadcast(comm, path, sizeof(path), 0);
+  return path;
+}
+
+PretrainConfig small_config(const std::string& corpus, int steps) {
+  std::string yaml = R"(
+name: dp
+model: {n_layer: 2, n_head: 2, n_embd: 32, context_length: 32}
+data:
+  seed: 3
+  val_fraction: 0.1
+  tokenizer: {vocab_size: 300}
+  sources: [{kind: text, path: )" + corpus + R"(}]
+optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 3}
+train: {batch_size: 4, seq_len: 32, steps: )" + std::to_string(steps) + R"(, eval_interval: 5,
+        eval_batches: 2, checkpoint_interval: 10, keep_checkpoints: 0, log_interval: 100, device: cpu}
+)";
+  return parse_pretrain_config(YAML::Load(yaml), "dp.yaml");
+}
+
+std::string write_corpus(const std::string& dir) {
+  std::string path = dir + "/corpus.txt";
+  if (comm_world().rank == 0) {
+    std::string text;
+    Rng rng(4);
+    const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "ran", "to", "dog", "saw"};
+    for (int doc = 0; doc < 200; doc++) {
+      for (int w = 0; w < 30; w++) text += std::string(words[rng.below(12)]) + (w % 7 == 6 ? ". " : " ");
+      text += std::to_string(doc) + "\n\n";
+    }
+    write_file_atomic(path, text);
+  }
+  comm_barrier(comm_world());
+  return path;
+}
+
+void pretrain(const PretrainConfig& cfg, const std::string& out, bool data_parallel, bool resume = false) {
+  PretrainOptions o;
+  o.out_dir = out;
+  o.resume = resume;
+  o.quiet = true;
+  o.comm = data_parallel ? &comm_world() : nullptr;
+  run_pretrain(cfg, o);
+}
+
+// The metric `key` of every line that has it, in step order.
+std::vector<double> series(const std::string& metrics_path, const char* key) {
+  std::vector<double> out;
+  for (const auto& line : metrics_read(metrics_path))
+    if (line.contains(key)) out.push_back(line[key].get<double>());
+  return out;
+}
+
+void expect_track(const std::vector<double>& a, const std::vector<double>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  ASSERT_FALSE(a.empty()) << what;
+  for (size_t i = 0; i < a.size(); i++)
+    EXPECT_NEAR(a[i], b[i], 1e-4 * std::fabs(b[i])) << what << " at line " << i;
+}
+
+TEST(PretrainMpi, TwoRanksTrackOneRankOnTheSameGlobalBatch) {
+  ASSERT_EQ(comm_world().world, 2);
+  std::string dir = shared_dir("dp_track");
+  PretrainConfig cfg = small_config(write_corpus(dir), 20);
+  pretrain(cfg, dir + "/two", true);
+  std::string one = dir + "/one_" + std::to_string(comm_world().rank);
+  pretrain(cfg, one, false);
+  for (const char* key : {"loss", "grad_norm", "val_loss"})
+    expect_track(series(dir + "/two/metrics.jsonl", key), series(one + "/metrics.jsonl", key), key);
+}
+
+// A run stopped after its step-10 checkpoint (the later checkpoint removed) and resumed with the
+// other number of ranks gives the uninterrupted run's losses for steps 10..19.
+TEST(PretrainMpi, CheckpointsResumeAcrossRankCounts) {
+  const Comm& comm = comm_world();
+  std::string dir = shared_dir("dp_resume");
+  PretrainConfig cfg = small_config(write_corpus(dir), 20);
+  for (bool first_data_parallel : {true, false}) {
+    std::string tag = first_data_parallel ? "from2" : "from1";
+    std::string full = dir + "/" + tag + "_full", resumed = dir + "/" + tag + "_resumed";
+    if (first_data_parallel) {
+      pretrain(cfg, full, true);
+    } else if (comm.rank == 0) {
+      pretrain(cfg, full, false);
+    }
+    comm_barrier(comm);
+    if (comm.rank == 0) {
+      ASSERT_EQ(std::system(("cp -r " + full + " " + resumed + " && rm -r " + resumed +
+                             "/checkpoints/step_00000020").c_str()), 0);
+    }
+    comm_barrier(comm);
+    if (first_data_parallel) {
+      if (comm.rank == 0) pretrain(cfg, resumed, false, true);
+    } else {
+      pretrain(cfg, resumed, true, true);
+    }
+    comm_barrier(comm);
+    expect_track(series(resumed + "/metrics.jsonl", "loss"), series(full + "/metrics.jsonl", "loss"),
+                 tag.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace chamber
