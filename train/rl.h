@@ -29,15 +29,30 @@
 #include "data/tokenizer.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
+#include "train/rl_losses.h"
 #include "util/util.h"
 
 namespace chamber {
+
+// The config's choices, held as enums: the parser turns the YAML's names into these once
+// (rl_config_finalize checks how they combine) and the step code compares enums, never strings.
+// *_name gives the name the YAML uses, which rl_config_yaml writes back.
+enum class RLAlgorithm { ppo, grpo, ei };
+// How the KL to the frozen reference enters: k1 as a per-token reward penalty, or k3 as a loss
+// term. by_algorithm (written "") resolves to reward_k1 for ppo and loss_k3 otherwise.
+enum class KLMode { by_algorithm, reward_k1, loss_k3 };
+// ei.restart: each round continues training the policy, or restarts from the base model.
+enum class EIRestart { continue_policy, base };
+const char* rl_algorithm_name(RLAlgorithm a);   // ppo | grpo | ei
+const char* kl_mode_name(KLMode m);             // reward_k1 | loss_k3 | ""
+const char* loss_agg_name(LossAgg a);           // token_mean | seq_mean
+const char* ei_restart_name(EIRestart r);       // continue | base
 
 struct RLConfig {
   std::string file;                  // where it came from
   std::string name;                  // run name (default: the file's stem)
   std::string init;                  // starting checkpoint (or run directory); also the reference
-  std::string algorithm = "grpo";    // ppo | grpo | ei
+  RLAlgorithm algorithm = RLAlgorithm::grpo;
 
   // prompts: math-world problems of a split, problem index = (step * prompts_per_step + i) % count
   std::string split = "easy";
@@ -68,9 +83,9 @@ struct RLConfig {
   int epochs = 1;                    // passes over each rollout batch
   int minibatches = 1;               // optimiser steps per epoch
   float kl_coef = 0.001f;
-  std::string kl_mode;               // reward_k1 | loss_k3 | "" (ppo: reward_k1, grpo: loss_k3)
+  KLMode kl_mode = KLMode::by_algorithm;   // rl_config_finalize resolves by_algorithm
   float entropy_coef = 0.0f;         // score-function surrogate (rl_losses.h)
-  std::string loss_agg = "token_mean";   // token_mean | seq_mean
+  LossAgg loss_agg = LossAgg::token_mean;  // rl_losses.h
 
   // ppo
   float value_clip = 0.2f;
@@ -88,7 +103,7 @@ struct RLConfig {
   int ei_batch = 16;                 // sequences per SFT step
   float ei_temperature = 1.0f;
   float ei_top_p = 0.95f;
-  std::string ei_restart = "continue";  // base: each round restarts from the base model
+  EIRestart ei_restart = EIRestart::continue_policy;
   bool ei_accumulate = false;        // keep earlier rounds' correct solutions in the SFT set
 
   // evaluation: greedy pass@1 on problems of a split (0 problems = off)

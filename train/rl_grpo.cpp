@@ -34,7 +34,7 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
     k1_total += seq_k1;
     tokens += r.response_len();
     // kl_mode reward_k1: the sequence's summed k1 penalises its reward before normalisation.
-    if (cfg.kl_mode == "reward_k1") rewards[i] -= (float)(cfg.kl_coef * seq_k1);
+    if (cfg.kl_mode == KLMode::reward_k1) rewards[i] -= (float)(cfg.kl_coef * seq_k1);
   }
   std::vector<float> adv = grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps,
                                            cfg.grpo_scale_by_std);

@@ -16,6 +16,11 @@
 
 namespace chamber {
 
+// How a minibatch's per-token terms are averaged into its loss (policy.loss_agg):
+//   token_mean  every response token weighs 1 / (response tokens of the minibatch)
+//   seq_mean    every sequence weighs the same: its tokens 1 / (sequences * its length)
+enum class LossAgg { token_mean, seq_mean };
+
 // Generalised advantage estimation for one finished sequence of n tokens (the value after the last
 // token is 0: the episode ends there):
 //   delta_t = r_t + gamma * V_{t+1} - V_t,   A_t = delta_t + gamma * lambda * A_{t+1},

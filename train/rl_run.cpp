@@ -45,7 +45,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string device = resolve_device_name(cfg.device);
 
   // ---- models: policy from the starting checkpoint; reference and critic copies of it ----
-  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
+  const bool has_critic = cfg.algorithm == RLAlgorithm::ppo && cfg.separate_critic;
   {
     // All the run allocates on the device, planned before any of it is, so that a run that cannot
     // fit on the GPU says how much it needs rather than failing at one of the allocations.
@@ -138,15 +138,15 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   rl_session_begin(s);
   if (!opt.quiet)
     std::fprintf(stderr, "rl %s from %s: %zu parameters on %s (%d threads), %d prompts x %d samples per step\n",
-                 cfg.algorithm.c_str(), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
+                 rl_algorithm_name(cfg.algorithm), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
                  cfg.prompts_per_step, cfg.samples_per_prompt);
   MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
 
   std::string last_checkpoint;
   auto save = [&](int step_done) {
     nlohmann::json state = {{"step", step_done}, {"rng", rng_to_json(s.rng)},
-                            {"algorithm", cfg.algorithm}, {"init", base.dir}};
-    if (cfg.algorithm == "ei" && cfg.ei_accumulate) {
+                            {"algorithm", rl_algorithm_name(cfg.algorithm)}, {"init", base.dir}};
+    if (cfg.algorithm == RLAlgorithm::ei && cfg.ei_accumulate) {
       nlohmann::json data = nlohmann::json::array();
       for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});
       state["ei_data"] = data;

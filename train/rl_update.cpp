@@ -68,7 +68,7 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
   const RLConfig& cfg = s.cfg;
   GPT& policy = *s.policy;
   const bool shared_value = with_values && !s.critic;
-  const bool kl_loss = cfg.kl_mode == "loss_k3" && cfg.kl_coef > 0;
+  const bool kl_loss = cfg.kl_mode == KLMode::loss_k3 && cfg.kl_coef > 0;
   const float lr = rl_learning_rate(cfg, cfg.lr, step);
   const float value_lr = rl_learning_rate(cfg, cfg.critic_lr, step);
   const int n = (int)rollouts.size();
@@ -109,7 +109,7 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
         for (int b = 0; b < count; b++) {
           Rollout& r = rollouts[idx[b]];
           const int len = r.response_len();
-          const double c = cfg.loss_agg == "seq_mean" ? 1.0 / ((double)mb_n * len) : 1.0 / mb_tokens;
+          const double c = cfg.loss_agg == LossAgg::seq_mean ? 1.0 / ((double)mb_n * len) : 1.0 / mb_tokens;
           for (int k = 0; k < len; k++) {
             size_t pos = p.position(b, r.prompt_len, k);
             float logp = -losses[pos];
