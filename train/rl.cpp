@@ -1,17 +1,10 @@
-// `chamber rl`: the config, the session set-up and the run loop. Read run_rl top to bottom: load
-// the starting checkpoint into the policy, copy it into the frozen reference (and the separate
-// critic), maybe resume, then each step is the algorithm's step (rl_ppo/rl_grpo/rl_ei.cpp), a
-// metrics line, now and then a greedy evaluation, and checkpoints at log-spaced steps.
+// The config of `chamber rl`: read strictly from YAML (the choices resolved to enums once),
+// checked and written back as the resolved config.yaml; and the session's begin, end and step.
 #include "train/rl.h"
 
-#include <cstdio>
+#include <algorithm>
 
-#include "engine/backend.h"
-#include "engine/checkpoint.h"
 #include "util/yaml_schema.h"
-#include "train/loaded_model.h"
-#include "train/metrics.h"
-#include "train/rl_internal.h"
 
 namespace chamber {
 
@@ -276,12 +269,6 @@ nlohmann::json rl_step(RLSession& s, int step) {
     case RLAlgorithm::ei: return rl_step_ei(s, step);
   }
   fail("rl_step: unknown algorithm");
-}
-
-bool rl_is_checkpoint_step(int step_done, int total_steps, int interval) {
-  if (step_done == total_steps) return true;
-  if (interval > 0 && step_done % interval == 0) return true;
-  return step_done > 0 && (step_done & (step_done - 1)) == 0;   // 1, 2, 4, 8, ...
 }
 
 }  // namespace chamber

@@ -35,6 +35,12 @@ static void print_line(const nlohmann::json& l, int steps) {
   std::fprintf(stderr, " | %.1fs\n", num("step_s"));
 }
 
+bool rl_is_checkpoint_step(int step_done, int total_steps, int interval) {
+  if (step_done == total_steps) return true;
+  if (interval > 0 && step_done % interval == 0) return true;
+  return step_done > 0 && (step_done & (step_done - 1)) == 0;   // 1, 2, 4, 8, ...
+}
+
 std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
