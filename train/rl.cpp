@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "train/run_dir.h"
 #include "util/yaml_schema.h"
 
 namespace chamber {
@@ -39,10 +40,7 @@ void rl_config_finalize(RLConfig& c) {
     c.kl_mode = c.algorithm == RLAlgorithm::ppo ? KLMode::reward_k1 : KLMode::loss_k3;
   if (c.algorithm == RLAlgorithm::grpo && c.samples_per_prompt < 2)
     fail(c.file, ": grpo needs rollout.samples_per_prompt >= 2 (advantages compare samples of a prompt)");
-  if (c.name.empty()) {
-    std::string stem = c.file.substr(c.file.find_last_of('/') + 1);
-    c.name = stem.substr(0, stem.find('.'));
-  }
+  if (c.name.empty()) c.name = run_name_from_file(c.file);
 }
 
 // The choices as the YAML spells them. A file's names are read with the other keys of their

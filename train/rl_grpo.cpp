@@ -1,7 +1,9 @@
 // GRPO: n samples per prompt; each sample's advantage is its reward normalised within its group,
 //   A_i = (r_i - mean(group)) / (std(group) + eps),
 // broadcast to every token of the sample; then the clipped surrogate with the k3 KL to the frozen
-// reference as a loss term (rl_update.cpp). No value function: the group mean is the baseline.
+// reference as a loss term (kl_mode loss_k3, GRPO's default; with reward_k1 the sequence's summed
+// k1 is subtracted from its reward before normalising instead) in the update of rl_update.cpp.
+// No value function: the group mean is the baseline.
 #include "train/rl.h"
 #include "train/rl_internal.h"
 #include "train/rl_losses.h"

@@ -1,6 +1,7 @@
 // The arithmetic of RL post-training, as pure functions on host arrays: advantages (GAE, GRPO's
 // group normalisation, whitening), KL estimators against the frozen reference, PPO's clipped
-// policy and value losses with their derivatives, explained variance. The loops in rl_*.cpp only
+// policy and value losses with their derivatives, the per-token weights and value gradients that
+// PPO's and GRPO's update assembles from them, explained variance. The loops in rl_*.cpp only
 // gather numbers, call these and hand the derivatives to the model, so these are what the
 // finite-difference tests check.
 //
