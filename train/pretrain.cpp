@@ -1,6 +1,8 @@
-// The pretraining loop. Read run_pretrain top to bottom: set up (config, data, model, maybe resume),
-// then each step is forward, classifier, backward over the micro-batches, clip, AdamW, log, and
-// now and then evaluate and checkpoint.
+// Pretraining: its config (read strictly, written back as the resolved config.yaml) and its loop.
+// Read run_pretrain top to bottom: set up (run directory, data, model, maybe resume), then each
+// step is forward, classifier, backward over the micro-batches, clip, AdamW, log, and now and then
+// evaluate and checkpoint. The run directory and resume plumbing are shared with RL
+// (train/run_dir.h).
 #include "train/pretrain.h"
 
 #include <cmath>
@@ -17,6 +19,7 @@
 #include "kernels/adamw.h"
 #include "train/metrics.h"
 #include "train/profile.h"
+#include "train/run_dir.h"
 
 namespace chamber {
 
@@ -58,10 +61,7 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
   require_range(t, "seq_len", cfg.train.seq_len, 1, cfg.model.context_length,
                 "at most model.context_length");
   bool named = !cfg.name.empty();
-  if (!named) {
-    std::string stem = file.substr(file.find_last_of('/') + 1);
-    cfg.name = stem.substr(0, stem.find('.'));
-  }
+  if (!named) cfg.name = run_name_from_file(file);
   // The default run directory is runs/<name>: a name like ../x or /tmp/x would leave it.
   if (!is_plain_name(cfg.name))
     top.bad("name", std::string(named ? "" : "(taken from the file name) ") +
@@ -120,8 +120,6 @@ static void print_arenas(const GPT& m, const std::string& device) {
 
 std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const TrainLoopConfig& tc = cfg.train;
-  const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
-  const std::string ckpt_root = path_join(out_dir, "checkpoints");
   // Data parallel: every rank reads the same global batch and trains on its share of the rows;
   // one rank (the lead) writes the run directory, the metrics, the checkpoints and the console.
   const Comm single_process;
@@ -130,10 +128,9 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   if (tc.batch_size % comm.world != 0)
     fail(cfg.file, ": train.batch_size ", tc.batch_size, " is not divisible by the ", comm.world,
          " ranks; each rank takes an equal share of every batch (change the batch size or -np)");
-  if (lead) {
-    make_dirs(out_dir);
-    prepare_run_dir(out_dir, opt.resume, opt.overwrite);
-  }
+  const std::string out_dir = lead ? open_run_dir(opt.out_dir, cfg.name, opt.resume, opt.overwrite)
+                                   : run_dir_path(opt.out_dir, cfg.name);
+  const std::string ckpt_root = path_join(out_dir, "checkpoints");
   int threads = set_cpu_threads(tc.threads > 0 ? tc.threads : comm_default_threads(comm));
 
   // ---- data: build (or reuse) tokenizer + shards under OUT/data ----
@@ -192,26 +189,19 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   }
   Rng rng((uint64_t)tc.seed);
   int start_step = 0;
-  std::string resumed_from;
-  if (opt.resume && !checkpoint_list(ckpt_root).empty()) {
-    resumed_from = checkpoint_resolve(ckpt_root);
+  const std::string resumed_from = resume_checkpoint(ckpt_root, opt.resume);
+  if (!resumed_from.empty()) {
     ModelConfig saved = checkpoint_model_config(resumed_from);
     if (saved.n_layer != cfg.model.n_layer || saved.n_embd != cfg.model.n_embd ||
         saved.n_head != cfg.model.n_head || saved.vocab_size != cfg.model.vocab_size ||
         saved.context_length != cfg.model.context_length || saved.tied_embeddings != cfg.model.tied_embeddings)
       fail("--resume: the checkpoint ", resumed_from, " has a different model shape than ", cfg.file);
-    checkpoint_load_weights(resumed_from, model);
-    checkpoint_load_optimizer(resumed_from, model);
-    nlohmann::json state = checkpoint_state(resumed_from);
-    start_step = checkpoint_resume_step(resumed_from, state, tc.steps);
-    try {
+    nlohmann::json state;
+    start_step = load_resume_checkpoint(resumed_from, model, tc.steps, state);
+    read_state_fields(resumed_from, [&] {
       train.cursor = cursor_from_json(state.at("train_cursor"));
-      auto words = state.at("rng").get<std::vector<std::string>>();
-      if (words.size() != 4) throw std::runtime_error("rng");
-      for (int i = 0; i < 4; i++) rng.s[i] = std::stoull(words[i]);
-    } catch (const std::exception& e) {
-      fail(path_join(resumed_from, "state.json"), ": missing or invalid field (", e.what(), ")");
-    }
+      rng_from_json(state.at("rng"), rng);
+    });
     if (!quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", resumed_from.c_str(), start_step);
   } else {
     gpt_init_parameters(model, rng.next_u64());
@@ -224,8 +214,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   auto save = [&](int step_done) {
     nlohmann::json state = {{"step", step_done},
                             {"train_cursor", cursor_to_json(train.cursor)},
-                            {"rng", {std::to_string(rng.s[0]), std::to_string(rng.s[1]),
-                                     std::to_string(rng.s[2]), std::to_string(rng.s[3])}},
+                            {"rng", rng_to_json(rng)},
                             {"tokens_seen", (double)step_done * N * tc.grad_accum}};
     CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, config_yaml, tokenizer_path, true};
     std::string dir = checkpoint_save(w, model);

@@ -1,44 +1,105 @@
-// `chamber rl`: the config, the session set-up and the run loop. Read run_rl top to bottom: load
-// the starting checkpoint into the policy, copy it into the frozen reference (and the separate
-// critic), maybe resume, then each step is the algorithm's step (rl_ppo/rl_grpo/rl_ei.cpp), a
-// metrics line, now and then a greedy evaluation, and checkpoints at log-spaced steps.
+// The config of `chamber rl`: read strictly from YAML (the choices resolved to enums once),
+// checked and written back as the resolved config.yaml; and the session's begin, end and step.
 #include "train/rl.h"
 
-#include <cstdio>
+#include <algorithm>
 
-#include "engine/backend.h"
-#include "engine/checkpoint.h"
+#include "train/run_dir.h"
 #include "util/yaml_schema.h"
-#include "train/loaded_model.h"
-#include "train/metrics.h"
-#include "train/rl_internal.h"
 
 namespace chamber {
 
-void rl_config_finalize(RLConfig& c) {
-  if (c.algorithm != "ppo" && c.algorithm != "grpo" && c.algorithm != "ei")
-    fail(c.file, ": algorithm must be ppo, grpo or ei (got '", c.algorithm, "')");
-  if (c.kl_mode.empty()) c.kl_mode = c.algorithm == "ppo" ? "reward_k1" : "loss_k3";
-  if (c.kl_mode != "reward_k1" && c.kl_mode != "loss_k3")
-    fail(c.file, ": policy.kl_mode must be reward_k1 or loss_k3 (got '", c.kl_mode, "')");
-  if (c.loss_agg != "token_mean" && c.loss_agg != "seq_mean")
-    fail(c.file, ": policy.loss_agg must be token_mean or seq_mean (got '", c.loss_agg, "')");
-  if (c.ei_restart != "base" && c.ei_restart != "continue")
-    fail(c.file, ": ei.restart must be base or continue (got '", c.ei_restart, "')");
-  if (c.algorithm == "grpo" && c.samples_per_prompt < 2)
-    fail(c.file, ": grpo needs rollout.samples_per_prompt >= 2 (advantages compare samples of a prompt)");
-  if (c.name.empty()) {
-    std::string stem = c.file.substr(c.file.find_last_of('/') + 1);
-    c.name = stem.substr(0, stem.find('.'));
+const char* rl_algorithm_name(RLAlgorithm a) {
+  switch (a) {
+    case RLAlgorithm::ppo: return "ppo";
+    case RLAlgorithm::grpo: return "grpo";
+    case RLAlgorithm::ei: return "ei";
   }
+  return "?";
 }
 
-// The config file's sections, each a table of its fields (util/yaml_schema.h).
-using Fields = std::vector<ConfigField<RLConfig>>;
+const char* kl_mode_name(KLMode m) {
+  switch (m) {
+    case KLMode::by_algorithm: return "";
+    case KLMode::reward_k1: return "reward_k1";
+    case KLMode::loss_k3: return "loss_k3";
+  }
+  return "?";
+}
+
+const char* loss_agg_name(LossAgg a) {
+  return a == LossAgg::seq_mean ? "seq_mean" : "token_mean";
+}
+
+const char* ei_restart_name(EIRestart r) {
+  return r == EIRestart::base ? "base" : "continue";
+}
+
+void rl_config_finalize(RLConfig& c) {
+  if (c.kl_mode == KLMode::by_algorithm)
+    c.kl_mode = c.algorithm == RLAlgorithm::ppo ? KLMode::reward_k1 : KLMode::loss_k3;
+  if (c.algorithm == RLAlgorithm::grpo && c.samples_per_prompt < 2)
+    fail(c.file, ": grpo needs rollout.samples_per_prompt >= 2 (advantages compare samples of a prompt)");
+  if (c.name.empty()) c.name = run_name_from_file(c.file);
+}
+
+// The choices as the YAML spells them. A file's names are read with the other keys of their
+// section and resolved to RLConfig's enums once the whole file is read.
+namespace {
+struct RLNames {
+  std::string algorithm, kl_mode, loss_agg, ei_restart;
+};
+}  // namespace
+
+static RLNames names_of(const RLConfig& c) {
+  return {rl_algorithm_name(c.algorithm), kl_mode_name(c.kl_mode), loss_agg_name(c.loss_agg),
+          ei_restart_name(c.ei_restart)};
+}
+
+// The value of `values` whose name is `text`; false when none is.
+template <typename Enum, size_t N>
+static bool enum_named(const std::string& text, const Enum (&values)[N], const char* (*name)(Enum),
+                       Enum& out) {
+  for (Enum v : values)
+    if (text == name(v)) {
+      out = v;
+      return true;
+    }
+  return false;
+}
+
+static void resolve_names(const RLNames& n, RLConfig& c) {
+  if (!enum_named(n.algorithm, {RLAlgorithm::ppo, RLAlgorithm::grpo, RLAlgorithm::ei}, rl_algorithm_name,
+                  c.algorithm))
+    fail(c.file, ": algorithm must be ppo, grpo or ei (got '", n.algorithm, "')");
+  if (!enum_named(n.kl_mode, {KLMode::by_algorithm, KLMode::reward_k1, KLMode::loss_k3}, kl_mode_name,
+                  c.kl_mode))
+    fail(c.file, ": policy.kl_mode must be reward_k1 or loss_k3 (got '", n.kl_mode, "')");
+  if (!enum_named(n.loss_agg, {LossAgg::token_mean, LossAgg::seq_mean}, loss_agg_name, c.loss_agg))
+    fail(c.file, ": policy.loss_agg must be token_mean or seq_mean (got '", n.loss_agg, "')");
+  if (!enum_named(n.ei_restart, {EIRestart::base, EIRestart::continue_policy}, ei_restart_name,
+                  c.ei_restart))
+    fail(c.file, ": ei.restart must be base or continue (got '", n.ei_restart, "')");
+}
+
+// The config file's sections, each a table of its keys in the order the resolved config writes
+// them: a plain field of RLConfig (util/yaml_schema.h), or one of the names above.
+namespace {
+struct Field {
+  ConfigField<RLConfig> plain;
+  std::string RLNames::*name = nullptr;   // set for a name; plain.key is its key
+  template <typename T>
+  Field(const char* key, T RLConfig::*member, double lo = -kUnbounded, double hi = kUnbounded,
+        bool positive = false, const char* note = "")
+      : plain{key, member, lo, hi, positive, note} {}
+  Field(const char* key, std::string RLNames::*n) : plain{key, {}}, name(n) {}
+};
+}  // namespace
+using Fields = std::vector<Field>;
 static const Fields kTopFields = {
     {"name", &RLConfig::name},
     {"init", &RLConfig::init},
-    {"algorithm", &RLConfig::algorithm},
+    {"algorithm", &RLNames::algorithm},
 };
 static const Fields kPromptFields = {
     {"split", &RLConfig::split},
@@ -72,9 +133,9 @@ static const Fields kPolicyFields = {
     {"epochs", &RLConfig::epochs, 1, 1000},
     {"minibatches", &RLConfig::minibatches, 1, 1e6},
     {"kl_coef", &RLConfig::kl_coef, 0, 1e6},
-    {"kl_mode", &RLConfig::kl_mode},
+    {"kl_mode", &RLNames::kl_mode},
     {"entropy_coef", &RLConfig::entropy_coef, 0, 1e6},
-    {"loss_agg", &RLConfig::loss_agg},
+    {"loss_agg", &RLNames::loss_agg},
 };
 static const Fields kPpoFields = {
     {"value_clip", &RLConfig::value_clip, 0, 1e6},
@@ -93,7 +154,7 @@ static const Fields kEiFields = {
     {"batch_size", &RLConfig::ei_batch, 1, 1e6},
     {"temperature", &RLConfig::ei_temperature, 0, 100, false, "0 = greedy"},
     {"top_p", &RLConfig::ei_top_p, 1e-6, 1},
-    {"restart", &RLConfig::ei_restart},
+    {"restart", &RLNames::ei_restart},
     {"accumulate", &RLConfig::ei_accumulate},
 };
 static const Fields kEvalFields = {
@@ -120,17 +181,38 @@ static const Section kSections[] = {
     {"ei", &kEiFields},          {"eval", &kEvalFields},       {"train", &kLoopFields},
 };
 
+static std::vector<ConfigField<RLConfig>> plain_fields(const Fields& fields) {
+  std::vector<ConfigField<RLConfig>> plain;
+  for (const Field& f : fields)
+    if (!f.name) plain.push_back(f.plain);
+  return plain;
+}
+
+// Reads the keys of `fields` in table order, so that the first bad key of a map is the one
+// reported, as in yaml_read_fields (numbers out of range first).
+static void get_fields(YamlMap& map, RLConfig& c, RLNames& names, const Fields& fields) {
+  yaml_check_written_ranges(map, plain_fields(fields));
+  for (const Field& f : fields) {
+    if (f.name) map.get(f.plain.key, names.*f.name);
+    else yaml_get_fields(map, c, {f.plain});
+  }
+}
+
 RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
   RLConfig c;
   c.file = file;
+  RLNames names = names_of(c);
   YamlMap top = yaml_root(root, file);
-  yaml_get_fields(top, c, kTopFields);
+  get_fields(top, c, names, kTopFields);
   if (c.init.empty()) top.bad("init", "is required: the starting checkpoint or run directory");
   for (const Section& section : kSections) {
     YamlMap map = top.sub(section.key);
-    yaml_read_fields(map, c, *section.fields);
+    get_fields(map, c, names, *section.fields);
+    // Unknown keys, and the range checks of the plain fields (reading them again changes nothing).
+    yaml_read_fields(map, c, plain_fields(*section.fields));
   }
   top.finish();
+  resolve_names(names, c);
   rl_config_finalize(c);
   return c;
 }
@@ -139,12 +221,21 @@ RLConfig load_rl_config(const std::string& path, const std::vector<std::string>&
   return parse_rl_config(yaml_load_config(path, overrides), path);
 }
 
+static void write_fields(YAML::Node& node, const RLConfig& c, const RLNames& names,
+                         const Fields& fields) {
+  for (const Field& f : fields) {
+    if (f.name) node[f.plain.key] = names.*f.name;
+    else yaml_write_fields(node, c, {f.plain});
+  }
+}
+
 std::string rl_config_yaml(const RLConfig& c) {
+  const RLNames names = names_of(c);
   YAML::Node root;
-  yaml_write_fields(root, c, kTopFields);
+  write_fields(root, c, names, kTopFields);
   for (const Section& section : kSections) {
     YAML::Node map;
-    yaml_write_fields(map, c, *section.fields);
+    write_fields(map, c, names, *section.fields);
     root[section.key] = map;
   }
   YAML::Emitter out;
@@ -156,7 +247,7 @@ void rl_session_begin(RLSession& s) {
   const RLConfig& c = s.cfg;
   if (!s.policy || !s.reference || !s.tok) fail("rl_session_begin: policy, reference and tokenizer are required");
   if (!s.policy->grads.wte) fail("rl_session_begin: the policy needs training buffers");
-  if (c.algorithm == "ppo" && !(s.critic ? s.critic : s.policy)->cfg.value_head)
+  if (c.algorithm == RLAlgorithm::ppo && !(s.critic ? s.critic : s.policy)->cfg.value_head)
     fail("ppo needs a value head: the model was created with model.value_head false");
   sampler_create(s.sampler, *s.policy, rl_sampler_rows(c), s.policy->cfg.context_length);
 }
@@ -170,15 +261,12 @@ int rl_sampler_rows(const RLConfig& c) {
 void rl_session_end(RLSession& s) { sampler_destroy(s.sampler); }
 
 nlohmann::json rl_step(RLSession& s, int step) {
-  if (s.cfg.algorithm == "ppo") return rl_step_ppo(s, step);
-  if (s.cfg.algorithm == "grpo") return rl_step_grpo(s, step);
-  return rl_step_ei(s, step);
-}
-
-bool rl_is_checkpoint_step(int step_done, int total_steps, int interval) {
-  if (step_done == total_steps) return true;
-  if (interval > 0 && step_done % interval == 0) return true;
-  return step_done > 0 && (step_done & (step_done - 1)) == 0;   // 1, 2, 4, 8, ...
+  switch (s.cfg.algorithm) {
+    case RLAlgorithm::ppo: return rl_step_ppo(s, step);
+    case RLAlgorithm::grpo: return rl_step_grpo(s, step);
+    case RLAlgorithm::ei: return rl_step_ei(s, step);
+  }
+  fail("rl_step: unknown algorithm");
 }
 
 }  // namespace chamber

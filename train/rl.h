@@ -1,19 +1,21 @@
 // RL post-training: the config of `chamber rl`, the session that one run holds (policy, frozen
 // reference, optional separate critic, sampler, task) and the step of each algorithm.
 //
-// One step of every algorithm starts the same way (train/rl_rollout.cpp): take the step's prompts
-// from the task, sample `samples_per_prompt` completions of each with the KV-cache sampler, reward
-// each completion, then score every sequence with full forward passes (log-probs of the current
-// policy = "old" log-probs for the PPO ratio, of the frozen reference for the KL, and values).
-// Then:
+// One step of every algorithm starts the same way: take the step's prompts from the task, sample
+// `samples_per_prompt` completions of each with the KV-cache sampler and reward each completion
+// (train/rl_rollout.cpp), then score every sequence with full forward passes (train/rl_score.cpp:
+// log-probs of the current policy = "old" log-probs for the PPO ratio, of the frozen reference for
+// the KL, and values). Then:
 //   ppo  (rl_ppo.cpp)   per-token rewards (final reward, minus kl_coef * k1 when kl_mode is
 //                       reward_k1), GAE, whitening, then epochs x minibatches of clipped policy
 //                       loss + vf_coef * clipped value loss (+ k3 KL loss, + entropy bonus)
 //   grpo (rl_grpo.cpp)  group-normalised sequence advantages, clipped surrogate + kl_coef * k3
 //   ei   (rl_ei.cpp)    one round: keep the correct completions (de-duplicated), supervised
 //                       fine-tuning on them for `epochs` epochs, from the base model or continuing
-// The losses are the pure functions of train/rl_losses.h; they reach the model through the
-// classifier's token weights (w_t = -dL/dlogp_t) and gpt_backward's dvalues.
+// PPO and GRPO share the update (rl_update.cpp). The losses are the pure functions of
+// train/rl_losses.h; they reach the model through the classifier's token weights
+// (w_t = -dL/dlogp_t, policy_token_weights) and gpt_backward's dvalues (value_token_grads).
+// Metrics and the greedy evaluation are in rl_eval.cpp, the whole run in rl_run.cpp.
 //
 // The task is pluggable (prompts and a reward function) so the same loop trains on math-world
 // problems graded by data/grader.h (`chamber rl`) and on toy tasks in the tests.
@@ -29,15 +31,30 @@
 #include "data/tokenizer.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
+#include "train/rl_losses.h"
 #include "util/util.h"
 
 namespace chamber {
+
+// The config's choices, held as enums: the parser turns the YAML's names into these once
+// (rl_config_finalize checks how they combine) and the step code compares enums, never strings.
+// *_name gives the name the YAML uses, which rl_config_yaml writes back.
+enum class RLAlgorithm { ppo, grpo, ei };
+// How the KL to the frozen reference enters: k1 as a per-token reward penalty, or k3 as a loss
+// term. by_algorithm (written "") resolves to reward_k1 for ppo and loss_k3 otherwise.
+enum class KLMode { by_algorithm, reward_k1, loss_k3 };
+// ei.restart: each round continues training the policy, or restarts from the base model.
+enum class EIRestart { continue_policy, base };
+const char* rl_algorithm_name(RLAlgorithm a);   // ppo | grpo | ei
+const char* kl_mode_name(KLMode m);             // reward_k1 | loss_k3 | ""
+const char* loss_agg_name(LossAgg a);           // token_mean | seq_mean
+const char* ei_restart_name(EIRestart r);       // continue | base
 
 struct RLConfig {
   std::string file;                  // where it came from
   std::string name;                  // run name (default: the file's stem)
   std::string init;                  // starting checkpoint (or run directory); also the reference
-  std::string algorithm = "grpo";    // ppo | grpo | ei
+  RLAlgorithm algorithm = RLAlgorithm::grpo;
 
   // prompts: math-world problems of a split, problem index = (step * prompts_per_step + i) % count
   std::string split = "easy";
@@ -68,9 +85,9 @@ struct RLConfig {
   int epochs = 1;                    // passes over each rollout batch
   int minibatches = 1;               // optimiser steps per epoch
   float kl_coef = 0.001f;
-  std::string kl_mode;               // reward_k1 | loss_k3 | "" (ppo: reward_k1, grpo: loss_k3)
+  KLMode kl_mode = KLMode::by_algorithm;   // rl_config_finalize resolves by_algorithm
   float entropy_coef = 0.0f;         // score-function surrogate (rl_losses.h)
-  std::string loss_agg = "token_mean";   // token_mean | seq_mean
+  LossAgg loss_agg = LossAgg::token_mean;  // rl_losses.h
 
   // ppo
   float value_clip = 0.2f;
@@ -88,7 +105,7 @@ struct RLConfig {
   int ei_batch = 16;                 // sequences per SFT step
   float ei_temperature = 1.0f;
   float ei_top_p = 0.95f;
-  std::string ei_restart = "continue";  // base: each round restarts from the base model
+  EIRestart ei_restart = EIRestart::continue_policy;
   bool ei_accumulate = false;        // keep earlier rounds' correct solutions in the SFT set
 
   // evaluation: greedy pass@1 on problems of a split (0 problems = off)
@@ -173,26 +190,24 @@ void rl_session_end(RLSession& s);
 
 // One step of the configured algorithm; returns the metrics line (without eval metrics).
 nlohmann::json rl_step(RLSession& s, int step);
-nlohmann::json rl_step_ppo(RLSession& s, int step);
-nlohmann::json rl_step_grpo(RLSession& s, int step);
-nlohmann::json rl_step_ei(RLSession& s, int step);
+nlohmann::json rl_step_ppo(RLSession& s, int step);    // train/rl_ppo.cpp
+nlohmann::json rl_step_grpo(RLSession& s, int step);   // train/rl_grpo.cpp
+nlohmann::json rl_step_ei(RLSession& s, int step);     // train/rl_ei.cpp
 
-// ---- shared machinery (train/rl_rollout.cpp) ----
+// ---- rollouts (train/rl_rollout.cpp) ----
 // Samples `samples` completions of each of the step's prompts and rewards them.
 std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompts, int samples,
                                  const SamplingParams& params);
 SamplingParams rl_sampling_params(const RLConfig& cfg, bool for_ei);
+
+// ---- scoring (train/rl_score.cpp) ----
 // Full forward passes in micro-batches over the given rollouts: fills each rollout's per-token
 // log-probs (into old_logprobs or ref_logprobs, or none), entropy and values as asked.
 enum class ScoreInto { old_logprobs, ref_logprobs, values_only };
 void rl_score(RLSession& s, GPT& model, std::vector<Rollout>& rollouts, ScoreInto into,
               bool want_entropy, bool want_values);
-// Writes the step's time per phase into `line`: sample_s, grade_s, score_s, update_s (the rest
-// since step_start: losses, backward, optimiser) and step_s; resets the session's counters.
-void rl_step_times(RLSession& s, double step_start, nlohmann::json& line);
-// Metrics of a rollout batch: reward, response length, correct share, style shares.
-void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line);
 
+// ---- the update (train/rl_update.cpp) ----
 // The clipped-surrogate update shared by PPO and GRPO: epochs x minibatches over the rollouts
 // (advantages, old/ref log-probs, and for PPO values/returns filled in). Adds loss, clip
 // fraction, KL, entropy, grad norm (and value loss) to `line`.
@@ -200,16 +215,23 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
                       nlohmann::json& line);
 // Supervised fine-tuning on the response tokens of `data` (token-mean NLL); returns mean loss.
 double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs);
-
 // AdamW with the actor learning rate on every parameter and value_lr on the value head; global-norm
 // clipping. Returns the gradient norm before clipping.
 double rl_optimizer_step(GPT& model, const RLConfig& cfg, float lr, float value_lr);
+// Linear warm-up over warmup_steps to `peak`, then constant.
 float rl_learning_rate(const RLConfig& cfg, float peak, int step);
-// Greedy pass@1 (mean reward) and style shares of the current policy on cfg.eval_problems
-// prompts of eval_task: {"eval_reward", "eval_correct", "eval_style_<label>"}.
+
+// ---- metrics and evaluation (train/rl_eval.cpp) ----
+// Metrics of a rollout batch: reward, response length, correct share, style shares.
+void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line);
+// Writes the step's time per phase into `line`: sample_s, grade_s, score_s, update_s (the rest
+// since step_start: losses, backward, optimiser) and step_s; resets the session's counters.
+void rl_step_times(RLSession& s, double step_start, nlohmann::json& line);
+// Greedy pass@1 and style shares of the current policy on cfg.eval_problems prompts of eval_task:
+// {"eval_reward", "eval_pass1", "eval_style_<label>", "eval_s"}; empty when evaluation is off.
 nlohmann::json rl_evaluate(RLSession& s);
 
-// ---- the whole run (train/rl.cpp) ----
+// ---- the whole run (train/rl_run.cpp) ----
 struct RLOptions {
   std::string out_dir;               // default runs/<name>
   bool resume = false;               // continue from the newest checkpoint in out_dir

@@ -28,7 +28,7 @@ nlohmann::json rl_step_ei(RLSession& s, int step) {
   }
   std::vector<Rollout>& data = cfg.ei_accumulate ? s.ei_data : kept;
   if (cfg.ei_accumulate) data.insert(data.end(), kept.begin(), kept.end());
-  if (cfg.ei_restart == "base") rl_reset_policy_to_reference(s);
+  if (cfg.ei_restart == EIRestart::base) rl_reset_policy_to_reference(s);
   double loss = rl_sft(s, data, cfg.ei_epochs);
   rl_rollout_metrics(rollouts, line);
   line["kept"] = kept.size();

@@ -1,7 +1,9 @@
 // GRPO: n samples per prompt; each sample's advantage is its reward normalised within its group,
 //   A_i = (r_i - mean(group)) / (std(group) + eps),
 // broadcast to every token of the sample; then the clipped surrogate with the k3 KL to the frozen
-// reference as a loss term (rl_update.cpp). No value function: the group mean is the baseline.
+// reference as a loss term (kl_mode loss_k3, GRPO's default; with reward_k1 the sequence's summed
+// k1 is subtracted from its reward before normalising instead) in the update of rl_update.cpp.
+// No value function: the group mean is the baseline.
 #include "train/rl.h"
 #include "train/rl_internal.h"
 #include "train/rl_losses.h"
@@ -34,7 +36,7 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
     k1_total += seq_k1;
     tokens += r.response_len();
     // kl_mode reward_k1: the sequence's summed k1 penalises its reward before normalisation.
-    if (cfg.kl_mode == "reward_k1") rewards[i] -= (float)(cfg.kl_coef * seq_k1);
+    if (cfg.kl_mode == KLMode::reward_k1) rewards[i] -= (float)(cfg.kl_coef * seq_k1);
   }
   std::vector<float> adv = grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps,
                                            cfg.grpo_scale_by_std);

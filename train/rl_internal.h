@@ -15,17 +15,17 @@ struct PackedBatch {
   std::vector<int> inputs, targets;
   size_t position(int b, int prompt_len, int k) const { return (size_t)b * T + prompt_len - 1 + k; }
 };
-PackedBatch pack_rollouts(const std::vector<Rollout>& rollouts, const int* idx, int n);
+PackedBatch pack_rollouts(const std::vector<Rollout>& rollouts, const int* idx, int n);   // rl_score.cpp
 
 // Largest |trainer log-prob - sampler log-prob| over the scored tokens (a consistency check
 // between the KV-cache sampler and the full forward; should be float rounding).
-double sampler_logprob_gap(const std::vector<Rollout>& rollouts);
+double sampler_logprob_gap(const std::vector<Rollout>& rollouts);   // rl_score.cpp
 
 // Tokens of a prompt that ends in whitespace, split the way that whitespace is split inside a
 // pretraining document (where the solution follows it), not as a trailing piece.
-std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt);
+std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt);   // rl_rollout.cpp
 
 // Overwrites the policy with the reference's weights and clears AdamW state (EI restarts).
-void rl_reset_policy_to_reference(RLSession& s);
+void rl_reset_policy_to_reference(RLSession& s);   // rl_update.cpp
 
 }  // namespace chamber

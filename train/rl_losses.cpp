@@ -109,6 +109,44 @@ float entropy_bonus_dlogp(float logp, float entropy, float coef) {
   return coef * (logp + entropy);
 }
 
+double loss_agg_weight(LossAgg agg, int len, int sequences, double tokens) {
+  return agg == LossAgg::seq_mean ? 1.0 / ((double)sequences * len) : 1.0 / tokens;
+}
+
+void policy_token_weights(const PolicyLossConfig& cfg, int sequences, double tokens, int n,
+                          const float* logp, const float* old_logp, const float* ref_logp,
+                          const float* advantages, const float* entropy, float* w,
+                          PolicyLossSums& sums) {
+  if (cfg.kl_loss && !ref_logp) fail("policy_token_weights: the k3 loss term needs the reference log-probs");
+  const double c = loss_agg_weight(cfg.agg, n, sequences, tokens);
+  for (int t = 0; t < n; t++) {
+    const float old_lp = old_logp ? old_logp[t] : logp[t];
+    PolicyLossTerm pl = ppo_policy_loss(logp[t], old_lp, advantages[t], cfg.clip_eps);
+    double dloss = pl.dloss_dlogp;
+    if (cfg.kl_loss) dloss += cfg.kl_coef * kl_k3_dlogp(logp[t], ref_logp[t]);
+    if (cfg.entropy_coef > 0) dloss += entropy_bonus_dlogp(logp[t], entropy[t], cfg.entropy_coef);
+    w[t] = (float)(-c * dloss);
+    sums.loss += pl.loss;
+    sums.clipped += pl.clipped;
+    sums.approx_kl_old += old_lp - logp[t];
+    if (ref_logp) sums.kl_ref += kl_k3(logp[t], ref_logp[t]);
+    sums.entropy += entropy[t];
+    sums.tokens += 1;
+  }
+}
+
+void value_token_grads(const PolicyLossConfig& cfg, int sequences, double tokens, int n,
+                       const float* values, const float* old_values, const float* returns,
+                       float* dvalues, PolicyLossSums& sums) {
+  const double c = loss_agg_weight(cfg.agg, n, sequences, tokens);
+  for (int t = 0; t < n; t++) {
+    ValueLossTerm vl = ppo_value_loss(values[t], old_values[t], returns[t], cfg.value_clip);
+    dvalues[t] = (float)(c * cfg.vf_coef * vl.dloss_dvalue);
+    sums.value_loss += vl.loss;
+    sums.value_clipped += vl.clipped;
+  }
+}
+
 double explained_variance(const std::vector<float>& values, const std::vector<float>& returns) {
   size_t n = returns.size();
   if (n == 0 || values.size() != n) return 0.0;

@@ -31,7 +31,7 @@ nlohmann::json rl_step_ppo(RLSession& s, int step) {
     for (int k = 0; k < len && cfg.kl_coef > 0; k++) {
       float k1 = kl_k1(r.old_logprobs[k], r.ref_logprobs[k]);
       k1_total += k1;
-      if (cfg.kl_mode == "reward_k1") token_rewards[k] -= cfg.kl_coef * k1;
+      if (cfg.kl_mode == KLMode::reward_k1) token_rewards[k] -= cfg.kl_coef * k1;
     }
     token_rewards[len - 1] += r.reward.reward;
     r.advantages.resize(len);

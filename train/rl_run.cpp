@@ -1,8 +1,11 @@
-// run_rl: one `chamber rl` run. The starting checkpoint (`init`) is loaded three times over: the
-// policy (trained), the frozen reference (the KL anchor, no training buffers) and, for PPO with
-// separate_critic, the critic. Checkpoints go to OUT/checkpoints at steps 1, 2, 4, 8, ... and the
+// run_rl: one `chamber rl` run. Read it top to bottom: the starting checkpoint (`init`) is loaded
+// into the policy (trained) and its weights copied into the frozen reference (the KL anchor, no
+// training buffers) and, for PPO with separate_critic, the critic; then maybe resume, then each
+// step is the algorithm's step (rl_ppo/rl_grpo/rl_ei.cpp), a metrics line, now and then a greedy
+// evaluation, and checkpoints. Checkpoints go to OUT/checkpoints at steps 1, 2, 4, 8, ... and the
 // last (the critic's beside them in OUT/critic); --resume continues from the newest, with the RNG
-// and the expert-iteration set restored, and metrics.jsonl trimmed to the steps before it.
+// and the expert-iteration set restored, and metrics.jsonl trimmed to the steps before it. The run
+// directory and resume plumbing are shared with pretraining (train/run_dir.h).
 #include <cstdio>
 
 #include "engine/config.h"
@@ -12,12 +15,9 @@
 #include "train/loaded_model.h"
 #include "train/metrics.h"
 #include "train/rl.h"
+#include "train/run_dir.h"
 
 namespace chamber {
-
-static nlohmann::json rng_to_json(const Rng& r) {
-  return {std::to_string(r.s[0]), std::to_string(r.s[1]), std::to_string(r.s[2]), std::to_string(r.s[3])};
-}
 
 // The step as metrics.jsonl numbers it (0 is the first update), so the two can be read together.
 static void print_line(const nlohmann::json& l, int steps) {
@@ -35,17 +35,21 @@ static void print_line(const nlohmann::json& l, int steps) {
   std::fprintf(stderr, " | %.1fs\n", num("step_s"));
 }
 
+bool rl_is_checkpoint_step(int step_done, int total_steps, int interval) {
+  if (step_done == total_steps) return true;
+  if (interval > 0 && step_done % interval == 0) return true;
+  return step_done > 0 && (step_done & (step_done - 1)) == 0;   // 1, 2, 4, 8, ...
+}
+
 std::string run_rl(RLConfig cfg, const RLOptions& opt) {
-  const std::string out_dir = opt.out_dir.empty() ? "runs/" + cfg.name : opt.out_dir;
+  const std::string out_dir = open_run_dir(opt.out_dir, cfg.name, opt.resume, opt.overwrite);
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
   const std::string critic_root = path_join(out_dir, "critic");
-  make_dirs(out_dir);
-  prepare_run_dir(out_dir, opt.resume, opt.overwrite);
   int threads = set_cpu_threads(cfg.threads);
   const std::string device = resolve_device_name(cfg.device);
 
   // ---- models: policy from the starting checkpoint; reference and critic copies of it ----
-  const bool has_critic = cfg.algorithm == "ppo" && cfg.separate_critic;
+  const bool has_critic = cfg.algorithm == RLAlgorithm::ppo && cfg.separate_critic;
   {
     // All the run allocates on the device, planned before any of it is, so that a run that cannot
     // fit on the GPU says how much it needs rather than failing at one of the allocations.
@@ -102,16 +106,11 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
 
   // ---- resume ----
   int start_step = 0;
-  if (opt.resume && !checkpoint_list(ckpt_root).empty()) {
-    std::string dir = checkpoint_resolve(ckpt_root);
-    checkpoint_load_weights(dir, policy);
-    checkpoint_load_optimizer(dir, policy);
-    nlohmann::json state = checkpoint_state(dir);
-    start_step = checkpoint_resume_step(dir, state, cfg.steps);
-    try {
-      auto words = state.at("rng").get<std::vector<std::string>>();
-      if (words.size() != 4) throw std::runtime_error("rng");
-      for (int i = 0; i < 4; i++) s.rng.s[i] = std::stoull(words[i]);
+  if (const std::string dir = resume_checkpoint(ckpt_root, opt.resume); !dir.empty()) {
+    nlohmann::json state;
+    start_step = load_resume_checkpoint(dir, policy, cfg.steps, state);
+    read_state_fields(dir, [&] {
+      rng_from_json(state.at("rng"), s.rng);
       if (state.contains("ei_data"))
         for (const auto& item : state.at("ei_data")) {
           Rollout r;
@@ -124,9 +123,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
           s.ei_seen.insert(r.tokens);
           s.ei_data.push_back(std::move(r));
         }
-    } catch (const std::exception& e) {
-      fail(path_join(dir, "state.json"), ": missing or invalid field (", e.what(), ")");
-    }
+    });
     if (has_critic) {
       std::string cdir = path_join(critic_root, checkpoint_name(start_step));
       if (!dir_exists(cdir)) fail("--resume: the critic checkpoint ", cdir, " is missing");
@@ -138,15 +135,15 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   rl_session_begin(s);
   if (!opt.quiet)
     std::fprintf(stderr, "rl %s from %s: %zu parameters on %s (%d threads), %d prompts x %d samples per step\n",
-                 cfg.algorithm.c_str(), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
+                 rl_algorithm_name(cfg.algorithm), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
                  cfg.prompts_per_step, cfg.samples_per_prompt);
   MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
 
   std::string last_checkpoint;
   auto save = [&](int step_done) {
     nlohmann::json state = {{"step", step_done}, {"rng", rng_to_json(s.rng)},
-                            {"algorithm", cfg.algorithm}, {"init", base.dir}};
-    if (cfg.algorithm == "ei" && cfg.ei_accumulate) {
+                            {"algorithm", rl_algorithm_name(cfg.algorithm)}, {"init", base.dir}};
+    if (cfg.algorithm == RLAlgorithm::ei && cfg.ei_accumulate) {
       nlohmann::json data = nlohmann::json::array();
       for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});
       state["ei_data"] = data;

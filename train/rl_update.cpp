@@ -2,11 +2,9 @@
 // fine-tuning for expert iteration, and AdamW with separate actor and critic learning rates.
 //
 // Per micro-batch of the update: forward, classifier without gradient to read logp_t and the
-// entropy under the current weights, then the per-token derivatives of the minibatch loss
-//   L = sum_t c_t * [ ppo_clip(logp_t) + kl_coef * k3(logp_t, ref_t) (loss_k3)
-//                     - entropy_coef * H_t (surrogate) + vf_coef * value_clip_loss(v_t) ]
-// (c_t = the aggregation weight: 1/tokens for token_mean, 1/(sequences * length) for seq_mean),
-// then the classifier again with token weights w_t = -dL/dlogp_t, and backward with
+// entropy under the current weights, then the derivatives of the minibatch loss at every response
+// token (policy_token_weights and value_token_grads in rl_losses.h, which state the loss), then the
+// classifier again with those token weights w_t = -dL/dlogp_t, and backward with
 // dvalues_t = dL/dv_t. Gradients of the micro-batches add up; one optimiser step per minibatch.
 #include <algorithm>
 #include <cmath>
@@ -54,13 +52,18 @@ static void shuffle(std::vector<int>& v, Rng& rng) {
   for (size_t i = v.size(); i > 1; i--) std::swap(v[i - 1], v[rng.below(i)]);
 }
 
-namespace {
-struct UpdateStats {
-  double policy_loss = 0, clipped = 0, approx_kl = 0, ref_kl = 0, entropy = 0, value_loss = 0,
-         value_clipped = 0, tokens = 0, grad_norm = 0, critic_grad_norm = 0;
-  int steps = 0;
-};
-}  // namespace
+// The loss settings of one update, from the config (kl_loss: the k3 term is in the loss).
+static PolicyLossConfig policy_loss_config(const RLConfig& cfg) {
+  PolicyLossConfig l;
+  l.clip_eps = cfg.clip;
+  l.kl_loss = cfg.kl_mode == KLMode::loss_k3 && cfg.kl_coef > 0;
+  l.kl_coef = cfg.kl_coef;
+  l.entropy_coef = cfg.entropy_coef;
+  l.agg = cfg.loss_agg;
+  l.vf_coef = cfg.vf_coef;
+  l.value_clip = cfg.value_clip;
+  return l;
+}
 
 void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bool with_values,
                       nlohmann::json& line) {
@@ -68,7 +71,7 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
   const RLConfig& cfg = s.cfg;
   GPT& policy = *s.policy;
   const bool shared_value = with_values && !s.critic;
-  const bool kl_loss = cfg.kl_mode == "loss_k3" && cfg.kl_coef > 0;
+  const PolicyLossConfig loss_cfg = policy_loss_config(cfg);
   const float lr = rl_learning_rate(cfg, cfg.lr, step);
   const float value_lr = rl_learning_rate(cfg, cfg.critic_lr, step);
   const int n = (int)rollouts.size();
@@ -76,8 +79,10 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
   const int micro = std::min(cfg.micro_batch, policy.max_B);
   std::vector<int> order(n);
   for (int i = 0; i < n; i++) order[i] = i;
-  UpdateStats st;
-  std::vector<float> losses, entropy, values, weights, dvalues;
+  PolicyLossSums sums;
+  double grad_norm = 0, critic_grad_norm = 0;
+  int optimizer_steps = 0;
+  std::vector<float> losses, entropy, values, weights, dvalues, logp;
 
   for (int epoch = 0; epoch < cfg.epochs; epoch++) {
     if (cfg.epochs > 1 || cfg.minibatches > 1) shuffle(order, s.rng);
@@ -92,6 +97,8 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
         const int* idx = order.data() + mb0 + u0;
         PackedBatch p = pack_rollouts(rollouts, idx, count);
         const size_t N = p.inputs.size();
+        // Forward, and the classifier without gradient for logp and the entropy under the
+        // current weights.
         gpt_forward(policy, p.inputs.data(), p.B, p.T);
         gpt_classifier(policy, p.targets.data(), nullptr, false);
         losses.resize(N);
@@ -104,37 +111,26 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
           gpt_forward(*s.critic, p.inputs.data(), p.B, p.T);
           gpt_copy_values(*s.critic, values.data());
         }
+        // The loss's derivatives at each sequence's response positions (contiguous in the row).
         weights.assign(N, 0.0f);
         dvalues.assign(N, 0.0f);
         for (int b = 0; b < count; b++) {
-          Rollout& r = rollouts[idx[b]];
+          const Rollout& r = rollouts[idx[b]];
           const int len = r.response_len();
-          const double c = cfg.loss_agg == "seq_mean" ? 1.0 / ((double)mb_n * len) : 1.0 / mb_tokens;
-          for (int k = 0; k < len; k++) {
-            size_t pos = p.position(b, r.prompt_len, k);
-            float logp = -losses[pos];
-            // With one epoch and one minibatch the first update is at the sampling weights: the
-            // ratio is exactly 1, so the old log-prob is this forward's (no extra pass needed).
-            float old_lp = r.old_logprobs.empty() ? logp : r.old_logprobs[k];
-            PolicyLossTerm pl = ppo_policy_loss(logp, old_lp, r.advantages[k], cfg.clip);
-            double d = pl.dloss_dlogp;
-            if (kl_loss) d += cfg.kl_coef * kl_k3_dlogp(logp, r.ref_logprobs[k]);
-            if (cfg.entropy_coef > 0) d += entropy_bonus_dlogp(logp, entropy[pos], cfg.entropy_coef);
-            weights[pos] = (float)(-c * d);
-            st.policy_loss += pl.loss;
-            st.clipped += pl.clipped;
-            st.approx_kl += old_lp - logp;
-            if (!r.ref_logprobs.empty()) st.ref_kl += kl_k3(logp, r.ref_logprobs[k]);
-            st.entropy += entropy[pos];
-            st.tokens += 1;
-            if (with_values) {
-              ValueLossTerm vl = ppo_value_loss(values[pos], r.values[k], r.returns[k], cfg.value_clip);
-              dvalues[pos] = (float)(c * cfg.vf_coef * vl.dloss_dvalue);
-              st.value_loss += vl.loss;
-              st.value_clipped += vl.clipped;
-            }
-          }
+          const size_t at = p.position(b, r.prompt_len, 0);
+          logp.resize(len);
+          for (int k = 0; k < len; k++) logp[k] = -losses[at + k];
+          // With one epoch and one minibatch the first update is at the sampling weights: the
+          // ratio is exactly 1, so the old log-probs are this forward's (no extra pass needed).
+          const float* old_logp = r.old_logprobs.empty() ? nullptr : r.old_logprobs.data();
+          const float* ref_logp = r.ref_logprobs.empty() ? nullptr : r.ref_logprobs.data();
+          policy_token_weights(loss_cfg, mb_n, mb_tokens, len, logp.data(), old_logp, ref_logp,
+                               r.advantages.data(), entropy.data() + at, weights.data() + at, sums);
+          if (with_values)
+            value_token_grads(loss_cfg, mb_n, mb_tokens, len, values.data() + at, r.values.data(),
+                              r.returns.data(), dvalues.data() + at, sums);
         }
+        // The classifier again, now with the token weights, and backward with dvalues.
         gpt_classifier(policy, p.targets.data(), weights.data(), true);
         gpt_backward(policy, shared_value ? dvalues.data() : nullptr);
         if (s.critic && with_values) {
@@ -144,24 +140,24 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
           gpt_backward(cr, dvalues.data());
         }
       }
-      st.grad_norm += rl_optimizer_step(policy, cfg, lr, value_lr);
-      if (s.critic && with_values) st.critic_grad_norm += rl_optimizer_step(*s.critic, cfg, value_lr, value_lr);
-      st.steps++;
+      grad_norm += rl_optimizer_step(policy, cfg, lr, value_lr);
+      if (s.critic && with_values) critic_grad_norm += rl_optimizer_step(*s.critic, cfg, value_lr, value_lr);
+      optimizer_steps++;
     }
   }
-  double t = std::max(1.0, st.tokens);
-  line["policy_loss"] = st.policy_loss / t;
-  line["clip_fraction"] = st.clipped / t;
-  line["approx_kl_old"] = st.approx_kl / t;
-  line["kl"] = st.ref_kl / t;
-  line["entropy"] = st.entropy / t;
-  line["grad_norm"] = st.grad_norm / std::max(1, st.steps);
+  double t = std::max(1.0, sums.tokens);
+  line["policy_loss"] = sums.loss / t;
+  line["clip_fraction"] = sums.clipped / t;
+  line["approx_kl_old"] = sums.approx_kl_old / t;
+  line["kl"] = sums.kl_ref / t;
+  line["entropy"] = sums.entropy / t;
+  line["grad_norm"] = grad_norm / std::max(1, optimizer_steps);
   line["lr"] = lr;
   if (with_values) {
-    line["value_loss"] = st.value_loss / t;
-    line["value_clip_fraction"] = st.value_clipped / t;
+    line["value_loss"] = sums.value_loss / t;
+    line["value_clip_fraction"] = sums.value_clipped / t;
     line["critic_lr"] = value_lr;
-    if (s.critic) line["critic_grad_norm"] = st.critic_grad_norm / std::max(1, st.steps);
+    if (s.critic) line["critic_grad_norm"] = critic_grad_norm / std::max(1, optimizer_steps);
   }
 }
 

@@ -73,15 +73,15 @@ TEST(ShippedConfigs, EchoExperimentsCoverAlgorithmsKlAndScales) {
       std::set<std::string> algorithms, pretrainings;
       std::set<float> kls;
       for (const ExperimentRun& run : exp.runs) {
-        algorithms.insert(run.rl.algorithm);
+        algorithms.insert(rl_algorithm_name(run.rl.algorithm));
         pretrainings.insert(run.pretrain_hash);
-        if (run.rl.algorithm != "ei") kls.insert(run.rl.kl_coef);
+        if (run.rl.algorithm != RLAlgorithm::ei) kls.insert(run.rl.kl_coef);
         // PPO's KL is the per-token reward penalty, GRPO's the k3 loss term, as in the paper.
-        if (run.rl.algorithm == "ppo") {
-          EXPECT_EQ(run.rl.kl_mode, "reward_k1");
+        if (run.rl.algorithm == RLAlgorithm::ppo) {
+          EXPECT_EQ(run.rl.kl_mode, KLMode::reward_k1);
         }
-        if (run.rl.algorithm == "grpo") {
-          EXPECT_EQ(run.rl.kl_mode, "loss_k3");
+        if (run.rl.algorithm == RLAlgorithm::grpo) {
+          EXPECT_EQ(run.rl.kl_mode, KLMode::loss_k3);
         }
       }
       EXPECT_EQ(algorithms, (std::set<std::string>{"ei", "grpo", "ppo"}));

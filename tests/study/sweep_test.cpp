@@ -132,9 +132,9 @@ TEST(Experiment, ResolvesEveryRunUpFront) {
   ExperimentConfig exp = parse(experiment_text("runs"));
   ASSERT_EQ(exp.runs.size(), 4u);
   EXPECT_EQ(exp.dir(), "runs/exp");
-  EXPECT_EQ(exp.runs[0].rl.algorithm, "ppo");
+  EXPECT_EQ(exp.runs[0].rl.algorithm, RLAlgorithm::ppo);
   EXPECT_FLOAT_EQ(exp.runs[1].rl.kl_coef, 0.01f);
-  EXPECT_EQ(exp.runs[2].rl.algorithm, "grpo");
+  EXPECT_EQ(exp.runs[2].rl.algorithm, RLAlgorithm::grpo);
   EXPECT_EQ(exp.runs[0].rl.device, "cpu-ref");
   EXPECT_EQ(exp.runs[0].pretrain.train.device, "cpu-ref");
   EXPECT_EQ(exp.runs[0].eval.n_samples, 2);
@@ -154,7 +154,7 @@ TEST(Experiment, ResolvesEveryRunUpFront) {
       parse(experiment_text("runs"), {"sweep=[{rl.algorithm: [ppo], rl.policy.kl_coef: [0, 0.01]}, {rl.algorithm: [ei]}]"});
   ASSERT_EQ(unioned.runs.size(), 3u);
   EXPECT_EQ(unioned.runs[2].id, "algorithm-ei");
-  EXPECT_EQ(unioned.runs[2].rl.algorithm, "ei");
+  EXPECT_EQ(unioned.runs[2].rl.algorithm, RLAlgorithm::ei);
   EXPECT_EQ(unioned.axes.size(), 2u);
   // seed reaches RL and eval.
   ExperimentConfig seeded = parse(experiment_text("runs"), {"seed=7"});

@@ -1,6 +1,7 @@
 // RL arithmetic: GAE and GRPO advantages against hand-computed values, the KL estimators'
 // definitions, PPO policy/value losses and the entropy-bonus surrogate against finite differences
-// (double steps on the scalar inputs, away from the clip kinks), explained variance.
+// (double steps on the scalar inputs, away from the clip kinks), explained variance; the token
+// weights and value gradients of the clipped-surrogate update against those per-term functions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -179,6 +180,169 @@ TEST(RlLosses, EntropyBonusSurrogateHasTheExactExpectedGradient) {
     double fd = -coef * (entropy(zp) - entropy(zm)) / 2e-5;
     EXPECT_NEAR(expected, fd, 1e-5) << j;
   }
+}
+
+// One sequence of n tokens with every input of the token weights, the old log-probs moved away
+// from the current ones so that some ratios clip.
+struct TokenCase {
+  int n;
+  std::vector<float> logp, old_logp, ref_logp, adv, entropy, values, old_values, returns;
+  explicit TokenCase(int n_, uint64_t seed) : n(n_) {
+    Rng rng(seed);
+    for (int t = 0; t < n; t++) {
+      logp.push_back(-3.0f * rng.uniform());
+      old_logp.push_back(logp[t] + 0.6f * (rng.uniform() - 0.5f));
+      ref_logp.push_back(logp[t] + 0.5f * (rng.uniform() - 0.5f));
+      adv.push_back(2.0f * (rng.uniform() - 0.5f));
+      entropy.push_back(2.0f * rng.uniform());
+      values.push_back(rng.uniform() - 0.5f);
+      old_values.push_back(values[t] + 0.6f * (rng.uniform() - 0.5f));
+      returns.push_back(rng.uniform() - 0.5f);
+    }
+  }
+};
+
+TEST(RlLosses, PolicyTokenWeightsSumThePerTermDerivatives) {
+  TokenCase tc(40, 21);
+  PolicyLossConfig cfg;
+  cfg.clip_eps = 0.2f;
+  cfg.kl_loss = true;
+  cfg.kl_coef = 0.3f;
+  cfg.entropy_coef = 0.05f;
+  for (LossAgg agg : {LossAgg::token_mean, LossAgg::seq_mean}) {
+    cfg.agg = agg;
+    const int sequences = 3;
+    const double tokens = 100;
+    const double c = agg == LossAgg::token_mean ? 1.0 / tokens : 1.0 / (sequences * tc.n);
+    EXPECT_DOUBLE_EQ(loss_agg_weight(agg, tc.n, sequences, tokens), c);
+    std::vector<float> w(tc.n);
+    PolicyLossSums sums;
+    policy_token_weights(cfg, sequences, tokens, tc.n, tc.logp.data(), tc.old_logp.data(), tc.ref_logp.data(),
+                         tc.adv.data(), tc.entropy.data(), w.data(), sums);
+    double loss = 0, kl = 0, entropy = 0, approx_kl = 0;
+    int clipped = 0;
+    for (int t = 0; t < tc.n; t++) {
+      PolicyLossTerm pl = ppo_policy_loss(tc.logp[t], tc.old_logp[t], tc.adv[t], cfg.clip_eps);
+      double dloss = (double)pl.dloss_dlogp + cfg.kl_coef * kl_k3_dlogp(tc.logp[t], tc.ref_logp[t]) +
+                     entropy_bonus_dlogp(tc.logp[t], tc.entropy[t], cfg.entropy_coef);
+      EXPECT_NEAR(w[t], -c * dloss, 1e-7 * (1 + std::fabs(c * dloss))) << t;
+      loss += pl.loss;
+      clipped += pl.clipped;
+      kl += kl_k3(tc.logp[t], tc.ref_logp[t]);
+      entropy += tc.entropy[t];
+      approx_kl += tc.old_logp[t] - tc.logp[t];
+    }
+    EXPECT_GT(clipped, 3);   // both branches of the surrogate were exercised
+    EXPECT_LT(clipped, tc.n - 3);
+    EXPECT_NEAR(sums.loss, loss, 1e-5);
+    EXPECT_EQ(sums.clipped, clipped);
+    EXPECT_NEAR(sums.kl_ref, kl, 1e-5);
+    EXPECT_NEAR(sums.entropy, entropy, 1e-4);
+    EXPECT_NEAR(sums.approx_kl_old, approx_kl, 1e-5);
+    EXPECT_EQ(sums.tokens, tc.n);
+  }
+}
+
+TEST(RlLosses, PolicyTokenWeightsAreMinusTheLossGradient) {
+  // Without the entropy surrogate (which has no loss value) the weights are -dL/dlogp of
+  // L = sum_t c * (ppo_policy_loss + kl_coef * k3), checked by central differences per token.
+  TokenCase tc(30, 22);
+  PolicyLossConfig cfg;
+  cfg.kl_loss = true;
+  cfg.kl_coef = 0.5f;
+  cfg.agg = LossAgg::seq_mean;
+  const int sequences = 2;
+  std::vector<float> w(tc.n);
+  PolicyLossSums sums;
+  policy_token_weights(cfg, sequences, 60, tc.n, tc.logp.data(), tc.old_logp.data(), tc.ref_logp.data(),
+                       tc.adv.data(), tc.entropy.data(), w.data(), sums);
+  const double c = 1.0 / (sequences * tc.n);
+  auto loss = [&](int t, double logp) {
+    return c * (ppo_policy_loss((float)logp, tc.old_logp[t], tc.adv[t], cfg.clip_eps).loss +
+                cfg.kl_coef * kl_k3((float)logp, tc.ref_logp[t]));
+  };
+  int checked = 0;
+  for (int t = 0; t < tc.n; t++) {
+    double ratio = std::exp((double)tc.logp[t] - tc.old_logp[t]);
+    if (std::fabs(std::fabs(ratio - 1.0) - cfg.clip_eps) < 1e-2) continue;   // too close to a kink
+    const double h = 1e-3;
+    double fd = (loss(t, tc.logp[t] + h) - loss(t, tc.logp[t] - h)) / (2 * h);
+    EXPECT_NEAR(-w[t], fd, 2e-3 * c) << t;
+    checked++;
+  }
+  EXPECT_GT(checked, 20);
+}
+
+TEST(RlLosses, PolicyTokenWeightsWithoutOldOrReferenceLogProbs) {
+  TokenCase tc(9, 23);
+  PolicyLossConfig cfg;   // no KL loss, no entropy bonus
+  std::vector<float> w(tc.n), w_with_ref(tc.n);
+  PolicyLossSums sums, sums_with_ref;
+  // No old log-probs: the ratio is 1, so w_t = c * A_t (the plain policy gradient), no clipping.
+  policy_token_weights(cfg, 1, 10, tc.n, tc.logp.data(), nullptr, nullptr, tc.adv.data(), tc.entropy.data(),
+                       w.data(), sums);
+  for (int t = 0; t < tc.n; t++) EXPECT_FLOAT_EQ(w[t], tc.adv[t] / 10.0f);
+  EXPECT_EQ(sums.clipped, 0);
+  EXPECT_EQ(sums.approx_kl_old, 0);
+  EXPECT_EQ(sums.kl_ref, 0);
+  // Reference log-probs without the k3 loss term: measured (kl_ref) but not in the weights.
+  policy_token_weights(cfg, 1, 10, tc.n, tc.logp.data(), nullptr, tc.ref_logp.data(), tc.adv.data(),
+                       tc.entropy.data(), w_with_ref.data(), sums_with_ref);
+  EXPECT_EQ(w_with_ref, w);
+  EXPECT_GT(sums_with_ref.kl_ref, 0);
+  // The k3 term needs the reference.
+  cfg.kl_loss = true;
+  EXPECT_THROW(policy_token_weights(cfg, 1, 10, tc.n, tc.logp.data(), nullptr, nullptr, tc.adv.data(),
+                                    tc.entropy.data(), w.data(), sums),
+               Error);
+}
+
+TEST(RlLosses, TokenWeightsOfAMinibatchAggregate) {
+  // Three sequences of different lengths, all at ratio 1 with advantage 1: w_t = c_t, so the
+  // weights of the minibatch sum to 1 (token_mean: each token 1/tokens; seq_mean: each sequence 1/3).
+  const int lens[3] = {2, 5, 9};
+  const double tokens = 16;
+  for (LossAgg agg : {LossAgg::token_mean, LossAgg::seq_mean}) {
+    PolicyLossConfig cfg;
+    cfg.agg = agg;
+    PolicyLossSums sums;
+    double total = 0;
+    for (int len : lens) {
+      std::vector<float> logp(len, -1.0f), adv(len, 1.0f), entropy(len, 0.0f), w(len);
+      policy_token_weights(cfg, 3, tokens, len, logp.data(), nullptr, nullptr, adv.data(), entropy.data(),
+                           w.data(), sums);
+      double seq = 0;
+      for (float x : w) seq += x;
+      if (agg == LossAgg::seq_mean) EXPECT_NEAR(seq, 1.0 / 3, 1e-6);
+      else EXPECT_NEAR(seq, len / tokens, 1e-6);
+      total += seq;
+    }
+    EXPECT_NEAR(total, 1.0, 1e-6);
+    EXPECT_EQ(sums.tokens, tokens);
+  }
+}
+
+TEST(RlLosses, ValueTokenGradsScaleTheValueLossGradient) {
+  TokenCase tc(40, 24);
+  PolicyLossConfig cfg;
+  cfg.vf_coef = 0.7f;
+  cfg.value_clip = 0.2f;
+  cfg.agg = LossAgg::token_mean;
+  std::vector<float> dv(tc.n);
+  PolicyLossSums sums;
+  value_token_grads(cfg, 4, 80, tc.n, tc.values.data(), tc.old_values.data(), tc.returns.data(), dv.data(), sums);
+  double loss = 0;
+  int clipped = 0;
+  for (int t = 0; t < tc.n; t++) {
+    ValueLossTerm vl = ppo_value_loss(tc.values[t], tc.old_values[t], tc.returns[t], cfg.value_clip);
+    EXPECT_FLOAT_EQ(dv[t], (float)(cfg.vf_coef * vl.dloss_dvalue / 80.0)) << t;
+    loss += vl.loss;
+    clipped += vl.clipped;
+  }
+  EXPECT_GT(clipped, 0);
+  EXPECT_NEAR(sums.value_loss, loss, 1e-5);
+  EXPECT_EQ(sums.value_clipped, clipped);
+  EXPECT_EQ(sums.tokens, 0);   // the policy terms' count is policy_token_weights'
 }
 
 TEST(RlLosses, ExplainedVariance) {

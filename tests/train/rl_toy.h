@@ -119,7 +119,7 @@ inline void run_toy(const RLConfig& cfg, bool with_critic, const Ops& ops) {
   make_toy(t, with_critic, ops);
   RLSession s;
   begin_toy_session(s, t, cfg, with_critic);
-  const float temperature = cfg.algorithm == "ei" ? cfg.ei_temperature : cfg.temperature;
+  const float temperature = cfg.algorithm == RLAlgorithm::ei ? cfg.ei_temperature : cfg.temperature;
   double before = mean_reward(s, temperature);
   EXPECT_LT(before, 0.4) << "the pretrained toy should rarely say 7 unprompted";
   int steps = 0;
@@ -131,7 +131,7 @@ inline void run_toy(const RLConfig& cfg, bool with_critic, const Ops& ops) {
     if (last >= 0.97 && step >= 5) break;
   }
   double after = mean_reward(s, temperature);
-  std::printf("%s: reward %.3f -> %.3f after %d steps (last step reward %.3f)\n", cfg.algorithm.c_str(),
+  std::printf("%s: reward %.3f -> %.3f after %d steps (last step reward %.3f)\n", rl_algorithm_name(cfg.algorithm),
               before, after, steps, last);
   EXPECT_GT(after, 0.9);
   rl_session_end(s);
@@ -140,12 +140,12 @@ inline void run_toy(const RLConfig& cfg, bool with_critic, const Ops& ops) {
 
 // The toy runs' shared settings: 4 prompts x 8 samples, lr 1e-2 after a 5-step warm-up,
 // sampling at temperature 1 (expert iteration samples with its own ei_temperature).
-inline RLConfig toy_config(const std::string& algorithm) {
+inline RLConfig toy_config(RLAlgorithm algorithm) {
   RLConfig c;
   c.algorithm = algorithm;
   c.prompts_per_step = 4;
   c.samples_per_prompt = 8;
-  if (algorithm != "ei") c.temperature = 1.0f;
+  if (algorithm != RLAlgorithm::ei) c.temperature = 1.0f;
   c.lr = 1e-2f;
   c.warmup_steps = 5;
   return c;

@@ -10,7 +10,7 @@ namespace {
 TEST(RlGpu, GrpoLearnsToSaySeven) {
 #ifdef CHAMBER_HAVE_CUDA
   if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
-  RLConfig c = toy_config("grpo");
+  RLConfig c = toy_config(RLAlgorithm::grpo);
   c.kl_coef = 0.001f;
   run_toy(c, false, cuda_ops());
 #else

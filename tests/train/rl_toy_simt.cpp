@@ -45,13 +45,13 @@ void expect_same_steps(const RLConfig& cfg, bool with_critic) {
 }
 
 TEST(RlSimt, GrpoStepsMatchTheCpu) {
-  RLConfig c = toy_config("grpo");
+  RLConfig c = toy_config(RLAlgorithm::grpo);
   c.kl_coef = 0.001f;
   expect_same_steps(c, false);
 }
 
 TEST(RlSimt, PpoStepsMatchTheCpu) {
-  RLConfig c = toy_config("ppo");
+  RLConfig c = toy_config(RLAlgorithm::ppo);
   c.critic_lr = 1e-2f;
   expect_same_steps(c, false);
 }

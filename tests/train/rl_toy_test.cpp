@@ -74,13 +74,13 @@ void check_ppo_gradient(bool separate_critic) {
     gpt_init_parameters(critic, 3);
   }
   RLSession s;
-  s.cfg.algorithm = "ppo";
+  s.cfg.algorithm = RLAlgorithm::ppo;
   s.cfg.lr = 0.0f;            // the step must not move the weights: we read the gradient after it
   s.cfg.critic_lr = 0.0f;
   s.cfg.weight_decay = 0.0f;
   s.cfg.grad_clip = 0.0f;
   s.cfg.kl_coef = 0.3f;
-  s.cfg.kl_mode = "loss_k3";
+  s.cfg.kl_mode = KLMode::loss_k3;
   s.cfg.micro_batch = 2;      // three sequences: gradients accumulate over two micro-batches
   s.cfg.clip = 0.2f;
   s.cfg.value_clip = 0.2f;
@@ -140,7 +140,7 @@ using testing::run_toy;
 using testing::toy_config;
 
 TEST(RlToy, GrpoLearnsToSaySeven) {
-  RLConfig c = toy_config("grpo");
+  RLConfig c = toy_config(RLAlgorithm::grpo);
   c.kl_coef = 0.001f;
   run_toy(c, false, select_backend("cpu"));
 }
@@ -152,7 +152,7 @@ TEST(RlToy, GrpoLearnsToSaySeven) {
 // reward fell from 1.0 to 0.0 (lr 1e-2, OpenBLAS's AVX2 kernels), to 0.14-0.23 (lr 5e-3, both
 // kernel sets), and held at 0.98 with lr 3e-3, without whitening, or with vf_coef 0.01.
 TEST(RlToy, PpoLearnsToSaySeven) {
-  RLConfig c = toy_config("ppo");
+  RLConfig c = toy_config(RLAlgorithm::ppo);
   c.lr = 3e-3f;
   c.critic_lr = 1e-2f;
   c.epochs = 2;
@@ -162,14 +162,14 @@ TEST(RlToy, PpoLearnsToSaySeven) {
 }
 
 TEST(RlToy, PpoWithSeparateCriticLearnsToSaySeven) {
-  RLConfig c = toy_config("ppo");
+  RLConfig c = toy_config(RLAlgorithm::ppo);
   c.separate_critic = true;
   c.critic_lr = 1e-2f;
   run_toy(c, true, select_backend("cpu"));
 }
 
 TEST(RlToy, ExpertIterationLearnsToSaySeven) {
-  RLConfig c = toy_config("ei");
+  RLConfig c = toy_config(RLAlgorithm::ei);
   c.ei_temperature = 1.0f;
   c.ei_top_p = 1.0f;
   c.warmup_steps = 2;
@@ -187,10 +187,10 @@ TEST(RlConfig, LogSpacedCheckpointSteps) {
 
 TEST(RlConfig, ParsesAndRejectsBadFields) {
   RLConfig c = parse_rl_config(YAML::Load("init: runs/x\nalgorithm: ppo\n"), "a.yaml");
-  EXPECT_EQ(c.kl_mode, "reward_k1");
+  EXPECT_EQ(c.kl_mode, KLMode::reward_k1);
   EXPECT_EQ(c.name, "a");
   RLConfig g = parse_rl_config(YAML::Load("init: runs/x\n"), "b.yaml");
-  EXPECT_EQ(g.kl_mode, "loss_k3");
+  EXPECT_EQ(g.kl_mode, KLMode::loss_k3);
   RLConfig again = parse_rl_config(YAML::Load(rl_config_yaml(c)), "c.yaml");
   EXPECT_EQ(rl_config_yaml(again), rl_config_yaml(c));
   EXPECT_THROW(parse_rl_config(YAML::Load("algorithm: ppo\n"), "d.yaml"), Error);                 // no init

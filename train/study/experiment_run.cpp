@@ -92,7 +92,7 @@ static void print_plan(const ExperimentConfig& cfg) {
     std::printf("  %-40s pretrain/%s: %s", run.id.c_str(), run.pretrain_hash.c_str(),
                 stage_state(pre_dir, run.pretrain_hash).c_str());
     if (run.has_rl)
-      std::printf(" | rl (%s): %s", run.rl.algorithm.c_str(),
+      std::printf(" | rl (%s): %s", rl_algorithm_name(run.rl.algorithm),
                   stage_state(path_join(root, run.id + "/rl"), run.rl_hash).c_str());
     std::printf("\n");
   }
@@ -152,7 +152,7 @@ std::string run_experiment(const ExperimentConfig& cfg, const ExperimentStages& 
       RLConfig rl = run.rl;
       rl.init = base_ckpt;
       std::string rl_dir = path_join(run_dir, "rl");
-      say(opt, "rl " + rl.algorithm + " -> " + rl_dir + " (" + stage_state(rl_dir, run.rl_hash) + ")");
+      say(opt, "rl " + std::string(rl_algorithm_name(rl.algorithm)) + " -> " + rl_dir + " (" + stage_state(rl_dir, run.rl_hash) + ")");
       std::string final_ckpt = run_stage(rl_dir, "rl", run.rl_hash, false, [&](bool resume) {
         return stages.rl(rl, rl_dir, resume);
       });
