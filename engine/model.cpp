@@ -394,16 +394,17 @@ double gpt_grad_norm(GPT& m) {
   return std::sqrt(sum);
 }
 
-void gpt_adamw_step(GPT& m, float lr, float beta1, float beta2, float eps, float weight_decay,
-                    float grad_scale) {
+void gpt_adamw_step(GPT& m, const AdamWSettings& s) {
   NamedRange phase(*m.ops, "optimizer");
   m.adam_step++;
   for (const auto& slot : m.param_table) {
     size_t off = slot.offset / sizeof(float);
-    float wd = parameter_decays(slot.name) ? weight_decay : 0.0f;
+    bool value_head = slot.name == "value_w" || slot.name == "value_b";
+    float lr = value_head && s.value_head_lr ? *s.value_head_lr : s.lr;
+    float wd = parameter_decays(slot.name) ? s.weight_decay : 0.0f;
     m.ops->adamw_update((float*)m.param_arena.base + off, (const float*)m.grad_arena.base + off,
                         (float*)m.m_arena.base + off, (float*)m.v_arena.base + off, slot.numel(),
-                        lr, beta1, beta2, eps, wd, grad_scale, m.adam_step);
+                        lr, s.beta1, s.beta2, s.eps, wd, s.grad_scale, m.adam_step);
   }
 }
 

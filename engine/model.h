@@ -9,6 +9,7 @@
 // then logits = ln_f(x) @ wte^T (tied) or @ lm_head^T, and value = ln_f(x) . value_w + value_b.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -201,9 +202,17 @@ void gpt_backward(GPT& model, const float* dvalues = nullptr);
 void gpt_zero_grad(GPT& model);
 // Global L2 norm of all gradients.
 double gpt_grad_norm(GPT& model);
-// AdamW over every parameter, gradients scaled by grad_scale (clipping). Increments adam_step.
-void gpt_adamw_step(GPT& model, float lr, float beta1, float beta2, float eps, float weight_decay,
-                    float grad_scale);
+// One AdamW step's settings, for pretraining and RL alike.
+struct AdamWSettings {
+  float lr;
+  float beta1, beta2, eps;
+  float weight_decay;        // applies to the 2-D weights only (parameter_decays)
+  float grad_scale = 1.0f;   // multiplies every gradient first (global-norm clipping)
+  // value_w and value_b's own rate (RL's critic_lr); unset: lr like every other parameter
+  std::optional<float> value_head_lr = std::nullopt;
+};
+// AdamW over every parameter, in parameter table order. Increments adam_step.
+void gpt_adamw_step(GPT& model, const AdamWSettings& settings);
 
 // Copies per-token losses (-logprob), entropy and values of the last forward to the host.
 void gpt_copy_losses(const GPT& model, float* host_losses);
