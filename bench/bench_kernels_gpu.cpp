@@ -252,7 +252,9 @@ void BM_train_step_gpt2_124m(benchmark::State& state) {
     chamber::gpt_classifier(model, targets.data(), weights.data(), true);
     chamber::gpt_backward(model);
     double norm = chamber::gpt_grad_norm(model);
-    chamber::gpt_adamw_step(model, 6e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1.0 ? (float)(1.0 / norm) : 1.0f);
+    chamber::gpt_adamw_step(model, {.lr = 6e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                                    .weight_decay = 0.1f,
+                                    .grad_scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f});
   };
   step();  // warm-up
   gpu().synchronize();

@@ -34,7 +34,8 @@ static void BM_TrainStep(benchmark::State& state, std::string device) {
     gpt_classifier(model, targets.data(), weights.data(), true);
     gpt_backward(model);
     float scale = clip_grad_scale(gpt_grad_norm(model), 1.0f);
-    gpt_adamw_step(model, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, scale);
+    gpt_adamw_step(model, {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                           .weight_decay = 0.1f, .grad_scale = scale});
     ops.synchronize();
   }
   state.counters["tokens_per_s"] = benchmark::Counter((double)N * state.iterations(), benchmark::Counter::kIsRate);

@@ -1,5 +1,6 @@
 // GPT-2 forward and backward, written once against the operation table. Read gpt_forward and
-// gpt_backward side by side: backward visits the same ops in reverse order.
+// gpt_backward side by side: backward visits the same ops in reverse order. block_forward and
+// lm_head_forward are the forward's pieces that the KV-cache sampler (model_decode.cpp) runs too.
 #include "engine/model.h"
 
 #include <algorithm>
@@ -203,6 +204,30 @@ LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l)
           p.fc_b + l * 4 * C,        p.fc_proj_w + l * 4 * C * C, p.fc_proj_b + l * C};
 }
 
+// Layer l's slices of the stacked (L, ...) activations, for a forward or backward over (B, T).
+static BlockActivations layer_activations(const ActivationTensors& a, const ModelConfig& cfg,
+                                          int l, int B, int T) {
+  const int N = B * T;
+  const size_t BTC = (size_t)N * cfg.n_embd;
+  BlockActivations x;
+  x.residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
+  x.ln1 = a.ln1 + l * BTC;
+  x.ln1_mean = a.ln1_mean + l * N;
+  x.ln1_rstd = a.ln1_rstd + l * N;
+  x.qkv = a.qkv + l * 3 * BTC;
+  x.atty = a.atty + l * BTC;
+  x.lse = a.lse + (size_t)l * B * cfg.n_head * T;
+  x.residual2 = a.residual2 + l * BTC;
+  x.ln2 = a.ln2 + l * BTC;
+  x.ln2_mean = a.ln2_mean + l * N;
+  x.ln2_rstd = a.ln2_rstd + l * N;
+  x.fch = a.fch + l * 4 * BTC;
+  x.fch_gelu = a.fch_gelu + l * 4 * BTC;
+  x.proj_out = a.proj_out;  // shared by every layer: consumed by the add right after
+  x.residual3 = a.residual3 + l * BTC;
+  return x;
+}
+
 void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
                      const float* fc_w, const float* fc_b, int N, int C) {
   if (ops.matmul_gelu_forward) {
@@ -211,6 +236,33 @@ void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* l
     ops.matmul_forward(fch, ln2, fc_w, fc_b, N, C, 4 * C);
     ops.gelu_forward(fch_gelu, fch, (size_t)N * 4 * C);
   }
+}
+
+void block_forward(const Ops& ops, const LayerView& w, const BlockActivations& a,
+                   const LayerKV* kv, int B, int T, int C, int NH) {
+  const int N = B * T;
+  const size_t NC = (size_t)N * C;
+  ops.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual, w.ln1_w, w.ln1_b, N, C);
+  ops.matmul_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
+  if (kv)
+    ops.attention_decode(a.atty, kv->k, kv->v, a.qkv, kv->slots, kv->pos, B, T, C, NH, kv->max_len);
+  else
+    ops.attention_forward(a.atty, a.lse, a.qkv, B, T, C, NH);
+  ops.matmul_forward(a.proj_out, a.atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
+  ops.residual_forward(a.residual2, a.residual, a.proj_out, NC);
+  ops.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, w.ln2_w, w.ln2_b, N, C);
+  fc_gelu_forward(ops, a.fch_gelu, a.fch, a.ln2, w.fc_w, w.fc_b, N, C);
+  ops.matmul_forward(a.proj_out, a.fch_gelu, w.fc_proj_w, w.fc_proj_b, N, 4 * C, C);
+  ops.residual_forward(a.residual3, a.residual2, a.proj_out, NC);
+}
+
+void lm_head_forward(const Ops& ops, const ParameterTensors& p, const ModelConfig& cfg,
+                     float* logits, float* lnf, float* lnf_mean, float* lnf_rstd, const float* x,
+                     int N) {
+  const int C = cfg.n_embd;
+  ops.layernorm_forward(lnf, lnf_mean, lnf_rstd, x, p.lnf_w, p.lnf_b, N, C);
+  const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
+  ops.matmul_forward(logits, lnf, lm_head, nullptr, N, C, cfg.padded_vocab);
 }
 
 // The profiler range of one block, "layer 3". The name is formatted only when a profiler listens:
@@ -247,33 +299,13 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   ops.from_host(a.tokens, tokens, (size_t)N * sizeof(int));
   ops.encoder_forward(a.encoded, a.tokens, p.wte, p.wpe, B, T, C);
   for (int l = 0; l < L; l++) {
-    LayerView w = layer_params(p, cfg, l);
-    const float* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
-    float* ln1 = a.ln1 + l * BTC;
-    float* qkv = a.qkv + l * 3 * BTC;
-    float* atty = a.atty + l * BTC;
-    float* lse = a.lse + (size_t)l * B * NH * T;
-    float* residual2 = a.residual2 + l * BTC;
-    float* ln2 = a.ln2 + l * BTC;
-    float* fch = a.fch + l * 4 * BTC;
-    float* fch_gelu = a.fch_gelu + l * 4 * BTC;
-    float* residual3 = a.residual3 + l * BTC;
     LayerRange layer(ops, l);
-
-    ops.layernorm_forward(ln1, a.ln1_mean + l * N, a.ln1_rstd + l * N, residual, w.ln1_w, w.ln1_b, N, C);
-    ops.matmul_forward(qkv, ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
-    ops.attention_forward(atty, lse, qkv, B, T, C, NH);
-    ops.matmul_forward(a.proj_out, atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
-    ops.residual_forward(residual2, residual, a.proj_out, BTC);
-    ops.layernorm_forward(ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, residual2, w.ln2_w, w.ln2_b, N, C);
-    fc_gelu_forward(ops, fch_gelu, fch, ln2, w.fc_w, w.fc_b, N, C);
-    ops.matmul_forward(a.proj_out, fch_gelu, w.fc_proj_w, w.fc_proj_b, N, 4 * C, C);
-    ops.residual_forward(residual3, residual2, a.proj_out, BTC);
+    const LayerKV* no_cache = nullptr;  // attention over whole sequences, keeping lse for backward
+    block_forward(ops, layer_params(p, cfg, l), layer_activations(a, cfg, l, B, T), no_cache, B, T,
+                  C, NH);
   }
-  const float* final_residual = a.residual3 + (L - 1) * BTC;
-  ops.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, final_residual, p.lnf_w, p.lnf_b, N, C);
-  const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
-  ops.matmul_forward(a.logits, a.lnf, lm_head, nullptr, N, C, cfg.padded_vocab);
+  lm_head_forward(ops, p, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd, a.residual3 + (L - 1) * BTC,
+                  N);
   if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, p.value_w, p.value_b, N, C);
 }
 
@@ -325,31 +357,30 @@ void gpt_backward(GPT& m, const float* dvalues) {
   for (int l = L - 1; l >= 0; l--) {
     LayerView w = layer_params(p, cfg, l);
     LayerView dw = layer_params(g, cfg, l);
-    const float* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
+    BlockActivations act = layer_activations(a, cfg, l, B, T);
     LayerRange layer(ops, l);
 
     // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
     ops.zero(a.d_fch_gelu, 4 * BTC * sizeof(float));
-    ops.matmul_backward(a.d_fch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.d_residual,
-                        a.fch_gelu + l * 4 * BTC, w.fc_proj_w, N, 4 * C, C);
+    ops.matmul_backward(a.d_fch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.d_residual, act.fch_gelu,
+                        w.fc_proj_w, N, 4 * C, C);
     ops.zero(a.d_fch, 4 * BTC * sizeof(float));
-    ops.gelu_backward(a.d_fch, a.fch + l * 4 * BTC, a.d_fch_gelu, 4 * BTC);
+    ops.gelu_backward(a.d_fch, act.fch, a.d_fch_gelu, 4 * BTC);
     ops.zero(a.d_ln, BTC * sizeof(float));
-    ops.matmul_backward(a.d_ln, dw.fc_w, dw.fc_b, a.d_fch, a.ln2 + l * BTC, w.fc_w, N, C, 4 * C);
-    ops.layernorm_backward(a.d_residual, dw.ln2_w, dw.ln2_b, a.d_ln, a.residual2 + l * BTC,
-                           w.ln2_w, a.ln2_mean + l * N, a.ln2_rstd + l * N, N, C);
+    ops.matmul_backward(a.d_ln, dw.fc_w, dw.fc_b, a.d_fch, act.ln2, w.fc_w, N, C, 4 * C);
+    ops.layernorm_backward(a.d_residual, dw.ln2_w, dw.ln2_b, a.d_ln, act.residual2, w.ln2_w,
+                           act.ln2_mean, act.ln2_rstd, N, C);
 
     // Attention branch: residual2 = residual + attn_proj(attention(qkv(ln1(residual))))
     ops.zero(a.d_atty, BTC * sizeof(float));
-    ops.matmul_backward(a.d_atty, dw.attn_proj_w, dw.attn_proj_b, a.d_residual,
-                        a.atty + l * BTC, w.attn_proj_w, N, C, C);
+    ops.matmul_backward(a.d_atty, dw.attn_proj_w, dw.attn_proj_b, a.d_residual, act.atty,
+                        w.attn_proj_w, N, C, C);
     ops.zero(a.d_qkv, 3 * BTC * sizeof(float));
-    ops.attention_backward(a.d_qkv, a.d_atty, a.qkv + l * 3 * BTC, a.atty + l * BTC,
-                           a.lse + (size_t)l * B * NH * T, B, T, C, NH);
+    ops.attention_backward(a.d_qkv, a.d_atty, act.qkv, act.atty, act.lse, B, T, C, NH);
     ops.zero(a.d_ln, BTC * sizeof(float));
-    ops.matmul_backward(a.d_ln, dw.qkv_w, dw.qkv_b, a.d_qkv, a.ln1 + l * BTC, w.qkv_w, N, C, 3 * C);
-    ops.layernorm_backward(a.d_residual, dw.ln1_w, dw.ln1_b, a.d_ln, residual, w.ln1_w,
-                           a.ln1_mean + l * N, a.ln1_rstd + l * N, N, C);
+    ops.matmul_backward(a.d_ln, dw.qkv_w, dw.qkv_b, a.d_qkv, act.ln1, w.qkv_w, N, C, 3 * C);
+    ops.layernorm_backward(a.d_residual, dw.ln1_w, dw.ln1_b, a.d_ln, act.residual, w.ln1_w,
+                           act.ln1_mean, act.ln1_rstd, N, C);
   }
   ops.encoder_backward(g.wte, g.wpe, a.d_residual, a.tokens, B, T, C);
 }
@@ -363,16 +394,17 @@ double gpt_grad_norm(GPT& m) {
   return std::sqrt(sum);
 }
 
-void gpt_adamw_step(GPT& m, float lr, float beta1, float beta2, float eps, float weight_decay,
-                    float grad_scale) {
+void gpt_adamw_step(GPT& m, const AdamWSettings& s) {
   NamedRange phase(*m.ops, "optimizer");
   m.adam_step++;
   for (const auto& slot : m.param_table) {
     size_t off = slot.offset / sizeof(float);
-    float wd = parameter_decays(slot.name) ? weight_decay : 0.0f;
+    bool value_head = slot.name == "value_w" || slot.name == "value_b";
+    float lr = value_head && s.value_head_lr ? *s.value_head_lr : s.lr;
+    float wd = parameter_decays(slot.name) ? s.weight_decay : 0.0f;
     m.ops->adamw_update((float*)m.param_arena.base + off, (const float*)m.grad_arena.base + off,
                         (float*)m.m_arena.base + off, (float*)m.v_arena.base + off, slot.numel(),
-                        lr, beta1, beta2, eps, wd, grad_scale, m.adam_step);
+                        lr, s.beta1, s.beta2, s.eps, wd, s.grad_scale, m.adam_step);
   }
 }
 

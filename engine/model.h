@@ -9,6 +9,7 @@
 // then logits = ln_f(x) @ wte^T (tied) or @ lm_head^T, and value = ln_f(x) . value_w + value_b.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,51 @@ struct LayerView {
 };
 LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l);
 
+// One block's activations for N = B*T rows. gpt_forward points them at layer l's slices of
+// ActivationTensors (kept for backward); the KV-cache sampler at its one set of scratch rows.
+struct BlockActivations {
+  const float* residual;  // (N, C) the residual stream entering the block
+  float* ln1;             // (N, C)
+  float* ln1_mean;        // (N)
+  float* ln1_rstd;        // (N)
+  float* qkv;             // (N, 3C)
+  float* atty;            // (N, C) attention output before projection
+  float* lse;             // (B, NH, T) log-sum-exp of each attention row; null against a KV cache
+  float* residual2;       // (N, C) stream after the attention branch
+  float* ln2;             // (N, C) may be the ln1 buffers: ln1 is no longer read by then
+  float* ln2_mean;        // (N)
+  float* ln2_rstd;        // (N)
+  float* fch;             // (N, 4C) fc output (pre-GELU)
+  float* fch_gelu;        // (N, 4C)
+  float* proj_out;        // (N, C) scratch: attention/MLP projection output before the add
+  float* residual3;       // (N, C) the block's output; may be `residual`, last read before it
+};
+
+// One layer's slice of a KV cache (engine/model_decode.h), for a block whose new tokens attend to
+// the earlier positions kept there instead of to whole sequences given in the call.
+struct LayerKV {
+  float* k;           // (max_batch, NH, max_len, hs) the new keys are written here first
+  float* v;           // (max_batch, NH, max_len, hs)
+  const int* slots;   // (B) cache slot of each row
+  const int* pos;     // (B) position of each row's first new token
+  int max_len;
+};
+
+// One transformer block over B rows of T tokens each (see the top of this file):
+//   residual2 = residual + attn_proj(attention(qkv(ln1(residual))))
+//   residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
+// Attention is the one step that differs between callers. kv == null: causal attention within
+// each row's T tokens, saving lse for backward (training). kv given: attention_decode, the T new
+// tokens attend to their cache slot's earlier positions and their own (sampling).
+void block_forward(const Ops& ops, const LayerView& w, const BlockActivations& a,
+                   const LayerKV* kv, int B, int T, int C, int NH);
+
+// The final LayerNorm and the LM head for N rows: lnf = ln_f(x), then logits (N, Vp) = lnf @ wte^T
+// when the embeddings are tied, else lnf @ lm_head^T.
+void lm_head_forward(const Ops& ops, const ParameterTensors& p, const ModelConfig& cfg,
+                     float* logits, float* lnf, float* lnf_mean, float* lnf_rstd, const float* x,
+                     int N);
+
 // The MLP's fc Linear and GELU for N rows: fch = ln2 @ fc_w^T + fc_b, fch_gelu = GELU(fch). One
 // fused op where the backend has one (cuBLASLt's GELU epilogue), else the two ops.
 void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
@@ -156,9 +202,17 @@ void gpt_backward(GPT& model, const float* dvalues = nullptr);
 void gpt_zero_grad(GPT& model);
 // Global L2 norm of all gradients.
 double gpt_grad_norm(GPT& model);
-// AdamW over every parameter, gradients scaled by grad_scale (clipping). Increments adam_step.
-void gpt_adamw_step(GPT& model, float lr, float beta1, float beta2, float eps, float weight_decay,
-                    float grad_scale);
+// One AdamW step's settings, for pretraining and RL alike.
+struct AdamWSettings {
+  float lr;
+  float beta1, beta2, eps;
+  float weight_decay;        // applies to the 2-D weights only (parameter_decays)
+  float grad_scale = 1.0f;   // multiplies every gradient first (global-norm clipping)
+  // value_w and value_b's own rate (RL's critic_lr); unset: lr like every other parameter
+  std::optional<float> value_head_lr = std::nullopt;
+};
+// AdamW over every parameter, in parameter table order. Increments adam_step.
+void gpt_adamw_step(GPT& model, const AdamWSettings& settings);
 
 // Copies per-token losses (-logprob), entropy and values of the last forward to the host.
 void gpt_copy_losses(const GPT& model, float* host_losses);

@@ -1,5 +1,6 @@
-// The cached forward for sampling; the contract is in model_decode.h. Read next to gpt_forward:
-// the per-layer ops are the same, only attention reads its keys and values from the cache.
+// The cached forward for sampling; the contract is in model_decode.h. It runs gpt_forward's
+// block_forward and lm_head_forward (engine/model.cpp) on the cache's scratch rows; only the
+// attention step differs: it reads its keys and values from the cache.
 #include "engine/model_decode.h"
 
 #include <algorithm>
@@ -80,7 +81,6 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
   for (int i = 0; i < R; i++)
     if (host_tokens[i] < 0 || host_tokens[i] >= cfg.vocab_size)
       fail("token id ", host_tokens[i], " is outside the vocabulary (", cfg.vocab_size, ")");
-  const size_t RC = (size_t)R * C;
   const size_t layer_cache = (size_t)c.max_batch * C * c.max_len;  // NH * max_len * hs per slot
   const ParameterTensors& p = m.params;
 
@@ -90,25 +90,28 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
   ops.from_host(c.pos, pos.data(), (size_t)N * sizeof(int));
   // All rows sit at the same positions, so the position table starts at row pos0.
   ops.encoder_forward(c.x, c.tokens, p.wte, p.wpe + (size_t)pos0 * C, N, Tn, C);
+  // One set of scratch rows serves every layer: ln1 and ln2 share c.ln, and each block's output
+  // overwrites its input in c.x.
+  BlockActivations act;
+  act.residual = c.x;
+  act.ln1 = act.ln2 = c.ln;
+  act.ln1_mean = act.ln2_mean = c.ln_mean;
+  act.ln1_rstd = act.ln2_rstd = c.ln_rstd;
+  act.qkv = c.qkv;
+  act.atty = c.atty;
+  act.lse = nullptr;  // nothing runs backward through sampling
+  act.residual2 = c.x2;
+  act.fch = c.fch;
+  act.fch_gelu = c.fch_gelu;
+  act.proj_out = c.proj;
+  act.residual3 = c.x;
   for (int l = 0; l < L; l++) {
-    LayerView w = layer_params(p, cfg, l);
-    ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x, w.ln1_w, w.ln1_b, R, C);
-    ops.matmul_forward(c.qkv, c.ln, w.qkv_w, w.qkv_b, R, C, 3 * C);
-    ops.attention_decode(c.atty, c.k + l * layer_cache, c.v + l * layer_cache, c.qkv, c.slots,
-                         c.pos, N, Tn, C, NH, c.max_len);
-    ops.matmul_forward(c.proj, c.atty, w.attn_proj_w, w.attn_proj_b, R, C, C);
-    ops.residual_forward(c.x2, c.x, c.proj, RC);
-    ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x2, w.ln2_w, w.ln2_b, R, C);
-    fc_gelu_forward(ops, c.fch_gelu, c.fch, c.ln, w.fc_w, w.fc_b, R, C);
-    ops.matmul_forward(c.proj, c.fch_gelu, w.fc_proj_w, w.fc_proj_b, R, 4 * C, C);
-    ops.residual_forward(c.x, c.x2, c.proj, RC);
+    LayerKV kv{c.k + l * layer_cache, c.v + l * layer_cache, c.slots, c.pos, c.max_len};
+    block_forward(ops, layer_params(p, cfg, l), act, &kv, N, Tn, C, NH);
   }
-  if (logit_rows > 0) {
-    // Only rows that sample this step need the LM head (the sampler puts them first).
-    ops.layernorm_forward(c.ln, c.ln_mean, c.ln_rstd, c.x, p.lnf_w, p.lnf_b, logit_rows, C);
-    const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
-    ops.matmul_forward(c.logits, c.ln, lm_head, nullptr, logit_rows, C, cfg.padded_vocab);
-  }
+  // Only rows that sample this step need the LM head (the sampler puts them first).
+  if (logit_rows > 0)
+    lm_head_forward(ops, p, cfg, c.logits, c.ln, c.ln_mean, c.ln_rstd, c.x, logit_rows);
 }
 
 }  // namespace chamber

@@ -264,7 +264,9 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     }
     float lr = lr_schedule(cfg.optim, step, tc.steps);
     float grad_scale = clip_grad_scale(grad_norm, cfg.optim.grad_clip);
-    gpt_adamw_step(model, lr, cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps, cfg.optim.weight_decay, grad_scale);
+    gpt_adamw_step(model, {.lr = lr, .beta1 = cfg.optim.beta1, .beta2 = cfg.optim.beta2,
+                           .eps = cfg.optim.eps, .weight_decay = cfg.optim.weight_decay,
+                           .grad_scale = grad_scale});
     ops.synchronize();
     double dt = now_seconds() - t0;
     double tokens_per_s = (double)N * tc.grad_accum / dt;

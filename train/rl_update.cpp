@@ -27,16 +27,9 @@ double rl_optimizer_step(GPT& m, const RLConfig& cfg, float lr, float value_lr) 
     fail("RL update: the gradient norm is not finite (NaN or Inf); lower optim.lr or raise "
          "optim.warmup_steps");
   float scale = cfg.grad_clip > 0 ? clip_grad_scale(norm, cfg.grad_clip) : 1.0f;
-  m.adam_step++;
-  for (const auto& slot : m.param_table) {
-    size_t off = slot.offset / sizeof(float);
-    bool value = slot.name == "value_w" || slot.name == "value_b";
-    float wd = parameter_decays(slot.name) ? cfg.weight_decay : 0.0f;
-    m.ops->adamw_update((float*)m.param_arena.base + off, (const float*)m.grad_arena.base + off,
-                        (float*)m.m_arena.base + off, (float*)m.v_arena.base + off, slot.numel(),
-                        value ? value_lr : lr, cfg.beta1, cfg.beta2, cfg.adam_eps, wd, scale,
-                        m.adam_step);
-  }
+  gpt_adamw_step(m, {.lr = lr, .beta1 = cfg.beta1, .beta2 = cfg.beta2, .eps = cfg.adam_eps,
+                     .weight_decay = cfg.weight_decay, .grad_scale = scale,
+                     .value_head_lr = value_lr});
   return norm;
 }
 

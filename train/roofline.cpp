@@ -204,7 +204,7 @@ RooflineStep predict_step(const ModelConfig& cfg, int B, int T) {
   gpt_classifier(model, targets.data(), weights.data(), true);
   gpt_backward(model);
   gpt_grad_norm(model);
-  gpt_adamw_step(model, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f);
+  gpt_adamw_step(model, {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f});
   RooflineStep step;
   step.seconds = profile_predicted_seconds();
   step.cost = profile_total_cost();

@@ -1,5 +1,6 @@
 // Whole-model checks on the reference backend: gradients against finite differences, the loss at
-// initialisation, overfitting one batch, the value head, and shapes/arena planning.
+// initialisation, overfitting one batch, the value head and its learning rate, and shapes/arena
+// planning.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -135,13 +136,48 @@ TEST(Model, OverfitsOneBatch) {
     double loss = gpt_classifier(m, b.targets.data(), w.data(), true);
     gpt_backward(m);
     float scale = clip_grad_scale(gpt_grad_norm(m), 1.0f);
-    gpt_adamw_step(m, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.0f, scale);
+    gpt_adamw_step(m, {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                       .weight_decay = 0.0f, .grad_scale = scale});
     if (step == 0) first = loss;
     last = loss;
   }
   EXPECT_GT(first, 3.0);
   EXPECT_LT(last, 0.05);
   gpt_destroy(m);
+}
+
+// RL's optimiser step gives the value head its own learning rate (the critic's) and updates every
+// other tensor exactly as pretraining's step does.
+TEST(Model, AdamWStepGivesTheValueHeadItsOwnRate) {
+  ModelConfig c = tiny_config();
+  GPT plain, critic;
+  for (GPT* m : {&plain, &critic}) {
+    gpt_create(*m, c, reference_ops(), 1, 4, true);
+    gpt_init_parameters(*m, 11);
+    std::vector<float> grads(m->grad_arena.bytes / sizeof(float), 0.5f);
+    m->ops->from_host(m->grad_arena.base, grads.data(), m->grad_arena.bytes);
+  }
+  std::vector<float> before = gpt_parameters_to_host(plain);
+  AdamWSettings s{.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
+  gpt_adamw_step(plain, s);
+  s.value_head_lr = 0.0f;
+  gpt_adamw_step(critic, s);
+  std::vector<float> p = gpt_parameters_to_host(plain), q = gpt_parameters_to_host(critic);
+  for (const auto& slot : plain.param_table) {
+    auto part = [&](const std::vector<float>& v) {
+      auto first = v.begin() + slot.offset / sizeof(float);
+      return std::vector<float>(first, first + slot.numel());
+    };
+    if (slot.name == "value_w" || slot.name == "value_b") {
+      EXPECT_EQ(part(q), part(before)) << slot.name;
+      EXPECT_NE(part(p), part(before)) << slot.name;
+    } else {
+      EXPECT_EQ(part(q), part(p)) << slot.name;
+      EXPECT_NE(part(p), part(before)) << slot.name;
+    }
+  }
+  gpt_destroy(plain);
+  gpt_destroy(critic);
 }
 
 TEST(Model, SmallerBatchReusesTheArena) {
@@ -243,7 +279,7 @@ TEST(Model, ProfilerRangesNameEveryPhaseAndLayer) {
   gpt_classifier(m, b.targets.data(), b.weights.data(), true);
   gpt_backward(m, b.dvalues.data());
   gpt_grad_norm(m);
-  gpt_adamw_step(m, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f);
+  gpt_adamw_step(m, {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f});
   std::vector<std::string> want = {
       "forward", "layer 0", "pop", "layer 1", "pop", "pop",     "classifier", "pop",
       "backward", "layer 1", "pop", "layer 0", "pop", "pop",    "grad_norm",  "pop",

@@ -61,7 +61,8 @@ inline StepResult run_step(const Ops& ops, const ModelConfig& c, int B, int T) {
   r.grad_norm = gpt_grad_norm(m);
   // eps = 1e-3 keeps the first AdamW step ~linear in the gradient: with a tiny eps it is
   // lr * sign(g), and round-off-sized gradients would flip signs between the backends.
-  gpt_adamw_step(m, 1e-2f, 0.9f, 0.95f, 1e-3f, 0.1f, (float)std::min(1.0, 1.0 / r.grad_norm));
+  gpt_adamw_step(m, {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-3f, .weight_decay = 0.1f,
+                     .grad_scale = (float)std::min(1.0, 1.0 / r.grad_norm)});
   r.params = gpt_parameters_to_host(m);
   gpt_forward(m, tokens.data(), B, T);
   r.loss_after = gpt_classifier(m, targets.data(), weights.data(), false);

@@ -61,7 +61,8 @@ RunResult train_steps(const Ops& ops, int threads) {
     result.losses.push_back(gpt_classifier(model, targets.data(), weights.data(), true));
     gpt_backward(model);
     float scale = clip_grad_scale(gpt_grad_norm(model), 1.0f);
-    gpt_adamw_step(model, 3e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, scale);
+    gpt_adamw_step(model, {.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                           .weight_decay = 0.1f, .grad_scale = scale});
   }
   result.final_params = gpt_parameters_to_host(model);
   gpt_destroy(model);

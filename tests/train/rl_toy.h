@@ -52,7 +52,7 @@ inline void make_toy(Toy& t, bool with_critic, const Ops& ops) {
     gpt_forward(base, inputs.data(), B, T);
     gpt_classifier(base, targets.data(), w.data(), true);
     gpt_backward(base);
-    gpt_adamw_step(base, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f);
+    gpt_adamw_step(base, {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.0f});
   }
   std::vector<float> host = gpt_parameters_to_host(base);
   gpt_destroy(base);
