@@ -205,7 +205,7 @@ LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l)
 
 void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
                      const float* fc_w, const float* fc_b, int N, int C) {
-  if (ops.matmul_gelu_forward) {
+  if (supports(ops, OpId::matmul_gelu_forward)) {
     ops.matmul_gelu_forward(fch_gelu, fch, ln2, fc_w, fc_b, N, C, 4 * C);
   } else {
     ops.matmul_forward(fch, ln2, fc_w, fc_b, N, C, 4 * C);
