@@ -230,7 +230,7 @@ static BlockActivations layer_activations(const ActivationTensors& a, const Mode
 
 void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
                      const float* fc_w, const float* fc_b, int N, int C) {
-  if (ops.matmul_gelu_forward) {
+  if (supports(ops, OpId::matmul_gelu_forward)) {
     ops.matmul_gelu_forward(fch_gelu, fch, ln2, fc_w, fc_b, N, C, 4 * C);
   } else {
     ops.matmul_forward(fch, ln2, fc_w, fc_b, N, C, 4 * C);
@@ -270,13 +270,13 @@ void lm_head_forward(const Ops& ops, const ParameterTensors& p, const ModelConfi
 struct LayerRange {
   const Ops& ops;
   LayerRange(const Ops& o, int l) : ops(o) {
-    if (!ops.range_push) return;
+    if (!supports(ops, OpId::range_push)) return;
     char name[24];
     std::snprintf(name, sizeof(name), "layer %d", l);
     ops.range_push(name);
   }
   ~LayerRange() {
-    if (ops.range_pop) ops.range_pop();
+    if (supports(ops, OpId::range_pop)) ops.range_pop();
   }
 };
 

@@ -51,7 +51,7 @@ size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len) {
 
 void kv_cache_create(KVCache& c, const GPT& model, int max_batch, int max_len) {
   const ModelConfig& cfg = model.cfg;
-  if (!model.ops->attention_decode)
+  if (!supports(*model.ops, OpId::attention_decode))
     fail("the '", model.ops->name, "' backend has no attention_decode op (kernels/ops.h), which the ",
          "KV-cache sampler needs; sample on --device cpu or cpu-ref, or add the op to that backend");
   if (max_batch <= 0) fail("sampler: max_batch must be > 0 (got ", max_batch, ")");

@@ -190,7 +190,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vect
     gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
     drawn.resize(ready);
     drawn_lp.resize(ready);
-    if (ready > 0 && model.ops->sample_tokens && plain_sampling(params, draw_vocab)) {
+    if (ready > 0 && supports(*model.ops, OpId::sample_tokens) && plain_sampling(params, draw_vocab)) {
       // Draw where the logits are: only the uniforms go in and the ids and log-probs come out.
       // Each row takes one uniform from its own generator, as sampler_draw would.
       uniforms.resize(ready);

@@ -44,31 +44,27 @@ void parallel_copy(void* dst, const void* src, size_t bytes) {
   }
 }
 
-Ops make_cpu_fast_ops() {
-  Ops ops = reference_ops();
-  ops.name = "cpu";
-  ops.zero = parallel_zero;
-  ops.copy = parallel_copy;
-  ops.matmul_forward = matmul_forward_fast;
-  ops.matmul_backward = matmul_backward_fast;
-  ops.attention_forward = attention_forward_fast;
-  ops.attention_backward = attention_backward_fast;
-  ops.layernorm_forward = layernorm_forward_fast;
-  ops.layernorm_backward = layernorm_backward_fast;
-  ops.gelu_forward = gelu_forward_fast;
-  ops.gelu_backward = gelu_backward_fast;
-  ops.residual_forward = residual_forward_fast;
-  ops.residual_backward = residual_backward_fast;
-  ops.classifier_forward_backward = classifier_forward_backward_fast;
-  ops.sum_squares = sum_squares_fast;
-  ops.adamw_update = adamw_update_fast;
-  return ops;
-}
-
 }  // namespace
 
+// The reference table with the hot ops replaced, made once.
 const Ops& cpu_fast_ops() {
-  static const Ops ops = make_cpu_fast_ops();
+  static const Ops ops = [] {
+    Ops fast = reference_ops();
+    fast.name = "cpu";
+    fast.zero = parallel_zero;
+    fast.copy = parallel_copy;
+    // The ops with a fast version, <name>_fast (kernels/cpu_fast.h); the rest stay the reference.
+#define CHAMBER_FAST_OP(name) fast.name = name##_fast;
+    CHAMBER_FAST_OP(matmul_forward) CHAMBER_FAST_OP(matmul_backward)
+    CHAMBER_FAST_OP(attention_forward) CHAMBER_FAST_OP(attention_backward)
+    CHAMBER_FAST_OP(layernorm_forward) CHAMBER_FAST_OP(layernorm_backward)
+    CHAMBER_FAST_OP(gelu_forward) CHAMBER_FAST_OP(gelu_backward)
+    CHAMBER_FAST_OP(residual_forward) CHAMBER_FAST_OP(residual_backward)
+    CHAMBER_FAST_OP(classifier_forward_backward)
+    CHAMBER_FAST_OP(sum_squares) CHAMBER_FAST_OP(adamw_update)
+#undef CHAMBER_FAST_OP
+    return fast;
+  }();
   return ops;
 }
 

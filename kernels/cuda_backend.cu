@@ -7,6 +7,7 @@
 // Memory: alloc is one cudaMalloc per call (the engine makes one per arena), zero-filled before
 // it returns; copies to and from the host synchronise the stream, since the host buffer is read
 // or written right after. Everything else is asynchronous on the run's stream.
+#include <cstddef>
 #include <cstdio>
 #include <string>
 #include <type_traits>
@@ -121,6 +122,8 @@ void backend_synchronize() { CUDA_CHECK(cudaStreamSynchronize(run_stream())); }
 #if defined(__CUDACC__)
 void backend_range_push(const char* name) { nvtxRangePushA(name); }
 void backend_range_pop() { nvtxRangePop(); }
+#else
+constexpr std::nullptr_t backend_range_push = nullptr, backend_range_pop = nullptr;
 #endif
 struct OpRange {
 #if defined(__CUDACC__)
@@ -131,141 +134,22 @@ struct OpRange {
 #endif
 };
 
-// ---- the ops: each one names its range and issues its launcher on the run's stream ----
-void op_encoder_forward(float* out, const int* tokens, const float* wte, const float* wpe, int B,
-                        int T, int C) {
-  OpRange range("encoder_forward");
-  encoder_forward(out, tokens, wte, wpe, B, T, C, run_stream());
-}
-void op_encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens, int B,
-                         int T, int C) {
-  OpRange range("encoder_backward");
-  encoder_backward(dwte, dwpe, dout, tokens, B, T, C, run_stream());
-}
-void op_layernorm_forward(float* out, float* mean, float* rstd, const float* inp,
-                          const float* weight, const float* bias, int N, int C) {
-  OpRange range("layernorm_forward");
-  layernorm_forward(out, mean, rstd, inp, weight, bias, N, C, run_stream());
-}
-void op_layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                           const float* inp, const float* weight, const float* mean,
-                           const float* rstd, int N, int C) {
-  OpRange range("layernorm_backward");
-  layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C, run_stream());
-}
-void op_matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N,
-                       int C, int OC) {
-  OpRange range("matmul_forward");
-  matmul_forward(out, inp, weight, bias, N, C, OC, run_stream());
-}
-void op_matmul_gelu_forward(float* out, float* pre_gelu, const float* inp, const float* weight,
-                            const float* bias, int N, int C, int OC) {
-  OpRange range("matmul_gelu_forward");
-  matmul_gelu_forward(out, pre_gelu, inp, weight, bias, N, C, OC, run_stream());
-}
-void op_matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                        const float* inp, const float* weight, int N, int C, int OC) {
-  OpRange range("matmul_backward");
-  matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, run_stream());
-}
-void op_attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH) {
-  OpRange range("attention_forward");
-  attention_forward(out, lse, qkv, B, T, C, NH, run_stream());
-}
-void op_attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                           const float* lse, int B, int T, int C, int NH) {
-  OpRange range("attention_backward");
-  attention_backward(dqkv, dout, qkv, out, lse, B, T, C, NH, run_stream());
-}
-void op_attention_decode(float* out, float* k_cache, float* v_cache, const float* qkv,
-                         const int* slots, const int* pos, int N, int Tn, int C, int NH,
-                         int max_len) {
-  OpRange range("attention_decode");
-  attention_decode(out, k_cache, v_cache, qkv, slots, pos, N, Tn, C, NH, max_len, run_stream());
-}
-void op_gelu_forward(float* out, const float* inp, size_t n) {
-  OpRange range("gelu_forward");
-  gelu_forward(out, inp, n, run_stream());
-}
-void op_gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
-  OpRange range("gelu_backward");
-  gelu_backward(dinp, inp, dout, n, run_stream());
-}
-void op_residual_forward(float* out, const float* a, const float* b, size_t n) {
-  OpRange range("residual_forward");
-  residual_forward(out, a, b, n, run_stream());
-}
-void op_residual_backward(float* da, float* db, const float* dout, size_t n) {
-  OpRange range("residual_backward");
-  residual_backward(da, db, dout, n, run_stream());
-}
-void op_classifier(float* logits, float* losses, float* entropy, const int* targets,
-                   const float* token_weights, int N, int V, int Vp, bool write_grad) {
-  OpRange range("classifier_forward_backward");
-  classifier_forward_backward(logits, losses, entropy, targets, token_weights, N, V, Vp,
-                              write_grad, run_stream());
-}
-void op_value_head_forward(float* values, const float* h, const float* w, const float* b, int N,
-                           int C) {
-  OpRange range("value_head_forward");
-  value_head_forward(values, h, w, b, N, C, run_stream());
-}
-void op_value_head_backward(float* dh, float* dw, float* db, const float* dvalues, const float* h,
-                            const float* w, int N, int C) {
-  OpRange range("value_head_backward");
-  value_head_backward(dh, dw, db, dvalues, h, w, N, C, run_stream());
-}
-void op_sample_tokens(int* ids, float* logprobs, const float* logits, const double* uniforms, int N,
-                      int n_draw, int V, int Vp, float temperature) {
-  OpRange range("sample_tokens");
-  sample_tokens(ids, logprobs, logits, uniforms, N, n_draw, V, Vp, temperature, run_stream());
-}
-double op_sum_squares(const float* g, size_t n) {
-  OpRange range("sum_squares");
-  return sum_squares(g, n, run_stream());
-}
-void op_adamw_update(float* params, const float* grads, float* m, float* v, size_t n, float lr,
-                     float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                     int t) {
-  OpRange range("adamw_update");
-  adamw_update(params, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, t,
-               run_stream());
-}
-
 Ops make_ops(const char* name) {
   Ops ops{};
   ops.name = name;
-  ops.alloc = backend_alloc;
-  ops.free = backend_free;
-  ops.zero = backend_zero;
-  ops.copy = backend_copy;
-  ops.to_host = backend_to_host;
-  ops.from_host = backend_from_host;
-  ops.synchronize = backend_synchronize;
-#if defined(__CUDACC__)
-  ops.range_push = backend_range_push;
-  ops.range_pop = backend_range_pop;
-#endif
-  ops.encoder_forward = op_encoder_forward;
-  ops.encoder_backward = op_encoder_backward;
-  ops.layernorm_forward = op_layernorm_forward;
-  ops.layernorm_backward = op_layernorm_backward;
-  ops.matmul_forward = op_matmul_forward;
-  ops.matmul_backward = op_matmul_backward;
-  ops.matmul_gelu_forward = op_matmul_gelu_forward;
-  ops.attention_forward = op_attention_forward;
-  ops.attention_backward = op_attention_backward;
-  ops.attention_decode = op_attention_decode;
-  ops.gelu_forward = op_gelu_forward;
-  ops.gelu_backward = op_gelu_backward;
-  ops.residual_forward = op_residual_forward;
-  ops.residual_backward = op_residual_backward;
-  ops.classifier_forward_backward = op_classifier;
-  ops.value_head_forward = op_value_head_forward;
-  ops.value_head_backward = op_value_head_backward;
-  ops.sample_tokens = op_sample_tokens;
-  ops.sum_squares = op_sum_squares;
-  ops.adamw_update = op_adamw_update;
+  // Memory, synchronisation and profiler ranges: the backend_<name> functions above.
+#define CHAMBER_BACKEND_OP(name, ...) ops.name = backend_##name;
+  CHAMBER_RUNTIME_OPS(CHAMBER_BACKEND_OP)
+#undef CHAMBER_BACKEND_OP
+  // Every kernel op names its range and calls its launcher (kernels/cuda_launchers.h, the same
+  // name and arguments) on the run's stream.
+#define CHAMBER_FORWARD_TO_LAUNCHER(name, phase, ret, params) \
+  ops.name = [](auto... args) -> ret {                        \
+    OpRange range(#name);                                     \
+    return name(args..., run_stream());                       \
+  };
+  CHAMBER_KERNEL_OPS(CHAMBER_FORWARD_TO_LAUNCHER)
+#undef CHAMBER_FORWARD_TO_LAUNCHER
   return ops;
 }
 

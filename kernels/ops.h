@@ -16,124 +16,198 @@
 
 namespace chamber {
 
+// Every op of the table, named once. Each entry is X(name, phase, return type, (parameters)):
+// the Ops member `ret (*name)(parameters)`, OpId::name, the name's string, and the phase the
+// profiler sums it under (train/profile.cpp). From these lists come the table below, the
+// profiler's timing wrappers, the analytic profile's shape-only backend (train/roofline.cpp), the
+// CUDA backend's forwarding of each op to its launcher (kernels/cuda_backend.cu) and the test that
+// runs every op on every backend (tests/kernels/all_backends_cases.h). Adding an op: its kernel
+// files, its entry here, its case there.
+//
+// The runtime ops: memory, synchronisation and profiler ranges, which each backend writes itself.
+#define CHAMBER_RUNTIME_OPS(X)                                                                    \
+  /* ---- memory (the arenas are carved from one alloc per category) ---- */                      \
+  /* zero-filled, 64-byte aligned; Error if it fails */                                           \
+  X(alloc, memory, void*, (size_t bytes))                                                         \
+  X(free, memory, void, (void* ptr))                                                              \
+  X(zero, memory, void, (void* ptr, size_t bytes))                                                \
+  /* within the backend */                                                                        \
+  X(copy, memory, void, (void* dst, const void* src, size_t bytes))                               \
+  X(to_host, memory, void, (void* host_dst, const void* src, size_t bytes))                       \
+  X(from_host, memory, void, (void* dst, const void* host_src, size_t bytes))                     \
+  X(synchronize, memory, void, ())                                                                \
+  /* ---- profiler ranges: name a phase or layer in Nsight's timeline (nvtxRangePush/Pop on the   \
+          CUDA backend). Null in backends with no profiler to tell; call through NamedRange. */   \
+  X(range_push, timeline, void, (const char* name))                                               \
+  X(range_pop, timeline, void, ())
+
+// The math: each op has its plain C++ reference `<name>_ref` in kernels/<op>.cpp (the fused
+// matmul_gelu_forward excepted) and its launcher of the same name in kernels/<op>.cu.
+#define CHAMBER_KERNEL_OPS(X)                                                                     \
+  /* ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ---- */                           \
+  X(encoder_forward, forward, void,                                                               \
+    (float* out, const int* tokens, const float* wte, const float* wpe, int B, int T, int C))     \
+  X(encoder_backward, backward, void,                                                             \
+    (float* dwte, float* dwpe, const float* dout, const int* tokens, int B, int T, int C))        \
+                                                                                                  \
+  /* ---- LayerNorm over the last dim; saves mean and rstd (N) for backward ---- */               \
+  X(layernorm_forward, forward, void,                                                             \
+    (float* out, float* mean, float* rstd, const float* inp, const float* weight,                 \
+     const float* bias, int N, int C))                                                            \
+  X(layernorm_backward, backward, void,                                                           \
+    (float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,              \
+     const float* weight, const float* mean, const float* rstd, int N, int C))                    \
+                                                                                                  \
+  /* ---- matmul with bias: out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC); bias may be     \
+          null; in backward dinp, dweight and dbias may each be null (not computed) ---- */       \
+  X(matmul_forward, forward, void,                                                                \
+    (float* out, const float* inp, const float* weight, const float* bias, int N, int C,          \
+     int OC))                                                                                     \
+  X(matmul_backward, backward, void,                                                              \
+    (float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,              \
+     const float* weight, int N, int C, int OC))                                                  \
+  /* ---- the MLP's first Linear and its GELU in one op (cuBLASLt's GELU epilogue on the GPU):    \
+          pre_gelu (N,OC) = inp @ weight^T + bias, out = GELU(pre_gelu), both OVERWRITTEN         \
+          (backward reads pre_gelu). Exactly matmul_forward then gelu_forward; null where a       \
+          backend has no fused version (the model then calls those two). ---- */                  \
+  X(matmul_gelu_forward, forward, void,                                                           \
+    (float* out, float* pre_gelu, const float* inp, const float* weight, const float* bias,       \
+     int N, int C, int OC))                                                                       \
+                                                                                                  \
+  /* ---- causal multi-head self-attention (kernels/attention.h has the math).                    \
+          qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.                         \
+          out (B,T,C) heads concatenated; lse (B,NH,T) the log-sum-exp of each query's scaled     \
+          causal scores, log sum_{t2<=t} exp(s q_t . k_t2), both OVERWRITTEN and kept for         \
+          backward, which recomputes the probabilities from q, k and lse (no T x T matrix is      \
+          stored). Backward reads the forward's out and lse; dqkv accumulates. ---- */            \
+  X(attention_forward, forward, void,                                                             \
+    (float* out, float* lse, const float* qkv, int B, int T, int C, int NH))                      \
+  X(attention_backward, backward, void,                                                           \
+    (float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,        \
+     int B, int T, int C, int NH))                                                                \
+  /* ---- attention against a KV cache (sampling; kernels/attention_decode.h has the math).       \
+          qkv (N,Tn,3C): Tn new tokens for each of N rows; row i is the sequence in cache slot    \
+          slots[i] and its new tokens sit at positions pos[i]..pos[i]+Tn-1 (slots, pos:           \
+          backend int arrays of N). k_cache, v_cache (S, NH, max_len, hs): the new k, v are       \
+          WRITTEN there first, then each new token attends causally over its slot's positions     \
+          0..its own. out (N,Tn,C) OVERWRITTEN, equal to attention_forward's rows for the same    \
+          sequence. Null in a backend that lacks it: the sampler then fails with an Error         \
+          naming the op. ---- */                                                                  \
+  X(attention_decode, sampling, void,                                                             \
+    (float* out, float* k_cache, float* v_cache, const float* qkv, const int* slots,              \
+     const int* pos, int N, int Tn, int C, int NH, int max_len))                                  \
+                                                                                                  \
+  /* ---- GELU, tanh approximation, elementwise over n ---- */                                    \
+  X(gelu_forward, forward, void, (float* out, const float* inp, size_t n))                        \
+  X(gelu_backward, backward, void, (float* dinp, const float* inp, const float* dout, size_t n))  \
+                                                                                                  \
+  /* ---- residual: out = a + b; backward da += dout, db += dout ---- */                          \
+  X(residual_forward, forward, void, (float* out, const float* a, const float* b, size_t n))      \
+  X(residual_backward, backward, void, (float* da, float* db, const float* dout, size_t n))       \
+                                                                                                  \
+  /* ---- fused classifier over logits (N, Vp), the first V columns real, the rest padding.       \
+          For each row i with targets[i] >= 0:                                                    \
+            losses[i]  = -log softmax(logits[i])[targets[i]]            (the token's -logprob)    \
+            entropy[i] = -sum_j p_ij log p_ij      (only if entropy != null)                      \
+          and if write_grad, logits[i] is OVERWRITTEN with d(sum_i w_i * losses[i])/dlogits[i]    \
+            = token_weights[i] * (softmax(logits[i]) - onehot(targets[i])), padding columns 0.    \
+          Rows with targets[i] < 0 get loss 0, entropy 0 and zero gradient. token_weights may     \
+          be null only when write_grad is false. Weights may be any sign (RL uses this). ---- */  \
+  X(classifier_forward_backward, classifier, void,                                                \
+    (float* logits, float* losses, float* entropy, const int* targets,                            \
+     const float* token_weights, int N, int V, int Vp, bool write_grad))                          \
+                                                                                                  \
+  /* ---- scalar value head: values[i] = h[i,:] . w + b[0] ---- */                                \
+  X(value_head_forward, forward, void,                                                            \
+    (float* values, const float* h, const float* w, const float* b, int N, int C))                \
+  X(value_head_backward, backward, void,                                                          \
+    (float* dh, float* dw, float* db, const float* dvalues, const float* h, const float* w,       \
+     int N, int C))                                                                               \
+                                                                                                  \
+  /* ---- next-token draw for the sampler (kernels/sample.h has the math): for each row of        \
+          logits (N, Vp), ids[i] = the greedy (temperature <= 0) or temperature draw over the     \
+          first n_draw columns by inverse CDF at uniforms[i], logprobs[i] = its untempered        \
+          log-probability over the first V. ids, logprobs (N) OVERWRITTEN; all backend arrays.    \
+          Null where absent: the sampler then copies the logits to the host and draws there. */   \
+  X(sample_tokens, sampling, void,                                                                \
+    (int* ids, float* logprobs, const float* logits, const double* uniforms, int N, int n_draw,   \
+     int V, int Vp, float temperature))                                                           \
+                                                                                                  \
+  /* ---- optimizer ---- */                                                                       \
+  /* sum of squares of g[0..n) in double, returned to the host (the caller sums over tensors) */  \
+  X(sum_squares, optimizer, double, (const float* g, size_t n))                                   \
+  /* AdamW with decoupled weight decay, step t >= 1 (bias correction), gradient scaled by         \
+     grad_scale first (global-norm clipping folds in here):                                       \
+       g = grad_scale*grads; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2                           \
+       params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + weight_decay * params ) */      \
+  X(adamw_update, optimizer, void,                                                                \
+    (float* params, const float* grads, float* m, float* v, size_t n, float lr, float beta1,      \
+     float beta2, float eps, float weight_decay, float grad_scale, int t))
+
+#define CHAMBER_OPS(X) CHAMBER_RUNTIME_OPS(X) CHAMBER_KERNEL_OPS(X)
+
 struct Ops {
   const char* name;
-
-  // ---- memory (the arenas are carved from one alloc per category) ----
-  void* (*alloc)(size_t bytes);                  // zero-filled, 64-byte aligned; Error if it fails
-  void (*free)(void* ptr);
-  void (*zero)(void* ptr, size_t bytes);
-  void (*copy)(void* dst, const void* src, size_t bytes);            // within the backend
-  void (*to_host)(void* host_dst, const void* src, size_t bytes);
-  void (*from_host)(void* dst, const void* host_src, size_t bytes);
-  void (*synchronize)();
-
-  // ---- profiler ranges: name a phase or layer in Nsight's timeline (nvtxRangePush/Pop on the
-  //      CUDA backend). Null in backends with no profiler to tell; call through NamedRange. ----
-  void (*range_push)(const char* name);
-  void (*range_pop)();
-
-  // ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ----
-  void (*encoder_forward)(float* out, const int* tokens, const float* wte, const float* wpe,
-                          int B, int T, int C);
-  void (*encoder_backward)(float* dwte, float* dwpe, const float* dout, const int* tokens,
-                           int B, int T, int C);
-
-  // ---- LayerNorm over the last dim; saves mean and rstd (N) for backward ----
-  void (*layernorm_forward)(float* out, float* mean, float* rstd, const float* inp,
-                            const float* weight, const float* bias, int N, int C);
-  void (*layernorm_backward)(float* dinp, float* dweight, float* dbias, const float* dout,
-                             const float* inp, const float* weight, const float* mean,
-                             const float* rstd, int N, int C);
-
-  // ---- matmul with bias: out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC); bias may be null;
-  //      in backward dinp, dweight and dbias may each be null (not computed) ----
-  void (*matmul_forward)(float* out, const float* inp, const float* weight, const float* bias,
-                         int N, int C, int OC);
-  void (*matmul_backward)(float* dinp, float* dweight, float* dbias, const float* dout,
-                          const float* inp, const float* weight, int N, int C, int OC);
-  // ---- the MLP's first Linear and its GELU in one op (cuBLASLt's GELU epilogue on the GPU):
-  //      pre_gelu (N,OC) = inp @ weight^T + bias, out = GELU(pre_gelu), both OVERWRITTEN (backward
-  //      reads pre_gelu). Exactly matmul_forward then gelu_forward; null where a backend has no
-  //      fused version (the model then calls those two). ----
-  void (*matmul_gelu_forward)(float* out, float* pre_gelu, const float* inp, const float* weight,
-                              const float* bias, int N, int C, int OC);
-
-  // ---- causal multi-head self-attention (kernels/attention.h has the math).
-  //      qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.
-  //      out (B,T,C) heads concatenated; lse (B,NH,T) the log-sum-exp of each query's scaled
-  //      causal scores, log sum_{t2<=t} exp(s q_t . k_t2), both OVERWRITTEN and kept for backward,
-  //      which recomputes the probabilities from q, k and lse (no T x T matrix is stored).
-  //      Backward reads the forward's out and lse; dqkv accumulates. ----
-  void (*attention_forward)(float* out, float* lse, const float* qkv, int B, int T, int C, int NH);
-  void (*attention_backward)(float* dqkv, const float* dout, const float* qkv, const float* out,
-                             const float* lse, int B, int T, int C, int NH);
-  // ---- attention against a KV cache (sampling; kernels/attention_decode.h has the math).
-  //      qkv (N,Tn,3C): Tn new tokens for each of N rows; row i is the sequence in cache slot
-  //      slots[i] and its new tokens sit at positions pos[i]..pos[i]+Tn-1 (slots, pos: backend
-  //      int arrays of N). k_cache, v_cache (S, NH, max_len, hs): the new k, v are WRITTEN there
-  //      first, then each new token attends causally over its slot's positions 0..its own.
-  //      out (N,Tn,C) OVERWRITTEN, equal to attention_forward's rows for the same sequence.
-  //      Null in a backend that lacks it: the sampler then fails with an Error naming the op.
-  void (*attention_decode)(float* out, float* k_cache, float* v_cache, const float* qkv,
-                           const int* slots, const int* pos, int N, int Tn, int C, int NH,
-                           int max_len);
-
-  // ---- GELU, tanh approximation, elementwise over n ----
-  void (*gelu_forward)(float* out, const float* inp, size_t n);
-  void (*gelu_backward)(float* dinp, const float* inp, const float* dout, size_t n);
-
-  // ---- residual: out = a + b; backward da += dout, db += dout ----
-  void (*residual_forward)(float* out, const float* a, const float* b, size_t n);
-  void (*residual_backward)(float* da, float* db, const float* dout, size_t n);
-
-  // ---- fused classifier over logits (N, Vp), the first V columns real, the rest padding.
-  //      For each row i with targets[i] >= 0:
-  //        losses[i]  = -log softmax(logits[i])[targets[i]]            (the token's -logprob)
-  //        entropy[i] = -sum_j p_ij log p_ij      (only if entropy != null)
-  //      and if write_grad, logits[i] is OVERWRITTEN with d(sum_i w_i * losses[i])/dlogits[i]
-  //        = token_weights[i] * (softmax(logits[i]) - onehot(targets[i])), padding columns 0.
-  //      Rows with targets[i] < 0 get loss 0, entropy 0 and zero gradient. token_weights may be
-  //      null only when write_grad is false. Weights may be any sign (RL uses this).
-  void (*classifier_forward_backward)(float* logits, float* losses, float* entropy,
-                                      const int* targets, const float* token_weights, int N,
-                                      int V, int Vp, bool write_grad);
-
-  // ---- scalar value head: values[i] = h[i,:] . w + b[0] ----
-  void (*value_head_forward)(float* values, const float* h, const float* w, const float* b,
-                             int N, int C);
-  void (*value_head_backward)(float* dh, float* dw, float* db, const float* dvalues,
-                              const float* h, const float* w, int N, int C);
-
-  // ---- next-token draw for the sampler (kernels/sample.h has the math): for each row of logits
-  //      (N, Vp), ids[i] = the greedy (temperature <= 0) or temperature draw over the first n_draw
-  //      columns by inverse CDF at uniforms[i], logprobs[i] = its untempered log-probability
-  //      over the first V. ids, logprobs (N) OVERWRITTEN; all backend arrays. Null where absent:
-  //      the sampler then copies the logits to the host and draws there. ----
-  void (*sample_tokens)(int* ids, float* logprobs, const float* logits, const double* uniforms,
-                        int N, int n_draw, int V, int Vp, float temperature);
-
-  // ---- optimizer ----
-  // sum of squares of g[0..n) in double, returned to the host (the caller sums over tensors).
-  double (*sum_squares)(const float* g, size_t n);
-  // AdamW with decoupled weight decay, step t >= 1 (bias correction), gradient scaled by
-  // grad_scale first (global-norm clipping folds in here):
-  //   g = grad_scale*grads; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
-  //   params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + weight_decay * params )
-  void (*adamw_update)(float* params, const float* grads, float* m, float* v, size_t n, float lr,
-                       float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                       int t);
+#define CHAMBER_OP_MEMBER(name, phase, ret, params) ret(*name) params;
+  CHAMBER_OPS(CHAMBER_OP_MEMBER)
+#undef CHAMBER_OP_MEMBER
 };
+
+// One id per op, in the list's order: OpId::matmul_forward, ...
+enum class OpId {
+#define CHAMBER_OP_ID(name, ...) name,
+  CHAMBER_OPS(CHAMBER_OP_ID)
+#undef CHAMBER_OP_ID
+};
+#define CHAMBER_OP_ONE(...) +1
+constexpr int kNumOps = 0 CHAMBER_OPS(CHAMBER_OP_ONE);
+#undef CHAMBER_OP_ONE
+
+// "matmul_forward"; the phase it belongs to: "memory", "timeline", "forward", "backward",
+// "classifier", "sampling" or "optimizer".
+inline const char* op_name(OpId op) {
+  switch (op) {
+#define CHAMBER_OP_NAME(name, ...) \
+  case OpId::name:                 \
+    return #name;
+    CHAMBER_OPS(CHAMBER_OP_NAME)
+#undef CHAMBER_OP_NAME
+  }
+  return "?";
+}
+inline const char* op_phase(OpId op) {
+  switch (op) {
+#define CHAMBER_OP_PHASE(name, phase, ...) \
+  case OpId::name:                         \
+    return #phase;
+    CHAMBER_OPS(CHAMBER_OP_PHASE)
+#undef CHAMBER_OP_PHASE
+  }
+  return "?";
+}
+
+// Whether the backend has the op: optional ops (the profiler ranges, the fused matmul + GELU, and
+// those a backend has not written yet) are null in a table without them.
+inline bool supports(const Ops& ops, OpId op) {
+  switch (op) {
+#define CHAMBER_OP_IS_SET(name, ...) \
+  case OpId::name:                   \
+    return ops.name != nullptr;
+    CHAMBER_OPS(CHAMBER_OP_IS_SET)
+#undef CHAMBER_OP_IS_SET
+  }
+  return false;
+}
 
 // Names a stretch of work (a phase, a layer) in the profiler's timeline for its lifetime; does
 // nothing in a backend without range ops. The name is copied at once, so a stack buffer will do.
 struct NamedRange {
   const Ops& ops;
   NamedRange(const Ops& o, const char* name) : ops(o) {
-    if (ops.range_push) ops.range_push(name);
+    if (supports(ops, OpId::range_push)) ops.range_push(name);
   }
   ~NamedRange() {
-    if (ops.range_pop) ops.range_pop();
+    if (supports(ops, OpId::range_pop)) ops.range_pop();
   }
   NamedRange(const NamedRange&) = delete;
   NamedRange& operator=(const NamedRange&) = delete;

@@ -1,6 +1,7 @@
 // The plain C++ reference backend: the Ops table (kernels/ops.h) pointing at the float
 // instantiations of the readable kernels in kernels/*.cpp, plus host memory functions.
 // Every other backend is tested against this one; it favours clarity over speed.
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -43,6 +44,9 @@ void host_zero(void* ptr, size_t bytes) { std::memset(ptr, 0, bytes); }
 void host_copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void host_synchronize() {}  // every reference op has finished when it returns
 
+// No fused matmul + GELU here: the model calls matmul_forward then gelu_forward instead.
+constexpr std::nullptr_t matmul_gelu_forward_ref = nullptr;
+
 Ops make_reference_ops() {
   Ops ops{};
   ops.name = "reference";
@@ -53,25 +57,10 @@ Ops make_reference_ops() {
   ops.to_host = host_copy;
   ops.from_host = host_copy;
   ops.synchronize = host_synchronize;
-  ops.encoder_forward = encoder_forward_ref<float>;
-  ops.encoder_backward = encoder_backward_ref<float>;
-  ops.layernorm_forward = layernorm_forward_ref<float>;
-  ops.layernorm_backward = layernorm_backward_ref<float>;
-  ops.matmul_forward = matmul_forward_ref<float>;
-  ops.matmul_backward = matmul_backward_ref<float>;
-  ops.attention_forward = attention_forward_ref<float>;
-  ops.attention_backward = attention_backward_ref<float>;
-  ops.attention_decode = attention_decode_ref<float>;
-  ops.gelu_forward = gelu_forward_ref<float>;
-  ops.gelu_backward = gelu_backward_ref<float>;
-  ops.residual_forward = residual_forward_ref<float>;
-  ops.residual_backward = residual_backward_ref<float>;
-  ops.classifier_forward_backward = classifier_forward_backward_ref<float>;
-  ops.value_head_forward = value_head_forward_ref<float>;
-  ops.value_head_backward = value_head_backward_ref<float>;
-  ops.sample_tokens = sample_tokens_ref;
-  ops.sum_squares = sum_squares_ref<float>;
-  ops.adamw_update = adamw_update_ref<float>;
+  // Every kernel op points at its reference kernel, the float instantiation of <name>_ref.
+#define CHAMBER_REFERENCE_OP(name, ...) ops.name = name##_ref;
+  CHAMBER_KERNEL_OPS(CHAMBER_REFERENCE_OP)
+#undef CHAMBER_REFERENCE_OP
   return ops;
 }
 
