@@ -43,7 +43,11 @@ std::string checkpoint_save(const CheckpointWrite& w, const GPT& model) {
   write_file_atomic(path_join(tmp_dir, "model.safetensors"),
                     safetensors_serialize(tensors_of(model, params, ""), {{"format", "chamber-gpt2"}}));
   if (w.with_optimizer && model.m_arena.base) {
-    std::vector<float> m = arena_to_host(model, model.m_arena), v = arena_to_host(model, model.v_arena);
+    std::vector<float> m = w.adam_m_whole ? *w.adam_m_whole : arena_to_host(model, model.m_arena);
+    std::vector<float> v = w.adam_v_whole ? *w.adam_v_whole : arena_to_host(model, model.v_arena);
+    if (m.size() * sizeof(float) != model.param_arena.bytes || v.size() != m.size())
+      fail("checkpoint_save: AdamW state holds ", m.size(), " floats, the parameters ",
+           model.param_arena.bytes / sizeof(float), " (a sharded optimizer needs its gathered state)");
     auto tensors = tensors_of(model, m, "m.");
     auto v_tensors = tensors_of(model, v, "v.");
     tensors.insert(tensors.end(), v_tensors.begin(), v_tensors.end());
@@ -196,7 +200,8 @@ static constexpr int kMaxAdamStep = 1'000'000'000;
 void checkpoint_load_optimizer(const std::string& dir, GPT& model) {
   std::string path = path_join(dir, "optimizer.safetensors");
   SafetensorsFile f = safetensors_load(path);
-  std::vector<float> m(model.m_arena.bytes / sizeof(float), 0.0f), v(m.size(), 0.0f);
+  // The file holds every tensor's m and v; a sharded optimizer keeps its slice of them.
+  std::vector<float> m(model.param_arena.bytes / sizeof(float), 0.0f), v(m.size(), 0.0f);
   for (const auto& slot : model.param_table) {
     float* ms = m.data() + slot.offset / sizeof(float);
     float* vs = v.data() + slot.offset / sizeof(float);
@@ -215,8 +220,8 @@ void checkpoint_load_optimizer(const std::string& dir, GPT& model) {
     fail(path, ": metadata adam_step '", text.substr(0, 40), "' must be a whole number from 0 to ", kMaxAdamStep,
          " (the checkpoint is damaged: use an earlier one)");
   model.adam_step = (int)adam_step;
-  model.ops->from_host(model.m_arena.base, m.data(), model.m_arena.bytes);
-  model.ops->from_host(model.v_arena.base, v.data(), model.v_arena.bytes);
+  model.ops->from_host(model.m_arena.base, m.data() + model.shard_first, model.m_arena.bytes);
+  model.ops->from_host(model.v_arena.base, v.data() + model.shard_first, model.v_arena.bytes);
 }
 
 bool run_dir_holds_run(const std::string& run_dir) {

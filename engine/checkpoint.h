@@ -25,6 +25,10 @@ struct CheckpointWrite {
   std::string config_yaml;        // config.yaml
   std::string tokenizer_path;     // copied to tokenizer.json ("" = none)
   bool with_optimizer = true;
+  // With the optimizer sharded (ZeRO-1) the model holds only its slice of AdamW's m and v: the
+  // whole of each, gathered from the ranks, in the parameter arena's layout. Null otherwise.
+  const std::vector<float>* adam_m_whole = nullptr;
+  const std::vector<float>* adam_v_whole = nullptr;
 };
 // Returns the final directory.
 std::string checkpoint_save(const CheckpointWrite& w, const GPT& model);

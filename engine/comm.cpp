@@ -3,6 +3,7 @@
 #include "engine/comm.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -141,6 +142,63 @@ void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n) {
   for (size_t i = 0; i < n; i++) buf[i] *= inv_world;
 #else
   (void)inv_world;
+#endif
+}
+
+// MPI counts are int; slices here are a model's parameters over the ranks, far below 2^31.
+static int mpi_count(size_t n) {
+  if (n > (size_t)INT32_MAX) fail("MPI: a slice of ", n, " floats exceeds MPI's int count");
+  return (int)n;
+}
+
+void comm_reduce_scatter_mean(const Comm& comm, float* buf, size_t slice) {
+  if (comm.world == 1 || slice == 0) return;
+  float* mine = buf + (size_t)comm.rank * slice;
+#ifdef CHAMBER_HAVE_NCCL
+  if (comm.device_buffers) {
+    comm.ops->synchronize();
+    nccl_check(ncclReduceScatter(buf, mine, slice, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, nullptr),
+               "ncclReduceScatter");
+    if (cudaStreamSynchronize(nullptr) != cudaSuccess) fail("NCCL: cudaStreamSynchronize after ncclReduceScatter failed");
+    return;
+  }
+#endif
+#ifdef CHAMBER_HAVE_MPI
+  std::vector<float> summed(slice);
+  mpi_check(MPI_Reduce_scatter_block(buf, summed.data(), mpi_count(slice), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+            "MPI_Reduce_scatter_block");
+  const float inv_world = 1.0f / (float)comm.world;
+  for (size_t i = 0; i < slice; i++) mine[i] = summed[i] * inv_world;
+#else
+  (void)mine;
+#endif
+}
+
+void comm_all_gather(const Comm& comm, float* buf, size_t slice) {
+  if (comm.world == 1 || slice == 0) return;
+#ifdef CHAMBER_HAVE_NCCL
+  if (comm.device_buffers) {
+    comm.ops->synchronize();
+    nccl_check(ncclAllGather(buf + (size_t)comm.rank * slice, buf, slice, ncclFloat, (ncclComm_t)comm.nccl, nullptr),
+               "ncclAllGather");
+    if (cudaStreamSynchronize(nullptr) != cudaSuccess) fail("NCCL: cudaStreamSynchronize after ncclAllGather failed");
+    return;
+  }
+#endif
+#ifdef CHAMBER_HAVE_MPI
+  mpi_check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, mpi_count(slice), MPI_FLOAT, MPI_COMM_WORLD),
+            "MPI_Allgather");
+#endif
+}
+
+void comm_gather_to_root(const Comm& comm, const float* mine, float* whole, size_t slice, int root) {
+  if (comm.world == 1) {
+    std::copy(mine, mine + slice, whole);
+    return;
+  }
+#ifdef CHAMBER_HAVE_MPI
+  mpi_check(MPI_Gather(mine, mpi_count(slice), MPI_FLOAT, whole, mpi_count(slice), MPI_FLOAT, root, MPI_COMM_WORLD),
+            "MPI_Gather");
 #endif
 }
 

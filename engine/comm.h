@@ -43,6 +43,14 @@ void comm_finalize(Comm& comm);
 // the same n. Summation order is the transport's; in fp32, so results may differ from a
 // single-rank sum by rounding.
 void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n);
+// ZeRO-1's two collectives, over a buffer of world equal slices of `slice` floats (the backend's
+// memory): after reduce-scatter, slice `rank` of buf holds the mean over ranks of that slice (the
+// other slices are left unspecified); all-gather copies each rank's slice `rank` to every rank.
+void comm_reduce_scatter_mean(const Comm& comm, float* buf, size_t slice);
+void comm_all_gather(const Comm& comm, float* buf, size_t slice);
+// Host memory: root receives every rank's `slice` floats, rank r's at whole[r * slice], for
+// writing a sharded optimizer's state into one checkpoint. `whole` is read only on root.
+void comm_gather_to_root(const Comm& comm, const float* mine, float* whole, size_t slice, int root);
 // Host values summed over ranks, in place (losses, token counts, metrics).
 void comm_all_reduce_sum(const Comm& comm, double* values, int n);
 // True on every rank when `flag` is true on any rank (agreeing on a stop).

@@ -105,18 +105,31 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
   return t;
 }
 
-ArenaSizes gpt_arena_sizes(const ModelConfig& cfg_in, int max_B, int max_T, bool with_training) {
+// The floats of one rank's optimizer slice: the arena split into `world` equal parts, each a
+// multiple of 16 floats (64 bytes) so every slice starts aligned.
+static size_t shard_slice_floats(size_t arena_floats, int world) {
+  size_t slice = (arena_floats + world - 1) / world;
+  return (slice + 15) / 16 * 16;
+}
+
+ArenaSizes gpt_arena_sizes(const ModelConfig& cfg_in, int max_B, int max_T, bool with_training,
+                           OptimizerShard shard) {
   ModelConfig cfg = cfg_in;
   ParameterTensors p{};
   ActivationTensors a{};
   auto pt = parameter_table(cfg, p);
   auto at = activation_table(cfg, max_B, max_T, a, with_training);
-  size_t params = arena_plan(pt);
-  return {params, with_training ? params : 0, with_training ? 2 * params : 0, arena_plan(at)};
+  size_t params = arena_plan(pt), adam = 2 * params;
+  if (shard.world > 1) {
+    size_t slice = shard_slice_floats(params / sizeof(float), shard.world);
+    params = slice * shard.world * sizeof(float);
+    adam = 2 * slice * sizeof(float);
+  }
+  return {params, with_training ? params : 0, with_training ? adam : 0, arena_plan(at)};
 }
 
 void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
-                bool with_training) {
+                bool with_training, OptimizerShard shard) {
   if (max_T > cfg.context_length)
     fail("sequence length ", max_T, " exceeds model.context_length ", cfg.context_length);
   m.cfg = cfg;
@@ -127,10 +140,27 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
   size_t param_bytes = arena_plan(m.param_table);
   m.num_parameters = 0;
   for (const auto& s : m.param_table) m.num_parameters += s.numel();
+  m.shard = shard;
+  m.shard_first = 0;
+  m.shard_floats = param_bytes / sizeof(float);
+  if (shard.world > 1) {
+    // Padding after the last tensor (zeros, never updated) makes `world` equal slices.
+    m.shard_floats = shard_slice_floats(param_bytes / sizeof(float), shard.world);
+    m.shard_first = (size_t)shard.rank * m.shard_floats;
+    param_bytes = m.shard_floats * shard.world * sizeof(float);
+  }
 
   m.param_arena = arena_create(ops, param_bytes, "parameters");
   arena_point(m.param_arena, m.param_table);
-  if (with_training) {
+  if (with_training && shard.world > 1) {
+    auto grad_table = parameter_table(cfg, m.grads);
+    arena_plan(grad_table);
+    m.grad_arena = arena_create(ops, param_bytes, "gradients");
+    arena_point(m.grad_arena, grad_table);
+    // m and v hold only this rank's slice, which cuts across tensors: no per-tensor views.
+    m.m_arena = arena_create(ops, m.shard_floats * sizeof(float), "AdamW m (this rank's slice)");
+    m.v_arena = arena_create(ops, m.shard_floats * sizeof(float), "AdamW v (this rank's slice)");
+  } else if (with_training) {
     // Gradients and AdamW state reuse the parameter size table, pointed into their own arenas.
     auto grad_table = parameter_table(cfg, m.grads);
     auto m_table = parameter_table(cfg, m.adam_m);
@@ -397,13 +427,18 @@ double gpt_grad_norm(GPT& m) {
 void gpt_adamw_step(GPT& m, const AdamWSettings& s) {
   NamedRange phase(*m.ops, "optimizer");
   m.adam_step++;
+  // Each tensor's part inside this process's slice (all of it unless the optimizer is sharded).
+  const size_t slice_end = m.shard_first + m.shard_floats;
   for (const auto& slot : m.param_table) {
-    size_t off = slot.offset / sizeof(float);
+    size_t first = std::max(slot.offset / sizeof(float), m.shard_first);
+    size_t end = std::min(slot.offset / sizeof(float) + slot.numel(), slice_end);
+    if (first >= end) continue;
     bool value_head = slot.name == "value_w" || slot.name == "value_b";
     float lr = value_head && s.value_head_lr ? *s.value_head_lr : s.lr;
     float wd = parameter_decays(slot.name) ? s.weight_decay : 0.0f;
-    m.ops->adamw_update((float*)m.param_arena.base + off, (const float*)m.grad_arena.base + off,
-                        (float*)m.m_arena.base + off, (float*)m.v_arena.base + off, slot.numel(),
+    size_t in_slice = first - m.shard_first;
+    m.ops->adamw_update((float*)m.param_arena.base + first, (const float*)m.grad_arena.base + first,
+                        (float*)m.m_arena.base + in_slice, (float*)m.v_arena.base + in_slice, end - first,
                         lr, s.beta1, s.beta2, s.eps, wd, s.grad_scale, m.adam_step);
   }
 }

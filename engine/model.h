@@ -92,6 +92,15 @@ struct ActivationTensors {
   float* d_fch_gelu;    // (B, T, 4C)
 };
 
+// ZeRO stage 1 for data-parallel training: each of `world` ranks keeps AdamW's m and v for one
+// contiguous slice of the parameter arena and updates only those parameters; the ranks then share
+// the updated slices. The parameter and gradient arenas are padded to `world` equal slices so the
+// collectives move equal counts. {0, 1}: one slice, the whole arena (no sharding).
+struct OptimizerShard {
+  int rank = 0;
+  int world = 1;
+};
+
 struct GPT {
   ModelConfig cfg;
   const Ops* ops = nullptr;
@@ -106,6 +115,9 @@ struct GPT {
   size_t num_parameters = 0;
   int B = 0, T = 0;             // shape of the last forward
   int adam_step = 0;            // AdamW t (bias correction)
+  OptimizerShard shard;         // which slice of the parameters this process's AdamW updates
+  size_t shard_first = 0;       // that slice, in floats of the parameter arena; m_arena and
+  size_t shard_floats = 0;      // v_arena hold exactly it (the whole arena unsharded)
 };
 
 // One layer's slice of the stacked (L, ...) parameter tensors (of params or of grads).
@@ -173,14 +185,15 @@ bool parameter_decays(const std::string& name);
 // Allocates every arena for batches of up to (max_B, max_T). with_training = false skips grads,
 // AdamW state and backward buffers (evaluation and sampling only).
 void gpt_create(GPT& model, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
-                bool with_training = true);
+                bool with_training = true, OptimizerShard shard = {});
 void gpt_destroy(GPT& model);
 // Bytes of each arena, for the start-of-run report and "does it fit" checks before allocating.
 struct ArenaSizes {
   size_t params, grads, adam, acts;
   size_t total() const { return params + grads + adam + acts; }
 };
-ArenaSizes gpt_arena_sizes(const ModelConfig& cfg, int max_B, int max_T, bool with_training);
+ArenaSizes gpt_arena_sizes(const ModelConfig& cfg, int max_B, int max_T, bool with_training,
+                           OptimizerShard shard = {});
 
 // GPT-2 initialisation from the seed: N(0, 0.02), residual projections scaled by 1/sqrt(2L),
 // biases 0, LayerNorm weights 1, value head 0. Drawn on the host so every backend starts equal.

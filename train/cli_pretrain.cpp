@@ -1,4 +1,5 @@
 // `chamber pretrain CONFIG [--out DIR] [--device D] [--threads N] [--resume | --overwrite] [--profile] [--set k=v]`
+// Under `mpirun -np N` it runs N data-parallel ranks (train/data_parallel.h); --shard-optimizer adds ZeRO-1.
 #include <CLI/CLI.hpp>
 
 #include "train/cli.h"
@@ -11,7 +12,7 @@ void register_pretrain_commands(CLI::App& app) {
   struct Args {
     std::string config, out, device;
     int threads = -1;
-    bool resume = false, overwrite = false, profile = false, quiet = false;
+    bool resume = false, overwrite = false, profile = false, quiet = false, shard_optimizer = false;
     std::vector<std::string> sets;
   };
   auto args = std::make_shared<Args>();
@@ -25,6 +26,8 @@ void register_pretrain_commands(CLI::App& app) {
       ->excludes(resume);
   cmd->add_flag("--profile", args->profile, "print time per op (forward, backward, optimizer) at the end");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
+  cmd->add_flag("--shard-optimizer", args->shard_optimizer,
+                "under mpirun: each rank keeps AdamW's state for 1/N of the parameters (ZeRO-1)");
   cmd->add_option("--set", args->sets, "override a config value, e.g. --set train.steps=100 (repeatable)");
   cmd->callback([args] {
     std::vector<std::string> sets = args->sets;
@@ -38,6 +41,7 @@ void register_pretrain_commands(CLI::App& app) {
     opt.profile = args->profile;
     opt.quiet = args->quiet;
     opt.comm = &comm_world();   // several ranks when started by mpirun
+    opt.shard_optimizer = args->shard_optimizer;
     run_pretrain(cfg, opt);
   });
 }

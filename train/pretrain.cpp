@@ -17,6 +17,7 @@
 #include "engine/model.h"
 #include "util/util.h"
 #include "kernels/adamw.h"
+#include "train/data_parallel.h"
 #include "train/metrics.h"
 #include "train/profile.h"
 #include "train/run_dir.h"
@@ -175,13 +176,15 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     set_profile_device(roofline_device("h200", "fp32"));
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
   if (opt.comm) comm_attach(*opt.comm, base_ops, device == "cuda");
-  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true);
+  // ZeRO-1: with several ranks, --shard-optimizer keeps 1/world of AdamW's state on each.
+  const OptimizerShard shard = opt.shard_optimizer ? OptimizerShard{comm.rank, comm.world} : OptimizerShard{};
+  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true, shard);
   check_device_memory(device, planned.total() + device_scratch_bytes(device, B_rank, T, cfg.model.n_embd,
                                                                       cfg.model.n_head),
                       "pretraining " + cfg.name,
                       "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;
-  gpt_create(model, cfg.model, ops, B_rank, T, true);
+  gpt_create(model, cfg.model, ops, B_rank, T, true, shard);
   if (!quiet) {
     if (comm.world > 1)
       std::fprintf(stderr, "data parallel: %d ranks, %d of each batch's %d rows per rank\n", comm.world, B_rank, B);
@@ -211,12 +214,13 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   MetricsLog metrics;
   if (lead) metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
 
-  auto save = [&](int step_done) {
+  auto save = [&](int step_done, const std::vector<float>& adam_m_whole, const std::vector<float>& adam_v_whole) {
     nlohmann::json state = {{"step", step_done},
                             {"train_cursor", cursor_to_json(train.cursor)},
                             {"rng", rng_to_json(rng)},
                             {"tokens_seen", (double)step_done * N * tc.grad_accum}};
     CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, config_yaml, tokenizer_path, true};
+    if (!adam_m_whole.empty()) w.adam_m_whole = &adam_m_whole, w.adam_v_whole = &adam_v_whole;
     std::string dir = checkpoint_save(w, model);
     checkpoint_prune(ckpt_root, tc.keep_checkpoints);
     return dir;
@@ -248,13 +252,11 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
       loss += gpt_classifier(model, targets.data() + first_row, weights.data(), true);
       gpt_backward(model);
     }
+    double grad_norm = dp_average_gradients(comm, model);
     if (comm.world > 1) {
-      // One all-reduce over the whole gradient arena: every rank then holds the global mean.
-      comm_all_reduce_mean(comm, (float*)model.grad_arena.base, model.num_parameters);
       comm_all_reduce_sum(comm, &loss, 1);
       loss /= comm.world;
     }
-    double grad_norm = gpt_grad_norm(model);
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {   // equal on every rank: all stop
       if (lead) metrics_close(metrics);
       fail("step ", step, ": the ", std::isfinite(loss) ? "gradient norm" : "loss",
@@ -267,6 +269,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     gpt_adamw_step(model, {.lr = lr, .beta1 = cfg.optim.beta1, .beta2 = cfg.optim.beta2,
                            .eps = cfg.optim.eps, .weight_decay = cfg.optim.weight_decay,
                            .grad_scale = grad_scale});
+    dp_share_updated_parameters(comm, model);
     ops.synchronize();
     double dt = now_seconds() - t0;
     double tokens_per_s = (double)N * tc.grad_accum / dt;
@@ -286,9 +289,11 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     }
     bool last = step == tc.steps - 1;
     if (last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0)) {
-      // Checkpoints hold the whole model and optimizer (every rank has them), so a run written by
-      // N ranks resumes on any number.
-      if (lead) last_checkpoint = save(step + 1);
+      // Checkpoints hold the whole model and optimizer (a sharded optimizer's slices gathered
+      // first), so a run written by N ranks resumes on any number, sharded or not.
+      std::vector<float> adam_m_whole, adam_v_whole;
+      dp_gather_optimizer_state(comm, model, adam_m_whole, adam_v_whole);
+      if (lead) last_checkpoint = save(step + 1, adam_m_whole, adam_v_whole);
       comm_barrier(comm);
     }
   }

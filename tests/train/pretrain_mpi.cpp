@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "engine/comm.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
@@ -62,13 +65,42 @@ std::string write_corpus(const std::string& dir) {
   return path;
 }
 
-void pretrain(const PretrainConfig& cfg, const std::string& out, bool data_parallel, bool resume = false) {
+void pretrain(const PretrainConfig& cfg, const std::string& out, bool data_parallel, bool resume = false,
+              bool shard_optimizer = false) {
   PretrainOptions o;
   o.out_dir = out;
   o.resume = resume;
   o.quiet = true;
   o.comm = data_parallel ? &comm_world() : nullptr;
+  o.shard_optimizer = shard_optimizer;
   run_pretrain(cfg, o);
+}
+
+// Every tensor of a checkpoint file (model or optimizer), by name.
+std::map<std::string, std::vector<float>> tensors_of_file(const std::string& path) {
+  SafetensorsFile f = safetensors_load(path);
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, info] : f.entries) {
+    size_t count = 1;
+    for (int64_t d : info.shape) count *= (size_t)d;
+    std::vector<float> values(count);
+    f.read_f32(name, info.shape, values.data());
+    out[name] = values;
+  }
+  return out;
+}
+
+void expect_same_tensors(const std::string& a_path, const std::string& b_path, double rel) {
+  auto a = tensors_of_file(a_path), b = tensors_of_file(b_path);
+  ASSERT_EQ(a.size(), b.size()) << a_path;
+  for (const auto& [name, av] : a) {
+    ASSERT_TRUE(b.count(name)) << name;
+    const auto& bv = b.at(name);
+    ASSERT_EQ(av.size(), bv.size()) << name;
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < av.size(); i++) diff += std::pow(av[i] - bv[i], 2), norm += std::pow(bv[i], 2);
+    EXPECT_LE(std::sqrt(diff), rel * std::sqrt(norm) + 1e-7) << name << " in " << a_path;
+  }
 }
 
 // The metric `key` of every line that has it, in step order.
@@ -126,6 +158,30 @@ TEST(PretrainMpi, CheckpointsResumeAcrossRankCounts) {
     expect_track(series(resumed + "/metrics.jsonl", "loss"), series(full + "/metrics.jsonl", "loss"),
                  tag.c_str());
   }
+}
+
+// ZeRO-1: each rank keeps AdamW's state for half the parameters (the slice boundary cuts through
+// a tensor); the weights and the whole optimizer state written to the checkpoint equal the
+// unsharded run's, and a sharded checkpoint resumes on one unsharded rank on the same curve.
+TEST(PretrainMpi, ShardedOptimizerGivesTheUnshardedWeights) {
+  const Comm& comm = comm_world();
+  std::string dir = shared_dir("dp_zero1");
+  PretrainConfig cfg = small_config(write_corpus(dir), 20);
+  pretrain(cfg, dir + "/plain", true);
+  pretrain(cfg, dir + "/sharded", true, false, true);
+  if (comm.rank == 0) {
+    const std::string ckpt = "/checkpoints/step_00000020/";
+    expect_same_tensors(dir + "/sharded" + ckpt + "model.safetensors", dir + "/plain" + ckpt + "model.safetensors", 1e-5);
+    expect_same_tensors(dir + "/sharded" + ckpt + "optimizer.safetensors",
+                        dir + "/plain" + ckpt + "optimizer.safetensors", 1e-4);
+    expect_track(series(dir + "/sharded/metrics.jsonl", "loss"), series(dir + "/plain/metrics.jsonl", "loss"), "loss");
+    ASSERT_EQ(std::system(("cp -r " + dir + "/sharded " + dir + "/resumed && rm -r " + dir +
+                           "/resumed/checkpoints/step_00000020").c_str()), 0);
+    pretrain(cfg, dir + "/resumed", false, true);
+    expect_track(series(dir + "/resumed/metrics.jsonl", "loss"), series(dir + "/sharded/metrics.jsonl", "loss"),
+                 "resumed");
+  }
+  comm_barrier(comm);
 }
 
 }  // namespace
