@@ -13,6 +13,7 @@
 #include "engine/comm.h"
 #include "engine/safetensors.h"
 #include "tests/test_util.h"
+#include "tests/train/small_pretrain.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
 #include "util/util.h"
@@ -34,35 +35,16 @@ std::string shared_dir(const std::string& name) {
 }
 
 PretrainConfig small_config(const std::string& corpus, int steps) {
-  std::string yaml = R"(
-name: dp
-model: {n_layer: 2, n_head: 2, n_embd: 32, context_length: 32}
-data:
-  seed: 3
-  val_fraction: 0.1
-  tokenizer: {vocab_size: 300}
-  sources: [{kind: text, path: )" + corpus + R"(}]
-optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 3}
-train: {batch_size: 4, seq_len: 32, steps: )" + std::to_string(steps) + R"(, eval_interval: 5,
-        eval_batches: 2, checkpoint_interval: 10, keep_checkpoints: 0, log_interval: 100, device: cpu}
-)";
-  return parse_pretrain_config(YAML::Load(yaml), "dp.yaml");
+  return testing::small_pretrain_config(corpus, steps,
+                                        "eval_interval: 5, eval_batches: 2, checkpoint_interval: 10, "
+                                        "keep_checkpoints: 0, log_interval: 100, device: cpu");
 }
 
+// The corpus, written once by the lead.
 std::string write_corpus(const std::string& dir) {
-  std::string path = dir + "/corpus.txt";
-  if (comm_world().rank == 0) {
-    std::string text;
-    Rng rng(4);
-    const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "ran", "to", "dog", "saw"};
-    for (int doc = 0; doc < 200; doc++) {
-      for (int w = 0; w < 30; w++) text += std::string(words[rng.below(12)]) + (w % 7 == 6 ? ". " : " ");
-      text += std::to_string(doc) + "\n\n";
-    }
-    write_file_atomic(path, text);
-  }
+  if (comm_world().rank == 0) testing::write_small_corpus(dir);
   comm_barrier(comm_world());
-  return path;
+  return dir + "/corpus.txt";
 }
 
 void pretrain(const PretrainConfig& cfg, const std::string& out, bool data_parallel, bool resume = false,

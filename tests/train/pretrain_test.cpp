@@ -13,6 +13,7 @@
 #include "engine/safetensors.h"
 #include "util/util.h"
 #include "tests/test_util.h"
+#include "tests/train/small_pretrain.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
 
@@ -22,33 +23,12 @@ namespace {
 using testing::contains;
 using testing::error_of;
 
-std::string write_corpus(const std::string& dir) {
-  std::string text;
-  Rng rng(4);
-  const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "ran", "to", "dog", "saw"};
-  for (int doc = 0; doc < 200; doc++) {
-    for (int w = 0; w < 30; w++) text += std::string(words[rng.below(12)]) + (w % 7 == 6 ? ". " : " ");
-    text += std::to_string(doc) + "\n\n";
-  }
-  std::string path = dir + "/corpus.txt";
-  write_file_atomic(path, text);
-  return path;
-}
+std::string write_corpus(const std::string& dir) { return testing::write_small_corpus(dir); }
 
 PretrainConfig small_config(const std::string& corpus, int steps) {
-  std::string yaml = R"(
-name: t
-model: {n_layer: 2, n_head: 2, n_embd: 32, context_length: 32}
-data:
-  seed: 3
-  val_fraction: 0.1
-  tokenizer: {vocab_size: 300}
-  sources: [{kind: text, path: )" + corpus + R"(}]
-optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 3}
-train: {batch_size: 4, seq_len: 32, steps: )" + std::to_string(steps) + R"(, eval_interval: 4,
-        eval_batches: 2, checkpoint_interval: 3, keep_checkpoints: 0, log_interval: 100, device: cpu-ref}
-)";
-  return parse_pretrain_config(YAML::Load(yaml), "test.yaml");
+  return testing::small_pretrain_config(corpus, steps,
+                                        "eval_interval: 4, eval_batches: 2, checkpoint_interval: 3, "
+                                        "keep_checkpoints: 0, log_interval: 100, device: cpu-ref");
 }
 
 PretrainOptions quiet(const std::string& out, bool resume = false) {
