@@ -54,6 +54,11 @@ inline std::string tokenizer_decode(const Tokenizer& tok, const std::vector<int>
   return tokenizer_decode(tok, ids.data(), ids.size());
 }
 
+// The byte-level alphabet tokenizer.json spells token bytes in (one printable character per byte,
+// " the" is "Ġthe"). byte_level_unspell is false for an empty text or a character outside it.
+std::string byte_level_spell(const std::string& bytes);
+bool byte_level_unspell(const std::string& text, std::string& bytes);
+
 // tokenizer.json (Hugging Face format). save is atomic; load validates everything and throws
 // chamber::Error naming the file and what is wrong (never crashes on a corrupt file).
 void tokenizer_save(const Tokenizer& tok, const std::string& path);
