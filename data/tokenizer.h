@@ -11,7 +11,8 @@
 // data (or model output) cannot forge a document boundary; callers append eot_id themselves.
 //
 // Files: tokenizer.cpp (pre-tokenizer, encode, decode), tokenizer_train.cpp (learning merges),
-// tokenizer_json.cpp (tokenizer.json save/load and validation).
+// tokenizer_json.cpp (tokenizer.json save/load and validation), tokenizer_import.cpp (vocabularies
+// from other tools: tokenizer_import.h).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -163,6 +163,8 @@ ImportedTokenizer tokenizer_import_hf_json(std::string_view json_text, const std
       fail(path, ": model.", key, " is ", model[key].dump(), "; Chamber's BPE has no such affix");
   if (model.contains("byte_fallback") && model["byte_fallback"] != false)
     fail(path, ": model.byte_fallback must be false (byte-level vocabularies need no fallback)");
+  if (model.contains("ignore_merges") && model["ignore_merges"] != false)
+    fail(path, ": model.ignore_merges must be false (Chamber's BPE always applies the merges)");
   if (root.contains("normalizer") && !root["normalizer"].is_null())
     fail(path, ": normalizer is set; Chamber's tokenizer does not normalize text, so the same text would "
          "become other tokens");

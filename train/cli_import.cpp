@@ -18,7 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -48,7 +48,9 @@ int int_field(const json& cfg, const std::string& path, const char* key, int lo,
   const json& v = field_or_null(cfg, key);
   if (v.is_null()) fail(path, ": the field '", key, "' is missing");
   if (!v.is_number_integer()) fail(path, ": '", key, "' must be a whole number, not ", v.dump());
-  if (v.is_number_unsigned() ? v.get<uint64_t>() > (uint64_t)hi : (v.get<int64_t>() < lo || v.get<int64_t>() > hi))
+  const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() >= (uint64_t)lo && v.get<uint64_t>() <= (uint64_t)hi
+                                               : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  if (!in_range)
     fail(path, ": '", key, "' is ", v.dump(), "; Chamber's model allows ", lo, " to ", hi);
   return v.get<int>();
 }
@@ -135,7 +137,7 @@ std::vector<float> read_hf_weights(const std::string& path, const GPT& model, co
     for (const auto& s : model.param_table) if (s.name == name) return host.data() + s.offset / sizeof(float);
     fail("internal: no parameter ", name);
   };
-  std::map<std::string, bool> used;
+  std::set<std::string> used;
   std::vector<float> buf;
   auto read = [&](const std::string& name, std::vector<int64_t> shape) -> const float* {
     size_t n = 1;
@@ -144,7 +146,7 @@ std::vector<float> read_hf_weights(const std::string& path, const GPT& model, co
     f.read_as_f32(name, shape, buf.data());
     for (size_t i = 0; i < n; i++)
       if (!std::isfinite(buf[i])) fail(path, ": tensor '", name, "' holds a non-finite value (NaN or Inf) at element ", i);
-    used[name] = true;
+    used.insert(name);
     return buf.data();
   };
   auto copy = [&](const std::string& name, std::vector<int64_t> shape, float* dst) {
@@ -192,8 +194,8 @@ std::vector<float> read_hf_weights(const std::string& path, const GPT& model, co
   for (const auto& [name, entry] : f.entries) {
     if (used.count(name)) continue;
     // The causal-mask buffers older versions of transformers saved are not parameters.
-    const bool mask_buffer = name.rfind(prefix + "h.", 0) == 0 &&
-                             (name.size() > 10 && (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")));
+    const bool mask_buffer = name.starts_with(prefix + "h.") &&
+                             (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"));
     if (!mask_buffer)
       fail(path, ": tensor '", name, "' is not part of a GPT-2 language model with ", L, " layers; Chamber "
            "cannot represent it");

@@ -134,6 +134,7 @@ TEST(TokenizerImportParsers, TokenizerJsonErrors) {
       {"no-model", [](json& j) { j.erase("model"); }, "tokenizer.json: 'model' must be an object"},
       {"dropout", [](json& j) { j["model"]["dropout"] = 0.1; }, "tokenizer.json: model.dropout must be null"},
       {"suffix", [](json& j) { j["model"]["end_of_word_suffix"] = "</w>"; }, "tokenizer.json: model.end_of_word_suffix"},
+      {"ignore-merges", [](json& j) { j["model"]["ignore_merges"] = true; }, "tokenizer.json: model.ignore_merges"},
       {"fallback", [](json& j) { j["model"]["byte_fallback"] = true; }, "tokenizer.json: model.byte_fallback"},
       {"normalizer", [](json& j) { j["normalizer"] = {{"type", "NFC"}}; }, "tokenizer.json: normalizer is set"},
       {"vocab", [](json& j) { j["model"]["vocab"] = json::array(); }, "tokenizer.json: model.vocab must be an object"},

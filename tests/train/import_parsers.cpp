@@ -116,6 +116,7 @@ TEST(ImportParsers, ConfigThatChamberCannotRepresent) {
       {"no-layers", [](json& c) { c.erase("n_layer"); }, {"config.json", "'n_layer' is missing"}},
       {"layers-text", [](json& c) { c["n_layer"] = "2"; }, {"'n_layer' must be a whole number"}},
       {"layers-huge", [](json& c) { c["n_layer"] = 1e12; }, {"'n_layer'"}},
+      {"layers-zero", [](json& c) { c["n_layer"] = 0; }, {"config.json: 'n_layer' is 0; Chamber's model allows 1 to 256"}},
       {"layers-negative", [](json& c) { c["n_layer"] = -1; }, {"'n_layer' is -1; Chamber's model allows 1 to 256"}},
       {"heads", [](json& c) { c["n_head"] = 3; }, {"'n_embd' (16) must be divisible by 'n_head' (3)"}},
       {"inner", [](json& c) { c["n_inner"] = 40; }, {"'n_inner' is 40", "64"}},
