@@ -11,7 +11,8 @@
 // data (or model output) cannot forge a document boundary; callers append eot_id themselves.
 //
 // Files: tokenizer.cpp (pre-tokenizer, encode, decode), tokenizer_train.cpp (learning merges),
-// tokenizer_json.cpp (tokenizer.json save/load and validation).
+// tokenizer_json.cpp (tokenizer.json save/load and validation), tokenizer_import.cpp (vocabularies
+// from other tools: tokenizer_import.h).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -53,6 +54,11 @@ std::string tokenizer_decode(const Tokenizer& tok, const int* ids, size_t n);
 inline std::string tokenizer_decode(const Tokenizer& tok, const std::vector<int>& ids) {
   return tokenizer_decode(tok, ids.data(), ids.size());
 }
+
+// The byte-level alphabet tokenizer.json spells token bytes in (one printable character per byte,
+// " the" is "Ġthe"). byte_level_unspell is false for an empty text or a character outside it.
+std::string byte_level_spell(const std::string& bytes);
+bool byte_level_unspell(const std::string& text, std::string& bytes);
 
 // tokenizer.json (Hugging Face format). save is atomic; load validates everything and throws
 // chamber::Error naming the file and what is wrong (never crashes on a corrupt file).

@@ -40,8 +40,9 @@ struct ByteAlphabet {
 };
 const ByteAlphabet kAlphabet;
 
-// Token bytes -> its text in the byte-level alphabet (UTF-8; all code points are < 0x800).
-std::string spell_token(const std::string& bytes) {
+}  // namespace
+
+std::string byte_level_spell(const std::string& bytes) {
   std::string out;
   for (unsigned char b : bytes) {
     uint32_t cp = kAlphabet.char_of_byte[b];
@@ -55,8 +56,7 @@ std::string spell_token(const std::string& bytes) {
   return out;
 }
 
-// Inverse of spell_token; false if the text holds a character outside the alphabet.
-bool unspell_token(const std::string& text, std::string& bytes) {
+bool byte_level_unspell(const std::string& text, std::string& bytes) {
   bytes.clear();
   for (size_t i = 0; i < text.size();) {
     unsigned char c = (unsigned char)text[i];
@@ -75,6 +75,8 @@ bool unspell_token(const std::string& text, std::string& bytes) {
   }
   return !bytes.empty();
 }
+
+namespace {
 
 // A token text for error messages: JSON-escaped so control characters stay visible.
 std::string shown(const std::string& s) {
@@ -116,13 +118,13 @@ void tokenizer_save(const Tokenizer& tok, const std::string& path) {
        "\"continuing_subword_prefix\": null, \"end_of_word_suffix\": null, \"fuse_unk\": false, "
        "\"byte_fallback\": false, \"ignore_merges\": false,\n    \"vocab\": {\n";
   for (int id = 0; id < n; id++) {
-    std::string text = id == tok.eot_id ? std::string(kEot) : spell_token(tok.token_bytes[id]);
+    std::string text = id == tok.eot_id ? std::string(kEot) : byte_level_spell(tok.token_bytes[id]);
     s += "      " + json(text).dump() + ": " + std::to_string(id) + (id + 1 < n ? ",\n" : "\n");
   }
   s += "    },\n    \"merges\": [\n";
   for (size_t r = 0; r < tok.merges.size(); r++) {
     auto [l, rt] = tok.merges[r];
-    json pair = {spell_token(tok.token_bytes[l]), spell_token(tok.token_bytes[rt])};
+    json pair = {byte_level_spell(tok.token_bytes[l]), byte_level_spell(tok.token_bytes[rt])};
     s += "      " + pair.dump() + (r + 1 < tok.merges.size() ? ",\n" : "\n");
   }
   s += "    ]\n  }\n}\n";
@@ -188,7 +190,7 @@ Tokenizer tokenizer_from_json(std::string_view json_text, const std::string& nam
       tok.token_bytes[id] = kEot;
       continue;
     }
-    if (!unspell_token(text, bytes))
+    if (!byte_level_unspell(text, bytes))
       fail(name, ": vocab token ", shown(text), " has a character outside the byte-level alphabet");
     if (id < 256 && (bytes.size() != 1 || (unsigned char)bytes[0] != id))
       fail(name, ": id ", id, " must be the single byte ", id, ", is ", shown(text));
@@ -239,7 +241,7 @@ Tokenizer tokenizer_from_json(std::string_view json_text, const std::string& nam
     const int out_id = 256 + (int)r;
     if (tok.token_bytes[out_id] != tok.token_bytes[ids[0]] + tok.token_bytes[ids[1]])
       fail(name, ": merge ", r, " (", shown(parts[0]), ", ", shown(parts[1]), ") should make id ",
-           out_id, " but that id is ", shown(spell_token(tok.token_bytes[out_id])));
+           out_id, " but that id is ", shown(byte_level_spell(tok.token_bytes[out_id])));
     tok.merges.push_back({ids[0], ids[1]});
   }
   try {

@@ -101,14 +101,63 @@ SafetensorsFile safetensors_parse(std::string bytes, const std::string& path) {
 
 SafetensorsFile safetensors_load(const std::string& path) { return safetensors_parse(read_file(path), path); }
 
+// The entry for `name`, checked to exist and to have exactly `shape`.
+static const SafetensorsEntry& entry_of(const SafetensorsFile& f, const std::string& name,
+                                        const std::vector<int64_t>& shape) {
+  auto it = f.entries.find(name);
+  if (it == f.entries.end()) fail(f.path, ": tensor '", name, "' is missing");
+  if (it->second.shape != shape)
+    fail(f.path, ": tensor '", name, "' has shape ", shape_str(it->second.shape), ", the model expects ",
+         shape_str(shape));
+  return it->second;
+}
+
 void SafetensorsFile::read_f32(const std::string& name, const std::vector<int64_t>& shape, float* out) const {
-  auto it = entries.find(name);
-  if (it == entries.end()) fail(path, ": tensor '", name, "' is missing");
-  const auto& e = it->second;
+  const SafetensorsEntry& e = entry_of(*this, name, shape);
   if (e.dtype != "F32") fail(path, ": tensor '", name, "' is ", e.dtype, ", expected F32");
-  if (e.shape != shape)
-    fail(path, ": tensor '", name, "' has shape ", shape_str(e.shape), ", the model expects ", shape_str(shape));
   std::memcpy(out, bytes.data() + data_start + e.begin, e.end - e.begin);
+}
+
+// IEEE half (1 sign, 5 exponent, 10 mantissa bits) to float, subnormals, Inf and NaN included.
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);          // Inf or NaN
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);  // rebias 15 -> 127
+  } else if (mant == 0) {
+    bits = sign;                                       // signed zero
+  } else {                                             // subnormal: normalise the mantissa
+    int shift = 0;
+    while (!(mant & 0x400)) { mant <<= 1; shift++; }
+    bits = sign | ((uint32_t)(113 - shift) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+void SafetensorsFile::read_as_f32(const std::string& name, const std::vector<int64_t>& shape, float* out) const {
+  const SafetensorsEntry& e = entry_of(*this, name, shape);
+  const char* src = bytes.data() + data_start + e.begin;
+  const size_t n = (e.end - e.begin) / (e.dtype == "F32" ? 4 : 2);
+  if (e.dtype == "F32") {
+    std::memcpy(out, src, e.end - e.begin);
+  } else if (e.dtype == "F16" || e.dtype == "BF16") {
+    for (size_t i = 0; i < n; i++) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      if (e.dtype == "F16") {
+        out[i] = half_to_float(h);
+      } else {
+        uint32_t bits = (uint32_t)h << 16;  // bfloat16 is the top half of a float
+        std::memcpy(out + i, &bits, 4);
+      }
+    }
+  } else {
+    fail(path, ": tensor '", name, "' is ", e.dtype, ", expected F32, F16 or BF16");
+  }
 }
 
 }  // namespace chamber

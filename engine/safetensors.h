@@ -36,6 +36,9 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;
   // Copies tensor `name` into out, checking it exists, is F32 and has exactly `shape`.
   void read_f32(const std::string& name, const std::vector<int64_t>& shape, float* out) const;
+  // The same for a file from elsewhere: F16 and BF16 are accepted too and widened to F32 (exactly:
+  // every half value is a float value).
+  void read_as_f32(const std::string& name, const std::vector<int64_t>& shape, float* out) const;
 };
 
 SafetensorsFile safetensors_parse(std::string bytes, const std::string& path);

@@ -13,6 +13,8 @@ namespace chamber {
 void register_pretrain_commands(CLI::App& app);
 // `chamber sample|score|export` on a checkpoint (train/cli_model.cpp).
 void register_model_commands(CLI::App& app);
+// `chamber import --format hf` (train/cli_import.cpp).
+void register_import_commands(CLI::App& app);
 // `chamber tokenizer train|encode` (train/cli_tokenizer.cpp).
 void register_tokenizer_commands(CLI::App& app);
 // `chamber data build|sample` and `chamber grade` (train/cli_data.cpp).

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "help for every subcommand");
   chamber::register_pretrain_commands(app);
   chamber::register_model_commands(app);
+  chamber::register_import_commands(app);
   chamber::register_tokenizer_commands(app);
   chamber::register_data_commands(app);
   chamber::register_eval_commands(app);
