@@ -75,6 +75,10 @@ TEST(SeedSchema, OneSeedOrSeparateStageSeeds) {
   EXPECT_EQ(one.runs[0].id, "main");
   EXPECT_EQ(one.runs[0].pretrain.train.seed, 7);
   EXPECT_EQ(one.runs[0].rl.seed, 7);
+  // A single seed is overridden by a swept one, like any other key.
+  ExperimentConfig overridden = parse(experiment("seed: 7\nsweep: {seed: [1, 2]}\n"));
+  ASSERT_EQ(overridden.runs.size(), 2u);
+  EXPECT_EQ(overridden.runs[1].pretrain.train.seed, 2);
 
   ExperimentConfig split = parse(experiment("pretrain_seed: [1, 2]\nrl_seed: [5, 6]\n"));
   ASSERT_EQ(split.runs.size(), 4u);
@@ -112,7 +116,7 @@ TEST(SeedSchema, BadSeedsAreErrorsWithLineAndFix) {
   says("seed: []\n", "exp.yaml:8: 'seed' is an empty list; give at least one seed");
   says("seeds: [1, 2]\n", "exp.yaml:8: 'seeds' is not a known setting");
   says("seed: 1\nrl_seed: [1, 2]\n", "'seed' sets the pretraining and RL seeds together; give either seed, or pretrain_seed");
-  says("seed: [1, 2]\nsweep: {seed: [3]}\n", "'seed' is written at the top level and in 'sweep'; list its seeds in one place");
+  says("seed: [1, 2]\nsweep: {seed: [3]}\n", "'seed' is listed at the top level and in 'sweep'; list its seeds in one place");
   says("sweep: {seed: [1], pretrain_seed: [2]}\n", "give either seed, or pretrain_seed");
   says("seed: [1, 2]\nsweep: {pretrain.train.seed: [3, 4]}\n",
        "sweep key 'pretrain.train.seed' is also set by the experiment's seed key");

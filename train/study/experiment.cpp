@@ -241,13 +241,15 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   // A seed list is one more axis of every grid, varying fastest, so a group's runs sit together.
   if (!seed_axes.empty() && exp.grids.empty()) exp.grids.push_back({});
   for (auto& grid : exp.grids) {
-    for (const SweepAxis& axis : grid)
-      if (is_seed_key(axis.key)) {
-        if (seed_keys.count(axis.key))
-          fail(file, ": '", axis.key, "' is written at the top level and in 'sweep'; list its seeds in one place, "
+    for (const SweepAxis& axis : grid) {
+      if (!is_seed_key(axis.key)) continue;
+      // A single top-level seed is overridden by the sweep, as any key is; two lists would clash.
+      for (const SweepAxis& listed : seed_axes)
+        if (listed.key == axis.key)
+          fail(file, ": '", axis.key, "' is listed at the top level and in 'sweep'; list its seeds in one place, "
                "e.g. ", axis.key, ": [1, 2, 3]");
-        seed_keys.insert(axis.key);
-      }
+      seed_keys.insert(axis.key);
+    }
     grid.insert(grid.end(), seed_axes.begin(), seed_axes.end());
   }
   if (seed_keys.count("seed") && (seed_keys.count("pretrain_seed") || seed_keys.count("rl_seed")))
