@@ -2,6 +2,7 @@
 // and writes it with report.json. Charts come from train/study/report_svg.h; every piece of text
 // that came from a file (run ids, metric names, generations) is HTML-escaped.
 #include "train/study/report.h"
+#include "train/study/report_page.h"
 
 #include <cmath>
 #include <cstdio>
@@ -11,25 +12,24 @@
 #include "train/study/report_svg.h"
 
 namespace chamber {
-namespace {
 
 const int kMaxPoints = 400;  // longer curves are averaged into this many bins (keeps the page small)
 
-ChartSeries to_series(const std::string& name, const std::vector<std::pair<double, double>>& pts) {
+static ChartSeries to_series(const std::string& name, const std::vector<std::pair<double, double>>& pts) {
   ChartSeries s;
   s.name = name;
   for (const auto& [x, y] : bin_points(pts, kMaxPoints)) s.x.push_back(x), s.y.push_back(y);
   return s;
 }
 
-std::string num(double v) {
+std::string report_num(double v) {
   if (!std::isfinite(v)) return "&ndash;";
   char buf[32];
   std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : "%.3f", v);
   return buf;
 }
 
-ChartAxes rl_axes(const std::string& title, const std::string& y_label) {
+ChartAxes report_rl_axes(const std::string& title, const std::string& y_label) {
   ChartAxes a;
   a.title = title;
   a.x_label = "RL step";
@@ -55,50 +55,23 @@ pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 6px; white-space:
 </style>
 )";
 
-std::string axes_text(const ReportRun& run) {
+static std::string axes_text(const ReportRun& run) {
   std::string s;
   for (const auto& [axis, value] : run.axes) s += (s.empty() ? "" : ", ") + axis + " = " + value;
   return s.empty() ? "(no sweep axes)" : s;
 }
 
 // Short legend name: the run's axis values ("ppo, 0.01"), or its id without axes.
-std::string run_label(const ReportRun& run) {
+static std::string run_label(const ReportRun& run) {
   std::string s;
   for (const auto& [axis, value] : run.axes) s += (s.empty() ? "" : ", ") + value;
   return s.empty() ? run.id : s;
 }
 
-// With seed groups, the pretraining runs that differ only by seed are drawn as one mean curve with
-// its band: label (the non-seed pretraining axes) -> the runs' metrics.
-std::vector<ChartSeries> pretrain_band_series(const ReportData& data) {
-  std::map<std::string, std::set<std::string>> dirs_of;
-  for (const ReportRun& run : data.runs) {
-    if (run.pretrain_dir.empty() || !data.pretrain.count(run.pretrain_dir)) continue;
-    std::string label;
-    for (const auto& [axis, value] : run.axes)
-      if (axis.rfind("pretrain.", 0) == 0 && !is_seed_axis(axis))
-        label += (label.empty() ? "" : ", ") + axis.substr(9) + "=" + value;
-    dirs_of[label.empty() ? "pretrain" : label].insert(run.pretrain_dir);
-  }
-  std::vector<ChartSeries> series;
-  for (const auto& [label, dirs] : dirs_of)
-    for (const char* metric : {"loss", "val_loss"}) {
-      std::vector<const std::vector<std::pair<double, double>>*> per_seed;
-      for (const std::string& dir : dirs)
-        if (data.pretrain.at(dir).has(metric)) per_seed.push_back(&data.pretrain.at(dir).points.at(metric));
-      if (per_seed.empty()) continue;
-      std::string name = label + (std::string(metric) == "loss" ? " train" : " val") + " (" +
-                         std::to_string(per_seed.size()) + " seed" + (per_seed.size() == 1 ? ")" : "s)");
-      series.push_back(mean_band_series(name, per_seed));
-      series.back().dashed = std::string(metric) == "val_loss";
-    }
-  return series;
-}
-
-std::string section_pretrain(const ReportData& data) {
+static std::string section_pretrain(const ReportData& data) {
   std::string h = "<h2>Pretraining</h2>\n";
   std::vector<ChartSeries> series;
-  if (data.seeded) series = pretrain_band_series(data);
+  if (data.seeded) series = report_pretrain_band_series(data);
   else for (const auto& [dir, cols] : data.pretrain) {
     const std::string& label = data.pretrain_label.at(dir);
     if (cols.has("loss")) series.push_back(to_series(label + " train", cols.points.at("loss")));
@@ -117,40 +90,14 @@ std::string section_pretrain(const ReportData& data) {
   return h + "<div class=\"charts\">" + svg_line_chart(a, series) + "</div>\n";
 }
 
-std::string table_header(const std::vector<std::string>& first, const std::vector<std::string>& cols) {
+std::string report_table_header(const std::vector<std::string>& first, const std::vector<std::string>& cols) {
   std::string h = "<tr>";
   for (const auto& c : first) h += "<th class=\"l\">" + html_escape(c) + "</th>";
   for (const auto& c : cols) h += "<th>" + html_escape(c) + "</th>";
   return h + "</tr>\n";
 }
 
-// A table cell: the mean, and its interval when there is one (then `count` after it, e.g. "3 seeds").
-std::string cell(const Interval& iv, const std::string& count) {
-  if (!std::isfinite(iv.lo)) return num(iv.mean);
-  return html_escape(interval_text(iv)) + (count.empty() ? "" : ", " + count);
-}
-
-// One row per seed group: every final number as mean and interval over the group's seeds.
-std::string group_table(const ReportData& data) {
-  std::vector<size_t> all;
-  for (size_t i = 0; i < data.runs.size(); i++) all.push_back(i);
-  std::vector<std::string> cols = final_columns(data, all);
-  std::string h = "<h3>Every setting, over its seeds</h3>\n<p class=\"axes\">Final numbers of the runs that differ "
-                  "only by seed: mean [95% interval], and the number of seeds that have the number.</p>\n"
-                  "<div class=\"scroll\"><table>\n" + table_header({"setting", "seeds"}, cols);
-  for (const SeedGroup& g : data.groups) {
-    h += "<tr><td class=\"l\"><a href=\"#group-" + std::to_string(&g - data.groups.data()) + "\">" +
-         html_escape(g.label) + "</a></td><td class=\"l\">" + std::to_string(g.runs.size()) + "</td>";
-    for (const std::string& c : cols) {
-      Interval iv = group_final(data, g, c);
-      h += "<td>" + cell(iv, std::to_string(iv.seeds) + (iv.seeds == 1 ? " seed" : " seeds")) + "</td>";
-    }
-    h += "</tr>\n";
-  }
-  return h + "</table></div>\n";
-}
-
-std::string section_tables(const ReportData& data) {
+static std::string section_tables(const ReportData& data) {
   std::string h = "<h2>Comparisons</h2>\n";
   std::vector<AxisTable> tables = report_axis_tables(data);
   if (tables.empty()) h += "<p>No sweep axis has two values to compare.</p>\n";
@@ -161,34 +108,34 @@ std::string section_tables(const ReportData& data) {
                                    "intervals" : "") +
          ".</p>\n<div class=\"scroll\"><table>\n";
     std::vector<std::string> first = {t.axis, "runs"};
-    h += table_header(first, t.columns);
+    h += report_table_header(first, t.columns);
     for (const auto& row : t.rows) {
       h += "<tr><td class=\"l\">" + html_escape(row.value) + "</td><td class=\"l\">" + std::to_string(row.runs) + "</td>";
-      for (const Interval& iv : row.intervals) h += "<td>" + cell(iv, "") + "</td>";
+      for (const Interval& iv : row.intervals) h += "<td>" + report_interval_cell(iv, "") + "</td>";
       h += "</tr>\n";
     }
     h += "</table></div>\n";
   }
-  if (data.seeded) h += group_table(data);
+  if (data.seeded) h += report_group_table(data);
   // Every run, one row each.
   std::vector<std::string> cols;
   std::set<std::string> seen;
   for (const ReportRun& run : data.runs)
     for (const auto& [k, v] : report_final_numbers(run))
       if (seen.insert(k).second) cols.push_back(k);
-  h += "<h3>All runs</h3>\n<div class=\"scroll\"><table>\n" + table_header({"run"}, cols);
+  h += "<h3>All runs</h3>\n<div class=\"scroll\"><table>\n" + report_table_header({"run"}, cols);
   for (const ReportRun& run : data.runs) {
     auto fin = report_final_numbers(run);
     std::map<std::string, double> m(fin.begin(), fin.end());
     h += "<tr><td class=\"l\"><a href=\"#run-" + html_escape(run.id) + "\">" + html_escape(run.id) + "</a></td>";
-    for (const auto& c : cols) h += "<td>" + num(m.count(c) ? m[c] : NAN) + "</td>";
+    for (const auto& c : cols) h += "<td>" + report_num(m.count(c) ? m[c] : NAN) + "</td>";
     h += "</tr>\n";
   }
   return h + "</table></div>\n";
 }
 
 // Style-share stacked areas: one chart per key prefix (e.g. train rollouts vs eval samples).
-std::string style_share_charts(const MetricsColumns& cols, const std::string& source) {
+static std::string style_share_charts(const MetricsColumns& cols, const std::string& source) {
   std::map<std::string, std::vector<std::string>> groups;  // key with the style as "*" -> keys
   for (const auto& [key, pts] : cols.points) {
     std::string group;
@@ -213,7 +160,7 @@ std::string style_share_charts(const MetricsColumns& cols, const std::string& so
     std::string what = source;
     if (group == "style_*") what = "RL training rollouts";
     if (group == "eval_style_*") what = "held-out greedy evals during RL";
-    ChartAxes a = rl_axes("Share of each style, " + what + " (" + group + ")", "share of generations");
+    ChartAxes a = report_rl_axes("Share of each style, " + what + " (" + group + ")", "share of generations");
     a.y_max = 1.0;
     h += svg_stacked_area(a, x, layers);
   }
@@ -222,7 +169,7 @@ std::string style_share_charts(const MetricsColumns& cols, const std::string& so
 
 // A line chart of the RL metrics whose keys pass `pick`; "" if none.
 template <typename Pick>
-std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, const std::string& y_label, Pick pick,
+static std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, const std::string& y_label, Pick pick,
                           bool unit_range = false) {
   std::vector<ChartSeries> series;
   for (const auto& [key, pts] : cols.points) {
@@ -232,12 +179,12 @@ std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, 
     series.back().dashed = how == 2;
   }
   if (series.empty()) return "";
-  ChartAxes a = rl_axes(title, y_label);
+  ChartAxes a = report_rl_axes(title, y_label);
   if (unit_range) a.y_min = 0.0, a.y_max = 1.0;
   return svg_line_chart(a, series);
 }
 
-std::string generations_block(const ReportRun& run, int per_style) {
+std::string report_generations_block(const ReportRun& run, int per_style) {
   if (run.generations.empty() || per_style <= 0) return "";
   auto text_of = [](const nlohmann::json& g, std::initializer_list<const char*> keys) -> std::string {
     for (const char* k : keys)
@@ -269,7 +216,7 @@ std::string generations_block(const ReportRun& run, int per_style) {
   return h;
 }
 
-std::string section_run(const ReportRun& run, int per_style) {
+static std::string section_run(const ReportRun& run, int per_style) {
   std::string h = "<div class=\"run\" id=\"run-" + html_escape(run.id) + "\">\n<h3>" + html_escape(run.id) +
                   "</h3>\n<p class=\"axes\">" + html_escape(axes_text(run)) + "</p>\n";
   for (const auto& n : run.notes) h += "<div class=\"note\">" + html_escape(n) + "</div>\n";
@@ -293,110 +240,12 @@ std::string section_run(const ReportRun& run, int per_style) {
     charts += rl_line_chart(run.rl, diag, diag, [diag](const std::string& k) { return k == diag ? 1 : 0; });
   if (charts.empty()) h += "<p>No RL metrics yet.</p>\n";
   else h += "<div class=\"charts\">\n" + charts + "</div>\n";
-  return h + generations_block(run, per_style) + "</div>\n";
-}
-
-// ---- seed groups: the same charts, each curve the mean over the group's seeds with its band ----
-
-// The RL-log (or checkpoint-evaluation) keys of a group's runs that pass `pick`, as banded curves.
-template <typename Pick>
-std::string group_line_chart(const ReportData& data, const SeedGroup& g, bool from_evals, const std::string& title,
-                             const std::string& y_label, Pick pick, bool unit_range = false) {
-  std::set<std::string> keys;
-  for (size_t r : g.runs)
-    for (const auto& [key, pts] : (from_evals ? data.runs[r].evals : data.runs[r].rl).points)
-      if (pick(key)) keys.insert(key);
-  if (keys.empty()) return "";
-  std::vector<ChartSeries> series;
-  for (const std::string& key : keys) {
-    series.push_back(group_curve(data, g, key, from_evals));
-    series.back().dashed = pick(key) == 2;
-  }
-  ChartAxes a = rl_axes(title + " (seed mean, 95% band)", y_label);
-  if (unit_range) a.y_min = 0.0, a.y_max = 1.0;
-  return svg_line_chart(a, series);
-}
-
-// Style shares of a group: one banded line per style (a stacked area cannot show a band).
-std::string group_style_share_charts(const ReportData& data, const SeedGroup& g, bool from_evals) {
-  std::map<std::string, std::set<std::string>> groups;   // key with the style as "*" -> keys
-  for (size_t r : g.runs)
-    for (const auto& [key, pts] : (from_evals ? data.runs[r].evals : data.runs[r].rl).points) {
-      std::string group;
-      if (!style_share_of(key, &group).empty()) groups[group].insert(key);
-    }
-  std::string h;
-  for (const auto& [group, keys] : groups) {
-    std::vector<ChartSeries> series;
-    for (const std::string& key : keys) {
-      series.push_back(group_curve(data, g, key, from_evals));
-      series.back().name = style_share_of(key);
-    }
-    std::string what = from_evals ? "checkpoint evaluations" : "RL";
-    if (group == "style_*") what = "RL training rollouts";
-    if (group == "eval_style_*") what = "held-out greedy evals during RL";
-    ChartAxes a = rl_axes("Share of each style, " + what + " (" + group + "; seed mean, 95% band)",
-                          "share of generations");
-    a.y_min = 0.0, a.y_max = 1.0;
-    h += svg_line_chart(a, series);
-  }
-  return h;
-}
-
-std::string section_group(const ReportData& data, const SeedGroup& g, int per_style) {
-  size_t index = &g - data.groups.data();
-  std::string h = "<div class=\"run\" id=\"group-" + std::to_string(index) + "\">\n<h3>" + html_escape(g.label) +
-                  " (" + std::to_string(g.runs.size()) + (g.runs.size() == 1 ? " seed" : " seeds") + ")</h3>\n";
-  h += "<p class=\"axes\">runs:";
-  for (size_t r : g.runs)
-    h += " <span id=\"run-" + html_escape(data.runs[r].id) + "\">" + html_escape(data.runs[r].id) + "</span>";
-  h += "</p>\n";
-  for (const StyleFinding& f : group_findings(data, g))
-    h += "<p><b>" + html_escape(f.text()) + "</b> <span class=\"axes\">(" + html_escape(f.source) + ")</span></p>\n";
-  for (size_t r : g.runs)
-    for (const auto& n : data.runs[r].notes)
-      h += "<div class=\"note\">" + html_escape(data.runs[r].id) + ": " + html_escape(n) + "</div>\n";
-  auto pass_or_maj = [](const std::string& k) { return pass_at_k_of(k) ? 1 : maj_at_k_of(k) ? 2 : 0; };
-  auto style_acc = [](const std::string& k) { return style_accuracy_of(k).empty() ? 0 : 1; };
-  std::string charts = group_style_share_charts(data, g, false) + group_style_share_charts(data, g, true);
-  charts += group_line_chart(data, g, true, "Checkpoint evaluations: pass@k (solid), maj@k (dashed)", "accuracy",
-                             pass_or_maj, true);
-  charts += group_line_chart(data, g, false, "During RL: pass@1 (solid), maj@k (dashed)", "accuracy", pass_or_maj, true);
-  charts += group_line_chart(data, g, false, "Accuracy within each style (rollouts)", "accuracy", style_acc, true);
-  charts += group_line_chart(data, g, true, "Accuracy within each style (evaluations)", "accuracy", style_acc, true);
-  charts += group_line_chart(data, g, false, "Reward", "mean reward", [](const std::string& k) {
-    return k == "reward" || k == "eval_reward" || k.rfind("reward_mean", 0) == 0 ? 1 : 0;
-  });
-  charts += group_line_chart(data, g, false, "KL to the initial model", "KL (nats/token)", [](const std::string& k) {
-    return k == "kl" || k.rfind("kl_", 0) == 0 || k.rfind("kl.", 0) == 0 ? 1 : 0;
-  });
-  for (const char* diag : {"entropy", "response_length", "groups_with_signal", "clip_fraction",
-                           "explained_variance", "value_loss", "sft_loss"})
-    charts += group_line_chart(data, g, false, diag, diag, [diag](const std::string& k) { return k == diag ? 1 : 0; });
-  if (charts.empty()) h += "<p>No RL metrics yet.</p>\n";
-  else h += "<div class=\"charts\">\n" + charts + "</div>\n";
-  // Generations: the first seed's (the others' are in their eval directories).
-  return h + generations_block(data.runs[g.runs.front()], per_style) + "</div>\n";
-}
-
-// Findings counted over seeds, one line per group.
-std::string section_findings(const ReportData& data) {
-  std::string items;
-  for (const SeedGroup& g : data.groups)
-    for (const StyleFinding& f : group_findings(data, g))
-      items += "<li>" + html_escape(g.label) + ": <b>" + html_escape(f.text()) + "</b> <span class=\"axes\">(" +
-               html_escape(f.source) + ")</span></li>\n";
-  if (items.empty()) return "";
-  char rise[16];
-  std::snprintf(rise, sizeof rise, "%.1f", kAmplifiedShareRise);
-  return "<h2>Findings over seeds</h2>\n<p class=\"axes\">A style counts as amplified in a seed when its share of "
-         "the answers rose the most of all styles from the pretrained model to the last point, by at least " +
-         std::string(rise) + ".</p>\n<ul>\n" + items + "</ul>\n";
+  return h + report_generations_block(run, per_style) + "</div>\n";
 }
 
 // pass@1 of every run on one chart, to compare algorithms and KL coefficients at a glance (with
 // seed groups: every group's mean with its band).
-std::string overview_chart(const ReportData& data) {
+static std::string overview_chart(const ReportData& data) {
   std::vector<ChartSeries> series;
   if (data.seeded)
     for (const SeedGroup& g : data.groups) {
@@ -415,14 +264,12 @@ std::string overview_chart(const ReportData& data) {
         break;
       }
   if (series.size() < 2) return "";
-  ChartAxes a = rl_axes(data.seeded ? "pass@1 over RL, every setting: mean over seeds, 95% band"
+  ChartAxes a = report_rl_axes(data.seeded ? "pass@1 over RL, every setting: mean over seeds, 95% band"
                                     : "pass@1 over RL, every run", "pass@1");
   a.width = 900;
   a.y_min = 0, a.y_max = 1;
   return "<div class=\"charts\">" + svg_line_chart(a, series) + "</div>\n";
 }
-
-}  // namespace
 
 std::string report_html(const ReportData& data, int generations_per_style) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Chamber report: " +
@@ -442,12 +289,12 @@ std::string report_html(const ReportData& data, int generations_per_style) {
   if (noted)
     h += "<div class=\"note\">" + std::to_string(noted) +
          " run(s) carry warnings (below each run): read their curves with care.</div>\n";
-  if (data.seeded) h += section_findings(data);
+  if (data.seeded) h += report_findings_section(data);
   h += section_pretrain(data);
   h += section_tables(data);
   h += "<h2>RL runs</h2>\n" + overview_chart(data);
   if (data.seeded)
-    for (const SeedGroup& g : data.groups) h += section_group(data, g, generations_per_style);
+    for (const SeedGroup& g : data.groups) h += report_group_section(data, g, generations_per_style);
   else
     for (const ReportRun& run : data.runs) h += section_run(run, generations_per_style);
   return h + "</body>\n</html>\n";
