@@ -182,6 +182,7 @@ TEST(Bootstrap, MeansRatiosAndWhatHasNoInterval) {
   SeedResult ratio{NAN, {1, 2, 0}, {2, 2, 1}};
   EXPECT_DOUBLE_EQ(seed_score(ratio), 3.0 / 5.0);    // pooled, not the mean of 0.5, 1, 0
   EXPECT_DOUBLE_EQ(seed_score(SeedResult{0.25, {}, {}}), 0.25);
+  EXPECT_DOUBLE_EQ(seed_score(SeedResult{0.0, {0, 0}, {0, 0}}), 0.0);   // 0/0: the reported number
   // No seed has the metric: nothing. One seed without problems: its value, no interval.
   Interval none = bootstrap_interval({SeedResult{}, SeedResult{}});
   EXPECT_TRUE(std::isnan(none.mean));

@@ -16,25 +16,34 @@ const char* const kBootstrapMethod =
     "averages the seeds; numbers logged during RL, which have no per-problem results, resample the "
     "seeds only.";
 
+// Per-problem results count when they are there and their denominators are not all zero (the
+// accuracy within a style no answer used is 0/0; eval.json writes 0 for it, which is kept).
+static bool by_problem(const SeedResult& r) {
+  double den = 0;
+  for (double d : r.denominator) den += d;
+  return !r.numerator.empty() && den > 0;
+}
+
 double seed_score(const SeedResult& r) {
-  if (r.numerator.empty()) return r.score;
+  if (!by_problem(r)) return r.score;
   double num = 0, den = 0;
   for (size_t i = 0; i < r.numerator.size(); i++) num += r.numerator[i], den += r.denominator[i];
-  return den > 0 ? num / den : NAN;
+  return num / den;
 }
 
 namespace {
 
-// One seed's score on a resample of its problems (its own score when it has none).
-double resampled_score(const SeedResult& r, Rng& rng) {
+// One seed's score on a resample of its problems (its own score when it has none). NaN when no
+// drawn problem counts (a rare style): the caller leaves that resample out.
+double resampled_score(const SeedResult& r, bool problems, Rng& rng) {
+  if (!problems) return r.score;
   size_t n = r.numerator.size();
-  if (n == 0) return r.score;
   double num = 0, den = 0;
   for (size_t i = 0; i < n; i++) {
     size_t pick = (size_t)rng.below(n);
     num += r.numerator[pick], den += r.denominator[pick];
   }
-  return den > 0 ? num / den : NAN;   // no problem of the kind counted (a style nobody used)
+  return den > 0 ? num / den : NAN;
 }
 
 // The value at fraction q of sorted values, linearly interpolated between ranks.
@@ -50,19 +59,23 @@ double quantile(const std::vector<double>& sorted, double q) {
 Interval bootstrap_interval_of_groups(const std::vector<std::vector<SeedResult>>& groups, int resamples,
                                       uint64_t rng_seed, double level) {
   // Keep the seeds that have the metric, and the groups that keep any.
-  std::vector<std::vector<const SeedResult*>> kept;
+  struct Kept {
+    const SeedResult* result;
+    bool problems;   // resample its problems
+  };
+  std::vector<std::vector<Kept>> kept;
   bool anything_to_resample = false;
   Interval iv;
   double sum_of_means = 0;
   for (const auto& group : groups) {
-    std::vector<const SeedResult*> seeds;
+    std::vector<Kept> seeds;
     double sum = 0;
     for (const SeedResult& r : group) {
       double s = seed_score(r);
       if (!std::isfinite(s)) continue;
-      seeds.push_back(&r);
+      seeds.push_back({&r, by_problem(r)});
       sum += s;
-      anything_to_resample |= !r.numerator.empty();
+      anything_to_resample |= seeds.back().problems;
     }
     if (seeds.empty()) continue;
     anything_to_resample |= seeds.size() > 1;
@@ -81,8 +94,10 @@ Interval bootstrap_interval_of_groups(const std::vector<std::vector<SeedResult>>
     double total = 0;
     for (const auto& seeds : kept) {
       double group_sum = 0;
-      for (size_t j = 0; j < seeds.size(); j++)
-        group_sum += resampled_score(*seeds[(size_t)rng.below(seeds.size())], rng);
+      for (size_t j = 0; j < seeds.size(); j++) {
+        const Kept& drawn = seeds[(size_t)rng.below(seeds.size())];
+        group_sum += resampled_score(*drawn.result, drawn.problems, rng);
+      }
       total += group_sum / (double)seeds.size();
     }
     if (std::isfinite(total)) values.push_back(total / (double)kept.size());

@@ -46,7 +46,8 @@ struct Interval {
   int seeds = 0;                    // seeds with the metric (over all groups)
 };
 
-// sum(numerator) / sum(denominator) when per-problem results are there, else `score`.
+// sum(numerator) / sum(denominator) when per-problem results are there, else `score` (also when
+// every denominator is 0: the accuracy within a style that no answer used, which eval.json gives as 0).
 double seed_score(const SeedResult& r);
 
 // Mean over the seeds with the metric, and its bootstrap interval.

@@ -11,7 +11,8 @@
 //   SET.styles_samples.STYLE.share        samples in STYLE                 / samples
 //   SET.styles_samples.STYLE.accuracy     correct samples in STYLE         / samples in STYLE
 //   SET.styles_greedy.STYLE.share|accuracy  the same for the greedy answer
-// so the ratio over all problems is exactly eval.json's number. An empty label counts as "text",
+// so the ratio over all problems is exactly eval.json's number (but for 0/0, a style no answer used,
+// where eval.json writes 0 and the report keeps that). An empty label counts as "text",
 // as in evaluate_set.
 #pragma once
 #include <map>
