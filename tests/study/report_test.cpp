@@ -346,6 +346,14 @@ TEST(ReportSeeds, SeedSweepIsAggregatedWithIntervals) {
   for (const auto& run : summary["runs"])
     if (run["axes"]["rl.algorithm"] == "grpo") sum += run["final"]["synthetic:test.pass@4"].get<double>() / 3;
   EXPECT_NEAR(pass4["mean"].get<double>(), sum, 1e-12);
+  // Every number, not only pass@k: the mean over the group's runs of what each run reports.
+  for (const auto& [key, iv] : grpo["final"].items()) {
+    double total = 0;
+    int runs = 0;
+    for (const auto& run : summary["runs"])
+      if (run["axes"]["rl.algorithm"] == "grpo" && run["final"].contains(key)) total += run["final"][key].get<double>(), runs++;
+    EXPECT_NEAR(iv["mean"].get<double>(), total / runs, 1e-12) << key;
+  }
   ASSERT_GE(grpo["findings"].size(), 1u);
   EXPECT_EQ(grpo["findings"][0]["style"], "tinygsm");
   EXPECT_EQ(grpo["findings"][0]["amplified_in"], 3);
