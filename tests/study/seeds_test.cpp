@@ -124,7 +124,7 @@ TEST(SeedSchema, BadSeedsAreErrorsWithLineAndFix) {
   says("sweep: {seeds: [1, 2]}\n", "must start with pretrain., rl. or eval., or be seed, pretrain_seed or rl_seed");
   std::string no_rl = experiment("sweep: {rl_seed: [1, 2]}\n");
   no_rl.erase(no_rl.find("rl: {"), no_rl.find("eval:") - no_rl.find("rl: {"));
-  EXPECT_TRUE(contains(error_of(no_rl), "sweep key 'rl_seed' sweeps a section the experiment does not have")) << error_of(no_rl);
+  EXPECT_TRUE(contains(error_of(no_rl), "'rl_seed' is given but the experiment has no 'rl' section")) << error_of(no_rl);
 }
 
 // ---- grouping ----

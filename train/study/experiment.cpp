@@ -254,6 +254,8 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   }
   if (seed_keys.count("seed") && (seed_keys.count("pretrain_seed") || seed_keys.count("rl_seed")))
     fail(file, ": 'seed' sets the pretraining and RL seeds together; give either seed, or pretrain_seed and/or rl_seed");
+  if (seed_keys.count("rl_seed") && !root["rl"])
+    fail(file, ": 'rl_seed' is given but the experiment has no 'rl' section (pretrain_seed sets pretraining's seeds)");
   for (const auto& grid : exp.grids)
     for (const auto& axis : grid) {
       bool seen = false;
