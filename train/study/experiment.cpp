@@ -4,10 +4,13 @@
 #include "train/study/experiment.h"
 
 #include <cstdio>
+#include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "util/util.h"
+#include "util/yaml.h"
 #include "util/yaml_schema.h"
 
 namespace chamber {
@@ -78,17 +81,80 @@ static void apply_sweep_point(YAML::Node& root, const SweepPoint& point, const s
   }
 }
 
+// The seed keys of an experiment (see experiment.h): `seed` sets every seed of a run together,
+// `pretrain_seed` and `rl_seed` one stage's each. A list makes the key a seed axis.
+static const char* const kSeedKeys[] = {"seed", "pretrain_seed", "rl_seed"};
+
+static bool is_seed_key(const std::string& key) {
+  for (const char* k : kSeedKeys)
+    if (key == k) return true;
+  return false;
+}
+
+// One seed value: a non-negative integer (the data spec's seed is unsigned, the others int64).
+static void check_seed_value(const YAML::Node& value, const std::string& file, const std::string& key) {
+  bool ok = value.IsScalar();
+  if (ok) {
+    try {
+      const std::string& text = value.Scalar();
+      size_t used = 0;
+      long long v = std::stoll(text, &used);
+      ok = used == text.size() && v >= 0;
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  if (!ok)
+    fail(yaml_where(file, value), ": '", key, "' must be a non-negative integer or a list of them, e.g. ", key,
+         ": [1, 2, 3]; got '", yaml_flow_text(value), "'");
+}
+
+// A seed key's node: one integer (every run uses it), or a list of distinct integers, which becomes
+// a seed axis (returned; nullopt for a single value).
+static std::optional<SweepAxis> read_seed_key(const YAML::Node& node, const std::string& file, const std::string& key) {
+  if (!node.IsSequence()) {
+    check_seed_value(node, file, key);
+    return std::nullopt;
+  }
+  if (node.size() == 0) fail(yaml_where(file, node), ": '", key, "' is an empty list; give at least one seed, e.g. ", key, ": [1, 2, 3]");
+  SweepAxis axis;
+  axis.key = key;
+  for (const auto& v : node) {
+    check_seed_value(v, file, key);
+    std::string text = yaml_flow_text(v);
+    for (const auto& seen : axis.values)
+      if (std::stoll(seen) == std::stoll(text)) fail(yaml_where(file, v), ": '", key, "' lists the seed ", text, " twice");
+    axis.values.push_back(text);
+    axis.written.push_back(v);
+  }
+  return axis;
+}
+
+// The data spec's seed (shuffling, and with it the order pretraining reads the documents in). A
+// spec named by path is read here so that its seed can be set like an inline one's.
+static void set_data_seed(YAML::Node& pre, const YAML::Node& seed, const std::string& label) {
+  const YAML::Node& data = static_cast<const YAML::Node&>(pre)["data"];
+  if (!data || !(data.IsScalar() || data.IsMap())) return;   // parse_pretrain_config reports it
+  if (data.IsScalar()) yaml_set_path(pre, "data", yaml_load_file(data.Scalar()), label);
+  yaml_set_path(pre, "data.seed", seed, label);
+}
+
 // One run: the experiment root with the sweep point's assignments applied, then each section.
 // `root` is the run's own copy (yaml_copy_map); every change below copies on write, so the
 // experiment's nodes stay as the file wrote them.
-static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, const SweepPoint& point,
-                                 bool has_seed) {
+static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, const SweepPoint& point) {
   ExperimentRun run;
   run.id = point.id;
   run.axes = point.axes;
   const std::string& file = exp.file;
   apply_sweep_point(root, point, file);
   std::string label;
+  // This run's seeds (a seed axis has set its key to one value by now).
+  // (Copies, not assignments: assigning to a YAML::Node would write into the node it refers to.)
+  const YAML::Node& fixed = root;
+  const YAML::Node seed = fixed["seed"];
+  const YAML::Node pretrain_seed = seed ? seed : fixed["pretrain_seed"];
+  const YAML::Node rl_seed = seed ? seed : fixed["rl_seed"];
 
   // ---- pretraining (required) ----
   if (!root["pretrain"]) fail(file, ": 'pretrain' is required (a pretraining config inline, or config: PATH)");
@@ -96,6 +162,10 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
   yaml_set_path(pre, "name", YAML::Node(exp.name), label);
   yaml_set_path(pre, "train.device", YAML::Node(exp.device), label);
   yaml_set_path(pre, "train.threads", YAML::Node(exp.threads), label);
+  if (pretrain_seed) {   // parameter initialisation and data order
+    yaml_set_path(pre, "train.seed", pretrain_seed, label);
+    set_data_seed(pre, pretrain_seed, label);
+  }
   run.pretrain = parse_pretrain_config(pre, label);
   // The cache key ignores where it runs (device, threads) and the run name.
   PretrainConfig keyed = run.pretrain;
@@ -112,7 +182,7 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
     yaml_set_path(rl, "name", YAML::Node(exp.name + "/" + run.id), label);
     yaml_set_path(rl, "train.device", YAML::Node(exp.device), label);
     yaml_set_path(rl, "train.threads", YAML::Node(exp.threads), label);
-    if (has_seed) yaml_set_path(rl, "train.seed", root["seed"], label);
+    if (rl_seed) yaml_set_path(rl, "train.seed", rl_seed, label);
     run.rl = parse_rl_config(rl, label);
     run.has_rl = true;
     RLConfig keyed_rl = run.rl;
@@ -137,7 +207,9 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
       std::string k = kv.first.as<std::string>();
       if (k != "checkpoints" && k != "base") rest[kv.first] = kv.second;
     }
-    if (has_seed) rest["seed"] = root["seed"];
+    // Sampling in evaluations follows `seed` only: with rl_seed alone the pretraining, and its
+    // evaluation, are shared by every RL seed and must not be redone for each.
+    if (seed) rest["seed"] = seed;
     YamlMap m = yaml_root(rest, label);
     m.path = "eval";
     run.eval = read_eval_config(m);
@@ -155,12 +227,35 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   top.get("out", exp.out);
   top.get("device", exp.device);
   top.get("threads", exp.threads);
-  int64_t seed = 0;
-  top.get("seed", seed);
+  std::vector<SweepAxis> seed_axes;   // seed keys written as lists
+  std::set<std::string> seed_keys;     // seed keys written at all (top level or swept)
+  for (const char* key : kSeedKeys) {
+    if (!top.has(key)) continue;
+    seed_keys.insert(key);
+    if (auto axis = read_seed_key(top.raw(key), file, key)) seed_axes.push_back(*axis);
+  }
   top.raw("pretrain");
   top.raw("rl");
   top.raw("eval");
   exp.grids = sweep_grids_from_yaml(top.raw("sweep"), file);
+  // A seed list is one more axis of every grid, varying fastest, so a group's runs sit together.
+  if (!seed_axes.empty() && exp.grids.empty()) exp.grids.push_back({});
+  for (auto& grid : exp.grids) {
+    for (const SweepAxis& axis : grid) {
+      if (!is_seed_key(axis.key)) continue;
+      // A single top-level seed is overridden by the sweep, as any key is; two lists would clash.
+      for (const SweepAxis& listed : seed_axes)
+        if (listed.key == axis.key)
+          fail(file, ": '", axis.key, "' is listed at the top level and in 'sweep'; list its seeds in one place, "
+               "e.g. ", axis.key, ": [1, 2, 3]");
+      seed_keys.insert(axis.key);
+    }
+    grid.insert(grid.end(), seed_axes.begin(), seed_axes.end());
+  }
+  if (seed_keys.count("seed") && (seed_keys.count("pretrain_seed") || seed_keys.count("rl_seed")))
+    fail(file, ": 'seed' sets the pretraining and RL seeds together; give either seed, or pretrain_seed and/or rl_seed");
+  if (seed_keys.count("rl_seed") && !root["rl"])
+    fail(file, ": 'rl_seed' is given but the experiment has no 'rl' section (pretrain_seed sets pretraining's seeds)");
   for (const auto& grid : exp.grids)
     for (const auto& axis : grid) {
       bool seen = false;
@@ -180,18 +275,23 @@ ExperimentConfig parse_experiment(YAML::Node root, const std::string& file) {
   if (!is_plain_name(exp.name)) top.bad("name", "must be a plain directory name, got '" + exp.name + "'");
   for (const auto& axis : exp.axes) {
     std::string head = axis.key.substr(0, axis.key.find('.'));
-    if (head != "pretrain" && head != "rl" && head != "eval" && axis.key != "seed")
-      fail(file, ": sweep key '", axis.key, "' must start with pretrain., rl. or eval., or be seed");
-    if ((head == "rl" && !root["rl"]) || (head == "eval" && !root["eval"]))
+    if (head != "pretrain" && head != "rl" && head != "eval" && !is_seed_key(axis.key))
+      fail(file, ": sweep key '", axis.key, "' must start with pretrain., rl. or eval., or be seed, pretrain_seed or rl_seed");
+    if ((head == "rl" && !root["rl"]) || (head == "eval" && !root["eval"]) || (axis.key == "rl_seed" && !root["rl"]))
       fail(file, ": sweep key '", axis.key, "' sweeps a section the experiment does not have");
+    // A seed key overrides these; sweeping both would give runs that differ in name only.
+    bool pretrain_seeded = seed_keys.count("seed") || seed_keys.count("pretrain_seed");
+    bool rl_seeded = seed_keys.count("seed") || seed_keys.count("rl_seed");
+    if ((pretrain_seeded && (axis.key == "pretrain.train.seed" || axis.key == "pretrain.data.seed")) ||
+        (rl_seeded && axis.key == "rl.train.seed") || (seed_keys.count("seed") && axis.key == "eval.seed"))
+      fail(file, ": sweep key '", axis.key, "' is also set by the experiment's seed key; sweep that instead, "
+           "e.g. seed: [1, 2, 3]");
   }
   YAML::Emitter em;
   em << root;
   exp.resolved_yaml = std::string(em.c_str()) + "\n";
   for (const SweepPoint& point : sweep_expand_grids(exp.grids)) {
-    YAML::Node copy = yaml_copy_map(root);
-    bool has_seed = copy["seed"] || point.axes.count("seed");
-    exp.runs.push_back(resolve_run(exp, copy, point, has_seed));
+    exp.runs.push_back(resolve_run(exp, yaml_copy_map(root), point));
   }
   return exp;
 }

@@ -8,7 +8,14 @@
 //   out: runs                      # parent directory (default runs)
 //   device: cpu                    # every stage's device (cpu | cpu-ref | cuda | simt | auto)
 //   threads: 0                     # CPU threads for every stage (0 = all cores)
-//   seed: 1                        # optional: sets rl.train.seed and eval.seed (sweepable)
+//   seed: [1, 2, 3]                # optional: every seed of a run together: pretraining's
+//                                  #   train.seed (initialisation) and data spec seed (data
+//                                  #   order), rl.train.seed and eval.seed. One integer, or a list:
+//                                  #   a seed axis (the last axis of every grid; runs that differ
+//                                  #   only by seed form a group, which the report aggregates)
+//   pretrain_seed: [1, 2]          # or separately (not with `seed`): pretraining's seeds only,
+//   rl_seed: [1, 2, 3]             #   and rl.train.seed only (the pretraining, and the base
+//                                  #   model's evaluation, are then shared by the RL seeds)
 //   pretrain:                      # a pretraining config (train/pretrain.h) written inline,
 //     config: configs/tiny.yaml    #   or a file (path from the working directory) with the keys
 //     train: {steps: 300}          #   beside `config` merged over it (maps merge, lists replace)
@@ -27,7 +34,7 @@
 //     rl.algorithm: [ppo, grpo]    #   combinations (train/study/sweep.h); ids like
 //     rl.policy.kl_coef: [0.001, 0.01]   #   algorithm-ppo__kl_coef-0.001
 //     pretrain.model.n_embd: [64, 128]
-//     seed: [1, 2]
+//     seed: [1, 2]                 #   (a seed key may be swept here instead of listed above)
 //   sweep:                         # or a list of grids, whose runs are the union (axes that do
 //     - {rl.algorithm: [ppo, grpo], rl.policy.kl_coef: [0, 0.01]}   #   not apply everywhere:
 //     - {rl.algorithm: [ei]}       #   expert iteration has no KL coefficient)

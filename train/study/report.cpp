@@ -2,6 +2,7 @@
 // and writes it with report.json. Charts come from train/study/report_svg.h; every piece of text
 // that came from a file (run ids, metric names, generations) is HTML-escaped.
 #include "train/study/report.h"
+#include "train/study/report_page.h"
 
 #include <cmath>
 #include <cstdio>
@@ -11,32 +12,24 @@
 #include "train/study/report_svg.h"
 
 namespace chamber {
-namespace {
 
 const int kMaxPoints = 400;  // longer curves are averaged into this many bins (keeps the page small)
 
-ChartSeries to_series(const std::string& name, const std::vector<std::pair<double, double>>& pts) {
+static ChartSeries to_series(const std::string& name, const std::vector<std::pair<double, double>>& pts) {
   ChartSeries s;
   s.name = name;
-  size_t bin = (pts.size() + kMaxPoints - 1) / kMaxPoints;
-  if (bin < 1) bin = 1;
-  for (size_t i = 0; i < pts.size(); i += bin) {
-    double sx = 0, sy = 0;
-    size_t n = 0;
-    for (size_t j = i; j < pts.size() && j < i + bin; j++) sx += pts[j].first, sy += pts[j].second, n++;
-    s.x.push_back(sx / n), s.y.push_back(sy / n);
-  }
+  for (const auto& [x, y] : bin_points(pts, kMaxPoints)) s.x.push_back(x), s.y.push_back(y);
   return s;
 }
 
-std::string num(double v) {
+std::string report_num(double v) {
   if (!std::isfinite(v)) return "&ndash;";
   char buf[32];
   std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : "%.3f", v);
   return buf;
 }
 
-ChartAxes rl_axes(const std::string& title, const std::string& y_label) {
+ChartAxes report_rl_axes(const std::string& title, const std::string& y_label) {
   ChartAxes a;
   a.title = title;
   a.x_label = "RL step";
@@ -51,7 +44,7 @@ h1 { margin-bottom: 4px; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4
 .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .charts svg { border: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 12px; margin: 8px 0 16px 0; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; } td.l, th.l { text-align: left; white-space: nowrap; }
 .scroll { overflow-x: auto; }
 .note { background: #fff4e0; border-left: 4px solid #e69500; padding: 6px 10px; margin: 6px 0; }
@@ -62,23 +55,24 @@ pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 6px; white-space:
 </style>
 )";
 
-std::string axes_text(const ReportRun& run) {
+static std::string axes_text(const ReportRun& run) {
   std::string s;
   for (const auto& [axis, value] : run.axes) s += (s.empty() ? "" : ", ") + axis + " = " + value;
   return s.empty() ? "(no sweep axes)" : s;
 }
 
 // Short legend name: the run's axis values ("ppo, 0.01"), or its id without axes.
-std::string run_label(const ReportRun& run) {
+static std::string run_label(const ReportRun& run) {
   std::string s;
   for (const auto& [axis, value] : run.axes) s += (s.empty() ? "" : ", ") + value;
   return s.empty() ? run.id : s;
 }
 
-std::string section_pretrain(const ReportData& data) {
+static std::string section_pretrain(const ReportData& data) {
   std::string h = "<h2>Pretraining</h2>\n";
   std::vector<ChartSeries> series;
-  for (const auto& [dir, cols] : data.pretrain) {
+  if (data.seeded) series = report_pretrain_band_series(data);
+  else for (const auto& [dir, cols] : data.pretrain) {
     const std::string& label = data.pretrain_label.at(dir);
     if (cols.has("loss")) series.push_back(to_series(label + " train", cols.points.at("loss")));
     if (cols.has("val_loss")) {
@@ -88,55 +82,60 @@ std::string section_pretrain(const ReportData& data) {
   }
   if (series.empty()) return h + "<p>No pretraining metrics found.</p>\n";
   ChartAxes a;
-  a.title = "Pretraining loss (train solid, validation dashed)";
+  a.title = data.seeded ? "Pretraining loss, mean over seeds with 95% band (train solid, validation dashed)"
+                        : "Pretraining loss (train solid, validation dashed)";
   a.x_label = "step";
   a.y_label = "cross-entropy (nats/token)";
   a.width = 900;
   return h + "<div class=\"charts\">" + svg_line_chart(a, series) + "</div>\n";
 }
 
-std::string table_header(const std::vector<std::string>& first, const std::vector<std::string>& cols) {
+std::string report_table_header(const std::vector<std::string>& first, const std::vector<std::string>& cols) {
   std::string h = "<tr>";
   for (const auto& c : first) h += "<th class=\"l\">" + html_escape(c) + "</th>";
   for (const auto& c : cols) h += "<th>" + html_escape(c) + "</th>";
   return h + "</tr>\n";
 }
 
-std::string section_tables(const ReportData& data) {
+static std::string section_tables(const ReportData& data) {
   std::string h = "<h2>Comparisons</h2>\n";
   std::vector<AxisTable> tables = report_axis_tables(data);
   if (tables.empty()) h += "<p>No sweep axis has two values to compare.</p>\n";
   for (const AxisTable& t : tables) {
     h += "<h3>By " + html_escape(t.axis) + "</h3>\n<p class=\"axes\">Final numbers (evaluation where available, "
-         "else the last RL step), averaged over the runs with each value.</p>\n<div class=\"scroll\"><table>\n";
+         "else the last RL step), averaged over the runs with each value" +
+         std::string(data.seeded ? " (each setting's mean over its seeds, then the mean over settings), with 95% "
+                                   "intervals" : "") +
+         ".</p>\n<div class=\"scroll\"><table>\n";
     std::vector<std::string> first = {t.axis, "runs"};
-    h += table_header(first, t.columns);
+    h += report_table_header(first, t.columns);
     for (const auto& row : t.rows) {
       h += "<tr><td class=\"l\">" + html_escape(row.value) + "</td><td class=\"l\">" + std::to_string(row.runs) + "</td>";
-      for (double m : row.means) h += "<td>" + num(m) + "</td>";
+      for (const Interval& iv : row.intervals) h += "<td>" + report_interval_cell(iv, "") + "</td>";
       h += "</tr>\n";
     }
     h += "</table></div>\n";
   }
+  if (data.seeded) h += report_group_table(data);
   // Every run, one row each.
   std::vector<std::string> cols;
   std::set<std::string> seen;
   for (const ReportRun& run : data.runs)
     for (const auto& [k, v] : report_final_numbers(run))
       if (seen.insert(k).second) cols.push_back(k);
-  h += "<h3>All runs</h3>\n<div class=\"scroll\"><table>\n" + table_header({"run"}, cols);
+  h += "<h3>All runs</h3>\n<div class=\"scroll\"><table>\n" + report_table_header({"run"}, cols);
   for (const ReportRun& run : data.runs) {
     auto fin = report_final_numbers(run);
     std::map<std::string, double> m(fin.begin(), fin.end());
     h += "<tr><td class=\"l\"><a href=\"#run-" + html_escape(run.id) + "\">" + html_escape(run.id) + "</a></td>";
-    for (const auto& c : cols) h += "<td>" + num(m.count(c) ? m[c] : NAN) + "</td>";
+    for (const auto& c : cols) h += "<td>" + report_num(m.count(c) ? m[c] : NAN) + "</td>";
     h += "</tr>\n";
   }
   return h + "</table></div>\n";
 }
 
 // Style-share stacked areas: one chart per key prefix (e.g. train rollouts vs eval samples).
-std::string style_share_charts(const MetricsColumns& cols, const std::string& source) {
+static std::string style_share_charts(const MetricsColumns& cols, const std::string& source) {
   std::map<std::string, std::vector<std::string>> groups;  // key with the style as "*" -> keys
   for (const auto& [key, pts] : cols.points) {
     std::string group;
@@ -161,7 +160,7 @@ std::string style_share_charts(const MetricsColumns& cols, const std::string& so
     std::string what = source;
     if (group == "style_*") what = "RL training rollouts";
     if (group == "eval_style_*") what = "held-out greedy evals during RL";
-    ChartAxes a = rl_axes("Share of each style, " + what + " (" + group + ")", "share of generations");
+    ChartAxes a = report_rl_axes("Share of each style, " + what + " (" + group + ")", "share of generations");
     a.y_max = 1.0;
     h += svg_stacked_area(a, x, layers);
   }
@@ -170,7 +169,7 @@ std::string style_share_charts(const MetricsColumns& cols, const std::string& so
 
 // A line chart of the RL metrics whose keys pass `pick`; "" if none.
 template <typename Pick>
-std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, const std::string& y_label, Pick pick,
+static std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, const std::string& y_label, Pick pick,
                           bool unit_range = false) {
   std::vector<ChartSeries> series;
   for (const auto& [key, pts] : cols.points) {
@@ -180,12 +179,12 @@ std::string rl_line_chart(const MetricsColumns& cols, const std::string& title, 
     series.back().dashed = how == 2;
   }
   if (series.empty()) return "";
-  ChartAxes a = rl_axes(title, y_label);
+  ChartAxes a = report_rl_axes(title, y_label);
   if (unit_range) a.y_min = 0.0, a.y_max = 1.0;
   return svg_line_chart(a, series);
 }
 
-std::string generations_block(const ReportRun& run, int per_style) {
+std::string report_generations_block(const ReportRun& run, int per_style) {
   if (run.generations.empty() || per_style <= 0) return "";
   auto text_of = [](const nlohmann::json& g, std::initializer_list<const char*> keys) -> std::string {
     for (const char* k : keys)
@@ -217,7 +216,7 @@ std::string generations_block(const ReportRun& run, int per_style) {
   return h;
 }
 
-std::string section_run(const ReportRun& run, int per_style) {
+static std::string section_run(const ReportRun& run, int per_style) {
   std::string h = "<div class=\"run\" id=\"run-" + html_escape(run.id) + "\">\n<h3>" + html_escape(run.id) +
                   "</h3>\n<p class=\"axes\">" + html_escape(axes_text(run)) + "</p>\n";
   for (const auto& n : run.notes) h += "<div class=\"note\">" + html_escape(n) + "</div>\n";
@@ -241,26 +240,36 @@ std::string section_run(const ReportRun& run, int per_style) {
     charts += rl_line_chart(run.rl, diag, diag, [diag](const std::string& k) { return k == diag ? 1 : 0; });
   if (charts.empty()) h += "<p>No RL metrics yet.</p>\n";
   else h += "<div class=\"charts\">\n" + charts + "</div>\n";
-  return h + generations_block(run, per_style) + "</div>\n";
+  return h + report_generations_block(run, per_style) + "</div>\n";
 }
 
-// pass@1 of every run on one chart, to compare algorithms and KL coefficients at a glance.
-std::string overview_chart(const ReportData& data) {
+// pass@1 of every run on one chart, to compare algorithms and KL coefficients at a glance (with
+// seed groups: every group's mean with its band).
+static std::string overview_chart(const ReportData& data) {
   std::vector<ChartSeries> series;
-  for (const ReportRun& run : data.runs)
+  if (data.seeded)
+    for (const SeedGroup& g : data.groups) {
+      std::set<std::string> keys;
+      for (size_t r : g.runs)
+        for (const auto& [key, pts] : data.runs[r].rl.points)
+          if (pass_at_k_of(key) == 1) keys.insert(key);
+      if (keys.empty()) continue;
+      series.push_back(group_curve(data, g, *keys.begin(), false));
+      series.back().name = g.label;
+    }
+  else for (const ReportRun& run : data.runs)
     for (const auto& [key, pts] : run.rl.points)
       if (pass_at_k_of(key) == 1) {
         series.push_back(to_series(run_label(run), pts));
         break;
       }
   if (series.size() < 2) return "";
-  ChartAxes a = rl_axes("pass@1 over RL, every run", "pass@1");
+  ChartAxes a = report_rl_axes(data.seeded ? "pass@1 over RL, every setting: mean over seeds, 95% band"
+                                    : "pass@1 over RL, every run", "pass@1");
   a.width = 900;
   a.y_min = 0, a.y_max = 1;
   return "<div class=\"charts\">" + svg_line_chart(a, series) + "</div>\n";
 }
-
-}  // namespace
 
 std::string report_html(const ReportData& data, int generations_per_style) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Chamber report: " +
@@ -272,15 +281,22 @@ std::string report_html(const ReportData& data, int generations_per_style) {
     for (size_t i = 0; i < data.axes.size(); i++) h += (i ? ", " : "") + html_escape(data.axes[i]);
   }
   h += ". Regenerate with <code>chamber report " + html_escape(data.dir) + "</code>.</p>\n";
+  bool per_problem = false;
+  for (const ReportRun& run : data.runs) per_problem |= !run.eval_problems.empty();
+  if (data.seeded || per_problem) h += "<p class=\"axes\">" + html_escape(kBootstrapMethod) + "</p>\n";
   int noted = 0;
   for (const ReportRun& run : data.runs) noted += !run.notes.empty();
   if (noted)
     h += "<div class=\"note\">" + std::to_string(noted) +
          " run(s) carry warnings (below each run): read their curves with care.</div>\n";
+  if (data.seeded) h += report_findings_section(data);
   h += section_pretrain(data);
   h += section_tables(data);
   h += "<h2>RL runs</h2>\n" + overview_chart(data);
-  for (const ReportRun& run : data.runs) h += section_run(run, generations_per_style);
+  if (data.seeded)
+    for (const SeedGroup& g : data.groups) h += report_group_section(data, g, generations_per_style);
+  else
+    for (const ReportRun& run : data.runs) h += section_run(run, generations_per_style);
   return h + "</body>\n</html>\n";
 }
 

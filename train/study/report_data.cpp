@@ -200,19 +200,30 @@ ReportData report_load(const std::string& dir) {
     if (!run.pretrain_dir.empty()) run.base_eval = read_flat_json(path_join(run.pretrain_dir, "eval_base/eval.json"));
     // Evaluations of saved checkpoints (eval/step_*/eval.json) form curves over RL steps, the
     // base model's at step 0; the newest (or eval/eval.json) gives the final numbers and samples.
+    // Each evaluation's generations give its per-problem results (for the intervals).
     std::string eval_dir = path_join(run_dir, "eval"), final_eval_dir = eval_dir;
     for (const auto& [k, v] : run.base_eval) run.evals.points[k].push_back({0.0, v});
+    if (!run.base_eval.empty())
+      run.evals_problems[0.0] =
+          read_eval_problems(path_join(run.pretrain_dir, "eval_base/generations.jsonl"), run.base_eval);
     double newest = -1;
     for (const std::string& sub : list_dir(eval_dir)) {
       double step = (double)checkpoint_step_of(sub);
       if (step < 0 || !file_exists(path_join(eval_dir, sub + "/eval.json"))) continue;
-      for (const auto& [k, v] : read_flat_json(path_join(eval_dir, sub + "/eval.json")))
-        run.evals.points[k].push_back({step, v});
+      std::map<std::string, double> flat = read_flat_json(path_join(eval_dir, sub + "/eval.json"));
+      for (const auto& [k, v] : flat) run.evals.points[k].push_back({step, v});
+      run.evals_problems[step] = read_eval_problems(path_join(eval_dir, sub + "/generations.jsonl"), flat);
       if (step > newest) newest = step, final_eval_dir = path_join(eval_dir, sub);
     }
+    bool final_is_newest_step = !file_exists(path_join(eval_dir, "eval.json")) && newest >= 0;
     if (!file_exists(path_join(eval_dir, "eval.json"))) eval_dir = final_eval_dir;
     run.eval = read_flat_json(path_join(eval_dir, "eval.json"));
-    if (run.eval.empty() && !dir_exists(path_join(run_dir, "rl"))) run.eval = run.base_eval;  // no RL: the base is final
+    if (final_is_newest_step) run.eval_problems = run.evals_problems[newest];
+    else run.eval_problems = read_eval_problems(path_join(eval_dir, "generations.jsonl"), run.eval);
+    if (run.eval.empty() && !dir_exists(path_join(run_dir, "rl"))) {  // no RL: the base is final
+      run.eval = run.base_eval;
+      if (run.evals_problems.count(0.0)) run.eval_problems = run.evals_problems[0.0];
+    }
     for (const std::string& f : list_dir(eval_dir)) {
       if (f.find("generations") == std::string::npos || f.size() < 6 || f.substr(f.size() - 6) != ".jsonl") continue;
       std::istringstream in(read_file(path_join(eval_dir, f)));
@@ -232,6 +243,8 @@ ReportData report_load(const std::string& dir) {
       if (axis.rfind("pretrain.", 0) == 0) label += (label.empty() ? "" : ", ") + axis.substr(9) + "=" + value;
     data.pretrain_label[run.pretrain_dir] = label.empty() ? "pretrain" : label;
   }
+  data.groups = report_seed_groups(data.runs);
+  for (const SeedGroup& g : data.groups) data.seeded |= g.runs.size() > 1;
   report_check_signal(data);
   return data;
 }
@@ -344,36 +357,53 @@ std::vector<std::pair<std::string, double>> report_final_numbers(const ReportRun
   return out;
 }
 
+std::vector<std::string> final_columns(const ReportData& data, const std::vector<size_t>& runs) {
+  std::vector<std::string> columns;   // first seen, then in column order
+  std::set<std::string> seen;
+  for (size_t r : runs)
+    for (const auto& [key, value] : report_final_numbers(data.runs[r]))
+      if (std::isfinite(value) && seen.insert(key).second) columns.push_back(key);
+  std::stable_sort(columns.begin(), columns.end(), [](const auto& a, const auto& b) {
+    return column_rank(a) < column_rank(b);
+  });
+  return columns;
+}
+
 std::vector<AxisTable> report_axis_tables(const ReportData& data) {
   std::vector<AxisTable> tables;
   for (const std::string& axis : data.axes) {
+    if (data.seeded && is_seed_axis(axis)) continue;   // aggregated over, not compared
     AxisTable t;
     t.axis = axis;
     std::vector<std::string> values;  // in first-seen order (the sweep's order, since runs sort by id)
-    std::map<std::string, std::map<std::string, std::pair<double, int>>> sums;
-    std::map<std::string, int> counts;
-    std::set<std::string> column_set;
-    for (const ReportRun& run : data.runs) {
-      auto it = run.axes.find(axis);
-      if (it == run.axes.end()) continue;
-      if (!counts.count(it->second)) values.push_back(it->second);
-      counts[it->second]++;
-      for (const auto& [key, value] : report_final_numbers(run)) {
-        if (!std::isfinite(value)) continue;
-        if (column_set.insert(key).second) t.columns.push_back(key);
-        auto& s = sums[it->second][key];
-        s.first += value, s.second++;
-      }
+    std::map<std::string, std::vector<size_t>> runs_with;   // value -> runs
+    for (size_t i = 0; i < data.runs.size(); i++) {
+      auto it = data.runs[i].axes.find(axis);
+      if (it == data.runs[i].axes.end()) continue;
+      if (!runs_with.count(it->second)) values.push_back(it->second);
+      runs_with[it->second].push_back(i);
     }
     if (values.size() < 2) continue;  // nothing to compare
-    std::stable_sort(t.columns.begin(), t.columns.end(), [](const auto& a, const auto& b) {
-      return column_rank(a) < column_rank(b);
-    });
+    std::vector<size_t> all_runs;
+    for (size_t i = 0; i < data.runs.size(); i++)
+      if (data.runs[i].axes.count(axis)) all_runs.push_back(i);
+    t.columns = final_columns(data, all_runs);
     for (const std::string& v : values) {
-      AxisTable::Row row{v, counts[v], {}};
+      AxisTable::Row row{v, (int)runs_with[v].size(), {}, {}};
+      // Each seed group with this value is one stratum: its seeds (and their problems) are
+      // resampled, and the row's value is the mean over the groups.
       for (const std::string& c : t.columns) {
-        auto s = sums[v].find(c);
-        row.means.push_back(s == sums[v].end() ? NAN : s->second.first / s->second.second);
+        std::vector<std::vector<SeedResult>> strata;
+        for (const SeedGroup& g : data.groups) {
+          auto it = g.axes.find(axis);
+          if (it == g.axes.end() || it->second != v) continue;
+          std::vector<SeedResult> seeds;
+          for (size_t r : g.runs) seeds.push_back(final_seed_result(data.runs[r], c));
+          strata.push_back(seeds);
+        }
+        Interval iv = bootstrap_interval_of_groups(strata);
+        row.means.push_back(iv.mean);
+        row.intervals.push_back(iv);
       }
       t.rows.push_back(row);
     }
@@ -407,11 +437,32 @@ nlohmann::json report_summary(const ReportData& data) {
   for (const AxisTable& t : report_axis_tables(data)) {
     nlohmann::json tj = {{"axis", t.axis}, {"columns", t.columns}, {"rows", nlohmann::json::array()}};
     for (const auto& row : t.rows) {
-      nlohmann::json means = nlohmann::json::array();
+      nlohmann::json means = nlohmann::json::array(), lo = nlohmann::json::array(), hi = nlohmann::json::array();
       for (double m : row.means) means.push_back(number_or_null(m));
-      tj["rows"].push_back({{"value", row.value}, {"runs", row.runs}, {"means", means}});
+      for (const Interval& iv : row.intervals) lo.push_back(number_or_null(iv.lo)), hi.push_back(number_or_null(iv.hi));
+      tj["rows"].push_back({{"value", row.value}, {"runs", row.runs}, {"means", means}, {"lo", lo}, {"hi", hi}});
     }
     j["tables"].push_back(tj);
+  }
+  // Seed groups: each final number as mean and interval over the group's seeds, and the findings.
+  j["bootstrap"] = {{"method", kBootstrapMethod}, {"resamples", kBootstrapResamples},
+                    {"rng_seed", kBootstrapSeed}, {"level", kBootstrapLevel}};
+  j["groups"] = nlohmann::json::array();
+  for (const SeedGroup& g : data.groups) {
+    nlohmann::json gj = {{"label", g.label}, {"axes", g.axes}, {"runs", nlohmann::json::array()}};
+    for (size_t r : g.runs) gj["runs"].push_back(data.runs[r].id);
+    nlohmann::json fin = nlohmann::json::object();
+    for (const std::string& key : final_columns(data, g.runs)) {
+      Interval iv = group_final(data, g, key);
+      fin[key] = {{"mean", number_or_null(iv.mean)}, {"lo", number_or_null(iv.lo)}, {"hi", number_or_null(iv.hi)},
+                  {"seeds", iv.seeds}};
+    }
+    gj["final"] = fin;
+    gj["findings"] = nlohmann::json::array();
+    for (const StyleFinding& f : group_findings(data, g))
+      gj["findings"].push_back({{"style", f.style}, {"source", f.source}, {"amplified_in", f.amplified_in},
+                                {"seeds", f.seeds}, {"text", f.text()}});
+    j["groups"].push_back(gj);
   }
   return j;
 }

@@ -182,6 +182,32 @@ bool usable(const ChartAxes& a, double x, double y) {
   return std::isfinite(x) && std::isfinite(y) && (!a.x_log || x + a.x_log_offset > 0);
 }
 
+// A series' band as shaded polygons, one per stretch of points where the band is known: the
+// upper edge forward, then the lower edge back. Drawn under every line so no line is hidden.
+std::string draw_band(const Frame& f, const ChartSeries& s, const char* color) {
+  std::string svg, pts;
+  std::vector<size_t> stretch;
+  auto flush = [&] {
+    if (stretch.size() >= 2) {
+      pts.clear();
+      for (size_t i : stretch) pts += fmt("%.1f,%.1f ", f.px(s.x[i]), f.py(s.hi[i]));
+      for (auto it = stretch.rbegin(); it != stretch.rend(); ++it) pts += fmt("%.1f,%.1f ", f.px(s.x[*it]), f.py(s.lo[*it]));
+      svg += "<polygon points=\"" + pts + "\" fill=\"" + color + "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
+    } else if (stretch.size() == 1) {   // a lone point: an error bar
+      size_t i = stretch[0];
+      svg += fmt("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"", f.px(s.x[i]), f.py(s.hi[i]), f.px(s.x[i]),
+                 f.py(s.lo[i])) + " stroke=\"" + color + "\" stroke-opacity=\"0.5\" stroke-width=\"4\"/>\n";
+    }
+    stretch.clear();
+  };
+  for (size_t i = 0; i < s.x.size() && i < s.lo.size() && i < s.hi.size(); i++) {
+    if (usable(f.axes, s.x[i], s.y[i]) && std::isfinite(s.lo[i]) && std::isfinite(s.hi[i])) stretch.push_back(i);
+    else flush();
+  }
+  flush();
+  return svg;
+}
+
 }  // namespace
 
 std::string svg_line_chart(const ChartAxes& axes, const std::vector<ChartSeries>& series) {
@@ -191,10 +217,13 @@ std::string svg_line_chart(const ChartAxes& axes, const std::vector<ChartSeries>
       if (!usable(axes, s.x[i], s.y[i])) continue;
       x_lo = std::min(x_lo, s.x[i]), x_hi = std::max(x_hi, s.x[i]);
       y_lo = std::min(y_lo, s.y[i]), y_hi = std::max(y_hi, s.y[i]);
+      if (i < s.lo.size() && i < s.hi.size() && std::isfinite(s.lo[i]) && std::isfinite(s.hi[i]))
+        y_lo = std::min(y_lo, s.lo[i]), y_hi = std::max(y_hi, s.hi[i]);
     }
   Frame f = make_frame(axes, x_lo, x_hi, y_lo, y_hi);
   std::string svg = open_svg(f) + draw_axes(f);
   if (!std::isfinite(x_lo)) svg += no_data(f);
+  for (size_t k = 0; k < series.size(); k++) svg += draw_band(f, series[k], chart_color((int)k));
   for (size_t k = 0; k < series.size(); k++) {
     const ChartSeries& s = series[k];
     std::string path;

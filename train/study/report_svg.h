@@ -29,6 +29,8 @@ struct ChartSeries {
   std::string name;
   std::vector<double> x, y;     // same length
   bool dashed = false;
+  std::vector<double> lo, hi;   // optional band around y (same length as x, or empty): drawn
+                                //   shaded in the line's colour where both are finite
 };
 
 // Escapes & < > " ' for HTML text and attribute values.
@@ -37,7 +39,7 @@ std::string html_escape(std::string_view text);
 // The i-th colour of the report's palette (cycles).
 const char* chart_color(int i);
 
-// Lines, one per series, with axes, ticks, grid and a legend. An empty or all-NaN input gives a
+// Lines, one per series (each over its band, when it has one), with axes, ticks, grid and a legend. An empty or all-NaN input gives a
 // chart frame saying "no data".
 std::string svg_line_chart(const ChartAxes& axes, const std::vector<ChartSeries>& series);
 
