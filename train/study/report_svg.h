@@ -29,7 +29,7 @@ struct ChartSeries {
   std::string name;
   std::vector<double> x, y;     // same length
   bool dashed = false;
-  std::vector<double> lo, hi;   // optional band around y (same length as x, or empty): drawn
+  std::vector<double> lo{}, hi{};   // optional band around y (same length as x, or empty): drawn
                                 //   shaded in the line's colour where both are finite
 };
 
