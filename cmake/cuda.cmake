@@ -66,11 +66,11 @@ if(CHAMBER_CUDA)
   target_link_libraries(chamber_cuda PUBLIC chamber_util CUDA::cudart CUDA::cublasLt CUDA::curand
                                             CUDA::nvtx3)
   target_link_libraries(chamber_gpu_backends INTERFACE chamber_cuda)
-  # NCCL (shipped with the CUDA toolkit) reduces device buffers across ranks (engine/comm.h).
-  find_library(CHAMBER_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  # NCCL reduces device buffers across ranks (engine/comm.h). Only its header is needed to build:
+  # the library is opened at run time by the runs that use it.
   find_path(CHAMBER_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
-  if(CHAMBER_NCCL_LIBRARY AND CHAMBER_NCCL_INCLUDE)
-    target_link_libraries(chamber_gpu_backends INTERFACE ${CHAMBER_NCCL_LIBRARY} CUDA::cudart)
+  if(CHAMBER_NCCL_INCLUDE)
+    target_link_libraries(chamber_gpu_backends INTERFACE CUDA::cudart ${CMAKE_DL_LIBS})
     target_include_directories(chamber_gpu_backends INTERFACE ${CHAMBER_NCCL_INCLUDE})
     target_compile_definitions(chamber_gpu_backends INTERFACE CHAMBER_HAVE_NCCL=1)
   endif()

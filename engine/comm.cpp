@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "util/util.h"
@@ -15,6 +16,7 @@
 #endif
 #ifdef CHAMBER_HAVE_NCCL
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <nccl.h>
 #endif
 
@@ -35,8 +37,48 @@ void mpi_check(int status, const char* call) {
 #endif
 
 #ifdef CHAMBER_HAVE_NCCL
+// NCCL is opened when a multi-GPU run first needs it rather than linked: its library is over
+// 200 MB and missing from many GPU machines, which must still run everything else (and the GPU
+// kit could not carry it). nccl.h gives the types; these are the calls Chamber makes.
+struct NcclApi {
+  decltype(&ncclGetUniqueId) get_unique_id = nullptr;
+  decltype(&ncclCommInitRank) comm_init_rank = nullptr;
+  decltype(&ncclCommDestroy) comm_destroy = nullptr;
+  decltype(&ncclAllReduce) all_reduce = nullptr;
+  decltype(&ncclReduceScatter) reduce_scatter = nullptr;
+  decltype(&ncclAllGather) all_gather = nullptr;
+  decltype(&ncclGetErrorString) error_string = nullptr;
+  decltype(&ncclGetVersion) get_version = nullptr;
+};
+
+const NcclApi& nccl() {
+  static const NcclApi api = [] {
+    void* lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) lib = dlopen("libnccl.so", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      fail("data parallel on GPUs needs NCCL, and libnccl.so.2 was not found (", dlerror(),
+           "); install NCCL (it comes with the CUDA toolkit or as Debian's libnccl2) or add its folder "
+           "to LD_LIBRARY_PATH");
+    NcclApi a;
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      if (!fn) fail("NCCL: ", name, " is missing from libnccl.so (NCCL 2.10 or newer is needed)");
+    };
+    load(a.get_unique_id, "ncclGetUniqueId");
+    load(a.comm_init_rank, "ncclCommInitRank");
+    load(a.comm_destroy, "ncclCommDestroy");
+    load(a.all_reduce, "ncclAllReduce");
+    load(a.reduce_scatter, "ncclReduceScatter");
+    load(a.all_gather, "ncclAllGather");
+    load(a.error_string, "ncclGetErrorString");
+    load(a.get_version, "ncclGetVersion");
+    return a;
+  }();
+  return api;
+}
+
 void nccl_check(ncclResult_t status, const char* call) {
-  if (status != ncclSuccess) fail("NCCL: ", call, " failed: ", ncclGetErrorString(status));
+  if (status != ncclSuccess) fail("NCCL: ", call, " failed: ", nccl().error_string(status));
 }
 #endif
 
@@ -92,11 +134,11 @@ void comm_attach(Comm& comm, const Ops& ops, bool device_buffers) {
   int local_rank = local ? std::atoi(local) : comm.rank;
   cudaSetDevice(local_rank % devices);
   ncclUniqueId id;
-  if (comm.rank == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  if (comm.rank == 0) nccl_check(nccl().get_unique_id(&id), "ncclGetUniqueId");
   mpi_check(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
-  ncclComm_t nccl = nullptr;
-  nccl_check(ncclCommInitRank(&nccl, comm.world, id, comm.rank), "ncclCommInitRank");
-  comm.nccl = nccl;
+  ncclComm_t communicator = nullptr;
+  nccl_check(nccl().comm_init_rank(&communicator, comm.world, id, comm.rank), "ncclCommInitRank");
+  comm.nccl = communicator;
 #else
   fail("data parallel on GPUs needs NCCL and MPI; this build has ", comm_have_nccl() ? "" : "no NCCL ",
        comm_have_mpi() ? "" : "no MPI", " (NCCL comes with the CUDA toolkit; MPI: `make deps`)");
@@ -105,7 +147,7 @@ void comm_attach(Comm& comm, const Ops& ops, bool device_buffers) {
 
 void comm_finalize(Comm& comm) {
 #ifdef CHAMBER_HAVE_NCCL
-  if (comm.nccl) ncclCommDestroy((ncclComm_t)comm.nccl);
+  if (comm.nccl) nccl().comm_destroy((ncclComm_t)comm.nccl);
 #endif
   comm.nccl = nullptr;
 #ifdef CHAMBER_HAVE_MPI
@@ -127,7 +169,7 @@ void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n) {
     // The backend's stream may still be writing buf: wait for it, reduce on NCCL's own stream
     // (the default one here), wait again. Overlapping with backward is a later refinement.
     comm.ops->synchronize();
-    nccl_check(ncclAllReduce(buf, buf, n, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, nullptr), "ncclAllReduce");
+    nccl_check(nccl().all_reduce(buf, buf, n, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, nullptr), "ncclAllReduce");
     if (cudaStreamSynchronize(nullptr) != cudaSuccess) fail("NCCL: cudaStreamSynchronize after ncclAllReduce failed");
     return;
   }
@@ -157,7 +199,7 @@ void comm_reduce_scatter_mean(const Comm& comm, float* buf, size_t slice) {
 #ifdef CHAMBER_HAVE_NCCL
   if (comm.device_buffers) {
     comm.ops->synchronize();
-    nccl_check(ncclReduceScatter(buf, mine, slice, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, nullptr),
+    nccl_check(nccl().reduce_scatter(buf, mine, slice, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, nullptr),
                "ncclReduceScatter");
     if (cudaStreamSynchronize(nullptr) != cudaSuccess) fail("NCCL: cudaStreamSynchronize after ncclReduceScatter failed");
     return;
@@ -179,7 +221,7 @@ void comm_all_gather(const Comm& comm, float* buf, size_t slice) {
 #ifdef CHAMBER_HAVE_NCCL
   if (comm.device_buffers) {
     comm.ops->synchronize();
-    nccl_check(ncclAllGather(buf + (size_t)comm.rank * slice, buf, slice, ncclFloat, (ncclComm_t)comm.nccl, nullptr),
+    nccl_check(nccl().all_gather(buf + (size_t)comm.rank * slice, buf, slice, ncclFloat, (ncclComm_t)comm.nccl, nullptr),
                "ncclAllGather");
     if (cudaStreamSynchronize(nullptr) != cudaSuccess) fail("NCCL: cudaStreamSynchronize after ncclAllGather failed");
     return;
@@ -231,6 +273,18 @@ void comm_barrier(const Comm& comm) {
   if (comm.world == 1) return;
 #ifdef CHAMBER_HAVE_MPI
   mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+std::string comm_nccl_version() {
+#ifdef CHAMBER_HAVE_NCCL
+  int version = 0;
+  nccl_check(nccl().get_version(&version), "ncclGetVersion");
+  // NCCL 2.9+ encodes major*10000 + minor*100 + patch.
+  return std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) + "." +
+         std::to_string(version % 100);
+#else
+  fail("this build has no NCCL (it is found with the CUDA toolkit's nccl.h at build time)");
 #endif
 }
 

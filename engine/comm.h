@@ -29,6 +29,9 @@ bool launched_by_mpirun();
 // Whether this build has MPI (CHAMBER_HAVE_MPI) and NCCL (CHAMBER_HAVE_NCCL).
 bool comm_have_mpi();
 bool comm_have_nccl();
+// NCCL's version ("2.27.7"), opening the library as a multi-GPU run does: an Error saying what
+// is missing when this build has no NCCL or libnccl.so.2 cannot be found.
+std::string comm_nccl_version();
 
 // Initialises MPI when launched by mpirun (Error if this build has no MPI: rebuild after
 // `make deps`), else leaves comm as rank 0 of 1. Call once per process, before comm_attach.

@@ -30,5 +30,19 @@ TEST(Comm, WithoutMpirunIsOneRankAndCollectivesAreIdentity) {
   comm_finalize(c);
 }
 
+// A CUDA build opens NCCL only when a multi-GPU run needs it; here the library is opened and
+// asked its version, as that run would, when it is on this machine.
+TEST(Comm, NcclOpensAtRunTimeWhenPresent) {
+  if (!comm_have_nccl()) GTEST_SKIP() << "built without CUDA's nccl.h";
+  std::string version;
+  try {
+    version = comm_nccl_version();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("libnccl.so.2 was not found"), std::string::npos) << e.what();
+    GTEST_SKIP() << e.what();
+  }
+  EXPECT_EQ(version.rfind("2.", 0), 0u) << version;
+}
+
 }  // namespace
 }  // namespace chamber
