@@ -100,8 +100,10 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   s.reference = &reference;
   s.critic = has_critic ? &critic : nullptr;
   s.tok = &base.tokenizer;
-  s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer);
-  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.eval_seed, 0, 0, 0, base.tokenizer);
+  // forced_style forces the opening in the evaluation too, so eval reports the forced style.
+  const std::string forced = cfg.control.kind == ControlKind::forced_style ? cfg.control.style : "";
+  s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer, forced);
+  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.eval_seed, 0, 0, 0, base.tokenizer, forced);
   s.rng.seed_with((uint64_t)cfg.seed);
 
   // ---- resume ----
@@ -111,6 +113,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     start_step = load_resume_checkpoint(dir, policy, cfg.steps, state);
     read_state_fields(dir, [&] {
       rng_from_json(state.at("rng"), s.rng);
+      if (state.contains("control_p")) s.control_p = state.at("control_p").get<double>();
       if (state.contains("ei_data"))
         for (const auto& item : state.at("ei_data")) {
           Rollout r;
@@ -143,6 +146,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   auto save = [&](int step_done) {
     nlohmann::json state = {{"step", step_done}, {"rng", rng_to_json(s.rng)},
                             {"algorithm", rl_algorithm_name(cfg.algorithm)}, {"init", base.dir}};
+    // random's p, measured at step 0, holds for the whole run (a resumed run cannot measure it)
+    if (cfg.control.kind == ControlKind::random) state["control_p"] = s.control_p;
     if (cfg.algorithm == RLAlgorithm::ei && cfg.ei_accumulate) {
       nlohmann::json data = nlohmann::json::array();
       for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});
