@@ -19,6 +19,9 @@
 //
 // The task is pluggable (prompts and a reward function) so the same loop trains on math-world
 // problems graded by data/grader.h (`chamber rl`) and on toy tasks in the tests.
+// A counterfactual control (`control:`, train/rl_controls.h) rewrites the task's rewards at the
+// end of rl_generate (random, format_only, style_masked) or appends a style's opening to the math
+// task's prompts (forced_style); with none, nothing changes.
 #pragma once
 #include <functional>
 #include <set>

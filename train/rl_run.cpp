@@ -25,6 +25,7 @@ static void print_line(const nlohmann::json& l, int steps) {
   std::fprintf(stderr, "step %4d/%d | reward %.3f | len %.1f | kl %.4f | ent %.3f | clip %.3f",
                l["step"].get<int>(), steps, num("reward"), num("response_length"), num("kl"),
                num("entropy"), num("clip_fraction"));
+  if (l.contains("reward_true")) std::fprintf(stderr, " | true reward %.3f", num("reward_true"));
   if (l.contains("explained_variance")) std::fprintf(stderr, " | ev %.3f", num("explained_variance"));
   if (l.contains("kept")) std::fprintf(stderr, " | kept %d", l["kept"].get<int>());
   for (const char* s : {"tinygsm", "omi1", "text"}) {
