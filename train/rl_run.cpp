@@ -128,6 +128,9 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
           s.ei_data.push_back(std::move(r));
         }
     });
+    if (cfg.control.kind == ControlKind::random && cfg.control.p < 0 && s.control_p < 0)
+      fail(dir, ": the checkpoint has no control_p, the random control's p measured at step 0; give it "
+                "as control.p to resume");
     if (has_critic) {
       std::string cdir = path_join(critic_root, checkpoint_name(start_step));
       if (!dir_exists(cdir)) fail("--resume: the critic checkpoint ", cdir, " is missing");
