@@ -211,6 +211,8 @@ RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
     // Unknown keys, and the range checks of the plain fields (reading them again changes nothing).
     yaml_read_fields(map, c, plain_fields(*section.fields));
   }
+  YamlMap control = top.sub("control");
+  read_control_section(control, c.control);
   top.finish();
   resolve_names(names, c);
   rl_config_finalize(c);
@@ -238,6 +240,7 @@ std::string rl_config_yaml(const RLConfig& c) {
     write_fields(map, c, names, *section.fields);
     root[section.key] = map;
   }
+  write_control_section(root, c.control);
   YAML::Emitter out;
   out << root;
   return std::string(out.c_str()) + "\n";
@@ -260,13 +263,20 @@ int rl_sampler_rows(const RLConfig& c) {
 
 void rl_session_end(RLSession& s) { sampler_destroy(s.sampler); }
 
-nlohmann::json rl_step(RLSession& s, int step) {
+static nlohmann::json rl_algorithm_step(RLSession& s, int step) {
   switch (s.cfg.algorithm) {
     case RLAlgorithm::ppo: return rl_step_ppo(s, step);
     case RLAlgorithm::grpo: return rl_step_grpo(s, step);
     case RLAlgorithm::ei: return rl_step_ei(s, step);
   }
   fail("rl_step: unknown algorithm");
+}
+
+nlohmann::json rl_step(RLSession& s, int step) {
+  s.control_line = nlohmann::json::object();
+  nlohmann::json line = rl_algorithm_step(s, step);
+  line.update(s.control_line);   // the control's metrics of the step's rollouts (none: nothing)
+  return line;
 }
 
 }  // namespace chamber

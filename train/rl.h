@@ -19,6 +19,9 @@
 //
 // The task is pluggable (prompts and a reward function) so the same loop trains on math-world
 // problems graded by data/grader.h (`chamber rl`) and on toy tasks in the tests.
+// A counterfactual control (`control:`, train/rl_controls.h) rewrites the task's rewards at the
+// end of rl_generate (random, format_only, style_masked) or appends a style's opening to the math
+// task's prompts (forced_style); with none, nothing changes.
 #pragma once
 #include <functional>
 #include <set>
@@ -31,6 +34,7 @@
 #include "data/tokenizer.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
+#include "train/rl_controls.h"
 #include "train/rl_losses.h"
 #include "util/util.h"
 
@@ -121,6 +125,9 @@ struct RLConfig {
   int threads = 0;
   int log_interval = 1;
   int checkpoint_interval = 0;       // extra checkpoints every N steps (log-spaced ones always)
+
+  // counterfactual control of the reward or the rollouts' opening (train/rl_controls.h)
+  RLControl control;
 };
 
 RLConfig load_rl_config(const std::string& path, const std::vector<std::string>& overrides);
@@ -134,10 +141,13 @@ void rl_config_finalize(RLConfig& cfg);
 struct RLPrompt {
   std::vector<int> tokens;           // what the model is fed (starts with eot: a new document)
   std::string gold;                  // passed to the reward function
+  std::string opening;               // forced_style: the style's opening, the prompt's last tokens;
+                                     // the reward grades opening + completion
 };
 struct RLReward {
   float reward = 0.0f;
   bool correct = false;
+  bool parsed = false;               // the grader extracted an answer (format_only rewards it)
   std::string label;                 // style label (math: grader's omi1 | tinygsm | text)
 };
 struct RLTask {
@@ -146,9 +156,10 @@ struct RLTask {
 };
 // Math-world problems of a split graded by data/grader.h (reward 1 correct, 0 otherwise). Problem
 // i of the task is problem (i % count) of the split (count 0: i). The prompt is eot + the problem's
-// prompt (question + blank line). `tok` must outlive the task.
+// prompt (question + blank line); with a forced_style, followed by that style's opening
+// (forced_style_opening). `tok` must outlive the task.
 RLTask math_rl_task(const std::string& split, int64_t seed, int count, int min_ops, int max_ops,
-                    const Tokenizer& tok);
+                    const Tokenizer& tok, const std::string& forced_style = "");
 
 // ---- one sampled sequence and everything the update needs about it ----
 struct Rollout {
@@ -177,6 +188,11 @@ struct RLSession {
   // expert iteration's kept solutions (ei_accumulate): prompt+response token strings seen
   std::vector<Rollout> ei_data;
   std::set<std::vector<int>> ei_seen;
+  // Counterfactual control: random's p once known (control.p, or measured on the first batch;
+  // -1 before), and the last rl_generate's control metrics (reward_true, control_p) that rl_step
+  // adds to the step's line.
+  double control_p = -1;
+  nlohmann::json control_line = nlohmann::json::object();
   // Seconds spent in the current step's phases: sampling and grading (rl_generate), scoring
   // (rl_score's forward passes). rl_step_times reports them and resets.
   double sample_s = 0, grade_s = 0, score_s = 0;
@@ -195,10 +211,17 @@ nlohmann::json rl_step_grpo(RLSession& s, int step);   // train/rl_grpo.cpp
 nlohmann::json rl_step_ei(RLSession& s, int step);     // train/rl_ei.cpp
 
 // ---- rollouts (train/rl_rollout.cpp) ----
-// Samples `samples` completions of each of the step's prompts and rewards them.
+// Samples `samples` completions of each of the step's prompts and rewards them (the task's
+// reward, then the configured control's: rl_apply_control).
 std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompts, int samples,
                                  const SamplingParams& params);
 SamplingParams rl_sampling_params(const RLConfig& cfg, bool for_ei);
+// Rewrites the rewards of a batch whose first prompt is `first_index` by cfg.control (nothing for
+// none) and records its metrics in s.control_line; random's p is measured on the first batch
+// that needs it (step 0) unless control.p gives it.
+void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t first_index);
+// Whether expert iteration keeps a rollout: correct, or under a control, rewarded by it.
+bool rl_rollout_rewarded(const RLConfig& cfg, const Rollout& r);
 
 // ---- scoring (train/rl_score.cpp) ----
 // Full forward passes in micro-batches over the given rollouts: fills each rollout's per-token

@@ -2,7 +2,8 @@
 // (temperature ei.temperature, top-p ei.top_p), keep the correct ones, de-duplicated by their
 // tokens, and fine-tune on them (token-mean NLL of the response, ei.epochs epochs), either
 // continuing from the current policy or restarting from the base model (ei.restart: base).
-// With ei.accumulate the kept set grows over rounds (so a restarted model sees all of it).
+// With ei.accumulate the kept set grows over rounds (so a restarted model sees all of it). Under a
+// counterfactual control the kept ones are those the control rewards (rl_rollout_rewarded).
 #include <set>
 
 #include "train/rl.h"
@@ -22,7 +23,7 @@ nlohmann::json rl_step_ei(RLSession& s, int step) {
   std::vector<Rollout> kept;
   int correct = 0;
   for (const Rollout& r : rollouts) {
-    if (!r.reward.correct) continue;
+    if (!rl_rollout_rewarded(cfg, r)) continue;
     correct++;
     if (seen.insert(r.tokens).second) kept.push_back(r);
   }

@@ -20,8 +20,9 @@ std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt) 
 }
 
 RLTask math_rl_task(const std::string& split, int64_t seed, int count, int min_ops, int max_ops,
-                    const Tokenizer& tok) {
+                    const Tokenizer& tok, const std::string& forced_style) {
   if (!math_split_known(split)) fail("unknown math-world split '", split, "' (train, rl, test, easy, hard)");
+  if (!forced_style.empty() && !math_style_known(forced_style)) fail("unknown math-world style '", forced_style, "'");
   const Tokenizer* t = &tok;
   RLTask task;
   task.prompts = [=](int64_t first, int n) {
@@ -31,16 +32,20 @@ RLTask math_rl_task(const std::string& split, int64_t seed, int count, int min_o
       if (count > 0) index %= count;
       MathProblem p = mathworld_problem(split, index, (uint64_t)seed, min_ops, max_ops);
       out[i].tokens.push_back(t->eot_id);   // pretraining documents follow an eot: a new document
-      std::vector<int> q = encode_prompt(*t, p.prompt);
+      // forced_style: the opening continues the prompt's text, encoded with it as a document
+      // holds it (the opening ends before whitespace or a number, where tokens split anyway).
+      if (!forced_style.empty()) out[i].opening = forced_style_opening(p, forced_style);
+      std::vector<int> q = encode_prompt(*t, p.prompt + out[i].opening);
       out[i].tokens.insert(out[i].tokens.end(), q.begin(), q.end());
       out[i].gold = mathworld_answer_text(p);
     }
     return out;
   };
   task.reward = [](const RLPrompt& p, const Completion& c) {
-    GradeResult g = grade_completion(c.text, p.gold);
+    GradeResult g = grade_completion(p.opening.empty() ? c.text : p.opening + c.text, p.gold);
     RLReward r;
     r.correct = g.correct;
+    r.parsed = !g.answer.empty();
     r.reward = g.correct ? 1.0f : 0.0f;
     r.label = g.label;
     return r;
@@ -105,6 +110,7 @@ std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompt
   // response has a token to learn from and GRPO groups stay whole.
   for (const Rollout& r : out)
     if (r.response_len() < 1) fail("RL rollout: an empty response (max_new_tokens must be >= 1)");
+  rl_apply_control(s, out, first_index);
   return out;
 }
 

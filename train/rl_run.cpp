@@ -25,6 +25,7 @@ static void print_line(const nlohmann::json& l, int steps) {
   std::fprintf(stderr, "step %4d/%d | reward %.3f | len %.1f | kl %.4f | ent %.3f | clip %.3f",
                l["step"].get<int>(), steps, num("reward"), num("response_length"), num("kl"),
                num("entropy"), num("clip_fraction"));
+  if (l.contains("reward_true")) std::fprintf(stderr, " | true reward %.3f", num("reward_true"));
   if (l.contains("explained_variance")) std::fprintf(stderr, " | ev %.3f", num("explained_variance"));
   if (l.contains("kept")) std::fprintf(stderr, " | kept %d", l["kept"].get<int>());
   for (const char* s : {"tinygsm", "omi1", "text"}) {
@@ -100,8 +101,10 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   s.reference = &reference;
   s.critic = has_critic ? &critic : nullptr;
   s.tok = &base.tokenizer;
-  s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer);
-  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.eval_seed, 0, 0, 0, base.tokenizer);
+  // forced_style forces the opening in the evaluation too, so eval reports the forced style.
+  const std::string forced = cfg.control.kind == ControlKind::forced_style ? cfg.control.style : "";
+  s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer, forced);
+  if (cfg.eval_problems > 0) s.eval_task = math_rl_task(cfg.eval_split, cfg.eval_seed, 0, 0, 0, base.tokenizer, forced);
   s.rng.seed_with((uint64_t)cfg.seed);
 
   // ---- resume ----
@@ -111,6 +114,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     start_step = load_resume_checkpoint(dir, policy, cfg.steps, state);
     read_state_fields(dir, [&] {
       rng_from_json(state.at("rng"), s.rng);
+      if (state.contains("control_p")) s.control_p = state.at("control_p").get<double>();
       if (state.contains("ei_data"))
         for (const auto& item : state.at("ei_data")) {
           Rollout r;
@@ -124,6 +128,9 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
           s.ei_data.push_back(std::move(r));
         }
     });
+    if (cfg.control.kind == ControlKind::random && cfg.control.p < 0 && s.control_p < 0)
+      fail(dir, ": the checkpoint has no control_p, the random control's p measured at step 0; give it "
+                "as control.p to resume");
     if (has_critic) {
       std::string cdir = path_join(critic_root, checkpoint_name(start_step));
       if (!dir_exists(cdir)) fail("--resume: the critic checkpoint ", cdir, " is missing");
@@ -143,6 +150,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   auto save = [&](int step_done) {
     nlohmann::json state = {{"step", step_done}, {"rng", rng_to_json(s.rng)},
                             {"algorithm", rl_algorithm_name(cfg.algorithm)}, {"init", base.dir}};
+    // random's p, measured at step 0, holds for the whole run (a resumed run cannot measure it)
+    if (cfg.control.kind == ControlKind::random) state["control_p"] = s.control_p;
     if (cfg.algorithm == RLAlgorithm::ei && cfg.ei_accumulate) {
       nlohmann::json data = nlohmann::json::array();
       for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});

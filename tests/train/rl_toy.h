@@ -76,7 +76,7 @@ inline void destroy_toy(Toy& t, bool with_critic) {
 inline RLTask say_seven_task(const Toy& t) {
   RLTask task;
   std::vector<int> prompt = t.prompt;
-  task.prompts = [prompt](int64_t, int n) { return std::vector<RLPrompt>(n, RLPrompt{prompt, "7"}); };
+  task.prompts = [prompt](int64_t, int n) { return std::vector<RLPrompt>(n, RLPrompt{prompt, "7", ""}); };
   task.reward = [](const RLPrompt& p, const Completion& c) {
     RLReward r;
     r.correct = c.text == p.gold && c.finish_reason == "eot";
