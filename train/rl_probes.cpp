@@ -141,11 +141,14 @@ RLProbeSet rl_probes_prepare(const RLConfig& cfg, const Tokenizer& tok, const st
     set.sources.push_back(h["source"].get<std::string>());
     set.windows.push_back(std::move(windows));
   }
-  if (set.sources.empty() && !quiet)
+  if (set.sources.empty() && !quiet) {
+    const std::string why = data_dir.empty() ? "no pretraining data directory found"
+                            : manifest.contains("heldout_shards")
+                                ? "its sources have none: " + data_dir + "/manifest.json"
+                                : "the data was built before they existed: " + data_dir + "/manifest.json";
     std::fprintf(stderr, "note: no per-source held-out shards for %s (%s); nll_<source> is not logged\n",
-                 init_dir.c_str(),
-                 data_dir.empty() ? "no pretraining data directory found"
-                                  : ("built before they existed: " + data_dir + "/manifest.json").c_str());
+                 init_dir.c_str(), why.c_str());
+  }
   return set;
 }
 
