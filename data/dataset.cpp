@@ -4,8 +4,8 @@
 // a byte sample taken evenly from the sources, or load the given one; (3) encode documents and
 // lay out the mixture as a list of (source, document) references: fixed sources `repeat` times,
 // weighted sources until their token share is filled; (4) shuffle the references, hold out the
-// first val_fraction of tokens as validation; (5) write shards and the manifest. Each distinct
-// document is encoded once however often it repeats.
+// first val_fraction of tokens as validation; (5) write shards and the manifest; (6) write each
+// source's held-out shard. Each distinct document is encoded once however often it repeats.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -126,7 +126,8 @@ static void remove_old_shards(const std::string& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
-    bool shard = (name.rfind("train_", 0) == 0 || name.rfind("val_", 0) == 0) && name.size() > 4 &&
+    bool shard = (name.rfind("train_", 0) == 0 || name.rfind("val_", 0) == 0 || name.rfind("heldout_", 0) == 0) &&
+                 name.size() > 4 &&
                  name.substr(name.size() - 4) == ".bin";
     if (shard) fs::remove(e.path(), ec);
   }
@@ -152,6 +153,59 @@ static std::vector<std::string> write_shards(const std::string& dir, const char*
   return names;
 }
 
+// Step (6): a small held-out set per source, heldout_NNN.bin, so that a later stage (RL) can
+// measure the model's fit to each source on its own. The mixed val split cannot serve: its
+// documents are interleaved, and a repeated pool puts most of its val documents in the training
+// split as well. A source's held-out documents are its val documents that never occur in training,
+// in val order, until kHeldoutTokensPerSource; a synthetic source short of that tops up with fresh
+// problems past every index it generated, which neither split holds. A file source whose every
+// val document is also trained on gets no shard. Runs after the train and val shards are written,
+// so they do not depend on it.
+static nlohmann::json write_heldout_shards(const DataSpec& spec, const std::vector<uint64_t>& seeds, const Tokenizer& tok,
+                                           const std::vector<DocRef>& train, const std::vector<DocRef>& val,
+                                           std::vector<EncodedSource>& enc, const std::string& out_dir) {
+  const size_t S = spec.sources.size();
+  std::vector<std::vector<char>> trained(S);
+  for (size_t i = 0; i < S; i++) trained[i].assign(enc[i].offsets.empty() ? 0 : enc[i].offsets.size() - 1, 0);
+  for (const DocRef& r : train) trained[r.source][r.doc] = 1;
+  nlohmann::json listed = nlohmann::json::array();
+  for (size_t i = 0; i < S; i++) {
+    const DataSource& s = spec.sources[i];
+    std::vector<int> tokens;
+    std::vector<char> taken(trained[i].size(), 0);
+    int64_t documents = 0;
+    auto add = [&](int64_t d) {
+      tokens.insert(tokens.end(), enc[i].tokens.begin() + enc[i].offsets[d], enc[i].tokens.begin() + enc[i].offsets[d + 1]);
+      documents++;
+    };
+    for (const DocRef& r : val) {
+      if ((int64_t)tokens.size() >= kHeldoutTokensPerSource) break;
+      if ((size_t)r.source != i || trained[i][r.doc] || taken[r.doc]) continue;
+      taken[r.doc] = 1;
+      add(r.doc);
+    }
+    if (s.kind == "synthetic") {
+      // Indices below `next` are the pool (count) or every problem the mixture generated.
+      int64_t next = std::max<int64_t>(s.count, enc[i].offsets.empty() ? 0 : (int64_t)enc[i].offsets.size() - 1);
+      while ((int64_t)tokens.size() < kHeldoutTokensPerSource) {
+        EncodedSource fresh;
+        encode_append(tok, synthetic_documents(s, seeds[i], next, 16), fresh);
+        next += 16;
+        for (int64_t d = 0; d + 1 < (int64_t)fresh.offsets.size() && (int64_t)tokens.size() < kHeldoutTokensPerSource; d++) {
+          tokens.insert(tokens.end(), fresh.tokens.begin() + fresh.offsets[d], fresh.tokens.begin() + fresh.offsets[d + 1]);
+          documents++;
+        }
+      }
+    }
+    if (tokens.empty()) continue;
+    char name[64];
+    std::snprintf(name, sizeof name, "heldout_%03d.bin", (int)i);
+    shard_write(path_join(out_dir, name), tokens, tok.vocab_size());
+    listed.push_back({{"source", s.name}, {"shard", name}, {"tokens", (int64_t)tokens.size()}, {"documents", documents}});
+  }
+  return listed;
+}
+
 nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, bool verbose) {
   double t0 = now_seconds();
   std::string hash = hex64(spec_hash(spec));
@@ -165,6 +219,11 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
       for (const char* key : {"train_shards", "val_shards"})
         for (const auto& n : old.value(key, nlohmann::json::array()))
           complete &= n.is_string() && file_exists(path_join(out_dir, n.get<std::string>()));
+      // Manifests written before held-out shards existed have no such key and are kept as they are
+      // (RL then skips the per-source NLL); listed ones must be there.
+      for (const auto& h : old.value("heldout_shards", nlohmann::json::array()))
+        complete &= h.is_object() && h.contains("shard") && h["shard"].is_string() &&
+                    file_exists(path_join(out_dir, h["shard"].get<std::string>()));
       complete &= file_exists(path_join(out_dir, "tokenizer.json"));
     }
     if (complete) {
@@ -283,8 +342,9 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
                        {"train_tokens", src_train[i]}, {"val_tokens", src_val[i]},
                        {"requested_share", requested}, {"share", (double)t / (double)std::max<int64_t>(total, 1)}});
   }
+  nlohmann::json heldout = write_heldout_shards(spec, seeds, tok, train, val, enc, out_dir);
   nlohmann::json m;
-  m["format"] = 1;
+  m["format"] = 2;   // 2: heldout_shards added (format 1 manifests have none and still load)
   m["spec_hash"] = hash;
   m["spec"] = data_spec_to_json(spec);
   m["tokenizer"] = "tokenizer.json";
@@ -293,6 +353,7 @@ nlohmann::json dataset_build(const DataSpec& spec, const std::string& out_dir, b
   m["train_shards"] = train_names;
   m["val_shards"] = val_names;
   m["sources"] = sources;
+  m["heldout_shards"] = heldout;
   m["build_seconds"] = now_seconds() - t0;
   write_file_atomic(manifest_path, m.dump(2) + "\n");
   if (verbose) {

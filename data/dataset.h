@@ -79,7 +79,14 @@ DataSpec data_spec_from_yaml(const YAML::Node& node, const std::string& name_for
 DataSpec data_spec_load(const std::string& yaml_path);
 nlohmann::json data_spec_to_json(const DataSpec& spec);   // canonical; its hash keys the cache
 
-// Builds the dataset into out_dir: tokenizer.json, train_NNN.bin, val_NNN.bin, manifest.json.
+// Tokens of held-out documents kept per source (whole documents, so a little more), for measuring
+// a model's fit to each source apart (RL's nll_<source>); none of them is in the training split.
+inline constexpr int64_t kHeldoutTokensPerSource = 4096;
+
+// Builds the dataset into out_dir: tokenizer.json, train_NNN.bin, val_NNN.bin, manifest.json, and
+// heldout_NNN.bin per source, listed in the manifest's heldout_shards as
+// {"source": name, "shard": file, "tokens": n, "documents": d} (a file source whose val documents
+// are all in training too has none; manifests from before it have no heldout_shards key).
 // Skips everything (and returns the existing manifest) when out_dir/manifest.json records the same
 // spec hash (spec + input file contents + generator version) and its shards exist. Prints progress
 // to stderr when verbose.

@@ -162,6 +162,9 @@ static const Fields kEvalFields = {
     {"seed", &RLConfig::eval_seed},
     {"problems", &RLConfig::eval_problems, 0, 1e7, false, "0 = no evaluation"},
     {"interval", &RLConfig::eval_interval, 0, 1e9, false, "0 = only at the start and the end"},
+    {"probe_interval", &RLConfig::probe_interval, 0, 1e9, false, "0 = no probes or per-source NLL"},
+    {"probe_prompts", &RLConfig::probe_prompts, 0, 10000, false, "0 = per-source NLL only"},
+    {"probe_tokens", &RLConfig::probe_tokens, 1, 1000},
 };
 static const Fields kLoopFields = {
     {"steps", &RLConfig::steps, 1, 1e9},

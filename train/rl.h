@@ -117,6 +117,11 @@ struct RLConfig {
   int64_t eval_seed = 2;             // differs from the prompts' seed: held-out problems
   int eval_problems = 64;
   int eval_interval = 10;            // steps; also at the start and the end
+  // sampling-free instruments (train/rl_probes.h): style probes on problems 0..probe_prompts-1 of
+  // the eval split and seed, and per-source held-out NLL
+  int probe_interval = 10;           // steps; also at step 0 and the end; 0 = off
+  int probe_prompts = 32;            // 0 = per-source NLL only
+  int probe_tokens = 8;              // tokens of each style's opening
 
   // loop
   int steps = 100;

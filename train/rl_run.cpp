@@ -2,7 +2,7 @@
 // into the policy (trained) and its weights copied into the frozen reference (the KL anchor, no
 // training buffers) and, for PPO with separate_critic, the critic; then maybe resume, then each
 // step is the algorithm's step (rl_ppo/rl_grpo/rl_ei.cpp), a metrics line, now and then a greedy
-// evaluation, and checkpoints. Checkpoints go to OUT/checkpoints at steps 1, 2, 4, 8, ... and the
+// evaluation and the sampling-free probes (rl_probes.h), and checkpoints. Checkpoints go to OUT/checkpoints at steps 1, 2, 4, 8, ... and the
 // last (the critic's beside them in OUT/critic); --resume continues from the newest, with the RNG
 // and the expert-iteration set restored, and metrics.jsonl trimmed to the steps before it. The run
 // directory and resume plumbing are shared with pretraining (train/run_dir.h).
@@ -15,6 +15,7 @@
 #include "train/loaded_model.h"
 #include "train/metrics.h"
 #include "train/rl.h"
+#include "train/rl_probes.h"
 #include "train/run_dir.h"
 
 namespace chamber {
@@ -144,6 +145,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     std::fprintf(stderr, "rl %s from %s: %zu parameters on %s (%d threads), %d prompts x %d samples per step\n",
                  rl_algorithm_name(cfg.algorithm), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
                  cfg.prompts_per_step, cfg.samples_per_prompt);
+  RLProbeSet probes = rl_probes_prepare(cfg, base.tokenizer, base.dir, policy.cfg, opt.quiet);
   MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
 
   std::string last_checkpoint;
@@ -166,9 +168,11 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   auto eval_due = [&](int step) {
     return cfg.eval_problems > 0 && cfg.eval_interval > 0 && step % cfg.eval_interval == 0;
   };
+  auto probes_due = [&](int step) { return !probes.empty() && step % cfg.probe_interval == 0; };
   double run_start = now_seconds();
   for (int step = start_step; step < cfg.steps; step++) {
     nlohmann::json ev = eval_due(step) ? rl_evaluate(s) : nlohmann::json::object();
+    if (probes_due(step)) ev.update(rl_probes_measure(s, probes));
     nlohmann::json line = rl_step(s, step);
     line.update(ev);
     line["elapsed_s"] = now_seconds() - run_start;
@@ -176,8 +180,9 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     if (!opt.quiet && (step % cfg.log_interval == 0 || step == cfg.steps - 1)) print_line(line, cfg.steps);
     if (rl_is_checkpoint_step(step + 1, cfg.steps, cfg.checkpoint_interval)) save(step + 1);
   }
-  if (cfg.eval_problems > 0 && start_step < cfg.steps) {
-    nlohmann::json ev = rl_evaluate(s);
+  if ((cfg.eval_problems > 0 || !probes.empty()) && start_step < cfg.steps) {
+    nlohmann::json ev = cfg.eval_problems > 0 ? rl_evaluate(s) : nlohmann::json::object();
+    ev.update(rl_probes_measure(s, probes));
     ev["step"] = cfg.steps;
     metrics_write(metrics, ev);
     if (!opt.quiet) std::fprintf(stderr, "final eval: %s\n", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());

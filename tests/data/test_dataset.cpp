@@ -1,6 +1,11 @@
 // Data specs and dataset_build: parsing errors name key and line; a jsonl + text mixture builds
-// shards whose per-source shares match the weights; a second build with the same spec is skipped.
+// shards whose per-source shares match the weights; a second build with the same spec is skipped;
+// each source gets a held-out shard of documents the training split never holds, and a manifest
+// from before held-out shards is still reused.
 #include <gtest/gtest.h>
+
+#include <map>
+#include <set>
 
 #include "data/dataset.h"
 #include "data/shards.h"
@@ -140,6 +145,77 @@ sources:
   EXPECT_NE(text.find("def simple_math_problem() -> int:"), std::string::npos);
   EXPECT_NE(text.find("<llm-code>"), std::string::npos);
   EXPECT_NE(text.find("\\boxed{"), std::string::npos);
+}
+
+// Splits shard tokens into documents (each ends with eot), as text.
+std::vector<std::string> documents_of(const Tokenizer& tok, const std::vector<int>& tokens) {
+  std::vector<std::string> docs;
+  std::vector<int> cur;
+  for (int id : tokens) {
+    if (id == tok.eot_id) docs.push_back(tokenizer_decode(tok, cur)), cur.clear();
+    else cur.push_back(id);
+  }
+  return docs;
+}
+
+TEST(DatasetBuild, HeldOutShardPerSourceHoldsNoTrainingDocument) {
+  std::string dir = testing::temp_dir("dataset_heldout");
+  DataSpec spec = data_spec_from_yaml(YAML::Load(R"(
+seed: 5
+tokens: 130000
+val_fraction: 0.05
+tokenizer: {vocab_size: 300, sample_bytes: 20000}
+sources:
+  - {kind: synthetic, style: tinygsm, split: train, ops: [1, 3], weight: 1}
+  - {kind: synthetic, style: omi1, split: train, count: 30, repeat: 8}
+  - {name: notes, kind: text, path: tests/data/samples/notes.txt, repeat: 3}
+  - {name: gsm, kind: jsonl, importer: gsm8k, path: ../shared/data/gsm8k/test.jsonl, weight: 1}
+)"), "heldout.yaml");
+  nlohmann::json m = dataset_build(spec, dir, false);
+  EXPECT_EQ(m["format"], 2);
+  Tokenizer tok = tokenizer_load(path_join(dir, "tokenizer.json"));
+  std::set<std::string> trained;
+  for (const auto& name : m["train_shards"])
+    for (std::string& d : documents_of(tok, shard_read(path_join(dir, name.get<std::string>())))) trained.insert(d);
+  // The text file's few documents, repeated 3 times, are all in training: it gets no shard. The
+  // 30-problem omi1 pool, repeated 8 times, is too: its shard is fresh problems.
+  std::map<std::string, nlohmann::json> by_source;
+  for (const auto& h : m["heldout_shards"]) by_source[h["source"].get<std::string>()] = h;
+  EXPECT_EQ(by_source.count("notes"), 0u);
+  for (const char* source : {"tinygsm", "omi1", "gsm"}) {
+    SCOPED_TRACE(source);
+    ASSERT_EQ(by_source.count(source), 1u);
+    const nlohmann::json& h = by_source[source];
+    int vocab = 0;
+    std::vector<int> tokens = shard_read(path_join(dir, h["shard"].get<std::string>()), &vocab);
+    EXPECT_EQ(vocab, tok.vocab_size());
+    EXPECT_EQ((int64_t)tokens.size(), h["tokens"].get<int64_t>());
+    // A synthetic source tops up to the full size; a file source has what its val share holds.
+    if (std::string(source) != "gsm") {
+      EXPECT_GE((int64_t)tokens.size(), kHeldoutTokensPerSource);
+    }
+    EXPECT_GT(tokens.size(), 0u);
+    std::vector<std::string> docs = documents_of(tok, tokens);
+    EXPECT_EQ((int64_t)docs.size(), h["documents"].get<int64_t>());
+    for (const std::string& d : docs) EXPECT_EQ(trained.count(d), 0u) << d;
+  }
+  EXPECT_NE(tokenizer_decode(tok, shard_read(path_join(dir, by_source["omi1"]["shard"].get<std::string>()))).find("<llm-code>"),
+            std::string::npos);
+
+  // A manifest written before held-out shards (format 1, no such key) is still up to date: kept
+  // as it is, not rebuilt. One that lists a shard that is gone is rebuilt.
+  nlohmann::json old = m;
+  old.erase("heldout_shards");
+  old["format"] = 1;
+  write_file_atomic(path_join(dir, "manifest.json"), old.dump(2));
+  nlohmann::json again = dataset_build(spec, dir, false);
+  EXPECT_FALSE(again.contains("heldout_shards"));
+  EXPECT_EQ(again["build_seconds"], m["build_seconds"]);
+  write_file_atomic(path_join(dir, "manifest.json"), m.dump(2));
+  remove_all(path_join(dir, by_source["omi1"]["shard"].get<std::string>()));
+  nlohmann::json rebuilt = dataset_build(spec, dir, false);
+  EXPECT_EQ(rebuilt["heldout_shards"], m["heldout_shards"]);
+  EXPECT_TRUE(file_exists(path_join(dir, by_source["omi1"]["shard"].get<std::string>())));
 }
 
 TEST(DataSpec, ExampleConfigsParse) {

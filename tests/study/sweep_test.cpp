@@ -149,6 +149,12 @@ TEST(Experiment, ResolvesEveryRunUpFront) {
   EXPECT_EQ(scaled.runs[1].pretrain.model.n_embd, 32);
   // The device is not part of the cache key.
   EXPECT_EQ(parse(experiment_text("runs"), {"device=cpu"}).runs[0].pretrain_hash, exp.runs[0].pretrain_hash);
+  // Nor are the instruments that only read the model (rl_probes.h): RL stages run before them stay
+  // done. Other evaluation settings are.
+  EXPECT_EQ(parse(experiment_text("runs"), {"rl.eval.probe_interval=3", "rl.eval.probe_prompts=4", "rl.eval.probe_tokens=2"})
+                .runs[0].rl_hash,
+            exp.runs[0].rl_hash);
+  EXPECT_NE(parse(experiment_text("runs"), {"rl.eval.interval=3"}).runs[0].rl_hash, exp.runs[0].rl_hash);
   // A list of grids: expert iteration once, PPO at two KL coefficients; axes listed once each.
   ExperimentConfig unioned =
       parse(experiment_text("runs"), {"sweep=[{rl.algorithm: [ppo], rl.policy.kl_coef: [0, 0.01]}, {rl.algorithm: [ei]}]"});

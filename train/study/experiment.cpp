@@ -190,7 +190,16 @@ static ExperimentRun resolve_run(const ExperimentConfig& exp, YAML::Node root, c
     keyed_rl.name.clear();
     keyed_rl.device.clear();
     keyed_rl.threads = 0;
-    run.rl_hash = hash_hex(run.pretrain_hash + "\n" + rl_config_yaml(keyed_rl)).substr(0, 12);
+    // Nor the instruments that only read the model (rl_probes.h): a stage run before they existed
+    // stays done. Their lines are dropped from the resolved YAML, which is otherwise as before.
+    const std::string resolved = rl_config_yaml(keyed_rl);
+    std::string keyed_yaml;
+    for (size_t at = 0, end; at < resolved.size(); at = end + 1) {
+      end = resolved.find('\n', at);
+      if (end == std::string::npos) end = resolved.size();
+      if (resolved.compare(at, 8, "  probe_") != 0) keyed_yaml += resolved.substr(at, end - at) + "\n";
+    }
+    run.rl_hash = hash_hex(run.pretrain_hash + "\n" + keyed_yaml).substr(0, 12);
   }
 
   // ---- evaluation (optional) ----

@@ -223,6 +223,7 @@ static std::string section_run(const ReportRun& run, int per_style) {
   auto pass_or_maj = [](const std::string& k) { return pass_at_k_of(k) ? 1 : maj_at_k_of(k) ? 2 : 0; };
   auto style_acc = [](const std::string& k) { return style_accuracy_of(k).empty() ? 0 : 1; };
   std::string charts = style_share_charts(run.rl, "RL");
+  charts += report_probe_charts(run.rl);
   charts += style_share_charts(run.evals, "checkpoint evaluations");
   charts += rl_line_chart(run.evals, "Checkpoint evaluations: pass@k (solid), maj@k (dashed)", "accuracy",
                           pass_or_maj, true);

@@ -171,6 +171,13 @@ struct StyleFinding {
 };
 std::vector<StyleFinding> group_findings(const ReportData& data, const SeedGroup& group);
 
+// Charts of RL's sampling-free instruments (train/rl_probes.h; report_probes.cpp): probe style
+// shares (summed per grader label) beside the sampled shares, probe log-probabilities, per-source
+// held-out NLL. "" when the metrics have none of probe_share_*, probe_logp_*, nll_*.
+std::string report_probe_charts(const MetricsColumns& rl);
+// The grader's label for a probed style: tinygsm(_short) -> tinygsm, omi2 and gsm8k -> text.
+std::string probe_style_label(const std::string& style);
+
 std::string report_html(const ReportData& data, int generations_per_style = 3);
 nlohmann::json report_summary(const ReportData& data);
 
