@@ -2,12 +2,31 @@
 // subcommands (with their options and a callback that does the work) to the CLI11 app that
 // train/main.cpp owns. Callbacks report bad input by throwing chamber::Error; main prints it.
 #pragma once
+#include <string>
+#include <vector>
+
+#include "train/run_dir.h"
 
 namespace CLI {
 class App;
 }
 
 namespace chamber {
+
+// The arguments `chamber pretrain` and `chamber rl` share: the config, its run directory and the
+// overrides (--device and --threads become --set train.device / train.threads).
+struct RunArgs {
+  std::string config, out, device;
+  int threads = -1;
+  bool resume = false, overwrite = false, quiet = false;
+  std::vector<std::string> sets;
+};
+// Adds them to `cmd`: the positional config (e.g. `example`), --out, --device, --threads,
+// --resume or --overwrite, --quiet and --set.
+void add_run_arguments(CLI::App* cmd, RunArgs& args, const char* example);
+// The --set overrides with --device and --threads folded in.
+std::vector<std::string> run_overrides(const RunArgs& args);
+RunOptions run_options(const RunArgs& args);
 
 // `chamber pretrain` (train/cli_pretrain.cpp).
 void register_pretrain_commands(CLI::App& app);

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "engine/config.h"
+#include "train/run_dir.h"
 
 namespace chamber {
 
@@ -42,12 +43,8 @@ PretrainConfig load_pretrain_config(const std::string& path, const std::vector<s
 PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file);
 std::string pretrain_config_yaml(const PretrainConfig& cfg);   // the resolved config
 
-struct PretrainOptions {
-  std::string out_dir;           // default runs/<name>
-  bool resume = false;           // continue from the newest checkpoint in out_dir
-  bool overwrite = false;        // replace a run already in out_dir (else that is an error)
+struct PretrainOptions : RunOptions {
   bool profile = false;          // print time per op at the end
-  bool quiet = false;
   // Data parallel (engine/comm.h): this process's rank among those started by mpirun; null for one
   // process. Only rank 0 writes the run directory and prints.
   Comm* comm = nullptr;

@@ -35,6 +35,7 @@
 #include "engine/model.h"
 #include "engine/sampler.h"
 #include "train/rl_controls.h"
+#include "train/run_dir.h"
 #include "train/rl_losses.h"
 #include "util/util.h"
 
@@ -260,12 +261,7 @@ void rl_step_times(RLSession& s, double step_start, nlohmann::json& line);
 nlohmann::json rl_evaluate(RLSession& s);
 
 // ---- the whole run (train/rl_run.cpp) ----
-struct RLOptions {
-  std::string out_dir;               // default runs/<name>
-  bool resume = false;               // continue from the newest checkpoint in out_dir
-  bool overwrite = false;            // replace a run already in out_dir (else that is an error)
-  bool quiet = false;
-};
+using RLOptions = RunOptions;   // train/run_dir.h
 // Steps with a log-spaced checkpoint: 1, 2, 4, 8, ... (and the last step).
 bool rl_is_checkpoint_step(int step_done, int total_steps, int interval);
 std::string run_rl(RLConfig cfg, const RLOptions& opt);

@@ -14,6 +14,14 @@
 
 namespace chamber {
 
+// How `chamber pretrain` and `chamber rl` treat their run directory (the same options).
+struct RunOptions {
+  std::string out_dir;    // default runs/<name>
+  bool resume = false;    // continue from the newest checkpoint in out_dir
+  bool overwrite = false; // replace a run already in out_dir (else that is an error)
+  bool quiet = false;
+};
+
 // The default run name: the config file's name up to its first dot (configs/tiny.yaml -> tiny).
 std::string run_name_from_file(const std::string& config_file);
 

@@ -24,20 +24,10 @@ static ExperimentStages default_stages(const ExperimentConfig& exp, bool quiet) 
   // A stage the experiment records as not started (no stage.json before this one) starts afresh in
   // its own directory, replacing whatever an unrecorded attempt left there; a started one resumes.
   s.pretrain = [quiet](const PretrainConfig& cfg, const std::string& out, bool resume) {
-    PretrainOptions o;
-    o.out_dir = out;
-    o.resume = resume;
-    o.overwrite = !resume;
-    o.quiet = quiet;
-    return run_pretrain(cfg, o);
+    return run_pretrain(cfg, PretrainOptions{RunOptions{out, resume, !resume, quiet}});
   };
   s.rl = [quiet](const RLConfig& cfg, const std::string& out, bool resume) {
-    RLOptions o;
-    o.out_dir = out;
-    o.resume = resume;
-    o.overwrite = !resume;
-    o.quiet = quiet;
-    return run_rl(cfg, o);
+    return run_rl(cfg, RunOptions{out, resume, !resume, quiet});
   };
   std::string device = exp.device;
   int threads = exp.threads;
