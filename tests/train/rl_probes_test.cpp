@@ -12,6 +12,7 @@
 #include "data/shards.h"
 #include "engine/checkpoint.h"
 #include "tests/test_util.h"
+#include "tests/train/tiny_rl_init.h"
 #include "train/loaded_model.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
@@ -32,25 +33,15 @@ std::string tiny_checkpoint(const std::string& dir) {
   std::string text;
   for (const MathProblem& p : mathworld_generate("train", 40, 9, 1, 2)) text += mathworld_document(p, "omi2") + "\n\n";
   write_file_atomic(dir + "/notes.txt", text);
-  std::string yaml = R"(
-name: t
-model: {n_layer: 1, n_head: 2, n_embd: 16, context_length: 192}
-data:
-  seed: 3
+  return testing::tiny_pretrained(dir, R"(  seed: 3
   tokens: 30000
   val_fraction: 0.1
   tokenizer: {vocab_size: 300}
   sources:
     - {kind: synthetic, style: tinygsm_short, split: train, ops: [1, 2], weight: 1}
     - {kind: synthetic, style: omi1, split: train, ops: [1, 2], count: 20, repeat: 4}
-    - {name: notes, kind: text, path: )" + dir + R"(/notes.txt}
-optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 2}
-train: {batch_size: 4, seq_len: 48, steps: 4, eval_interval: 0, log_interval: 100, device: cpu-ref}
-)";
-  PretrainOptions o;
-  o.out_dir = dir + "/pt";
-  o.quiet = true;
-  return run_pretrain(parse_pretrain_config(YAML::Load(yaml), "t.yaml"), o);
+    - {name: notes, kind: text, path: )" + dir + "/notes.txt}",
+                                  192);
 }
 
 RLConfig rl_config(const std::string& init, int steps) {
@@ -62,12 +53,7 @@ train: {device: cpu-ref, threads: 1, steps: )" + std::to_string(steps) + "}\n";
   return parse_rl_config(YAML::Load(yaml), "r.yaml");
 }
 
-RLOptions quiet(const std::string& out) {
-  RLOptions o;
-  o.out_dir = out;
-  o.quiet = true;
-  return o;
-}
+RLOptions quiet(const std::string& out) { return testing::quiet_rl(out); }
 
 // Log-probability of each of tokens[from..] given those before it: one sequence, one forward,
 // the way `chamber score` computes it.

@@ -9,6 +9,7 @@
 #include "engine/checkpoint.h"
 #include "util/util.h"
 #include "tests/test_util.h"
+#include "tests/train/tiny_rl_init.h"
 #include "train/pretrain.h"
 #include "train/metrics.h"
 #include "train/rl.h"
@@ -19,27 +20,7 @@ namespace {
 using testing::contains;
 using testing::error_of;
 
-std::string tiny_checkpoint(const std::string& dir) {
-  std::string text;
-  for (const MathProblem& p : mathworld_generate("train", 60, 1, 1, 2))
-    text += mathworld_document(p, "tinygsm") + "\n\n";
-  write_file_atomic(dir + "/corpus.txt", text);
-  std::string yaml = R"(
-name: t
-model: {n_layer: 1, n_head: 2, n_embd: 16, context_length: 160}
-data:
-  seed: 3
-  val_fraction: 0.1
-  tokenizer: {vocab_size: 300}
-  sources: [{kind: text, path: )" + dir + R"(/corpus.txt}]
-optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 2}
-train: {batch_size: 4, seq_len: 48, steps: 4, eval_interval: 0, log_interval: 100, device: cpu-ref}
-)";
-  PretrainOptions o;
-  o.out_dir = dir + "/pt";
-  o.quiet = true;
-  return run_pretrain(parse_pretrain_config(YAML::Load(yaml), "t.yaml"), o);
-}
+std::string tiny_checkpoint(const std::string& dir) { return testing::tiny_tinygsm_checkpoint(dir); }
 
 RLConfig rl_config(const std::string& init, const std::string& algorithm, int steps) {
   std::string yaml = "init: " + init + "\nalgorithm: " + algorithm + R"(
@@ -51,13 +32,7 @@ train: {device: cpu-ref, threads: 1, steps: )" + std::to_string(steps) + "}\n";
   return parse_rl_config(YAML::Load(yaml), "r.yaml");
 }
 
-RLOptions quiet(const std::string& out, bool resume = false) {
-  RLOptions o;
-  o.out_dir = out;
-  o.quiet = true;
-  o.resume = resume;
-  return o;
-}
+RLOptions quiet(const std::string& out, bool resume = false) { return testing::quiet_rl(out, resume); }
 
 TEST(RlRun, EveryAlgorithmRunsAndResumesExactly) {
   std::string dir = testing::temp_dir("rl_run");

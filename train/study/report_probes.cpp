@@ -5,6 +5,7 @@
 #include <map>
 
 #include "train/study/report.h"
+#include "train/study/report_page.h"
 #include "train/study/report_svg.h"
 
 namespace chamber {
@@ -38,15 +39,6 @@ std::map<std::string, const std::vector<std::pair<double, double>>*> with_prefix
   return out;
 }
 
-ChartAxes step_axes(const std::string& title, const std::string& y_label) {
-  ChartAxes a;
-  a.title = title;
-  a.x_label = "RL step";
-  a.y_label = y_label;
-  a.x_log = true;
-  return a;
-}
-
 }  // namespace
 
 std::string report_probe_charts(const MetricsColumns& rl) {
@@ -64,19 +56,19 @@ std::string report_probe_charts(const MetricsColumns& rl) {
       series.push_back(thinned("probe " + label, {at.begin(), at.end()}, false));
     for (const auto& [label, pts] : with_prefix(rl, "style_"))
       if (label.rfind("acc_", 0) != 0) series.push_back(thinned("sampled " + label, *pts, true));
-    ChartAxes a = step_axes("Style shares: probes, no sampling (solid) and sampled rollouts (dashed)", "share");
+    ChartAxes a = report_rl_axes("Style shares: probes, no sampling (solid) and sampled rollouts (dashed)", "share");
     a.y_min = 0.0, a.y_max = 1.0;
     h += svg_line_chart(a, series);
   }
   if (!logps.empty()) {
     std::vector<ChartSeries> series;
     for (const auto& [style, pts] : logps) series.push_back(thinned(style, *pts, false));
-    h += svg_line_chart(step_axes("Probes: mean log p(style's opening | prompt)", "log-probability"), series);
+    h += svg_line_chart(report_rl_axes("Probes: mean log p(style's opening | prompt)", "log-probability"), series);
   }
   if (!nlls.empty()) {
     std::vector<ChartSeries> series;
     for (const auto& [source, pts] : nlls) series.push_back(thinned(source, *pts, false));
-    h += svg_line_chart(step_axes("Held-out NLL per pretraining source (step 0: the pretrained model)",
+    h += svg_line_chart(report_rl_axes("Held-out NLL per pretraining source (step 0: the pretrained model)",
                                   "nats/token"),
                         series);
   }
