@@ -10,7 +10,7 @@
 # an existing one is built as it is configured (the default `build/` has sm_80 and sm_90).
 # --no-build packs what BUILD_DIR already holds (the packing test does this).
 #
-# The kit holds bin/ (chamber, test_gpu, test_simt, bench_kernels_gpu, bench_sampler), lib/ (every shared
+# The kit holds bin/ (chamber, test_gpu, bench_kernels_gpu, bench_sampler; symbols stripped), lib/ (every shared
 # library they load that is neither part of the C runtime nor of CUDA, taken from ldd), the configs,
 # bench/torch_gpu.py (with bench/torch_gpt.py) and run.sh (bench/kit/run.sh). CUDA's libraries (cudart, cuBLASLt, cuRAND)
 # are left out: they are hundreds of MiB and belong to the device machine's toolkit and driver.
@@ -22,7 +22,8 @@ kit=${2:-gpu-kit}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 source bench/kit/leave_out.sh
-binaries=(chamber test_gpu test_simt bench_kernels_gpu bench_sampler)
+# test_simt stays home: the emulated kernels are checked in CI, and the kit must stay small.
+binaries=(chamber test_gpu bench_kernels_gpu bench_sampler)
 
 if (( build_first )); then
   if [[ ! -f $build/CMakeCache.txt ]]; then
@@ -45,6 +46,8 @@ fi
 rm -rf "$kit"
 mkdir -p "$kit/bin" "$kit/lib" "$kit/bench"
 for b in "${binaries[@]}"; do cp "$build/$b" "$kit/bin/"; done
+# Symbols are for debuggers, not for the device run; without them the binaries are a little smaller.
+if command -v strip >/dev/null; then strip --strip-unneeded "$kit"/bin/*; fi
 # Libraries: what ldd resolves, minus what bench/kit/leave_out.sh names (the C runtime every Linux
 # has, and CUDA's own). libstdc++/libgcc_s travel: the device's may be older than ours.
 for b in "${binaries[@]}"; do ldd "$build/$b"; done | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
