@@ -206,7 +206,10 @@ void comm_reduce_scatter_mean(const Comm& comm, float* buf, size_t slice) {
   }
 #endif
 #ifdef CHAMBER_HAVE_MPI
-  std::vector<float> summed(slice);
+  // The sum arrives in a separate buffer (MPI has no in-place form that leaves it at the slice's
+  // own offset); kept between calls, since this runs every step with the same size.
+  static std::vector<float> summed;
+  summed.resize(slice);
   mpi_check(MPI_Reduce_scatter_block(buf, summed.data(), mpi_count(slice), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
             "MPI_Reduce_scatter_block");
   const float inv_world = 1.0f / (float)comm.world;

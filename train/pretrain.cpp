@@ -136,7 +136,7 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
 
   // ---- data: build (or reuse) tokenizer + shards under OUT/data ----
   const std::string data_dir = path_join(out_dir, "data");
-  DataSpec spec = data_spec_from_yaml(cfg.data, cfg.data_file.empty() ? cfg.file : cfg.data_file);
+  DataSpec spec = data_spec_from_yaml(cfg.data, cfg.data_file);
   nlohmann::json manifest;
   if (lead) manifest = dataset_build(spec, data_dir, !quiet);
   comm_barrier(comm);   // the others find the lead's build complete and reuse it

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "train/eval.h"
 #include "train/run_dir.h"
 #include "util/yaml_schema.h"
 
@@ -160,7 +161,7 @@ static const Fields kEiFields = {
 static const Fields kEvalFields = {
     {"split", &RLConfig::eval_split},
     {"seed", &RLConfig::eval_seed},
-    {"problems", &RLConfig::eval_problems, 0, 1e7, false, "0 = no evaluation"},
+    {"problems", &RLConfig::eval_problems, 0, kMaxEvalProblems, false, "0 = no evaluation"},
     {"interval", &RLConfig::eval_interval, 0, 1e9, false, "0 = only at the start and the end"},
     {"probe_interval", &RLConfig::probe_interval, 0, 1e9, false, "0 = no probes or per-source NLL"},
     {"probe_prompts", &RLConfig::probe_prompts, 0, 10000, false, "0 = per-source NLL only"},

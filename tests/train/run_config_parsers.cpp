@@ -14,6 +14,7 @@
 #include "train/cli.h"
 #include "train/eval.h"
 #include "train/pretrain.h"
+#include "train/rl.h"
 
 namespace chamber {
 namespace {
@@ -59,6 +60,16 @@ TEST(RunConfigParsers, EvalSizesAndTemperatureHaveRanges) {
   // A synthetic set of more problems than the limit is refused before any is generated.
   EXPECT_TRUE(contains(error_of([] { load_eval_set("synthetic:test", kMaxEvalProblems + 1, 1); }),
                        "is more than 1000000 problems"));
+}
+
+// RL's evaluation during training has the same problem limit as `chamber eval`.
+TEST(RunConfigParsers, RlEvaluationHasTheEvalProblemLimit) {
+  auto rl_error = [](const std::string& eval_line) {
+    return error_of([&] { parse_rl_config(yaml_parse("init: x\n" + eval_line, "r.yaml"), "r.yaml"); });
+  };
+  std::string msg = rl_error("eval: {problems: 2000000}\n");
+  EXPECT_TRUE(contains(msg, "r.yaml:2: 'eval.problems' must be in [0, 1e+06], got 2e+06")) << msg;
+  EXPECT_EQ(rl_error("eval: {problems: 1000000}\n"), "");
 }
 
 std::string run_cli(void (*commands)(CLI::App&), std::vector<std::string> args) {
