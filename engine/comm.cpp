@@ -291,6 +291,34 @@ std::string comm_nccl_version() {
 #endif
 }
 
+double comm_nccl_one_rank_all_reduce(const Ops& ops, float* device_buf, size_t n, int repeats) {
+#ifdef CHAMBER_HAVE_NCCL
+  ncclUniqueId id;
+  nccl_check(nccl().get_unique_id(&id), "ncclGetUniqueId");
+  ncclComm_t communicator = nullptr;
+  nccl_check(nccl().comm_init_rank(&communicator, 1, id, 0), "ncclCommInitRank");
+  std::vector<double> times;
+  for (int r = 0; r <= repeats; r++) {   // r = 0 warms up
+    ops.synchronize();
+    double t0 = now_seconds();
+    ncclResult_t status = nccl().all_reduce(device_buf, device_buf, n, ncclFloat, ncclAvg, communicator, nullptr);
+    cudaError_t synced = cudaStreamSynchronize(nullptr);
+    if (status != ncclSuccess || synced != cudaSuccess) {
+      nccl().comm_destroy(communicator);
+      nccl_check(status, "ncclAllReduce");
+      fail("NCCL: cudaStreamSynchronize after ncclAllReduce failed");
+    }
+    if (r > 0) times.push_back(now_seconds() - t0);
+  }
+  nccl().comm_destroy(communicator);
+  std::sort(times.begin(), times.end());
+  return times.empty() ? 0.0 : times[times.size() / 2];
+#else
+  (void)ops, (void)device_buf, (void)n, (void)repeats;
+  fail("this build has no NCCL (it is found with the CUDA toolkit's nccl.h at build time)");
+#endif
+}
+
 Comm& comm_world() {
   static Comm world;
   return world;

@@ -32,6 +32,10 @@ bool comm_have_nccl();
 // NCCL's version ("2.27.7"), opening the library as a multi-GPU run does: an Error saying what
 // is missing when this build has no NCCL or libnccl.so.2 cannot be found.
 std::string comm_nccl_version();
+// NCCL checked on one GPU (the device kit has one, and no mpirun): a one-rank communicator
+// averages device_buf[0..n) in place, which must leave it as it was; returns the median seconds
+// of one all-reduce over `repeats` (after a warm-up). Error when NCCL cannot be opened or fails.
+double comm_nccl_one_rank_all_reduce(const Ops& ops, float* device_buf, size_t n, int repeats);
 
 // Initialises MPI when launched by mpirun (Error if this build has no MPI: rebuild after
 // `make deps`), else leaves comm as rank 0 of 1. Call once per process, before comm_attach.
