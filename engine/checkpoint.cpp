@@ -43,8 +43,11 @@ std::string checkpoint_save(const CheckpointWrite& w, const GPT& model) {
   write_file_atomic(path_join(tmp_dir, "model.safetensors"),
                     safetensors_serialize(tensors_of(model, params, ""), {{"format", "chamber-gpt2"}}));
   if (w.with_optimizer && model.m_arena.base) {
-    std::vector<float> m = w.adam_m_whole ? *w.adam_m_whole : arena_to_host(model, model.m_arena);
-    std::vector<float> v = w.adam_v_whole ? *w.adam_v_whole : arena_to_host(model, model.v_arena);
+    // The gathered state of a sharded optimizer is written as it is, not copied.
+    std::vector<float> m_own, v_own;
+    if (!w.adam_m_whole) m_own = arena_to_host(model, model.m_arena), v_own = arena_to_host(model, model.v_arena);
+    const std::vector<float>& m = w.adam_m_whole ? *w.adam_m_whole : m_own;
+    const std::vector<float>& v = w.adam_v_whole ? *w.adam_v_whole : v_own;
     if (m.size() * sizeof(float) != model.param_arena.bytes || v.size() != m.size())
       fail("checkpoint_save: AdamW state holds ", m.size(), " floats, the parameters ",
            model.param_arena.bytes / sizeof(float), " (a sharded optimizer needs its gathered state)");
