@@ -254,6 +254,28 @@ void comm_all_reduce_sum(const Comm& comm, double* values, int n) {
 #endif
 }
 
+std::vector<std::string> comm_all_gather_bytes(const Comm& comm, const std::string& mine) {
+  if (comm.world == 1) return {mine};
+  std::vector<std::string> out(comm.world);
+#ifdef CHAMBER_HAVE_MPI
+  // Sizes first, then the bytes of every rank side by side (MPI counts and offsets are ints).
+  std::vector<int> sizes(comm.world), offsets(comm.world);
+  int my_size = mpi_count(mine.size());
+  mpi_check(MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
+  size_t total = 0;
+  for (int r = 0; r < comm.world; r++) {
+    offsets[r] = mpi_count(total);
+    total += (size_t)sizes[r];
+  }
+  std::string all(mpi_count(total), '\0');
+  mpi_check(MPI_Allgatherv(mine.data(), my_size, MPI_BYTE, all.data(), sizes.data(), offsets.data(), MPI_BYTE,
+                           MPI_COMM_WORLD),
+            "MPI_Allgatherv");
+  for (int r = 0; r < comm.world; r++) out[r] = all.substr((size_t)offsets[r], (size_t)sizes[r]);
+#endif
+  return out;
+}
+
 bool comm_any(const Comm& comm, bool flag) {
   if (comm.world == 1) return flag;
   double v = flag ? 1.0 : 0.0;

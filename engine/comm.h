@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/ops.h"
 
@@ -60,6 +61,9 @@ void comm_all_gather(const Comm& comm, float* buf, size_t slice);
 void comm_gather_to_root(const Comm& comm, const float* mine, float* whole, size_t slice, int root);
 // Host values summed over ranks, in place (losses, token counts, metrics).
 void comm_all_reduce_sum(const Comm& comm, double* values, int n);
+// Every rank's bytes, in rank order, on every rank: for what differs in size between ranks (RL's
+// kept expert-iteration samples, counts keyed by style). At most 2 GiB in all.
+std::vector<std::string> comm_all_gather_bytes(const Comm& comm, const std::string& mine);
 // True on every rank when `flag` is true on any rank (agreeing on a stop).
 bool comm_any(const Comm& comm, bool flag);
 // root's bytes[0..n) (host memory) copied to every rank.

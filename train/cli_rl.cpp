@@ -1,5 +1,6 @@
 // `chamber rl CONFIG [--out DIR] [--init PATH] [--device D] [--threads N] [--resume | --overwrite] [--quiet] [--set k=v]`
-// RL post-training (ppo | grpo | ei, the config's `algorithm`) from a pretrained checkpoint.
+// RL post-training (ppo | grpo | ei, the config's `algorithm`) from a pretrained checkpoint;
+// under `mpirun -np N` data parallel (train/rl_data_parallel.cpp).
 #include <CLI/CLI.hpp>
 
 #include "train/cli.h"
@@ -18,7 +19,9 @@ void register_rl_commands(CLI::App& app) {
   cmd->callback([args] {
     std::vector<std::string> sets = run_overrides(*args);
     if (!args->init.empty()) sets.push_back("init=" + args->init);
-    run_rl(load_rl_config(args->config, sets), run_options(*args));
+    RLOptions opt = run_options(*args);
+    opt.comm = &comm_world();   // several ranks when started by mpirun
+    run_rl(load_rl_config(args->config, sets), opt);
   });
 }
 

@@ -36,11 +36,12 @@ int main(int argc, char** argv) {
   chamber::register_run_commands(app);
   try {
     chamber::comm_init(chamber::comm_world());   // rank and world size when started by mpirun
-    // Only pretraining splits its work across ranks so far; any other command started as several
+    // Pretraining and RL split their work across ranks; any other command started as several
     // ranks would run N copies into the same files.
-    if (chamber::comm_world().world > 1 && (argc < 2 || std::string(argv[1]) != "pretrain"))
-      throw chamber::Error("only `chamber pretrain` runs data parallel (under mpirun); run '" +
-                           std::string(argc > 1 ? argv[1] : "") + "' as one process, without mpirun");
+    const std::string command = argc > 1 ? argv[1] : "";
+    if (chamber::comm_world().world > 1 && command != "pretrain" && command != "rl")
+      throw chamber::Error("only `chamber pretrain` and `chamber rl` run data parallel (under mpirun); run '" +
+                           command + "' as one process, without mpirun");
     app.parse(argc, argv);
     chamber::comm_finalize(chamber::comm_world());
   } catch (const CLI::ParseError& e) {

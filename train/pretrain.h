@@ -45,9 +45,6 @@ std::string pretrain_config_yaml(const PretrainConfig& cfg);   // the resolved c
 
 struct PretrainOptions : RunOptions {
   bool profile = false;          // print time per op at the end
-  // Data parallel (engine/comm.h): this process's rank among those started by mpirun; null for one
-  // process. Only rank 0 writes the run directory and prints.
-  Comm* comm = nullptr;
   // ZeRO-1 with several ranks: each keeps AdamW's m and v for 1/N of the parameters
   // (engine/model.h OptimizerShard). The same training, to fp32 reduction rounding.
   bool shard_optimizer = false;

@@ -22,8 +22,11 @@
 // A counterfactual control (`control:`, train/rl_controls.h) rewrites the task's rewards at the
 // end of rl_generate (random, format_only, style_masked) or appends a style's opening to the math
 // task's prompts (forced_style); with none, nothing changes.
+// Under mpirun the ranks split each step's prompts (train/rl_data_parallel.cpp); with one process
+// every data-parallel hook is the identity.
 #pragma once
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -191,6 +194,8 @@ struct RLSession {
   RLTask eval_task;                  // prompts null = no evaluation
   Sampler sampler;                   // created by rl_session_begin
   Rng rng{1};
+  // Data parallel (engine/comm.h): the ranks sharing each step's prompts; null for one process.
+  const Comm* comm = nullptr;
   // expert iteration's kept solutions (ei_accumulate): prompt+response token strings seen
   std::vector<Rollout> ei_data;
   std::set<std::vector<int>> ei_seen;
@@ -246,19 +251,44 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
 double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs);
 // AdamW with the actor learning rate on every parameter and value_lr on the value head; global-norm
 // clipping. Returns the gradient norm before clipping.
-double rl_optimizer_step(GPT& model, const RLConfig& cfg, float lr, float value_lr);
+// Under data parallelism the gradients are summed over the ranks first (rl_average_gradients).
+double rl_optimizer_step(const RLSession& s, GPT& model, float lr, float value_lr);
 // Linear warm-up over warmup_steps to `peak`, then constant.
 float rl_learning_rate(const RLConfig& cfg, float peak, int step);
 
 // ---- metrics and evaluation (train/rl_eval.cpp) ----
 // Metrics of a rollout batch: reward, response length, correct share, style shares.
-void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line);
+// Under data parallelism the counts are summed over the ranks (every rank gets the whole batch's).
+void rl_rollout_metrics(const RLSession& s, const std::vector<Rollout>& rollouts, nlohmann::json& line);
 // Writes the step's time per phase into `line`: sample_s, grade_s, score_s, update_s (the rest
 // since step_start: losses, backward, optimiser) and step_s; resets the session's counters.
 void rl_step_times(RLSession& s, double step_start, nlohmann::json& line);
 // Greedy pass@1 and style shares of the current policy on cfg.eval_problems prompts of eval_task:
 // {"eval_reward", "eval_pass1", "eval_style_<label>", "eval_s"}; empty when evaluation is off.
 nlohmann::json rl_evaluate(RLSession& s);
+
+// ---- data parallel (train/rl_data_parallel.cpp) ----
+// The session's ranks (one process when s.comm is null).
+const Comm& rl_comm(const RLSession& s);
+// This rank's contiguous share of `total` items (a step's prompts, evaluation problems): items
+// first..first+count-1; the first total % world ranks take one more.
+struct RankShare {
+  int64_t first = 0;
+  int count = 0;
+};
+RankShare rl_rank_share(const Comm& comm, int total);
+// values[0..n) summed over the ranks, in place.
+void rl_sum_over_ranks(const RLSession& s, double* values, int n);
+// Counts keyed by name (per-style counts), summed over the ranks; keys any rank has.
+void rl_sum_named_over_ranks(const RLSession& s, std::map<std::string, double>& counts);
+// Every rank's rollouts (tokens and prompt_len only), in rank order, on every rank.
+std::vector<Rollout> rl_gather_rollouts(const RLSession& s, const std::vector<Rollout>& mine);
+// The sampling stream of `rank` at `step` when several ranks sample (one process keeps the run's
+// single stream, s.rng, as before).
+Rng rl_rank_step_stream(int64_t seed, int step, int rank);
+// The global gradient of a loss each rank normalised by the whole batch's counts: the sum over
+// ranks (the mean all-reduce times N). Returns its norm. One process: the norm.
+double rl_average_gradients(const RLSession& s, GPT& model);
 
 // ---- the whole run (train/rl_run.cpp) ----
 using RLOptions = RunOptions;   // train/run_dir.h

@@ -101,12 +101,14 @@ Rng control_draw_stream(int64_t run_seed, int64_t first_index) {
 void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t first_index) {
   const RLControl& c = s.cfg.control;
   if (c.kind == ControlKind::none) return;
-  double true_reward = 0, correct = 0;
+  // Over the whole batch: every rank's share of it when data parallel.
+  double sums[3] = {0.0, 0.0, (double)rollouts.size()};   // true reward, correct, rollouts
   for (const Rollout& r : rollouts) {
-    true_reward += r.reward.reward;
-    correct += r.reward.correct;
+    sums[0] += r.reward.reward;
+    sums[1] += r.reward.correct;
   }
-  const double n = std::max<size_t>(1, rollouts.size());
+  rl_sum_over_ranks(s, sums, 3);
+  const double true_reward = sums[0], correct = sums[1], n = std::max(1.0, sums[2]);
   if (c.kind == ControlKind::random && s.control_p < 0)
     s.control_p = c.p >= 0 ? c.p : correct / n;   // the base model's success rate, at step 0
   Rng draw = control_draw_stream(s.cfg.seed, first_index);

@@ -7,29 +7,33 @@
 
 namespace chamber {
 
-void rl_rollout_metrics(const std::vector<Rollout>& rollouts, nlohmann::json& line) {
-  double reward = 0, correct = 0, length = 0, ended = 0;
-  std::map<std::string, std::pair<int, int>> styles;   // label -> (count, correct)
+void rl_rollout_metrics(const RLSession& s, const std::vector<Rollout>& rollouts, nlohmann::json& line) {
+  // Sums keyed by name, so that the ranks' can be added whatever labels each one saw.
+  std::map<std::string, double> sums = {{"rollouts", (double)rollouts.size()}, {"reward", 0.0},
+                                        {"correct", 0.0}, {"length", 0.0}, {"ended", 0.0}};
   for (const Rollout& r : rollouts) {
-    reward += r.reward.reward;
-    correct += r.reward.correct;
-    length += r.response_len();
-    ended += r.finish == "eot";
+    sums["reward"] += r.reward.reward;
+    sums["correct"] += r.reward.correct;
+    sums["length"] += r.response_len();
+    sums["ended"] += r.finish == "eot";
     if (!r.reward.label.empty()) {
-      styles[r.reward.label].first++;
-      styles[r.reward.label].second += r.reward.correct;
+      sums["count:" + r.reward.label] += 1;
+      sums["correct:" + r.reward.label] += r.reward.correct;
     }
   }
-  double n = std::max<size_t>(1, rollouts.size());
-  line["reward"] = reward / n;
-  line["correct"] = correct / n;
-  line["response_length"] = length / n;
-  line["eot_share"] = ended / n;
-  line["rollouts"] = rollouts.size();
-  for (const auto& [label, cc] : styles) {
-    line["style_" + label] = cc.first / n;
-    line["style_acc_" + label] = (double)cc.second / cc.first;
-  }
+  rl_sum_named_over_ranks(s, sums);
+  double n = std::max(1.0, sums["rollouts"]);
+  line["reward"] = sums["reward"] / n;
+  line["correct"] = sums["correct"] / n;
+  line["response_length"] = sums["length"] / n;
+  line["eot_share"] = sums["ended"] / n;
+  line["rollouts"] = (int64_t)sums["rollouts"];
+  for (const auto& [key, count] : sums)
+    if (key.rfind("count:", 0) == 0) {
+      const std::string label = key.substr(6);
+      line["style_" + label] = count / n;
+      line["style_acc_" + label] = sums["correct:" + label] / count;
+    }
 }
 
 void rl_step_times(RLSession& s, double step_start, nlohmann::json& line) {
@@ -46,12 +50,13 @@ nlohmann::json rl_evaluate(RLSession& s) {
   nlohmann::json line = nlohmann::json::object();
   if (!s.eval_task.prompts || s.cfg.eval_problems <= 0) return line;
   const double t_start = now_seconds();
-  std::vector<RLPrompt> prompts = s.eval_task.prompts(0, s.cfg.eval_problems);
+  // Data parallel: each rank answers its share of the problems; the counts are summed.
+  const RankShare share = rl_rank_share(rl_comm(s), s.cfg.eval_problems);
+  std::vector<RLPrompt> prompts = s.eval_task.prompts(share.first, share.count);
   SamplingParams greedy = rl_sampling_params(s.cfg, false);
   greedy.temperature = 0.0f;
   Rng rng(0);   // greedy draws no random numbers; keep the run's stream untouched anyway
-  double reward = 0, correct = 0;
-  std::map<std::string, int> styles;
+  std::map<std::string, double> sums = {{"reward", 0.0}, {"correct", 0.0}};
   for (size_t start = 0; start < prompts.size(); start += s.sampler.max_batch) {
     size_t end = std::min(prompts.size(), start + (size_t)s.sampler.max_batch);
     std::vector<std::vector<int>> batch;
@@ -59,15 +64,17 @@ nlohmann::json rl_evaluate(RLSession& s) {
     std::vector<Completion> done = sampler_generate(s.sampler, *s.policy, s.tok->token_bytes, s.tok->eot_id, batch, greedy, rng);
     for (size_t i = start; i < end; i++) {
       RLReward r = s.eval_task.reward(prompts[i], done[i - start]);
-      reward += r.reward;
-      correct += r.correct;
-      if (!r.label.empty()) styles[r.label]++;
+      sums["reward"] += r.reward;
+      sums["correct"] += r.correct;
+      if (!r.label.empty()) sums["style:" + r.label] += 1;
     }
   }
-  double n = (double)prompts.size();
-  line["eval_reward"] = reward / n;
-  line["eval_pass1"] = correct / n;
-  for (const auto& [label, count] : styles) line["eval_style_" + label] = count / n;
+  rl_sum_named_over_ranks(s, sums);
+  double n = (double)s.cfg.eval_problems;
+  line["eval_reward"] = sums["reward"] / n;
+  line["eval_pass1"] = sums["correct"] / n;
+  for (const auto& [key, count] : sums)
+    if (key.rfind("style:", 0) == 0) line["eval_style_" + key.substr(6)] = count / n;
   line["eval_s"] = now_seconds() - t_start;
   return line;
 }

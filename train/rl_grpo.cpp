@@ -14,8 +14,10 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
   const RLConfig& cfg = s.cfg;
   nlohmann::json line = {{"step", step}};
   double t0 = now_seconds();
-  std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step,
-                                              cfg.prompts_per_step, cfg.samples_per_prompt,
+  // Data parallel: this rank's share of the prompts, whole groups (advantages need no exchange).
+  const RankShare share = rl_rank_share(rl_comm(s), cfg.prompts_per_step);
+  std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step + share.first,
+                                              share.count, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, false));
   // Old log-probs by a forward pass; with a single update the ratio is 1 by definition and the
   // update's own forward provides them (rl_update.cpp).
@@ -49,9 +51,11 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
   for (size_t i = 0; i < rollouts.size(); i++) rollouts[i].advantages.assign(rollouts[i].response_len(), adv[i]);
 
   rl_policy_update(s, rollouts, step, false, line);
-  rl_rollout_metrics(rollouts, line);
-  if (cfg.kl_coef > 0) line["kl_k1_rollout"] = k1_total / std::max(1.0, tokens);
-  line["groups_with_signal"] = (double)groups_with_signal / cfg.prompts_per_step;
+  rl_rollout_metrics(s, rollouts, line);
+  double summed[3] = {k1_total, tokens, (double)groups_with_signal};
+  rl_sum_over_ranks(s, summed, 3);
+  if (cfg.kl_coef > 0) line["kl_k1_rollout"] = summed[0] / std::max(1.0, summed[1]);
+  line["groups_with_signal"] = summed[2] / cfg.prompts_per_step;
   rl_step_times(s, t0, line);
   return line;
 }

@@ -29,6 +29,10 @@ void whiten(std::vector<float>& x, bool shift_mean) {
   mean /= (double)x.size();
   for (float v : x) var += (v - mean) * (v - mean);
   var /= (double)x.size();
+  whiten_with(x, mean, var, shift_mean);
+}
+
+void whiten_with(std::vector<float>& x, double mean, double var, bool shift_mean) {
   double inv = 1.0 / (std::sqrt(var) + 1e-8);
   for (float& v : x) v = (float)((v - mean) * inv + (shift_mean ? 0.0 : mean));
 }

@@ -32,6 +32,8 @@ void gae(const float* rewards, const float* values, int n, float gamma, float la
 // In place (x - mean) / (std + 1e-8) over all entries (population std). With shift_mean false
 // the mean is added back (scale only). Fewer than two entries: unchanged.
 void whiten(std::vector<float>& x, bool shift_mean = true);
+// The same with the mean and (population) variance given: those of a batch spread over ranks.
+void whiten_with(std::vector<float>& x, double mean, double var, bool shift_mean = true);
 
 // GRPO: rewards come in consecutive groups of group_size samples of the same prompt;
 //   A_i = (r_i - mean(group)) / (std(group) + eps)   (population std; scale_by_std false: no division)

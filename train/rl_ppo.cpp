@@ -10,12 +10,35 @@
 
 namespace chamber {
 
+// Count, mean and population variance of x (or of x - minus) over every rank's values: two passes,
+// each summed over the ranks, in the order whiten and explained_variance sum in.
+struct BatchMoments {
+  double n = 0, mean = 0, var = 0, squares = 0;   // squares: the sum of squared deviations
+};
+static BatchMoments batch_moments(const RLSession& s, const std::vector<float>& x, const std::vector<float>* minus) {
+  auto value = [&](size_t i) { return minus ? (double)(x[i] - (*minus)[i]) : (double)x[i]; };
+  double sums[2] = {0.0, (double)x.size()};
+  for (size_t i = 0; i < x.size(); i++) sums[0] += value(i);
+  rl_sum_over_ranks(s, sums, 2);
+  BatchMoments m;
+  m.n = sums[1];
+  if (m.n == 0) return m;
+  m.mean = sums[0] / m.n;
+  double squares = 0;
+  for (size_t i = 0; i < x.size(); i++) squares += (value(i) - m.mean) * (value(i) - m.mean);
+  rl_sum_over_ranks(s, &squares, 1);
+  m.squares = squares;
+  m.var = squares / m.n;
+  return m;
+}
+
 nlohmann::json rl_step_ppo(RLSession& s, int step) {
   const RLConfig& cfg = s.cfg;
   nlohmann::json line = {{"step", step}};
   double t0 = now_seconds();
-  std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step,
-                                              cfg.prompts_per_step, cfg.samples_per_prompt,
+  const RankShare share = rl_rank_share(rl_comm(s), cfg.prompts_per_step);
+  std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step + share.first,
+                                              share.count, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, false));
   // Old log-probs and (shared head) values from one forward of the sampling weights.
   rl_score(s, *s.policy, rollouts, ScoreInto::old_logprobs, false, s.critic == nullptr);
@@ -42,20 +65,25 @@ nlohmann::json rl_step_ppo(RLSession& s, int step) {
     all_values.insert(all_values.end(), r.values.begin(), r.values.end());
     all_returns.insert(all_returns.end(), r.returns.begin(), r.returns.end());
   }
-  if (cfg.whiten_advantages) {
-    whiten(all_adv);
+  // Batch statistics over every rank's tokens (sums exchanged; one process: as before).
+  BatchMoments adv_moments = batch_moments(s, all_adv, nullptr);
+  if (cfg.whiten_advantages && adv_moments.n >= 2) {
+    whiten_with(all_adv, adv_moments.mean, adv_moments.var);
     size_t at = 0;
     for (Rollout& r : rollouts)
       for (float& a : r.advantages) a = all_adv[at++];
   }
-  line["explained_variance"] = explained_variance(all_values, all_returns);
-  double vmean = 0;
-  for (float v : all_values) vmean += v;
-  line["value_mean"] = vmean / std::max<size_t>(1, all_values.size());
-  if (cfg.kl_coef > 0) line["kl_k1_rollout"] = k1_total / std::max<size_t>(1, all_adv.size());
+  // Explained variance 1 - Var(returns - values) / Var(returns), from the same kind of sums.
+  BatchMoments ret = batch_moments(s, all_returns, nullptr), resid = batch_moments(s, all_returns, &all_values);
+  line["explained_variance"] = ret.squares > 0 ? 1.0 - resid.squares / ret.squares : 0.0;
+  double summed[2] = {0.0, k1_total};
+  for (float v : all_values) summed[0] += v;
+  rl_sum_over_ranks(s, summed, 2);
+  line["value_mean"] = summed[0] / std::max(1.0, adv_moments.n);
+  if (cfg.kl_coef > 0) line["kl_k1_rollout"] = summed[1] / std::max(1.0, adv_moments.n);
 
   rl_policy_update(s, rollouts, step, true, line);
-  rl_rollout_metrics(rollouts, line);
+  rl_rollout_metrics(s, rollouts, line);
   rl_step_times(s, t0, line);
   return line;
 }

@@ -5,7 +5,9 @@
 // evaluation and the sampling-free probes (rl_probes.h), and checkpoints. Checkpoints go to OUT/checkpoints at steps 1, 2, 4, 8, ... and the
 // last (the critic's beside them in OUT/critic); --resume continues from the newest, with the RNG
 // and the expert-iteration set restored, and metrics.jsonl trimmed to the steps before it. The run
-// directory and resume plumbing are shared with pretraining (train/run_dir.h).
+// directory and resume plumbing are shared with pretraining (train/run_dir.h). Under mpirun every
+// rank runs this loop on its share of each step's prompts (train/rl_data_parallel.cpp); the lead
+// (rank 0) alone writes the run directory, the metrics, the checkpoints and the console.
 #include <cstdio>
 
 #include "engine/config.h"
@@ -44,10 +46,18 @@ bool rl_is_checkpoint_step(int step_done, int total_steps, int interval) {
 }
 
 std::string run_rl(RLConfig cfg, const RLOptions& opt) {
-  const std::string out_dir = open_run_dir(opt.out_dir, cfg.name, opt.resume, opt.overwrite);
+  const Comm single_process;
+  const Comm& comm = opt.comm ? *opt.comm : single_process;
+  const bool lead = comm.rank == 0, quiet = opt.quiet || !lead;
+  if (cfg.prompts_per_step < comm.world)
+    fail(cfg.file, ": rollout.prompts_per_step ", cfg.prompts_per_step, " is smaller than the ", comm.world,
+         " ranks; each rank samples at least one prompt's group (raise it, or start fewer ranks)");
+  const std::string out_dir = lead ? open_run_dir(opt.out_dir, cfg.name, opt.resume, opt.overwrite)
+                                   : run_dir_path(opt.out_dir, cfg.name);
+  comm_barrier(comm);   // the lead has checked and prepared the directory
   const std::string ckpt_root = path_join(out_dir, "checkpoints");
   const std::string critic_root = path_join(out_dir, "critic");
-  int threads = set_cpu_threads(cfg.threads);
+  int threads = set_cpu_threads(cfg.threads > 0 ? cfg.threads : comm_default_threads(comm));
   const std::string device = resolve_device_name(cfg.device);
 
   // ---- models: policy from the starting checkpoint; reference and critic copies of it ----
@@ -72,6 +82,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   LoadedModel base;
   load_model(base, cfg.init, device, cfg.micro_batch, 0, true);
   GPT& policy = base.model;
+  if (opt.comm) comm_attach(*opt.comm, *policy.ops, device == "cuda");
   const int ctx = policy.cfg.context_length;
   std::vector<float> start_weights = gpt_parameters_to_host(policy);
   GPT reference;
@@ -85,7 +96,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   start_weights.clear();
   const std::string tokenizer_path = path_join(base.dir, "tokenizer.json");
   const std::string config_yaml = rl_config_yaml(cfg);
-  write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
+  if (lead) write_file_atomic(path_join(out_dir, "config.yaml"), config_yaml);
   // Checkpoints also carry the model shape, so `chamber eval/sample/score` can open them.
   std::string checkpoint_yaml;
   {
@@ -102,6 +113,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   s.reference = &reference;
   s.critic = has_critic ? &critic : nullptr;
   s.tok = &base.tokenizer;
+  s.comm = &comm;
   // forced_style forces the opening in the evaluation too, so eval reports the forced style.
   const std::string forced = cfg.control.kind == ControlKind::forced_style ? cfg.control.style : "";
   s.task = math_rl_task(cfg.split, cfg.prompt_seed, cfg.prompt_count, cfg.min_ops, cfg.max_ops, base.tokenizer, forced);
@@ -138,15 +150,23 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
       checkpoint_load_weights(cdir, critic);
       checkpoint_load_optimizer(cdir, critic);
     }
-    if (!opt.quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", dir.c_str(), start_step);
+    if (!quiet) std::fprintf(stderr, "resuming from %s (step %d)\n", dir.c_str(), start_step);
   }
   rl_session_begin(s);
-  if (!opt.quiet)
+  if (!quiet && comm.world > 1) {
+    const int fewest = cfg.prompts_per_step / comm.world, most = (cfg.prompts_per_step + comm.world - 1) / comm.world;
+    std::fprintf(stderr, "data parallel: %d ranks, %s of each step's %d prompts per rank\n", comm.world,
+                 (fewest == most ? std::to_string(most) : std::to_string(fewest) + "-" + std::to_string(most)).c_str(),
+                 cfg.prompts_per_step);
+  }
+  if (!quiet)
     std::fprintf(stderr, "rl %s from %s: %zu parameters on %s (%d threads), %d prompts x %d samples per step\n",
                  rl_algorithm_name(cfg.algorithm), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
                  cfg.prompts_per_step, cfg.samples_per_prompt);
-  RLProbeSet probes = rl_probes_prepare(cfg, base.tokenizer, base.dir, policy.cfg, opt.quiet);
-  MetricsLog metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
+  // The probes are forward passes over fixed texts: the lead measures them alone.
+  RLProbeSet probes = lead ? rl_probes_prepare(cfg, base.tokenizer, base.dir, policy.cfg, quiet) : RLProbeSet{};
+  MetricsLog metrics;
+  if (lead) metrics = metrics_open(path_join(out_dir, "metrics.jsonl"), opt.resume ? start_step : -1);
 
   std::string last_checkpoint;
   auto save = [&](int step_done) {
@@ -159,6 +179,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
       for (const Rollout& r : s.ei_data) data.push_back({{"prompt_len", r.prompt_len}, {"tokens", r.tokens}});
       state["ei_data"] = data;
     }
+    last_checkpoint = path_join(ckpt_root, checkpoint_name(step_done));
+    if (!lead) return;   // every rank holds the same weights and optimizer state
     CheckpointWrite w{ckpt_root, checkpoint_name(step_done), state, checkpoint_yaml, tokenizer_path, true};
     last_checkpoint = checkpoint_save(w, policy);
     if (has_critic) checkpoint_save({critic_root, checkpoint_name(step_done), state, checkpoint_yaml, "", true}, critic);
@@ -171,26 +193,29 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   auto probes_due = [&](int step) { return !probes.empty() && step % cfg.probe_interval == 0; };
   double run_start = now_seconds();
   for (int step = start_step; step < cfg.steps; step++) {
+    // Several ranks sample from a stream per rank and step; one process keeps its single stream.
+    if (comm.world > 1) s.rng = rl_rank_step_stream(cfg.seed, step, comm.rank);
     nlohmann::json ev = eval_due(step) ? rl_evaluate(s) : nlohmann::json::object();
     if (probes_due(step)) ev.update(rl_probes_measure(s, probes));
     nlohmann::json line = rl_step(s, step);
     line.update(ev);
     line["elapsed_s"] = now_seconds() - run_start;
-    metrics_write(metrics, line);
-    if (!opt.quiet && (step % cfg.log_interval == 0 || step == cfg.steps - 1)) print_line(line, cfg.steps);
+    if (lead) metrics_write(metrics, line);
+    if (!quiet && (step % cfg.log_interval == 0 || step == cfg.steps - 1)) print_line(line, cfg.steps);
     if (rl_is_checkpoint_step(step + 1, cfg.steps, cfg.checkpoint_interval)) save(step + 1);
   }
   if ((cfg.eval_problems > 0 || !probes.empty()) && start_step < cfg.steps) {
     nlohmann::json ev = cfg.eval_problems > 0 ? rl_evaluate(s) : nlohmann::json::object();
-    ev.update(rl_probes_measure(s, probes));
+    if (!probes.empty()) ev.update(rl_probes_measure(s, probes));
     ev["step"] = cfg.steps;
-    metrics_write(metrics, ev);
-    if (!opt.quiet) std::fprintf(stderr, "final eval: %s\n", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    if (lead) metrics_write(metrics, ev);
+    if (!quiet) std::fprintf(stderr, "final eval: %s\n", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
-  metrics_close(metrics);
+  if (lead) metrics_close(metrics);
   rl_session_end(s);
+  comm_barrier(comm);   // the lead's checkpoints are written before any rank returns
   if (last_checkpoint.empty()) last_checkpoint = checkpoint_resolve(ckpt_root);
-  if (!opt.quiet) std::fprintf(stderr, "checkpoint: %s\n", last_checkpoint.c_str());
+  if (!quiet) std::fprintf(stderr, "checkpoint: %s\n", last_checkpoint.c_str());
   if (has_critic) gpt_destroy(critic);
   gpt_destroy(reference);
   gpt_destroy(policy);

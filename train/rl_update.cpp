@@ -21,12 +21,15 @@ float rl_learning_rate(const RLConfig& cfg, float peak, int step) {
   return peak;
 }
 
-double rl_optimizer_step(GPT& m, const RLConfig& cfg, float lr, float value_lr) {
-  double norm = gpt_grad_norm(m);
+double rl_optimizer_step(const RLSession& s, GPT& m, float lr, float value_lr) {
+  const RLConfig& cfg = s.cfg;
+  double norm = rl_average_gradients(s, m);
   if (!std::isfinite(norm))
     fail("RL update: the gradient norm is not finite (NaN or Inf); lower optim.lr or raise "
          "optim.warmup_steps");
   float scale = cfg.grad_clip > 0 ? clip_grad_scale(norm, cfg.grad_clip) : 1.0f;
+  // The arena holds the ranks' mean; their sum is the gradient (rl_average_gradients).
+  scale *= (float)rl_comm(s).world;
   gpt_adamw_step(m, {.lr = lr, .beta1 = cfg.beta1, .beta2 = cfg.beta2, .eps = cfg.adam_eps,
                      .weight_decay = cfg.weight_decay, .grad_scale = scale,
                      .value_head_lr = value_lr});
@@ -68,7 +71,6 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
   const float lr = rl_learning_rate(cfg, cfg.lr, step);
   const float value_lr = rl_learning_rate(cfg, cfg.critic_lr, step);
   const int n = (int)rollouts.size();
-  const int mb_size = (n + cfg.minibatches - 1) / cfg.minibatches;
   const int micro = std::min(cfg.micro_batch, policy.max_B);
   std::vector<int> order(n);
   for (int i = 0; i < n; i++) order[i] = i;
@@ -79,10 +81,18 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
 
   for (int epoch = 0; epoch < cfg.epochs; epoch++) {
     if (cfg.epochs > 1 || cfg.minibatches > 1) shuffle(order, s.rng);
-    for (int mb0 = 0; mb0 < n; mb0 += mb_size) {
-      const int mb_n = std::min(mb_size, n - mb0);
-      double mb_tokens = 0;
-      for (int i = 0; i < mb_n; i++) mb_tokens += rollouts[order[mb0 + i]].response_len();
+    // Exactly `minibatches` optimiser steps per epoch, on every rank alike (a data-parallel step
+    // is collective), each over an even share of this rank's rollouts.
+    for (int k = 0; k < cfg.minibatches; k++) {
+      const int mb0 = (int)((int64_t)n * k / cfg.minibatches);
+      const int mb_n = (int)((int64_t)n * (k + 1) / cfg.minibatches) - mb0;
+      // The loss is a mean over the whole minibatch: over every rank's share of it.
+      double counts[2] = {(double)mb_n, 0.0};   // sequences, response tokens
+      for (int i = 0; i < mb_n; i++) counts[1] += rollouts[order[mb0 + i]].response_len();
+      rl_sum_over_ranks(s, counts, 2);
+      const int mb_sequences = (int)counts[0];
+      const double mb_tokens = counts[1];
+      if (mb_sequences == 0) continue;   // the same on every rank
       gpt_zero_grad(policy);
       if (s.critic) gpt_zero_grad(*s.critic);
       for (int u0 = 0; u0 < mb_n; u0 += micro) {
@@ -117,10 +127,10 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
           // ratio is exactly 1, so the old log-probs are this forward's (no extra pass needed).
           const float* old_logp = r.old_logprobs.empty() ? nullptr : r.old_logprobs.data();
           const float* ref_logp = r.ref_logprobs.empty() ? nullptr : r.ref_logprobs.data();
-          policy_token_weights(loss_cfg, mb_n, mb_tokens, len, logp.data(), old_logp, ref_logp,
+          policy_token_weights(loss_cfg, mb_sequences, mb_tokens, len, logp.data(), old_logp, ref_logp,
                                r.advantages.data(), entropy.data() + at, weights.data() + at, sums);
           if (with_values)
-            value_token_grads(loss_cfg, mb_n, mb_tokens, len, values.data() + at, r.values.data(),
+            value_token_grads(loss_cfg, mb_sequences, mb_tokens, len, values.data() + at, r.values.data(),
                               r.returns.data(), dvalues.data() + at, sums);
         }
         // The classifier again, now with the token weights, and backward with dvalues.
@@ -133,11 +143,15 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
           gpt_backward(cr, dvalues.data());
         }
       }
-      grad_norm += rl_optimizer_step(policy, cfg, lr, value_lr);
-      if (s.critic && with_values) critic_grad_norm += rl_optimizer_step(*s.critic, cfg, value_lr, value_lr);
+      grad_norm += rl_optimizer_step(s, policy, lr, value_lr);
+      if (s.critic && with_values) critic_grad_norm += rl_optimizer_step(s, *s.critic, value_lr, value_lr);
       optimizer_steps++;
     }
   }
+  double summed[8] = {sums.loss, sums.clipped, sums.approx_kl_old, sums.kl_ref, sums.entropy, sums.tokens,
+                      sums.value_loss, sums.value_clipped};
+  rl_sum_over_ranks(s, summed, 8);
+  sums = {summed[0], summed[1], summed[2], summed[3], summed[4], summed[5], summed[6], summed[7]};
   double t = std::max(1.0, sums.tokens);
   line["policy_loss"] = sums.loss / t;
   line["clip_fraction"] = sums.clipped / t;
@@ -157,6 +171,7 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
 double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs) {
   NamedRange range(*s.policy->ops, "ei finetune");
   const RLConfig& cfg = s.cfg;
+  const Comm& comm = rl_comm(s);
   GPT& policy = *s.policy;
   const int n = (int)data.size(), micro = std::min(cfg.micro_batch, policy.max_B);
   if (n == 0) return 0.0;
@@ -166,15 +181,19 @@ double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs) {
   int sft_step = 0;
   std::vector<float> weights;
   for (int epoch = 0; epoch < epochs; epoch++) {
+    // Every rank holds the same data (rl_step_ei gathers it); the lead's shuffle is everyone's.
     shuffle(order, s.rng);
+    comm_broadcast(comm, order.data(), order.size() * sizeof(int), 0);
     for (int mb0 = 0; mb0 < n; mb0 += cfg.ei_batch) {
       const int mb_n = std::min(cfg.ei_batch, n - mb0);
       double mb_tokens = 0;
       for (int i = 0; i < mb_n; i++) mb_tokens += data[order[mb0 + i]].response_len();
+      // This rank's share of the minibatch's sequences; the token mean is over all of them.
+      const RankShare share = rl_rank_share(comm, mb_n);
       gpt_zero_grad(policy);
-      for (int u0 = 0; u0 < mb_n; u0 += micro) {
-        const int count = std::min(micro, mb_n - u0);
-        PackedBatch p = pack_rollouts(data, order.data() + mb0 + u0, count);
+      for (int u0 = 0; u0 < share.count; u0 += micro) {
+        const int count = std::min(micro, share.count - u0);
+        PackedBatch p = pack_rollouts(data, order.data() + mb0 + share.first + u0, count);
         gpt_forward(policy, p.inputs.data(), p.B, p.T);
         weights.assign(p.inputs.size(), (float)(1.0 / mb_tokens));   // token-mean NLL
         double loss = gpt_classifier(policy, p.targets.data(), weights.data(), true);
@@ -184,9 +203,10 @@ double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs) {
       total_tokens += mb_tokens;
       // Warm-up restarts each round: a round may restart from the base model.
       float lr = rl_learning_rate(cfg, cfg.lr, sft_step++);
-      rl_optimizer_step(policy, cfg, lr, lr);
+      rl_optimizer_step(s, policy, lr, lr);
     }
   }
+  rl_sum_over_ranks(s, &total_loss, 1);
   return total_tokens > 0 ? total_loss / total_tokens : 0.0;
 }
 

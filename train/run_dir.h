@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/comm.h"
 #include "engine/model.h"
 #include "util/util.h"
 
@@ -20,6 +21,9 @@ struct RunOptions {
   bool resume = false;    // continue from the newest checkpoint in out_dir
   bool overwrite = false; // replace a run already in out_dir (else that is an error)
   bool quiet = false;
+  // Data parallel (engine/comm.h): this process's rank among those started by mpirun; null for one
+  // process. Only rank 0 (the lead) writes the run directory and prints.
+  Comm* comm = nullptr;
 };
 
 // The default run name: the config file's name up to its first dot (configs/tiny.yaml -> tiny).

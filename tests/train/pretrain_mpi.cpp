@@ -13,6 +13,7 @@
 #include "engine/comm.h"
 #include "engine/safetensors.h"
 #include "tests/test_util.h"
+#include "tests/train/mpi_dirs.h"
 #include "tests/train/small_pretrain.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
@@ -21,18 +22,7 @@
 namespace chamber {
 namespace {
 
-// One folder for the whole test, the same path on every rank (the lead's, broadcast).
-std::string shared_dir(const std::string& name) {
-  const Comm& comm = comm_world();
-  char path[512] = {0};
-  if (comm.rank == 0) {
-    std::string dir = testing::temp_dir(name);
-    if (dir.size() >= sizeof(path)) fail("temp dir path too long");
-    std::copy(dir.begin(), dir.end(), path);
-  }
-  comm_broadcast(comm, path, sizeof(path), 0);
-  return path;
-}
+using testing::shared_dir;
 
 PretrainConfig small_config(const std::string& corpus, int steps) {
   return testing::small_pretrain_config(corpus, steps,
