@@ -294,6 +294,16 @@ void comm_broadcast(const Comm& comm, void* bytes, size_t n, int root) {
 #endif
 }
 
+RankShare rank_share(int64_t total, int rank, int world) {
+  const int64_t base = total / world, extra = total % world;
+  RankShare share;
+  share.count = (int)(base + (rank < extra ? 1 : 0));
+  share.first = rank * base + std::min<int64_t>(rank, extra);
+  return share;
+}
+
+RankShare comm_share(const Comm& comm, int64_t total) { return rank_share(total, comm.rank, comm.world); }
+
 void comm_barrier(const Comm& comm) {
   if (comm.world == 1) return;
 #ifdef CHAMBER_HAVE_MPI

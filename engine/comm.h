@@ -68,6 +68,15 @@ std::vector<std::string> comm_all_gather_bytes(const Comm& comm, const std::stri
 bool comm_any(const Comm& comm, bool flag);
 // root's bytes[0..n) (host memory) copied to every rank.
 void comm_broadcast(const Comm& comm, void* bytes, size_t n, int root);
+// This rank's contiguous share of `total` items (a step's prompts, evaluation requests): items
+// first..first+count-1; the first total % world ranks take one more. One process: all of them.
+struct RankShare {
+  int64_t first = 0;
+  int count = 0;
+};
+RankShare comm_share(const Comm& comm, int64_t total);
+// The share of any rank.
+RankShare rank_share(int64_t total, int rank, int world);
 // Waits until every rank reaches this point.
 void comm_barrier(const Comm& comm);
 

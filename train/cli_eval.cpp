@@ -9,7 +9,8 @@
 //          n_samples: 8, k: [1, 8], temperature: 0.7, max_new_tokens: 256, batch_size: 64, seed: 1}
 // (train/eval.h lists every eval key). Flags override the file; --set overrides any key
 // (e.g. --set eval.temperature=1.0). Prints a JSON summary and writes OUT/eval.json and
-// OUT/generations.jsonl (one line per generation, greedy ones with sample -1).
+// OUT/generations.jsonl (one line per generation, greedy ones with sample -1). Under
+// `mpirun -np N` each rank generates a share of every set; the files are one process's.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -59,10 +60,11 @@ void cmd_eval(const EvalArgs& a) {
     cfg.k = ks;
   }
   if (checkpoint.empty()) fail("chamber eval: give --checkpoint DIR or `checkpoint:` in the config");
-  set_cpu_threads(threads);
+  Comm& comm = comm_world();   // several ranks when started by mpirun: each takes a share of every set
+  set_cpu_threads(threads > 0 ? threads : comm_default_threads(comm));
 
-  nlohmann::ordered_json summary = evaluate_checkpoint(cfg, checkpoint, device, out, a.quiet);
-  std::printf("%s\n", summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  nlohmann::ordered_json summary = evaluate_checkpoint(cfg, checkpoint, device, out, a.quiet, &comm);
+  if (comm.rank == 0) std::printf("%s\n", summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 }  // namespace

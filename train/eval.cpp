@@ -5,6 +5,7 @@
 
 #include "data/grader.h"
 #include "data/mathworld.h"
+#include "engine/comm.h"
 #include "engine/sampler.h"
 #include "util/util.h"
 
@@ -148,14 +149,45 @@ struct Request {
   int problem, sample;
 };
 
-// Runs the requests through the sampler in batches and grades each completion.
+// A generation's fields as they travel between ranks (MessagePack keeps a completion's bytes
+// as they are, valid UTF-8 or not).
+std::string pack_generations(const std::vector<EvalGeneration>& gens, size_t first, size_t count) {
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = first; i < first + count; i++) {
+    const EvalGeneration& g = gens[i];
+    list.push_back({g.completion, g.label, g.answer, g.correct, g.logprob_sum, g.num_tokens, g.finish_reason});
+  }
+  std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(list);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void unpack_generations(const std::string& bytes, std::vector<EvalGeneration>& gens, size_t first) {
+  const nlohmann::json list = nlohmann::json::from_msgpack(bytes);
+  for (size_t i = 0; i < list.size(); i++) {
+    EvalGeneration& g = gens[first + i];
+    const nlohmann::json& f = list[i];
+    g.completion = f[0].get<std::string>();
+    g.label = f[1].get<std::string>();
+    g.answer = f[2].get<std::string>();
+    g.correct = f[3].get<bool>();
+    g.logprob_sum = f[4].get<double>();
+    g.num_tokens = f[5].get<int>();
+    g.finish_reason = f[6].get<std::string>();
+  }
+}
+
+// Runs the requests through the sampler in batches and grades each completion. Data parallel:
+// each rank generates and grades a contiguous share of the requests that fit, with the row seeds
+// one process would give them (the stream advanced past the rows before its share), and every
+// rank then holds every generation: the result is one process's, whatever the rank count.
 std::vector<EvalGeneration> generate_and_grade(GPT& model, const Tokenizer& tok,
                                                const std::string& set_name,
                                                const std::vector<EvalProblem>& problems,
                                                const std::vector<std::vector<int>>& prompt_ids,
                                                const std::vector<Request>& requests,
                                                const SamplingParams& params, int batch_size,
-                                               int max_len, Rng& rng, int64_t* tokens_out) {
+                                               int max_len, Rng& rng, int64_t* tokens_out,
+                                               const Comm& comm) {
   std::vector<EvalGeneration> gens(requests.size());
   std::vector<size_t> runnable;
   for (size_t r = 0; r < requests.size(); r++) {
@@ -169,14 +201,23 @@ std::vector<EvalGeneration> generate_and_grade(GPT& model, const Tokenizer& tok,
     if ((int)prompt_ids[requests[r].problem].size() >= max_len) g.finish_reason = "too_long";
     else runnable.push_back(r);
   }
+  // The sampler seeds each row from one draw of `rng`, in order.
+  const RankShare share = comm_share(comm, (int64_t)runnable.size());
+  Rng rank_rng = rng;
+  if (comm.world > 1) {
+    for (int64_t i = 0; i < share.first; i++) rank_rng.next_u64();
+    for (size_t i = 0; i < runnable.size(); i++) rng.next_u64();   // as one process's would be
+  }
+  Rng& row_seeds = comm.world > 1 ? rank_rng : rng;
+  const size_t first = (size_t)share.first, end = first + (size_t)share.count;
   Sampler sampler;
-  sampler_create(sampler, model, std::max(1, std::min(batch_size, (int)runnable.size())), max_len);
+  sampler_create(sampler, model, std::max(1, std::min(batch_size, share.count)), max_len);
   try {
-    for (size_t b0 = 0; b0 < runnable.size(); b0 += batch_size) {
-      size_t b1 = std::min(runnable.size(), b0 + batch_size);
+    for (size_t b0 = first; b0 < end; b0 += batch_size) {
+      size_t b1 = std::min(end, b0 + batch_size);
       std::vector<std::vector<int>> batch;
       for (size_t i = b0; i < b1; i++) batch.push_back(prompt_ids[requests[runnable[i]].problem]);
-      std::vector<Completion> out = sampler_generate(sampler, model, tok.token_bytes, tok.eot_id, batch, params, rng);
+      std::vector<Completion> out = sampler_generate(sampler, model, tok.token_bytes, tok.eot_id, batch, params, row_seeds);
       for (size_t i = b0; i < b1; i++) {
         EvalGeneration& g = gens[runnable[i]];
         Completion& c = out[i - b0];
@@ -184,7 +225,6 @@ std::vector<EvalGeneration> generate_and_grade(GPT& model, const Tokenizer& tok,
         g.finish_reason = c.finish_reason;
         g.num_tokens = (int)c.tokens.size();
         for (float lp : c.logprobs) g.logprob_sum += lp;
-        *tokens_out += g.num_tokens;
       }
     }
   } catch (...) {
@@ -192,14 +232,29 @@ std::vector<EvalGeneration> generate_and_grade(GPT& model, const Tokenizer& tok,
     throw;
   }
   sampler_destroy(sampler);
-  // Grading runs model-written code in the bounded interpreter: independent per generation.
+  // Grading runs model-written code in the bounded interpreter: independent per generation. This
+  // rank grades what it generated, and (cheap: empty completions) the requests that did not fit.
+  std::vector<size_t> to_grade(runnable.begin() + first, runnable.begin() + end);
+  for (size_t r = 0; r < gens.size(); r++)
+    if (gens[r].finish_reason == "too_long") to_grade.push_back(r);
 #pragma omp parallel for schedule(dynamic)
-  for (size_t r = 0; r < gens.size(); r++) {
-    GradeResult gr = grade_completion(gens[r].completion, gens[r].gold);
-    gens[r].label = gr.label;
-    gens[r].answer = gr.answer;
-    gens[r].correct = gens[r].finish_reason != "too_long" && gr.correct;
+  for (size_t i = 0; i < to_grade.size(); i++) {
+    EvalGeneration& g = gens[to_grade[i]];
+    GradeResult gr = grade_completion(g.completion, g.gold);
+    g.label = gr.label;
+    g.answer = gr.answer;
+    g.correct = g.finish_reason != "too_long" && gr.correct;
   }
+  if (comm.world > 1) {
+    // Generations travel in runnable order: pack this rank's, unpack every rank's.
+    std::vector<EvalGeneration> runnable_gens;
+    for (size_t r : runnable) runnable_gens.push_back(gens[r]);
+    std::vector<std::string> shares = comm_all_gather_bytes(comm, pack_generations(runnable_gens, first, end - first));
+    for (int rank = 0; rank < comm.world; rank++)
+      unpack_generations(shares[rank], runnable_gens, (size_t)rank_share((int64_t)runnable.size(), rank, comm.world).first);
+    for (size_t i = 0; i < runnable.size(); i++) gens[runnable[i]] = runnable_gens[i];
+  }
+  for (size_t r : runnable) *tokens_out += gens[r].num_tokens;
   return gens;
 }
 
@@ -207,7 +262,9 @@ std::vector<EvalGeneration> generate_and_grade(GPT& model, const Tokenizer& tok,
 
 EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& set_name,
                            const std::vector<EvalProblem>& problems, const EvalConfig& cfg,
-                           std::vector<EvalGeneration>* generations) {
+                           std::vector<EvalGeneration>* generations, const Comm* comm) {
+  static const Comm single_process;
+  const Comm& ranks = comm ? *comm : single_process;
   EvalSetResult res;
   res.set = set_name;
   res.problems = (int)problems.size();
@@ -239,7 +296,7 @@ EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& 
     for (int i = 0; i < res.problems; i++) req.push_back({i, -1});
     params.temperature = 0.0f;
     auto gens = generate_and_grade(model, tok, set_name, problems, prompt_ids, req, params,
-                                   cfg.batch_size, max_len, rng, &res.generated_tokens);
+                                   cfg.batch_size, max_len, rng, &res.generated_tokens, ranks);
     int correct = 0;
     for (const auto& g : gens) {
       correct += g.correct;
@@ -258,7 +315,7 @@ EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& 
     params.top_k = cfg.top_k;
     params.top_p = cfg.top_p;
     auto gens = generate_and_grade(model, tok, set_name, problems, prompt_ids, req, params,
-                                   cfg.batch_size, max_len, rng, &res.generated_tokens);
+                                   cfg.batch_size, max_len, rng, &res.generated_tokens, ranks);
     int64_t correct = 0;
     for (int k : cfg.k) res.pass_at[k] = res.maj_at[k] = 0.0;
     for (int i = 0; i < res.problems; i++) {

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/tokenizer.h"
+#include "engine/comm.h"
 #include "engine/model.h"
 #include "util/yaml_schema.h"
 
@@ -100,14 +101,18 @@ nlohmann::json eval_result_json(const EvalSetResult& r);
 bool majority_correct(const std::vector<std::string>& answers, const std::vector<bool>& correct);
 
 // Generates, grades and scores one set. Appends every generation to `generations` if not null.
+// With `comm` (data parallel, engine/comm.h) each rank generates a share of the set, and every
+// rank returns the whole result, equal to one process's (each row's sampling stream is the same).
 EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& set_name,
                            const std::vector<EvalProblem>& problems, const EvalConfig& cfg,
-                           std::vector<EvalGeneration>* generations);
+                           std::vector<EvalGeneration>* generations, const Comm* comm = nullptr);
 
 // Loads a checkpoint (on `device`), evaluates it on every set of cfg, and writes OUT/eval.json
 // ({"checkpoint", "device", "config", "sets": {NAME: eval_result_json}}) and OUT/generations.jsonl
 // (OUT empty: CHECKPOINT/eval). Returns the eval.json object. Used by `chamber eval` and `chamber run`.
+// With `comm`, every rank evaluates its share of each set and rank 0 writes the files.
 nlohmann::ordered_json evaluate_checkpoint(const EvalConfig& cfg, const std::string& checkpoint,
-                                           const std::string& device, std::string out, bool quiet);
+                                           const std::string& device, std::string out, bool quiet,
+                                           Comm* comm = nullptr);
 
 }  // namespace chamber

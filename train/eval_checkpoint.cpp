@@ -10,11 +10,15 @@
 namespace chamber {
 
 nlohmann::ordered_json evaluate_checkpoint(const EvalConfig& cfg, const std::string& checkpoint,
-                                           const std::string& device, std::string out, bool quiet) {
+                                           const std::string& device, std::string out, bool quiet,
+                                           Comm* comm) {
+  const bool lead = !comm || comm->rank == 0;
+  quiet = quiet || !lead;
   LoadedModel lm;
   load_model(lm, checkpoint, device, 1, 1);  // the sampler plans its own cache and scratch
+  if (comm) comm_attach(*comm, *lm.model.ops, resolve_device_name(device) == "cuda");
   if (out.empty()) out = path_join(lm.dir, "eval");
-  make_dirs(out);
+  if (lead) make_dirs(out);
   std::vector<EvalGeneration> generations;
   nlohmann::ordered_json summary;
   summary["checkpoint"] = lm.dir;
@@ -29,7 +33,7 @@ nlohmann::ordered_json evaluate_checkpoint(const EvalConfig& cfg, const std::str
   for (const std::string& name : cfg.sets) {
     std::vector<EvalProblem> problems = load_eval_set(name, cfg.count, cfg.problem_seed);
     if (!quiet) std::fprintf(stderr, "eval %s: %zu problems\n", name.c_str(), problems.size());
-    EvalSetResult r = evaluate_set(lm.model, lm.tokenizer, name, problems, cfg, &generations);
+    EvalSetResult r = evaluate_set(lm.model, lm.tokenizer, name, problems, cfg, &generations, comm);
     sets[name] = eval_result_json(r);
     if (!quiet)
       std::fprintf(stderr, "eval %s: done in %.1f s (%.0f tokens/s)\n", name.c_str(), r.seconds,
@@ -40,8 +44,11 @@ nlohmann::ordered_json evaluate_checkpoint(const EvalConfig& cfg, const std::str
   const auto replace = nlohmann::json::error_handler_t::replace;
   std::string lines;
   for (const auto& g : generations) lines += generation_json(g).dump(-1, ' ', false, replace) + "\n";
-  write_file_atomic(path_join(out, "generations.jsonl"), lines);
-  write_file_atomic(path_join(out, "eval.json"), summary.dump(2, ' ', false, replace) + "\n");
+  if (lead) {
+    write_file_atomic(path_join(out, "generations.jsonl"), lines);
+    write_file_atomic(path_join(out, "eval.json"), summary.dump(2, ' ', false, replace) + "\n");
+  }
+  if (comm) comm_barrier(*comm);   // the files exist before any rank returns
   gpt_destroy(lm.model);
   return summary;
 }

@@ -36,11 +36,11 @@ int main(int argc, char** argv) {
   chamber::register_run_commands(app);
   try {
     chamber::comm_init(chamber::comm_world());   // rank and world size when started by mpirun
-    // Pretraining and RL split their work across ranks; any other command started as several
-    // ranks would run N copies into the same files.
+    // Pretraining, RL and evaluation split their work across ranks; any other command started as
+    // several ranks would run N copies into the same files.
     const std::string command = argc > 1 ? argv[1] : "";
-    if (chamber::comm_world().world > 1 && command != "pretrain" && command != "rl")
-      throw chamber::Error("only `chamber pretrain` and `chamber rl` run data parallel (under mpirun); run '" +
+    if (chamber::comm_world().world > 1 && command != "pretrain" && command != "rl" && command != "eval")
+      throw chamber::Error("only `chamber pretrain`, `rl` and `eval` run data parallel (under mpirun); run '" +
                            command + "' as one process, without mpirun");
     app.parse(argc, argv);
     chamber::comm_finalize(chamber::comm_world());

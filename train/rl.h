@@ -270,13 +270,6 @@ nlohmann::json rl_evaluate(RLSession& s);
 // ---- data parallel (train/rl_data_parallel.cpp) ----
 // The session's ranks (one process when s.comm is null).
 const Comm& rl_comm(const RLSession& s);
-// This rank's contiguous share of `total` items (a step's prompts, evaluation problems): items
-// first..first+count-1; the first total % world ranks take one more.
-struct RankShare {
-  int64_t first = 0;
-  int count = 0;
-};
-RankShare rl_rank_share(const Comm& comm, int total);
 // values[0..n) summed over the ranks, in place.
 void rl_sum_over_ranks(const RLSession& s, double* values, int n);
 // Counts keyed by name (per-style counts), summed over the ranks; keys any rank has.

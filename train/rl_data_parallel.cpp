@@ -18,14 +18,6 @@ const Comm& rl_comm(const RLSession& s) {
   return s.comm ? *s.comm : single_process;
 }
 
-RankShare rl_rank_share(const Comm& comm, int total) {
-  const int base = total / comm.world, extra = total % comm.world;
-  RankShare share;
-  share.count = base + (comm.rank < extra ? 1 : 0);
-  share.first = (int64_t)comm.rank * base + std::min(comm.rank, extra);
-  return share;
-}
-
 void rl_sum_over_ranks(const RLSession& s, double* values, int n) { comm_all_reduce_sum(rl_comm(s), values, n); }
 
 void rl_sum_named_over_ranks(const RLSession& s, std::map<std::string, double>& counts) {

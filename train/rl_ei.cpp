@@ -17,7 +17,7 @@ nlohmann::json rl_step_ei(RLSession& s, int step) {
   const RLConfig& cfg = s.cfg;
   nlohmann::json line = {{"step", step}};
   double t0 = now_seconds();
-  const RankShare share = rl_rank_share(rl_comm(s), cfg.prompts_per_step);
+  const RankShare share = comm_share(rl_comm(s), cfg.prompts_per_step);
   std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step + share.first,
                                               share.count, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, true));

@@ -51,7 +51,7 @@ nlohmann::json rl_evaluate(RLSession& s) {
   if (!s.eval_task.prompts || s.cfg.eval_problems <= 0) return line;
   const double t_start = now_seconds();
   // Data parallel: each rank answers its share of the problems; the counts are summed.
-  const RankShare share = rl_rank_share(rl_comm(s), s.cfg.eval_problems);
+  const RankShare share = comm_share(rl_comm(s), s.cfg.eval_problems);
   std::vector<RLPrompt> prompts = s.eval_task.prompts(share.first, share.count);
   SamplingParams greedy = rl_sampling_params(s.cfg, false);
   greedy.temperature = 0.0f;

@@ -15,7 +15,7 @@ nlohmann::json rl_step_grpo(RLSession& s, int step) {
   nlohmann::json line = {{"step", step}};
   double t0 = now_seconds();
   // Data parallel: this rank's share of the prompts, whole groups (advantages need no exchange).
-  const RankShare share = rl_rank_share(rl_comm(s), cfg.prompts_per_step);
+  const RankShare share = comm_share(rl_comm(s), cfg.prompts_per_step);
   std::vector<Rollout> rollouts = rl_generate(s, (int64_t)step * cfg.prompts_per_step + share.first,
                                               share.count, cfg.samples_per_prompt,
                                               rl_sampling_params(cfg, false));

@@ -189,7 +189,7 @@ double rl_sft(RLSession& s, const std::vector<Rollout>& data, int epochs) {
       double mb_tokens = 0;
       for (int i = 0; i < mb_n; i++) mb_tokens += data[order[mb0 + i]].response_len();
       // This rank's share of the minibatch's sequences; the token mean is over all of them.
-      const RankShare share = rl_rank_share(comm, mb_n);
+      const RankShare share = comm_share(comm, mb_n);
       gpt_zero_grad(policy);
       for (int u0 = 0; u0 < share.count; u0 += micro) {
         const int count = std::min(micro, share.count - u0);

@@ -68,7 +68,7 @@ void check_split_update(LossAgg agg, bool with_values) {
     std::vector<Rollout> rs = toy_rollouts(s, t);
     if (split) {
       s.comm = &comm;
-      RankShare share = rl_rank_share(comm, (int)rs.size());
+      RankShare share = comm_share(comm, (int)rs.size());
       rs = std::vector<Rollout>(rs.begin() + share.first, rs.begin() + share.first + share.count);
     }
     nlohmann::json line;
