@@ -48,7 +48,7 @@ struct DataSource {
   std::string name;           // label in the manifest (default: style or importer, made unique)
   std::string kind;           // synthetic | jsonl | text
   // synthetic
-  std::string style;          // tinygsm | omi1 | omi2 | gsm8k | mathtext
+  std::string style;          // tinygsm | tinygsm_short | omi1 | omi2 | omi2_steps | gsm8k | mathtext
   std::string split = "train";
   int min_ops = 0, max_ops = 0;  // 0 = the split's default range
   int64_t count = 0;          // fixed pool of problems (0 = generate as many as the weight needs)

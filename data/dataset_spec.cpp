@@ -66,7 +66,7 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
   };
   if (s.kind == "synthetic") {
     if (!math_style_known(s.style))
-      fail(at(file, n), ": ", what, " needs 'style' (tinygsm, tinygsm_short, omi1, omi2, gsm8k or mathtext), got '",
+      fail(at(file, n), ": ", what, " needs 'style' (tinygsm, tinygsm_short, omi1, omi2, omi2_steps, gsm8k or mathtext), got '",
            s.style, "'");
     if (!math_split_known(s.split))
       fail(at(file, n), ": ", what, ": unknown split '", s.split, "' (known: train, rl, test, easy, hard)");

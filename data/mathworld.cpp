@@ -305,7 +305,7 @@ bool draw(Draft& d, Rng& rng, int min_ops, int max_ops, double large_prob) {
 
 bool math_style_known(std::string_view style) {
   for (const char* s : kMathStyles) if (style == s) return true;
-  return style == "tinygsm_short";
+  return style == "tinygsm_short" || style == "omi2_steps";
 }
 
 bool math_split_known(std::string_view split) {

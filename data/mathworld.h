@@ -6,9 +6,11 @@
 //   omi2      natural-language steps with the arithmetic written out, \boxed{}         (OpenMathInstruct-2)
 //   gsm8k     steps with <<a*b=c>> calculator annotations and a final "#### N"       (GSM8K)
 //   mathtext  document-style prose, arithmetic facts or a small program, no Q/A frame (FineMath / Algebraic-Stack)
-// plus `tinygsm_short`, a proxy-scale variant of tinygsm whose docstring holds only the question
+// plus two proxy-scale variants: `tinygsm_short`, tinygsm whose docstring holds only the question
 // sentence ("How many cups are there now?"), not the whole story: a ~1M-parameter model copies a
-// 40-token docstring badly and then reads its operands from the bad copy.
+// 40-token docstring badly and then reads its operands from the bad copy; and `omi2_steps`, omi2
+// with every multi-digit operation worked in one-digit column steps before the sentence that
+// states it (mathworld_working): such a model cannot do "3 * 17 = 51" in one jump.
 //
 // A problem is a story: a start clause that introduces a quantity, middle clauses that each change
 // it with 1-3 arithmetic operations, and an optional end clause (a unit conversion, change from a
@@ -35,7 +37,7 @@ namespace chamber {
 inline constexpr const char* kMathWorldVersion = "mathworld-1";
 
 inline constexpr const char* kMathStyles[] = {"tinygsm", "omi1", "omi2", "gsm8k", "mathtext"};
-bool math_style_known(std::string_view style);   // the five above or tinygsm_short
+bool math_style_known(std::string_view style);   // the five above, tinygsm_short or omi2_steps
 bool math_split_known(std::string_view split);
 
 // One node of the computation: a named number (leaf) or an operation on two nodes.
@@ -86,6 +88,12 @@ std::vector<MathProblem> mathworld_generate(std::string_view split, int64_t coun
 std::string mathworld_solution(const MathProblem& p, std::string_view style);
 // A pretraining document: question + "\n\n" + solution (mathtext: the solution alone).
 std::string mathworld_document(const MathProblem& p, std::string_view style);
+
+// omi2_steps's working of one operation `a op b` (op '+', '-' with a >= b, '*', '/' exact; operands
+// not negative): lines of column steps, e.g. "Add 17 and 25: 7 plus 5 is 12, carry 1; 1 plus 2
+// plus 1 is 4." ("" for two one-digit numbers, a fact). The format is described in
+// mathworld_steps.cpp. Error on an operation outside that domain.
+std::string mathworld_working(int64_t a, char op, int64_t b);
 
 // The answer as the grader's gold string.
 inline std::string mathworld_answer_text(const MathProblem& p) { return std::to_string(p.answer); }

@@ -97,6 +97,22 @@ std::string render_omi2(const MathProblem& p) {
   return steps_text(p, false) + "\nSo the answer is \\boxed{" + std::to_string(p.answer) + "}.";
 }
 
+// omi2 with each operation's working (mathworld_working) on lines before the clause sentence that
+// states its equation.
+std::string render_omi2_steps(const MathProblem& p) {
+  std::string out;
+  for (const MathStep& st : p.steps) {
+    if (st.op_nodes.empty()) continue;
+    for (int32_t n : st.op_nodes) {
+      const MathNode& m = p.nodes[n];
+      std::string working = mathworld_working(p.nodes[m.left].value, m.op, p.nodes[m.right].value);
+      if (!working.empty()) out += working + "\n";
+    }
+    out += step_text(p, st, false) + "\n";
+  }
+  return out + "So the answer is \\boxed{" + std::to_string(p.answer) + "}.";
+}
+
 std::string render_gsm8k(const MathProblem& p) { return steps_text(p, true) + "\n#### " + std::to_string(p.answer); }
 
 const mathworld::Theme& theme_of(const MathProblem& p) {
@@ -145,9 +161,10 @@ std::string mathworld_solution(const MathProblem& p, std::string_view style) {
   if (style == "tinygsm_short") return render_tinygsm(p, true);
   if (style == "omi1") return render_omi1(p);
   if (style == "omi2") return render_omi2(p);
+  if (style == "omi2_steps") return render_omi2_steps(p);
   if (style == "gsm8k") return render_gsm8k(p);
   if (style == "mathtext") return render_mathtext(p);
-  fail("math world: unknown style '", std::string(style), "' (known: tinygsm, tinygsm_short, omi1, omi2, gsm8k, mathtext)");
+  fail("math world: unknown style '", std::string(style), "' (known: tinygsm, tinygsm_short, omi1, omi2, omi2_steps, gsm8k, mathtext)");
 }
 
 std::string mathworld_document(const MathProblem& p, std::string_view style) {

@@ -36,7 +36,7 @@ struct SampleOptions {
 };
 
 void run_sample(const SampleOptions& o) {
-  if (!math_style_known(o.style)) fail("data sample: unknown --style '", o.style, "' (tinygsm, tinygsm_short, omi1, omi2, gsm8k, mathtext)");
+  if (!math_style_known(o.style)) fail("data sample: unknown --style '", o.style, "' (tinygsm, tinygsm_short, omi1, omi2, omi2_steps, gsm8k, mathtext)");
   int lo = 0, hi = 0;
   if (o.ops.size() == 1) lo = hi = o.ops[0];
   if (o.ops.size() == 2) lo = o.ops[0], hi = o.ops[1];
@@ -72,7 +72,7 @@ void register_data_commands(CLI::App& app) {
 
   auto s = std::make_shared<SampleOptions>();
   cmd = group->add_subcommand("sample", "Print generated problems in one style");
-  cmd->add_option("--style", s->style, "tinygsm, tinygsm_short, omi1, omi2, gsm8k or mathtext")->capture_default_str();
+  cmd->add_option("--style", s->style, "tinygsm, tinygsm_short, omi1, omi2, omi2_steps, gsm8k or mathtext")->capture_default_str();
   cmd->add_option("--split", s->split, "train, rl, test, easy or hard")->capture_default_str();
   cmd->add_option("--count", s->count, "How many problems")->capture_default_str()->check(CLI::Range(0, 10'000'000));
   cmd->add_option("--seed", s->seed, "Generator seed")->capture_default_str();

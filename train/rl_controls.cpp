@@ -49,7 +49,7 @@ void read_control_section(YamlMap& map, RLControl& c) {
       map.bad("styles", "names grader labels tinygsm, omi1 or text (got '" + s + "')");
   map.get("style", c.style);
   if (!c.style.empty() && !math_style_known(c.style))
-    map.bad("style", "must be a math-world style: tinygsm, tinygsm_short, omi1, omi2, gsm8k or mathtext (got '" +
+    map.bad("style", "must be a math-world style: tinygsm, tinygsm_short, omi1, omi2, omi2_steps, gsm8k or mathtext (got '" +
                          c.style + "')");
   map.finish();
 

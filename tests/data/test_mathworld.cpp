@@ -69,7 +69,7 @@ TEST(MathWorld, DifficultyRanges) {
 TEST(MathWorld, PaperDocumentFormat) {
   MathProblem p = mathworld_problem("rl", 3, 1);
   EXPECT_EQ(p.prompt, p.question + "\n\n");
-  for (const char* style : {"tinygsm", "omi1", "omi2", "gsm8k"})
+  for (const char* style : {"tinygsm", "omi1", "omi2", "omi2_steps", "gsm8k"})
     EXPECT_EQ(mathworld_document(p, style), p.prompt + mathworld_solution(p, style));
   EXPECT_EQ(mathworld_solution(p, "tinygsm").rfind("def simple_math_problem() -> int:\n    \"\"\"\n", 0), 0u);
   EXPECT_NE(mathworld_solution(p, "omi1").find("<llm-code-output>"), std::string::npos);
@@ -79,6 +79,8 @@ TEST(MathWorld, PaperDocumentFormat) {
   std::string text = mathworld_document(p, "mathtext");
   EXPECT_EQ(text.find("\\boxed"), std::string::npos);
   EXPECT_EQ(text.find("####"), std::string::npos);
+  EXPECT_NE(mathworld_solution(p, "omi2_steps").find("\\boxed{" + std::to_string(p.answer) + "}"), std::string::npos);
+  EXPECT_TRUE(math_style_known("omi2_steps"));
   EXPECT_THROW(mathworld_solution(p, "latex"), Error);
   std::string short_doc = mathworld_solution(p, "tinygsm_short");
   EXPECT_EQ(short_doc.find(p.story), std::string::npos);
@@ -93,7 +95,8 @@ TEST(MathWorld, EveryStyleGradesCorrect) {
     MathProblem p = mathworld_problem(i % 2 ? "train" : "test", i, 11, ops, ops);
     std::string gold = mathworld_answer_text(p);
     struct { const char* style; const char* label; bool executed; } cases[] = {
-        {"tinygsm", "tinygsm", true}, {"tinygsm_short", "tinygsm", true}, {"omi1", "omi1", true}, {"omi2", "text", false}, {"gsm8k", "text", false}};
+        {"tinygsm", "tinygsm", true}, {"tinygsm_short", "tinygsm", true}, {"omi1", "omi1", true}, {"omi2", "text", false},
+        {"omi2_steps", "text", false}, {"gsm8k", "text", false}};
     for (const auto& c : cases) {
       std::string sol = mathworld_solution(p, c.style);
       GradeResult g = grade_completion(sol, gold);

@@ -21,6 +21,7 @@ TEST(ReportProbes, LabelsFollowTheGrader) {
   EXPECT_EQ(probe_style_label("tinygsm"), "tinygsm");
   EXPECT_EQ(probe_style_label("omi1"), "omi1");
   EXPECT_EQ(probe_style_label("omi2"), "text");
+  EXPECT_EQ(probe_style_label("omi2_steps"), "text");
   EXPECT_EQ(probe_style_label("gsm8k"), "text");
 }
 

@@ -115,7 +115,7 @@ TEST(RlControls, ConfigErrorsNameFileLineAndFix) {
       {"control:\n  kind: style_masked\n", "r.yaml:4: 'control.kind'", "styles: [tinygsm]"},
       {"control:\n  kind: style_masked\n  styles: [tinygsm, omi2]\n", "r.yaml:5: 'control.styles'", "tinygsm, omi1 or text"},
       {"control:\n  kind: forced_style\n", "r.yaml:4: 'control.kind'", "style: tinygsm"},
-      {"control:\n  kind: forced_style\n  style: python\n", "r.yaml:5: 'control.style'", "omi2, gsm8k or mathtext"},
+      {"control:\n  kind: forced_style\n  style: python\n", "r.yaml:5: 'control.style'", "omi2, omi2_steps, gsm8k or mathtext"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.yaml);
@@ -164,7 +164,7 @@ TEST(RlControls, ForcedOpeningsComeFromTheRenderer) {
   MathProblem p = mathworld_problem("easy", 3, 1);
   EXPECT_EQ(forced_style_opening(p, "tinygsm"), "def simple_math_problem() -> int:");
   EXPECT_EQ(forced_style_opening(p, "omi1"), "Let's solve this with Python.");
-  for (const char* style : {"omi2", "gsm8k", "mathtext"}) {
+  for (const char* style : {"omi2", "omi2_steps", "gsm8k", "mathtext"}) {
     std::string opening = forced_style_opening(p, style);
     SCOPED_TRACE(style + (": " + opening));
     EXPECT_EQ(mathworld_solution(p, style).rfind(opening, 0), 0u);

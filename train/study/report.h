@@ -175,7 +175,7 @@ std::vector<StyleFinding> group_findings(const ReportData& data, const SeedGroup
 // shares (summed per grader label) beside the sampled shares, probe log-probabilities, per-source
 // held-out NLL. "" when the metrics have none of probe_share_*, probe_logp_*, nll_*.
 std::string report_probe_charts(const MetricsColumns& rl);
-// The grader's label for a probed style: tinygsm(_short) -> tinygsm, omi2 and gsm8k -> text.
+// The grader's label for a probed style: tinygsm(_short) -> tinygsm, omi2(_steps) and gsm8k -> text.
 std::string probe_style_label(const std::string& style);
 
 std::string report_html(const ReportData& data, int generations_per_style = 3);

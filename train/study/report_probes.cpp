@@ -12,7 +12,7 @@ namespace chamber {
 
 std::string probe_style_label(const std::string& style) {
   if (style == "tinygsm" || style == "tinygsm_short") return "tinygsm";
-  if (style == "omi2" || style == "gsm8k") return "text";
+  if (style == "omi2" || style == "omi2_steps" || style == "gsm8k") return "text";
   return style;
 }
 
