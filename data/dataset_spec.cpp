@@ -69,7 +69,7 @@ static DataSource parse_source(const YAML::Node& n, const std::string& file, siz
       fail(at(file, n), ": ", what, " needs 'style' (tinygsm, tinygsm_short, omi1, omi2, omi2_steps, gsm8k or mathtext), got '",
            s.style, "'");
     if (!math_split_known(s.split))
-      fail(at(file, n), ": ", what, ": unknown split '", s.split, "' (known: train, rl, test, easy, hard)");
+      fail(at(file, n), ": ", what, ": unknown split '", s.split, "' (known: ", kMathSplitNames, ")");
     only_for("path", false);
     only_for("importer", false);
     if (s.repeat > 0 && s.count == 0) fail(at(file, n), ": ", what, ": 'repeat' needs 'count' for a synthetic source");

@@ -28,7 +28,7 @@ std::vector<GoldItem> load_gold_dataset(const std::string& spec) {
       pos = c + 1;
     }
     if (parts.size() > 3 || !math_split_known(parts[0]))
-      fail("--dataset '", spec, "': expected synthetic:SPLIT[:COUNT[:SEED]] with SPLIT one of train, rl, test, easy, hard");
+      fail("--dataset '", spec, "': expected synthetic:SPLIT[:COUNT[:SEED]] with SPLIT one of ", kMathSplitNames);
     auto number = [&](const std::string& s, const char* what) {
       char* end = nullptr;
       long long v = std::strtoll(s.c_str(), &end, 10);

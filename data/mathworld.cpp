@@ -21,7 +21,7 @@ struct SplitInfo {
 };
 const SplitInfo kSplits[] = {
     {"train", 0, 13, 1, 4, 0.2}, {"rl", 14, 16, 1, 4, 0.2}, {"test", 17, 19, 1, 4, 0.2},
-    {"easy", 14, 16, 1, 3, 0.0}, {"hard", 17, 19, 4, 8, 1.0},
+    {"easy", 14, 16, 1, 3, 0.0}, {"hard", 17, 19, 4, 8, 1.0}, {"longer", 17, 19, 4, 8, 0.0},
 };
 constexpr int kBuckets = 20;
 constexpr int64_t kMaxValue = 10'000'000;
@@ -44,7 +44,7 @@ uint64_t mix_str(uint64_t h, std::string_view s) {
 
 const SplitInfo& split_info(std::string_view split) {
   for (const SplitInfo& s : kSplits) if (split == s.name) return s;
-  fail("math world: unknown split '", std::string(split), "' (known: train, rl, test, easy, hard)");
+  fail("math world: unknown split '", std::string(split), "' (known: ", kMathSplitNames, ")");
 }
 
 // Replaces {key} placeholders; unknown keys stay as they are (the {e1} slots are filled later).

@@ -25,6 +25,9 @@
 //   test   buckets 17-19, ops 1-4, mostly small numbers  (evaluation)
 //   easy   buckets 14-16, ops 1-3, small numbers         (transfer study: RL on easy ...)
 //   hard   buckets 17-19, ops 4-8, large numbers         (... evaluate on hard)
+//   longer buckets 17-19, ops 4-8, small numbers         (... and on problems that differ from easy
+//                                                         ones only by composition: more operations
+//                                                         of the same kinds, longer stories)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -39,6 +42,7 @@ inline constexpr const char* kMathWorldVersion = "mathworld-1";
 inline constexpr const char* kMathStyles[] = {"tinygsm", "omi1", "omi2", "gsm8k", "mathtext"};
 bool math_style_known(std::string_view style);   // the five above, tinygsm_short or omi2_steps
 bool math_split_known(std::string_view split);
+inline constexpr const char* kMathSplitNames = "train, rl, test, easy, hard, longer";   // for messages
 
 // One node of the computation: a named number (leaf) or an operation on two nodes.
 struct MathNode {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "util/util.h"
@@ -185,6 +186,69 @@ void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n) {
 #else
   (void)inv_world;
 #endif
+}
+
+// The reductions started and not yet waited for (one training step's buckets at a time).
+struct PendingReductions {
+  std::vector<std::pair<float*, size_t>> buffers;
+#ifdef CHAMBER_HAVE_MPI
+  std::vector<MPI_Request> requests;
+#endif
+#ifdef CHAMBER_HAVE_NCCL
+  cudaStream_t nccl_stream = nullptr;   // created on first use
+#endif
+};
+static PendingReductions g_pending;
+
+void comm_all_reduce_mean_start(const Comm& comm, float* buf, size_t n) {
+  if (comm.world == 1 || n == 0) return;
+#ifdef CHAMBER_HAVE_NCCL
+  if (comm.device_buffers) {
+    if (!g_pending.nccl_stream && cudaStreamCreateWithFlags(&g_pending.nccl_stream, cudaStreamNonBlocking) != cudaSuccess)
+      fail("NCCL: cannot create the communication stream");
+    comm.ops->synchronize();   // buf's gradients are written
+    nccl_check(nccl().all_reduce(buf, buf, n, ncclFloat, ncclAvg, (ncclComm_t)comm.nccl, g_pending.nccl_stream),
+               "ncclAllReduce");
+    g_pending.buffers.push_back({buf, n});
+    return;
+  }
+#endif
+#ifdef CHAMBER_HAVE_MPI
+  const size_t piece = size_t(1) << 30;
+  for (size_t off = 0; off < n; off += piece) {
+    g_pending.requests.emplace_back();
+    mpi_check(MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)std::min(piece, n - off), MPI_FLOAT, MPI_SUM,
+                             MPI_COMM_WORLD, &g_pending.requests.back()),
+              "MPI_Iallreduce");
+  }
+  g_pending.buffers.push_back({buf, n});
+  // Without a progress thread MPI moves a started reduction on only inside MPI calls: give the
+  // earlier ones a turn.
+  int done = 0;
+  mpi_check(MPI_Testall((int)g_pending.requests.size(), g_pending.requests.data(), &done, MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+#endif
+}
+
+void comm_wait_reductions(const Comm& comm) {
+  if (comm.world == 1) return;
+#ifdef CHAMBER_HAVE_NCCL
+  if (comm.device_buffers) {
+    if (g_pending.nccl_stream && cudaStreamSynchronize(g_pending.nccl_stream) != cudaSuccess)
+      fail("NCCL: cudaStreamSynchronize after the overlapped all-reduces failed");
+    g_pending.buffers.clear();
+    return;
+  }
+#endif
+#ifdef CHAMBER_HAVE_MPI
+  mpi_check(MPI_Waitall((int)g_pending.requests.size(), g_pending.requests.data(), MPI_STATUSES_IGNORE),
+            "MPI_Waitall");
+  g_pending.requests.clear();
+  const float inv_world = 1.0f / (float)comm.world;   // as comm_all_reduce_mean scales
+  for (auto& [buf, n] : g_pending.buffers)
+    for (size_t i = 0; i < n; i++) buf[i] *= inv_world;
+#endif
+  g_pending.buffers.clear();
 }
 
 // MPI counts are int; slices here are a model's parameters over the ranks, far below 2^31.

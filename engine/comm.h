@@ -51,6 +51,14 @@ void comm_finalize(Comm& comm);
 // the same n. Summation order is the transport's; in fp32, so results may differ from a
 // single-rank sum by rounding.
 void comm_all_reduce_mean(const Comm& comm, float* buf, size_t n);
+// The same reduction started without waiting, to overlap it with the rest of the backward pass:
+// comm_all_reduce_mean_start begins averaging buf[0..n) over the ranks and returns at once (host
+// buffers: MPI_Iallreduce; device buffers: the backend's stream is drained, then ncclAllReduce on
+// the communicator's own stream runs beside the next kernels); comm_wait_reductions waits for
+// every reduction started since the last wait, after which each buf holds the mean, bit for bit
+// what comm_all_reduce_mean gives. A started buffer must not be touched before the wait.
+void comm_all_reduce_mean_start(const Comm& comm, float* buf, size_t n);
+void comm_wait_reductions(const Comm& comm);
 // ZeRO-1's two collectives, over a buffer of world equal slices of `slice` floats (the backend's
 // memory): after reduce-scatter, slice `rank` of buf holds the mean over ranks of that slice (the
 // other slices are left unspecified); all-gather copies each rank's slice `rank` to every rank.

@@ -411,6 +411,7 @@ void gpt_backward(GPT& m, const float* dvalues) {
     ops.matmul_backward(a.d_ln, dw.qkv_w, dw.qkv_b, a.d_qkv, act.ln1, w.qkv_w, N, C, 3 * C);
     ops.layernorm_backward(a.d_residual, dw.ln1_w, dw.ln1_b, a.d_ln, act.residual, w.ln1_w,
                            act.ln1_mean, act.ln1_rstd, N, C);
+    if (m.on_layer_gradients) m.on_layer_gradients(l);   // layer l's weights get no more gradient
   }
   ops.encoder_backward(g.wte, g.wpe, a.d_residual, a.tokens, B, T, C);
 }

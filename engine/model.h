@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,10 @@ struct GPT {
   size_t num_parameters = 0;
   int B = 0, T = 0;             // shape of the last forward
   int adam_step = 0;            // AdamW t (bias correction)
+  // Called by gpt_backward as soon as layer l's parameter gradients are complete (l = L-1 .. 0),
+  // while the layers below are still to come: data parallel starts reducing them there
+  // (train/data_parallel.h). Empty: nothing is called.
+  std::function<void(int layer)> on_layer_gradients;
   OptimizerShard shard;         // which slice of the parameters this process's AdamW updates
   size_t shard_first = 0;       // that slice, in floats of the parameter arena; m_arena and
   size_t shard_floats = 0;      // v_arena hold exactly it (the whole arena unsharded)

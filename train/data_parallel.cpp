@@ -21,6 +21,47 @@ double dp_average_gradients(const Comm& comm, GPT& model) {
   return std::sqrt(sum_squares);
 }
 
+bool dp_can_overlap(const Comm& comm, const GPT& model) { return comm.world > 1 && model.shard.world == 1; }
+
+// Where a tensor of the parameter table lies in the gradient arena, in floats; stacked per-layer
+// tensors ("h.*", leading dimension n_layer) are cut to layer l's slice.
+namespace {
+struct GradSlice {
+  float* first;
+  size_t floats;
+};
+bool is_layer_tensor(const TensorSlot& slot) { return slot.name.rfind("h.", 0) == 0; }
+GradSlice grad_slice(GPT& model, const TensorSlot& slot, int layer) {
+  float* base = (float*)model.grad_arena.base + slot.offset / sizeof(float);
+  if (layer < 0) return {base, slot.numel()};
+  const size_t per_layer = slot.numel() / (size_t)model.cfg.n_layer;
+  return {base + (size_t)layer * per_layer, per_layer};
+}
+}  // namespace
+
+void dp_overlap_begin(const Comm& comm, GPT& model) {
+  if (!dp_can_overlap(comm, model)) return;
+  model.on_layer_gradients = [&comm, &model](int layer) {
+    for (const TensorSlot& slot : model.param_table)
+      if (is_layer_tensor(slot)) {
+        GradSlice g = grad_slice(model, slot, layer);
+        comm_all_reduce_mean_start(comm, g.first, g.floats);
+      }
+  };
+}
+
+double dp_overlap_finish(const Comm& comm, GPT& model) {
+  if (!dp_can_overlap(comm, model)) return dp_average_gradients(comm, model);
+  model.on_layer_gradients = nullptr;
+  for (const TensorSlot& slot : model.param_table)
+    if (!is_layer_tensor(slot)) {
+      GradSlice g = grad_slice(model, slot, -1);
+      comm_all_reduce_mean_start(comm, g.first, g.floats);
+    }
+  comm_wait_reductions(comm);
+  return gpt_grad_norm(model);
+}
+
 void dp_share_updated_parameters(const Comm& comm, GPT& model) {
   if (comm.world == 1 || model.shard.world == 1) return;
   comm_all_gather(comm, (float*)model.param_arena.base, model.shard_floats);

@@ -17,6 +17,15 @@ namespace chamber {
 
 // Step 1. Returns the norm of the averaged gradient over all parameters.
 double dp_average_gradients(const Comm& comm, GPT& model);
+// Step 1 overlapped with the backward pass, in buckets (several ranks, unsharded optimizer): call
+// dp_overlap_begin before a step's last backward, which then starts averaging each layer's
+// gradients (one bucket: the layer's 12 tensors) as soon as they are complete, while the layers
+// below are computed; dp_overlap_finish, after that backward, averages the rest (embeddings,
+// final LayerNorm, heads), waits for every bucket and returns the norm. The result is
+// dp_average_gradients' bit for bit (each element is summed the same way).
+bool dp_can_overlap(const Comm& comm, const GPT& model);
+void dp_overlap_begin(const Comm& comm, GPT& model);
+double dp_overlap_finish(const Comm& comm, GPT& model);
 // Step 3 (nothing to do unless the optimizer is sharded).
 void dp_share_updated_parameters(const Comm& comm, GPT& model);
 // A sharded optimizer's whole m and v, gathered on rank 0 for a checkpoint (every rank calls it;

@@ -57,7 +57,7 @@ std::vector<EvalProblem> load_eval_set(const std::string& spec, int count, int64
   if (spec.rfind("synthetic:", 0) == 0) {
     std::string split = spec.substr(10);
     if (!math_split_known(split))
-      fail("eval set '", spec, "': unknown math world split '", split, "' (train, rl, test, easy, hard)");
+      fail("eval set '", spec, "': unknown math world split '", split, "' (", kMathSplitNames, ")");
     if (count <= 0) fail("eval set '", spec, "': a synthetic set needs count > 0");
     if (count > kMaxEvalProblems) fail("eval set '", spec, "': count ", count, " is more than ", kMaxEvalProblems, " problems");
     for (const MathProblem& p : mathworld_generate(split, count, (uint64_t)seed))

@@ -32,7 +32,7 @@
 namespace chamber {
 
 struct EvalConfig {
-  // Named sets: "synthetic:SPLIT" (math world, data/mathworld.h; SPLIT train|rl|test|easy|hard),
+  // Named sets: "synthetic:SPLIT" (math world, data/mathworld.h; SPLIT train|rl|test|easy|hard|longer),
   // or "gsm8k:PATH" / "math:PATH" (jsonl, data/importers.h).
   std::vector<std::string> sets = {"synthetic:test"};
   int count = 200;                // problems per set (the first `count`; 0 = a file's every problem)

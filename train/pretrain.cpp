@@ -185,6 +185,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
                       "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;
   gpt_create(model, cfg.model, ops, B_rank, T, true, shard);
+  // Data parallel without ZeRO-1: the gradient all-reduce overlaps the backward pass.
+  const bool overlap = opt.overlap_reduce && dp_can_overlap(comm, model);
   if (!quiet) {
     if (comm.world > 1)
       std::fprintf(stderr, "data parallel: %d ranks, %d of each batch's %d rows per rank\n", comm.world, B_rank, B);
@@ -250,9 +252,11 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
       loader_next(train, inputs.data(), targets.data());
       gpt_forward(model, inputs.data() + first_row, B_rank, T);
       loss += gpt_classifier(model, targets.data() + first_row, weights.data(), true);
+      // The step's last backward reduces each layer's gradients as soon as they are complete.
+      if (overlap && micro == tc.grad_accum - 1) dp_overlap_begin(comm, model);
       gpt_backward(model);
     }
-    double grad_norm = dp_average_gradients(comm, model);
+    double grad_norm = overlap ? dp_overlap_finish(comm, model) : dp_average_gradients(comm, model);
     if (comm.world > 1) {
       comm_all_reduce_sum(comm, &loss, 1);
       loss /= comm.world;

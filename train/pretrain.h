@@ -48,6 +48,9 @@ struct PretrainOptions : RunOptions {
   // ZeRO-1 with several ranks: each keeps AdamW's m and v for 1/N of the parameters
   // (engine/model.h OptimizerShard). The same training, to fp32 reduction rounding.
   bool shard_optimizer = false;
+  // Data parallel, unsharded: average each layer's gradients while the backward pass computes the
+  // layers below (train/data_parallel.h), instead of all of them after it. The same numbers.
+  bool overlap_reduce = true;
 };
 
 // Runs pretraining; returns the final checkpoint directory. Errors (bad data, NaN loss) throw.

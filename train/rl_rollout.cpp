@@ -21,7 +21,7 @@ std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt) 
 
 RLTask math_rl_task(const std::string& split, int64_t seed, int count, int min_ops, int max_ops,
                     const Tokenizer& tok, const std::string& forced_style) {
-  if (!math_split_known(split)) fail("unknown math-world split '", split, "' (train, rl, test, easy, hard)");
+  if (!math_split_known(split)) fail("unknown math-world split '", split, "' (", kMathSplitNames, ")");
   if (!forced_style.empty() && !math_style_known(forced_style)) fail("unknown math-world style '", forced_style, "'");
   const Tokenizer* t = &tok;
   RLTask task;

@@ -34,12 +34,12 @@ TEST(MathWorld, SplitsAreDisjoint) {
     train_questions.insert(p.question);
   }
   std::set<uint64_t> rl_ids;
-  for (const char* split : {"rl", "test", "easy", "hard"}) {
+  for (const char* split : {"rl", "test", "easy", "hard", "longer"}) {
     for (const MathProblem& p : mathworld_generate(split, 1000, 1)) {
       EXPECT_EQ(train_ids.count(p.id), 0u) << split << ": " << p.question;
       EXPECT_EQ(train_questions.count(p.question), 0u) << split << ": " << p.question;
       if (std::string(split) == "rl" || std::string(split) == "easy") rl_ids.insert(p.id);
-      if (std::string(split) == "test" || std::string(split) == "hard") {
+      if (std::string(split) == "test" || std::string(split) == "hard" || std::string(split) == "longer") {
         EXPECT_EQ(rl_ids.count(p.id), 0u);
       }
     }
@@ -61,6 +61,15 @@ TEST(MathWorld, DifficultyRanges) {
     hard_max = std::max(hard_max, p.answer);
   }
   EXPECT_GT(hard_max, easy_max);
+  // `longer`: hard's number of operations with easy's number ranges (composition alone).
+  int64_t longer_max = 0;
+  for (const MathProblem& p : mathworld_generate("longer", 300, 2)) {
+    EXPECT_GE(p.ops, 4);
+    EXPECT_LE(p.ops, 8);
+    EXPECT_FALSE(p.large_numbers);
+    longer_max = std::max(longer_max, p.answer);
+  }
+  EXPECT_LT(longer_max, hard_max);
   for (int ops = 1; ops <= 8; ops++) EXPECT_EQ(mathworld_problem("train", ops, 3, ops, ops).ops, ops);
   EXPECT_THROW(mathworld_problem("nope", 0, 1), Error);
   EXPECT_THROW(mathworld_problem("train", 0, 1, 0, 9), Error);

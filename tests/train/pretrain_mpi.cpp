@@ -38,13 +38,14 @@ std::string write_corpus(const std::string& dir) {
 }
 
 void pretrain(const PretrainConfig& cfg, const std::string& out, bool data_parallel, bool resume = false,
-              bool shard_optimizer = false) {
+              bool shard_optimizer = false, bool overlap_reduce = true) {
   PretrainOptions o;
   o.out_dir = out;
   o.resume = resume;
   o.quiet = true;
   o.comm = data_parallel ? &comm_world() : nullptr;
   o.shard_optimizer = shard_optimizer;
+  o.overlap_reduce = overlap_reduce;
   run_pretrain(cfg, o);
 }
 
@@ -99,6 +100,21 @@ TEST(PretrainMpi, TwoRanksTrackOneRankOnTheSameGlobalBatch) {
   pretrain(cfg, one, false);
   for (const char* key : {"loss", "grad_norm", "val_loss"})
     expect_track(series(dir + "/two/metrics.jsonl", key), series(one + "/metrics.jsonl", key), key);
+}
+
+// The all-reduce overlapped with the backward pass, layer by layer, gives the weights and optimizer
+// state of the reduction after it, bit for bit, also with gradient accumulation (only the step's
+// last backward starts reductions).
+TEST(PretrainMpi, OverlappedReductionEqualsReductionAfterBackward) {
+  std::string dir = shared_dir("dp_overlap");
+  PretrainConfig cfg = small_config(write_corpus(dir), 6);
+  cfg.train.grad_accum = 2;
+  pretrain(cfg, dir + "/overlap", true, false, false, true);
+  pretrain(cfg, dir + "/after", true, false, false, false);
+  for (const char* file : {"model.safetensors", "optimizer.safetensors"})
+    EXPECT_EQ(read_file(dir + "/overlap/checkpoints/step_00000006/" + file),
+              read_file(dir + "/after/checkpoints/step_00000006/" + file))
+        << file;
 }
 
 // A run stopped after its step-10 checkpoint (the later checkpoint removed) and resumed with the

@@ -96,7 +96,9 @@ void check_split_update(LossAgg agg, bool with_values) {
     EXPECT_NEAR(lines[0][key].get<double>(), lines[1][key].get<double>(),
                 1e-3 * std::fabs(lines[0][key].get<double>()) + 1e-7)
         << key;
-  if (with_values) EXPECT_NEAR(lines[0]["value_loss"].get<double>(), lines[1]["value_loss"].get<double>(), 1e-6);
+  if (with_values) {
+    EXPECT_NEAR(lines[0]["value_loss"].get<double>(), lines[1]["value_loss"].get<double>(), 1e-6);
+  }
 }
 
 TEST(RlMpi, SplitBatchUpdateEqualsWholeBatchTokenMean) { check_split_update(LossAgg::token_mean, false); }
@@ -184,9 +186,10 @@ TEST(RlMpi, RunWritesOnceAndResumesOnTwoOrOneRanks) {
     // Interrupted after step 2's checkpoint, resumed on two ranks: the same steps exactly.
     for (int ranks : {2, 1}) {
       const std::string cut = full + "_cut" + std::to_string(ranks);
-      if (comm.rank == 0)
+      if (comm.rank == 0) {
         ASSERT_EQ(std::system(("cp -r " + full + " " + cut + " && rm -r " + cut + "/checkpoints/step_00000004 " +
                                cut + "/checkpoints/step_00000005").c_str()), 0);
+      }
       comm_barrier(comm);
       if (ranks == 2) run(run_config(init, algorithm, 5), cut, true, true);
       else if (comm.rank == 0) run(run_config(init, algorithm, 5), cut, false, true);
@@ -196,7 +199,9 @@ TEST(RlMpi, RunWritesOnceAndResumesOnTwoOrOneRanks) {
       if (ranks == 2) {
         for (size_t i = 0; i < a.size(); i++)
           for (const char* key : {"step", "reward", "kl", "value_loss", "sft_loss", "eval_pass1", "response_length"})
-            if (a[i].contains(key)) EXPECT_EQ(a[i][key], b[i][key]) << key << " line " << i;
+            if (a[i].contains(key)) {
+              EXPECT_EQ(a[i][key], b[i][key]) << key << " line " << i;
+            }
         EXPECT_EQ(read_file(full + "/checkpoints/step_00000005/model.safetensors"),
                   read_file(cut + "/checkpoints/step_00000005/model.safetensors"));
       } else {
