@@ -59,8 +59,9 @@ static void cmd_sample(const std::string& ckpt, const std::string& prompt, int m
   load_model(lm, ckpt, device, 1, 1);  // the sampler has its own KV cache and scratch
   GPT& model = lm.model;
   const int context = model.cfg.context_length;
-  std::vector<int> ids = tokenizer_encode(lm.tokenizer, prompt);
-  if (ids.empty()) ids.push_back(lm.tokenizer.eot_id);  // an empty prompt starts a new document
+  // The prompt starts a new document, as in pretraining (after an end-of-text) and in evaluation.
+  std::vector<int> ids = {lm.tokenizer.eot_id};
+  for (int id : tokenizer_encode(lm.tokenizer, prompt)) ids.push_back(id);
   if ((int)ids.size() >= context) {
     std::fprintf(stderr, "note: the prompt has %zu tokens; keeping its last %d (context %d)\n",
                  ids.size(), context - 1, context);

@@ -72,6 +72,23 @@ std::vector<EvalProblem> load_eval_set(const std::string& spec, int count, int64
   return out;
 }
 
+// The prompt ends with a blank line. Encoded alone, the trailing "\n\n" is one pre-token piece
+// (one merged token), but in every pretraining document the blank line is followed by the solution
+// and splits into "\n" "\n" (whitespace before a non-space stays apart). Encode the prompt as it
+// appears inside a document: with a letter after it, then drop that letter's token.
+std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt) {
+  std::vector<int> ids = tokenizer_encode(tok, prompt + "X");
+  if (ids.empty() || tokenizer_decode(tok, &ids.back(), 1) != "X") return tokenizer_encode(tok, prompt);
+  ids.pop_back();
+  return ids;
+}
+
+std::vector<int> eval_prompt_tokens(const Tokenizer& tok, const std::string& prompt) {
+  std::vector<int> ids = {tok.eot_id};   // pretraining documents follow an eot: a new document
+  for (int id : encode_prompt(tok, prompt)) ids.push_back(id);
+  return ids;
+}
+
 nlohmann::ordered_json generation_json(const EvalGeneration& g) {
   return {{"set", g.set},
           {"id", g.id},
@@ -278,8 +295,7 @@ EvalSetResult evaluate_set(GPT& model, const Tokenizer& tok, const std::string& 
   std::vector<std::vector<int>> prompt_ids;
   int longest = 1;
   for (const EvalProblem& p : problems) {
-    prompt_ids.push_back(tokenizer_encode(tok, p.prompt));
-    if (prompt_ids.back().empty()) prompt_ids.back().push_back(tok.eot_id);
+    prompt_ids.push_back(eval_prompt_tokens(tok, p.prompt));
     longest = std::max(longest, (int)prompt_ids.back().size());
   }
   const int context = model.cfg.context_length;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "train/eval.h"   // encode_prompt
 #include "train/rl.h"
 
 namespace chamber {
@@ -21,9 +22,6 @@ PackedBatch pack_rollouts(const std::vector<Rollout>& rollouts, const int* idx, 
 // between the KV-cache sampler and the full forward; should be float rounding).
 double sampler_logprob_gap(const std::vector<Rollout>& rollouts);   // rl_score.cpp
 
-// Tokens of a prompt that ends in whitespace, split the way that whitespace is split inside a
-// pretraining document (where the solution follows it), not as a trailing piece.
-std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt);   // rl_rollout.cpp
 
 // Overwrites the policy with the reference's weights and clears AdamW state (EI restarts).
 void rl_reset_policy_to_reference(RLSession& s);   // rl_update.cpp

@@ -8,17 +8,6 @@
 
 namespace chamber {
 
-// The prompt ends with a blank line. Encoded alone, the trailing "\n\n" is one pre-token piece
-// (one merged token), but in every pretraining document the blank line is followed by the solution
-// and splits into "\n" "\n" (whitespace before a non-space stays apart). Encode the prompt as it
-// appears inside a document: with a letter after it, then drop that letter's token.
-std::vector<int> encode_prompt(const Tokenizer& tok, const std::string& prompt) {
-  std::vector<int> ids = tokenizer_encode(tok, prompt + "X");
-  if (ids.empty() || tokenizer_decode(tok, &ids.back(), 1) != "X") return tokenizer_encode(tok, prompt);
-  ids.pop_back();
-  return ids;
-}
-
 RLTask math_rl_task(const std::string& split, int64_t seed, int count, int min_ops, int max_ops,
                     const Tokenizer& tok, const std::string& forced_style) {
   if (!math_split_known(split)) fail("unknown math-world split '", split, "' (", kMathSplitNames, ")");

@@ -8,7 +8,9 @@
 #include "data/grader.h"
 #include "engine/model.h"
 #include "tests/test_util.h"
+#include "data/mathworld.h"
 #include "train/eval.h"
+#include "train/rl.h"
 
 namespace chamber {
 namespace {
@@ -158,6 +160,19 @@ TEST(Eval, EvaluateSetEndToEnd) {
   evaluate_set(w.model, w.tok, "p", problems, cfg, &again);
   ASSERT_EQ(again.size(), gens.size());
   for (size_t i = 0; i < gens.size(); i++) EXPECT_EQ(again[i].completion, gens[i].completion) << i;
+}
+
+// Evaluation prompts the model as RL's rollouts do: the end-of-text token that precedes every
+// pretraining document, then the question and its blank line as a document holds them.
+TEST(Eval, PromptsStartAsPretrainingDocumentsDo) {
+  TinyWorld w;
+  MathProblem p = mathworld_problem("test", 4, 1);
+  std::vector<int> ids = eval_prompt_tokens(w.tok, p.prompt);
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(ids[0], w.tok.eot_id);
+  EXPECT_EQ(tokenizer_decode(w.tok, ids.data() + 1, ids.size() - 1), p.prompt);
+  RLTask task = math_rl_task("test", 1, 0, 0, 0, w.tok);
+  EXPECT_EQ(task.prompts(4, 1)[0].tokens, ids);
 }
 
 }  // namespace
