@@ -3,9 +3,11 @@
 #pragma once
 #include <string>
 
+#include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include "data/mathworld.h"
+#include "train/metrics.h"
 #include "train/pretrain.h"
 #include "train/rl.h"
 #include "util/util.h"
@@ -36,6 +38,20 @@ inline std::string tiny_tinygsm_checkpoint(const std::string& dir) {
                          "  seed: 3\n  val_fraction: 0.1\n  tokenizer: {vocab_size: 300}\n"
                          "  sources: [{kind: text, path: " + dir + "/corpus.txt}]",
                          160);
+}
+
+// A resumed run equals the uninterrupted one: the same metrics, line by line, and the same final
+// weights (the runs' directories, 5 steps).
+inline void expect_same_rl_runs(const std::string& full, const std::string& resumed) {
+  auto a = metrics_read(full + "/metrics.jsonl"), b = metrics_read(resumed + "/metrics.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); i++)
+    for (const char* key : {"step", "reward", "kl", "value_loss", "sft_loss", "eval_pass1", "response_length"})
+      if (a[i].contains(key)) {
+        EXPECT_EQ(a[i][key], b[i][key]) << key << " line " << i;
+      }
+  EXPECT_EQ(read_file(full + "/checkpoints/step_00000005/model.safetensors"),
+            read_file(resumed + "/checkpoints/step_00000005/model.safetensors"));
 }
 
 inline RLOptions quiet_rl(const std::string& out, bool resume = false) {
