@@ -47,29 +47,22 @@ TEST(MathWorld, SplitsAreDisjoint) {
 }
 
 TEST(MathWorld, DifficultyRanges) {
-  for (const MathProblem& p : mathworld_generate("easy", 300, 2)) {
-    EXPECT_GE(p.ops, 1);
-    EXPECT_LE(p.ops, 3);
-    EXPECT_FALSE(p.large_numbers);
-  }
-  int64_t easy_max = 0, hard_max = 0;
-  for (const MathProblem& p : mathworld_generate("easy", 300, 2)) easy_max = std::max(easy_max, p.answer);
-  for (const MathProblem& p : mathworld_generate("hard", 300, 2)) {
-    EXPECT_GE(p.ops, 4);
-    EXPECT_LE(p.ops, 8);
-    EXPECT_TRUE(p.large_numbers);
-    hard_max = std::max(hard_max, p.answer);
-  }
+  // Each split's operations and number ranges; returns its largest answer.
+  auto check_split = [](const char* split, int min_ops, int max_ops, bool large) {
+    int64_t largest = 0;
+    for (const MathProblem& p : mathworld_generate(split, 300, 2)) {
+      EXPECT_GE(p.ops, min_ops) << split;
+      EXPECT_LE(p.ops, max_ops) << split;
+      EXPECT_EQ(p.large_numbers, large) << split;
+      largest = std::max(largest, p.answer);
+    }
+    return largest;
+  };
+  const int64_t easy_max = check_split("easy", 1, 3, false);
+  const int64_t hard_max = check_split("hard", 4, 8, true);
   EXPECT_GT(hard_max, easy_max);
   // `longer`: hard's number of operations with easy's number ranges (composition alone).
-  int64_t longer_max = 0;
-  for (const MathProblem& p : mathworld_generate("longer", 300, 2)) {
-    EXPECT_GE(p.ops, 4);
-    EXPECT_LE(p.ops, 8);
-    EXPECT_FALSE(p.large_numbers);
-    longer_max = std::max(longer_max, p.answer);
-  }
-  EXPECT_LT(longer_max, hard_max);
+  EXPECT_LT(check_split("longer", 4, 8, false), hard_max);
   for (int ops = 1; ops <= 8; ops++) EXPECT_EQ(mathworld_problem("train", ops, 3, ops, ops).ops, ops);
   EXPECT_THROW(mathworld_problem("nope", 0, 1), Error);
   EXPECT_THROW(mathworld_problem("train", 0, 1, 0, 9), Error);
