@@ -1,5 +1,6 @@
 #include "util/util.h"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -95,7 +96,10 @@ void fsync_dir(const std::string& dir) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view contents) {
-  std::string tmp = path + ".tmp";
+  // The temporary's name is this writer's own (process and call), so writers racing on one path
+  // (seeds of one experiment run as side-by-side processes) never rename each other's file away.
+  static std::atomic<uint64_t> calls{0};
+  std::string tmp = path + "." + std::to_string(::getpid()) + "-" + std::to_string(calls++) + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail("cannot write '", tmp, "': ", std::strerror(errno));
   size_t done = 0;

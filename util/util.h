@@ -46,7 +46,8 @@ bool file_exists(const std::string& path);
 bool dir_exists(const std::string& path);
 void make_dirs(const std::string& path);                 // mkdir -p
 void remove_all(const std::string& path);                // rm -rf (no error if missing)
-// Writes to path.tmp, fsyncs, renames over path: a reader sees the old file or the new, never half.
+// Writes a temporary beside path, fsyncs, renames over path: a reader sees the old file or the
+// new, never half, and concurrent writers of one path each leave one whole version.
 void write_file_atomic(const std::string& path, std::string_view contents);
 void fsync_dir(const std::string& dir);                  // makes a rename in `dir` durable
 std::string path_join(const std::string& a, const std::string& b);

@@ -2,6 +2,10 @@
 // state through JSON, which checkpoint a resume continues from, and state.json errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <thread>
+#include <vector>
+
 #include "engine/checkpoint.h"
 #include "tests/test_util.h"
 #include "train/run_dir.h"
@@ -50,6 +54,27 @@ TEST(RunDir, OpensTheDirectoryAndFindsTheCheckpointToResume) {
   // A run is there now: opening it again needs --resume or --overwrite.
   EXPECT_TRUE(contains(error_of([&] { open_run_dir(dir, "", false, false); }), "already holds a run"));
   EXPECT_EQ(open_run_dir(dir, "", true, false), dir);
+}
+
+// Writers racing on one file (an experiment's seeds run as side-by-side processes all write its
+// experiment.yaml) each succeed, and the file ends as one whole version, with no temporary left.
+TEST(RunDir, ConcurrentAtomicWritesOfOneFileAllSucceed) {
+  const std::string dir = testing::temp_dir("atomic_race");
+  const std::string path = path_join(dir, "experiment.yaml");
+  std::vector<std::thread> writers;
+  std::vector<std::string> errors(8);
+  for (int w = 0; w < 8; w++)
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 20; i++) errors[w] += error_of([&] { write_file_atomic(path, std::string(1000, char('a' + w))); });
+    });
+  for (auto& t : writers) t.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  std::string text = read_file(path);
+  ASSERT_EQ(text.size(), 1000u);
+  EXPECT_EQ(text.find_first_not_of(text[0]), std::string::npos);
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) entries += entry.is_regular_file();
+  EXPECT_EQ(entries, 1);
 }
 
 TEST(RunDir, StateFieldErrorsNameTheFile) {
