@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "data/dataset.h"
 #include "util/util.h"
@@ -93,6 +94,32 @@ TEST(ShippedConfigs, EchoExperimentsCoverAlgorithmsKlAndScales) {
       }
       EXPECT_EQ(pretrainings.size(), 3u);   // one per model scale, shared by its RL runs
     }
+}
+
+// The scale ladders (finding 4): every width over three seeds with GRPO, each width and seed its own
+// pretraining at one token budget, the GPU ladder continuing the CPU one at GPT-2's head size.
+TEST(ShippedConfigs, ScaleLaddersSweepWidthsOverThreeSeeds) {
+  struct Ladder { const char* file; std::set<int> widths; };
+  for (const Ladder& ladder : {Ladder{"configs/echo/cpu/scale.yaml", {64, 128, 192, 256}},
+                               Ladder{"configs/echo/gpu/scale.yaml", {256, 384, 512, 768}}}) {
+    SCOPED_TRACE(ladder.file);
+    ExperimentConfig exp = load_experiment(ladder.file, {});
+    ASSERT_EQ(exp.runs.size(), 12u);
+    std::set<int> widths, seeds, steps;
+    std::set<std::string> pretrainings;
+    for (const ExperimentRun& run : exp.runs) {
+      widths.insert(run.pretrain.model.n_embd);
+      seeds.insert((int)run.pretrain.train.seed);
+      steps.insert(run.pretrain.train.steps);
+      pretrainings.insert(run.pretrain_hash);
+      EXPECT_EQ(run.rl.algorithm, RLAlgorithm::grpo);
+      EXPECT_LE(run.pretrain.model.n_embd / run.pretrain.model.n_head, 64);
+    }
+    EXPECT_EQ(widths, ladder.widths);
+    EXPECT_EQ(seeds, (std::set<int>{1, 2, 3}));
+    EXPECT_EQ(steps.size(), 1u);   // one token budget for every width
+    EXPECT_EQ(pretrainings.size(), 12u);
+  }
 }
 
 }  // namespace
