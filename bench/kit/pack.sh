@@ -10,10 +10,11 @@
 # an existing one is built as it is configured (the default `build/` has sm_80 and sm_90).
 # --no-build packs what BUILD_DIR already holds (the packing test does this).
 #
-# The kit holds bin/ (chamber, test_gpu, bench_kernels_gpu, bench_sampler; symbols stripped), lib/ (every shared
-# library they load that is neither part of the C runtime nor of CUDA, taken from ldd), the configs,
-# bench/torch_gpu.py (with bench/torch_gpt.py) and run.sh (bench/kit/run.sh). CUDA's libraries (cudart, cuBLASLt, cuRAND)
-# are left out: they are hundreds of MiB and belong to the device machine's toolkit and driver.
+# The kit holds bin/ (chamber, test_gpu, bench_kernels_gpu, bench_sampler; symbols stripped), lib/
+# (every shared library they load that is neither part of the C runtime nor of CUDA, taken from
+# ldd), the configs, bench/torch_gpu.py (with bench/torch_gpt.py), bench/hf_generate.py and run.sh
+# (bench/kit/run.sh). CUDA's libraries (cudart, cuBLASLt, cuRAND) are left out: they are hundreds
+# of MiB and belong to the device machine's toolkit and driver.
 set -euo pipefail
 build_first=1
 if [[ ${1:-} == --no-build ]]; then build_first=0; shift; fi
@@ -55,7 +56,7 @@ for b in "${binaries[@]}"; do ldd "$build/$b"; done | awk '$2 == "=>" && $3 ~ /^
     kit_leaves_out "$name" || cp -L "$path" "$kit/lib/$name"
   done
 cp -r configs "$kit/"
-cp bench/torch_gpu.py bench/torch_gpt.py "$kit/bench/"
+cp bench/torch_gpu.py bench/torch_gpt.py bench/hf_generate.py "$kit/bench/"
 cp bench/kit/run.sh "$kit/run.sh"
 chmod +x "$kit/run.sh"
 git rev-parse --short HEAD >"$kit/COMMIT" 2>/dev/null || echo unknown >"$kit/COMMIT"

@@ -18,9 +18,18 @@
 #                (the kit does not carry it: PyTorch's wheel usually has one, which is used)
 #   memcheck, racecheck   compute-sanitizer over the kernel tests; "not available" where the tool
 #                refuses the device, never "passed"
+#   generate     Chamber's sampler beside Hugging Face `generate` (fp32/TF32 and bf16) on the same
+#                weights: configs/bench/kit-echo-gpu.yaml (the GPU study's largest shape, one step from
+#                the random init) exported with `chamber export --format hf`, batch 64 and 256, 256
+#                new tokens at temperature 0.7; Chamber through `chamber eval` (math prompts, rows
+#                stop at end-of-text), HF through bench/hf_generate.py (32-token prompts, no eos);
+#                "not available" when transformers is missing (Chamber's numbers still print)
+#   grpo_step    two GRPO steps of configs/echo/rl-gpu.yaml (64 prompts x 8 samples, 256 new tokens)
+#                from that checkpoint, with the per-phase times RL logs (sample, grade, score, update)
 # STAGES="gpu_tests bench ..." runs only the named stages (default: all).
 # Logs go to OUT_DIR: all.log (every stage's output), summary.txt, bench_kernels.json,
-# pretrain_metrics.jsonl, torch_gpu.jsonl. The summary table is printed last.
+# pretrain_metrics.jsonl, torch_gpu.jsonl, generate_chamber.jsonl, hf_generate.jsonl,
+# grpo_metrics.jsonl. The summary table is printed last.
 set -uo pipefail
 out=${1:?usage: run.sh OUT_DIR}
 if ! nvidia-smi -L >/dev/null 2>&1; then
@@ -34,6 +43,9 @@ deadline=$((SECONDS + ${DEADLINE:-480}))
 steps=${STEPS:-60}
 log=$out/all.log
 : >"$log"
+# The generate and grpo_step stages share one checkpoint, made by whichever runs first; the
+# process id keeps a later run.sh from reusing one an older kit made.
+echo_dir=/tmp/kit_echo.$$
 
 # Our binaries find their libraries in lib/ and CUDA's where the toolkit or PyTorch's wheels put
 # them; only our binaries get this path (python3 keeps its own).
@@ -135,8 +147,54 @@ sanitize() {  # sanitize TOOL: compute-sanitizer over the kernel tests (not the 
   return "$rc"
 }
 
-export kit out steps KIT_LD_PATH
-export -f bin gpu_tests nccl pretrain bench_kernels torch_gpu sanitize
+echo_model() {  # the checkpoint of generate and grpo_step, and its Hugging Face export
+  [[ -f $echo_dir/hf/config.json ]] && return 0
+  rm -rf "$echo_dir"
+  (cd "$kit" && bin chamber pretrain configs/bench/kit-echo-gpu.yaml --device cuda --out "$echo_dir/run" \
+     --quiet) || return 1
+  bin chamber export --checkpoint "$echo_dir/run" --format hf --out "$echo_dir/hf"
+}
+generate() {
+  echo_model || return 1
+  local B
+  : >"$out/generate_chamber.jsonl"
+  for B in 64 256; do
+    # One batch of B rows per set: the first set warms up (cuBLAS plans, the allocator), the
+    # second is the one reported. Its time covers sampling and grading the B completions.
+    bin chamber eval --checkpoint "$echo_dir/run" --device cuda --out "$echo_dir/eval_$B" \
+      --eval-set synthetic:rl --eval-set synthetic:test --count "$B" --samples 1 \
+      --set eval.greedy=false --set eval.batch_size="$B" --set eval.max_new_tokens=256 \
+      --set eval.temperature=0.7 --quiet >/dev/null || return 1
+    python3 - "$echo_dir/eval_$B/eval.json" "$B" <<'PY' | tee -a "$out/generate_chamber.jsonl"
+import json, sys
+r = json.load(open(sys.argv[1]))["sets"]["synthetic:test"]
+print(json.dumps({"batch": int(sys.argv[2]), "tokens_per_s": round(r["tokens_per_second"], 1),
+                  "seconds": round(r["seconds"], 3), "mean_new_tokens": r["mean_completion_tokens"]}))
+PY
+  done
+  PYTHONUNBUFFERED=1 python3 "$kit/bench/hf_generate.py" --model "$echo_dir/hf" --batch 64 --batch 256 \
+    --new-tokens 256 --prompt-len 32 | tee "$out/hf_generate.jsonl"
+}
+grpo_step() {
+  echo_model || return 1
+  rm -rf "$echo_dir/rl"
+  # No held-out evaluation or probes: the steps' own phases are what is timed.
+  (cd "$kit" && bin chamber rl configs/echo/rl-gpu.yaml --init "$echo_dir/run" --device cuda \
+     --out "$echo_dir/rl" --set train.steps=2 --set eval.problems=0 --set eval.probe_interval=0) || return 1
+  cp "$echo_dir/rl/metrics.jsonl" "$out/grpo_metrics.jsonl"
+  python3 - "$out/grpo_metrics.jsonl" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "step_s" not in r: continue
+    print(f"grpo step {r['step']}: {r['step_s']:.2f} s = sample {r['sample_s']:.2f} + grade {r['grade_s']:.2f}"
+          f" + score {r['score_s']:.2f} + update {r['update_s']:.2f} ({r['rollouts']} rollouts,"
+          f" mean {r['response_length']:.0f} new tokens)")
+PY
+}
+
+export kit out steps echo_dir KIT_LD_PATH
+export -f bin gpu_tests nccl pretrain bench_kernels torch_gpu sanitize echo_model generate grpo_step
 
 stage gpu_tests 150 gpu_tests
 stage pretrain 100 pretrain
@@ -147,6 +205,8 @@ stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yam
 stage nccl 30 nccl
 stage memcheck 60 sanitize memcheck
 stage racecheck 45 sanitize racecheck
+stage generate 90 generate
+stage grpo_step 60 grpo_step
 
 {
   echo "== summary: $(head -3 "$out/device.txt" | tr '\n' ' ')"
@@ -166,5 +226,21 @@ for l in open(sys.argv[1]):
     else: print(f"torch {r['mode']} B{r['batch']}: {r['tokens_per_s_median']:,} tok/s, MFU {r['mfu']:.3f}, peak {r['peak_mem_gib']} GiB, compile {r['compile_s']} s")
 PY
   grep -hE '^BM_sample_cuda' "$log" | head -6
+  python3 - "$out/generate_chamber.jsonl" "$out/hf_generate.jsonl" <<'PY' 2>/dev/null
+import json, sys
+rows = lambda path: [json.loads(l) for l in open(path) if l.strip()]
+chamber = rows(sys.argv[1])
+try: hf = rows(sys.argv[2])
+except OSError: hf = []
+for c in chamber:
+    line = f"generate B{c['batch']}: Chamber {c['tokens_per_s']:,.0f} tok/s ({c['mean_new_tokens']:.0f} new tokens a row)"
+    for h in (h for h in hf if h["batch"] == c["batch"]):
+        if "error" in h: line += f" | HF {h['dtype']}: error {h['error'][:80]}"
+        else: line += f" | HF {h['dtype']} {h['tokens_per_s']:,.0f} tok/s, Chamber {c['tokens_per_s'] / h['tokens_per_s']:.2f}x"
+    if not hf: line += " | HF: no result"
+    print(line)
+PY
+  grep -hE '^grpo step [0-9]+:' "$log"
 } | tee "$out/summary.txt"
+rm -rf "$echo_dir"
 [[ ! ${result[*]} =~ FAILED|TIMED ]]
