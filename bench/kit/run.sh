@@ -13,11 +13,6 @@
 #   torch        the same GPT-2 in PyTorch (fp32/TF32, bf16 autocast, torch.compile) for the ratio
 #   sampler      the KV-cache sampler's generated tokens/s on the GPU (bench_sampler)
 #   quickstart   configs/quickstart.yaml end to end on the GPU: pretrain, GRPO, evaluation, report
-#   nccl         data parallel's GPU path on one GPU: a one-rank NCCL all-reduce of GPT-2 124M's
-#                gradient size leaves it unchanged, and its time; "not available" without NCCL
-#                (the kit does not carry it: PyTorch's wheel usually has one, which is used)
-#   memcheck, racecheck   compute-sanitizer over the kernel tests; "not available" where the tool
-#                refuses the device, never "passed"
 #   generate     Chamber's sampler beside Hugging Face `generate` (fp32/TF32 and bf16) on the same
 #                weights: configs/bench/kit-echo-gpu.yaml (the GPU study's largest shape, one step from
 #                the random init) exported with `chamber export --format hf`, batch 64 and 256, 256
@@ -26,6 +21,11 @@
 #                "not available" when transformers is missing (Chamber's numbers still print)
 #   grpo_step    two GRPO steps of configs/echo/rl-gpu.yaml (64 prompts x 8 samples, 256 new tokens)
 #                from that checkpoint, with the per-phase times RL logs (sample, grade, score, update)
+#   nccl         data parallel's GPU path on one GPU: a one-rank NCCL all-reduce of GPT-2 124M's
+#                gradient size leaves it unchanged, and its time; "not available" without NCCL
+#                (the kit does not carry it: PyTorch's wheel usually has one, which is used)
+#   memcheck, racecheck   compute-sanitizer over the kernel tests; "not available" where the tool
+#                refuses the device, never "passed"
 # STAGES="gpu_tests bench ..." runs only the named stages (default: all).
 # Logs go to OUT_DIR: all.log (every stage's output), summary.txt, bench_kernels.json,
 # pretrain_metrics.jsonl, torch_gpu.jsonl, generate_chamber.jsonl, hf_generate.jsonl,
@@ -202,11 +202,11 @@ stage bench 90 bench_kernels
 stage torch 130 torch_gpu
 stage sampler 45 bin bench_sampler --benchmark_filter=cuda --benchmark_min_time=0.05
 stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yaml --set name=qs-gpu'
+stage generate 90 generate
+stage grpo_step 60 grpo_step
 stage nccl 30 nccl
 stage memcheck 60 sanitize memcheck
 stage racecheck 45 sanitize racecheck
-stage generate 90 generate
-stage grpo_step 60 grpo_step
 
 {
   echo "== summary: $(head -3 "$out/device.txt" | tr '\n' ' ')"
