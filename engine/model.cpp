@@ -369,8 +369,9 @@ void gpt_backward(GPT& m, const float* dvalues) {
   const ParameterTensors& g = m.grads;
   if (!g.wte) fail("gpt_backward: the model was created without training buffers");
 
-  // LM head and value head both read lnf: their input gradients add up in d_ln.
-  ops.zero(a.d_ln, BTC * sizeof(float));
+  // Activation gradients with one producer are written by it (kernels/ops.h), so none is zeroed
+  // first. LM head and value head both read lnf: the LM head's matmul writes d_ln and the value
+  // head adds to it.
   const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
   float* d_lm_head = cfg.tied_embeddings ? g.wte : g.lm_head;
   ops.matmul_backward(a.d_ln, d_lm_head, nullptr, a.logits, a.lnf, lm_head, N, C, cfg.padded_vocab);
@@ -380,7 +381,8 @@ void gpt_backward(GPT& m, const float* dvalues) {
   }
   // d_residual carries the gradient of the residual stream down through the layers. A residual
   // add passes its gradient through unchanged, so each branch's input gradient is simply added
-  // into d_residual by that branch's first op (every backward accumulates).
+  // into d_residual by the branch's LayerNorm backward, which accumulates: the one memset of
+  // the backward pass.
   ops.zero(a.d_residual, BTC * sizeof(float));
   ops.layernorm_backward(a.d_residual, g.lnf_w, g.lnf_b, a.d_ln, a.residual3 + (L - 1) * BTC,
                          p.lnf_w, a.lnf_mean, a.lnf_rstd, N, C);
@@ -391,23 +393,17 @@ void gpt_backward(GPT& m, const float* dvalues) {
     LayerRange layer(ops, l);
 
     // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
-    ops.zero(a.d_fch_gelu, 4 * BTC * sizeof(float));
     ops.matmul_backward(a.d_fch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.d_residual, act.fch_gelu,
                         w.fc_proj_w, N, 4 * C, C);
-    ops.zero(a.d_fch, 4 * BTC * sizeof(float));
     ops.gelu_backward(a.d_fch, act.fch, a.d_fch_gelu, 4 * BTC);
-    ops.zero(a.d_ln, BTC * sizeof(float));
     ops.matmul_backward(a.d_ln, dw.fc_w, dw.fc_b, a.d_fch, act.ln2, w.fc_w, N, C, 4 * C);
     ops.layernorm_backward(a.d_residual, dw.ln2_w, dw.ln2_b, a.d_ln, act.residual2, w.ln2_w,
                            act.ln2_mean, act.ln2_rstd, N, C);
 
     // Attention branch: residual2 = residual + attn_proj(attention(qkv(ln1(residual))))
-    ops.zero(a.d_atty, BTC * sizeof(float));
     ops.matmul_backward(a.d_atty, dw.attn_proj_w, dw.attn_proj_b, a.d_residual, act.atty,
                         w.attn_proj_w, N, C, C);
-    ops.zero(a.d_qkv, 3 * BTC * sizeof(float));
     ops.attention_backward(a.d_qkv, a.d_atty, act.qkv, act.atty, act.lse, B, T, C, NH);
-    ops.zero(a.d_ln, BTC * sizeof(float));
     ops.matmul_backward(a.d_ln, dw.qkv_w, dw.qkv_b, a.d_qkv, act.ln1, w.qkv_w, N, C, 3 * C);
     ops.layernorm_backward(a.d_residual, dw.ln1_w, dw.ln1_b, a.d_ln, act.residual, w.ln1_w,
                            act.ln1_mean, act.ln1_rstd, N, C);

@@ -52,6 +52,10 @@ void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const
 #pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
       for (int h = 0; h < NH; h++) {
+        // dqkv is overwritten: this head's q, k and v gradients start from zero.
+        for (int t = 0; t < T; t++)
+          for (int part = 0; part < 3; part++)
+            for (int i = 0; i < hs; i++) dqkv[((size_t)b * T + t) * row3 + part * C + h * hs + i] = 0;
         for (int t = 0; t < T; t++) {
           size_t qt = ((size_t)b * T + t) * row3 + h * hs;  // offset of q[b,t,h] in qkv
           const Real* dy = dout + ((size_t)b * T + t) * C + h * hs;

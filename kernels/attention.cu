@@ -1,10 +1,10 @@
-// Causal multi-head self-attention on the GPU; the math and the accumulate rules are in
+// Causal multi-head self-attention on the GPU; the math and the overwrite rule are in
 // attention.h. qkv (B,T,3C) holds [q | k | v] per position, NH heads of hs = C/NH; s = 1/sqrt(hs).
 //   forward:  S = s Q K^T (causal),  lse = log rowsum exp(S),  P = exp(S - lse),  O = P V
 //             out (B,T,C) and lse (B,NH,T) OVERWRITTEN
 //   backward: P recomputed from Q, K and lse;  D = rowsum(dO * O)  (= rowsum(P * dP));
-//             dP = dO V^T;  dS = P * (dP - D);  dV += P^T dO;  dQ += s dS K;  dK += s dS^T Q
-//             dqkv ACCUMULATES; D takes B*NH*T floats of scratch_buffer
+//             dP = dO V^T;  dS = P * (dP - D);  dV = P^T dO;  dQ = s dS K;  dK = s dS^T Q
+//             dqkv OVERWRITTEN (each element has one writer); D takes B*NH*T floats of scratch
 //
 // Flash attention (the FlashAttention-2 schedule): the T x T scores never reach device memory.
 // Materialising them made attention memory-bound (B*NH*T*T floats written and read back several
@@ -395,8 +395,8 @@ __global__ void __launch_bounds__(kThreads)
     int rr = i / hs, c = i % hs, key = k0 + warp * 16 + rr;
     if (key < T) {
       floatX* row = dqkv + ((size_t)b * T + key) * stride + h * hs + c;
-      row[C] = (floatX)((float)row[C] + my_p[rr * kSLd + c]);
-      row[2 * C] = (floatX)((float)row[2 * C] + my_dp[rr * kSLd + c]);
+      row[C] = (floatX)my_p[rr * kSLd + c];
+      row[2 * C] = (floatX)my_dp[rr * kSLd + c];
     }
   }
 }
@@ -470,7 +470,7 @@ __global__ void __launch_bounds__(kThreads)
     int rr = i / hs, c = i % hs, query = q0 + warp * 16 + rr;
     if (query < T) {
       floatX* dst = dqkv + ((size_t)b * T + query) * stride + h * hs + c;
-      *dst = (floatX)((float)*dst + my_s[rr * kSLd + c]);
+      *dst = (floatX)my_s[rr * kSLd + c];
     }
   }
 }

@@ -16,7 +16,8 @@
 //     dv[t2]  += p[t2] * dout[b,t,h]
 //     ds[t2]   = p[t2] * (da[t2] - sum_{t3<=t} p[t3] da[t3])               (softmax backward)
 //     dq[t]   += s * sum_{t2<=t} ds[t2] k[t2];     dk[t2] += s * ds[t2] q[t]
-//   dqkv (B,T,3C) ACCUMULATES. The row sum sum_t3 p[t3] da[t3] equals dout[b,t,h] . out[b,t,h]:
+//   with dq, dk, dv summed from zero over the query rows: dqkv (B,T,3C) is OVERWRITTEN (the op
+//   is its one producer). The row sum sum_t3 p[t3] da[t3] equals dout[b,t,h] . out[b,t,h]:
 //   backward also takes the forward's `out` so that a backend can use that form (the GPU kernels
 //   do, to avoid a pass over the keys); this reference sums p * da and leaves out unread.
 //

@@ -70,7 +70,7 @@ __global__ void attention_forward_simt_kernel(floatX* out, float* lse, const flo
   if (lane == 0) lse[row] = (m + log2f(l)) / kLog2e;
 }
 
-// dQ of one query row per warp: dq += s sum_j dS_j k_j over keys j <= t.
+// dQ of one query row per warp: dq = s sum_j dS_j k_j over keys j <= t.
 __global__ void attention_backward_dq_simt_kernel(floatX* dqkv, const floatX* dout,
                                                   const floatX* qkv, const float* lse,
                                                   const float* D, int B, int T, int C, int NH) {
@@ -108,10 +108,10 @@ __global__ void attention_backward_dq_simt_kernel(floatX* dqkv, const floatX* do
     __syncwarp();
   }
   floatX* dq = dqkv + ((size_t)b * T + t) * stride + h * hs;
-  for (int c = lane; c < hs; c += 32) dq[c] = (floatX)((float)dq[c] + scale * acc[c]);
+  for (int c = lane; c < hs; c += 32) dq[c] = (floatX)(scale * acc[c]);
 }
 
-// dK and dV of one key row per warp: over queries t >= j, dv += p dO_t, dk += s dS q_t.
+// dK and dV of one key row per warp: dv = sum p dO_t, dk = sum s dS q_t over queries t >= j.
 __global__ void attention_backward_dkdv_simt_kernel(floatX* dqkv, const floatX* dout,
                                                     const floatX* qkv, const float* lse,
                                                     const float* D, int B, int T, int C, int NH) {
@@ -158,8 +158,8 @@ __global__ void attention_backward_dkdv_simt_kernel(floatX* dqkv, const floatX* 
   floatX* dk = dqkv + ((size_t)b * T + j) * stride + C + h * hs;
   floatX* dv = dk + C;
   for (int c = lane; c < hs; c += 32) {
-    dk[c] = (floatX)((float)dk[c] + scale * dk_acc[c]);
-    dv[c] = (floatX)((float)dv[c] + dv_acc[c]);
+    dk[c] = (floatX)(scale * dk_acc[c]);
+    dv[c] = (floatX)dv_acc[c];
   }
 }
 

@@ -8,9 +8,9 @@
 //             lse = max + log(sum exp(score - max)); out[b,:,h] = att[b,h] V.
 //   backward: att is recomputed (the same product, then p = exp(score - lse) per row: one pass,
 //             no max or sum, since lse is known) rather than kept per layer, which would cost
-//             L x B x NH x T x T floats; then da = dO V^T, dV += att^T dO, ds = att * (da -
-//             rowsum(att * da)), dQ += s ds K, dK += s ds^T Q, all products but the softmax
-//             steps.
+//             L x B x NH x T x T floats; then da = dO V^T, dV = att^T dO, ds = att * (da -
+//             rowsum(att * da)), dQ = s ds K, dK = s ds^T Q, all products but the softmax
+//             steps, each written with beta 0 (dqkv is overwritten: one product per block of it).
 //
 // att and datt live in scratch_buffer (2 x B x NH x T x T floats, overwritten by every call):
 // nothing of them outlives the op. Products go through gemm(), so CHAMBER_TF32=0 makes this path
@@ -126,12 +126,12 @@ void attention_backward_materialized(floatX* dqkv, const floatX* dout, const flo
     const floatX* q = qkv + (size_t)b * T * 3 * C;
     const floatX* dy = dout + (size_t)b * T * C;
     floatX* dq = dqkv + (size_t)b * T * 3 * C;
-    // da = dout v^T into datt; dv += att^T dout.
+    // da = dout v^T into datt; dv = att^T dout.
     GemmInput V_T{q + 2 * C, 3 * C, hs, true}, dY{dy, C, hs, false};
     GemmInput P_T{att + b * NH * TT, T, TT, true};
     GemmOutput dA{datt + b * NH * TT, T, TT}, dV{dq + 2 * C, 3 * C, hs};
     gemm(V_T, dY, dA, {T, T, hs, NH}, 1.0f, 0.0f, nullptr, stream);
-    gemm(dY, P_T, dV, {hs, T, T, NH}, 1.0f, 1.0f, nullptr, stream);
+    gemm(dY, P_T, dV, {hs, T, T, NH}, 1.0f, 0.0f, nullptr, stream);
   }
   CHAMBER_LAUNCH(causal_softmax_backward_kernel, ceil_div(rows, kWarpsPerBlock),
                  kWarpsPerBlock * 32, 0, stream, datt, att, rows, T);
@@ -139,12 +139,12 @@ void attention_backward_materialized(floatX* dqkv, const floatX* dout, const flo
     const floatX* q = qkv + (size_t)b * T * 3 * C;
     floatX* dq = dqkv + (size_t)b * T * 3 * C;
     const floatX* ds = datt + b * NH * TT;
-    // dq += s ds k;  dk += s ds^T q.
+    // dq = s ds k;  dk = s ds^T q.
     GemmInput K{q + C, 3 * C, hs, false}, Q{q, 3 * C, hs, false};
     GemmInput dS{ds, T, TT, false}, dS_T{ds, T, TT, true};
     GemmOutput dQ{dq, 3 * C, hs}, dK{dq + C, 3 * C, hs};
-    gemm(K, dS, dQ, {hs, T, T, NH}, scale, 1.0f, nullptr, stream);
-    gemm(Q, dS_T, dK, {hs, T, T, NH}, scale, 1.0f, nullptr, stream);
+    gemm(K, dS, dQ, {hs, T, T, NH}, scale, 0.0f, nullptr, stream);
+    gemm(Q, dS_T, dK, {hs, T, T, NH}, scale, 0.0f, nullptr, stream);
   }
 }
 

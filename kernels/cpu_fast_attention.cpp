@@ -1,10 +1,10 @@
 // Causal multi-head self-attention on the fast CPU path. The contract (shapes, the saved per-row
-// log-sum-exp lse, dqkv accumulating) is the reference's, kernels/attention.h. Per (batch, head),
+// log-sum-exp lse, dqkv overwritten) is the reference's, kernels/attention.h. Per (batch, head),
 // with Q, K, V the head's (T, hs) slices of qkv (row stride 3C) and s = 1/sqrt(hs):
 //
 //   forward   S = s Q K^T,  P = causal softmax of each row of S (lse saved),  Y = P V
 //   backward  P = exp(S - lse) recomputed,  dP = dY V^T,  dS = P * (dP - rowsum(P * dP)),
-//             dV += P^T dY,  dQ += s dS K,  dK += s dS^T Q
+//             dV = sum P^T dY,  dQ = s dS K,  dK = sum s dS^T Q  (dV, dK summed over the blocks)
 //
 // Every product is an sgemm on a block of kBlock query rows. Query rows [t0, t0+rows) only see
 // keys [0, t0+rows), so each block multiplies only those keys: the work above the diagonal blocks
@@ -23,6 +23,7 @@
 #include <cblas.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -145,6 +146,12 @@ void attention_backward_fast(float* dqkv, const float* dout, const float* qkv, c
     const float* dy = dout + (size_t)b * T * C + h * hs;
     float* p_block = block_buffer((size_t)2 * kBlock * T);  // P, then dS below it; row stride T
     float* ds_block = p_block + (size_t)kBlock * T;
+    // dqkv is overwritten: dq rows are written once below (beta 0), dk and dv add up over the
+    // query blocks from zero.
+    for (int t = 0; t < T; t++) {
+      std::fill(dk + (size_t)t * row3, dk + (size_t)t * row3 + hs, 0.0f);
+      std::fill(dv + (size_t)t * row3, dv + (size_t)t * row3 + hs, 0.0f);
+    }
 
     for (int t0 = 0; t0 < T; t0 += kBlock) {
       const int rows = T - t0 < kBlock ? T - t0 : kBlock;
@@ -163,9 +170,9 @@ void attention_backward_fast(float* dqkv, const float* dout, const float* qkv, c
       for (int r = 0; r < rows; r++)
         softmax_backward_row(ds_block + (size_t)r * T, p_block + (size_t)r * T, t0 + r + 1);
       zero_above_diagonal(ds_block, T, t0, rows, keys);
-      // dQ[rows] += s dS K[0..keys);  dV[0..keys) += P^T dY[rows];  dK[0..keys) += s dS^T Q[rows]
+      // dQ[rows] = s dS K[0..keys);  dV[0..keys) += P^T dY[rows];  dK[0..keys) += s dS^T Q[rows]
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, keys, scale, ds_block, T,
-                  k, row3, 1.0f, dq + (size_t)t0 * row3, row3);
+                  k, row3, 0.0f, dq + (size_t)t0 * row3, row3);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hs, rows, 1.0f, p_block, T,
                   dy_rows, C, 1.0f, dv, row3);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hs, rows, scale, ds_block, T,

@@ -93,12 +93,12 @@ void gelu_backward_fast(float* dinp, const float* inp, const float* dout, size_t
     size_t i = begin;
     for (; i + 8 <= end; i += 8) {
       __m256 g = _mm256_mul_ps(_mm256_loadu_ps(dout + i), gelu_grad8(_mm256_loadu_ps(inp + i)));
-      _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_loadu_ps(dinp + i), g));
+      _mm256_storeu_ps(dinp + i, g);
     }
     if (i < end) {
       size_t rest = end - i;
       __m256 g = _mm256_mul_ps(simd::load_tail(dout + i, rest), gelu_grad8(simd::load_tail(inp + i, rest)));
-      simd::store_tail(dinp + i, _mm256_add_ps(simd::load_tail(dinp + i, rest), g), rest);
+      simd::store_tail(dinp + i, g, rest);
     }
   });
 }

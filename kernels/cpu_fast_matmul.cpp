@@ -4,10 +4,10 @@
 // In row-major terms, with inp (N,C), weight (OC,C), dout (N,OC):
 //   forward   out     = inp @ weight^T (+ bias)    sgemm(NoTrans, Trans),  beta = 1 over a bias
 //                                                  pre-fill (or beta = 0 without bias)
-//   backward  dinp   += dout @ weight              sgemm(NoTrans, NoTrans), beta = 1
+//   backward  dinp    = dout @ weight              sgemm(NoTrans, NoTrans), beta = 0
 //             dweight += dout^T @ inp              sgemm(Trans, NoTrans),   beta = 1
 //             dbias  += column sums of dout        our own loop, below
-// beta = 1 is how "backward accumulates" maps onto BLAS: C = alpha A B + beta C.
+// beta is how "overwrite" and "accumulate" map onto BLAS: C = alpha A B + beta C.
 //
 // sgemm is called from the serial part of the program, so OpenBLAS (the OpenMP build) splits each
 // product over all threads itself. The bias column sums are parallel over blocks of columns; each
@@ -58,7 +58,7 @@ void matmul_backward_fast(float* dinp, float* dweight, float* dbias, const float
   if (N <= 0 || C <= 0 || OC <= 0) return;
   if (dinp)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C,
-                1.0f, dinp, C);
+                0.0f, dinp, C);  // overwritten: beta 0 never reads the old values
   if (dweight)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
                 dweight, C);

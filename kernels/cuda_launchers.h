@@ -81,7 +81,7 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
 void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
                          const floatX* bias, int N, int C, int OC, cudaStream_t stream);
 
-// kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv accumulates. `kernels`
+// kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv overwritten. `kernels`
 // picks the implementation:
 //   kAuto              on the GPU: kMaterialized when its scratch fits (attention_materialized_fits,
 //                      kernels/attention.h), else the flash kernels on tensor cores when the

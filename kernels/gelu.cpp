@@ -29,7 +29,7 @@ void gelu_backward_ref(Real* dinp, const Real* inp, const Real* dout, size_t n) 
     Real th = std::tanh(u);
     Real du_dx = Real(kSqrt2OverPi) * (Real(1) + Real(3 * kCubic) * x * x);
     Real grad = Real(0.5) * (Real(1) + th) + Real(0.5) * x * (Real(1) - th * th) * du_dx;
-    dinp[i] += dout[i] * grad;
+    dinp[i] = dout[i] * grad;
   }
 }
 

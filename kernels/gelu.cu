@@ -1,6 +1,6 @@
-// GELU (tanh approximation) on the GPU; the math and the accumulate rule are in gelu.h:
+// GELU (tanh approximation) on the GPU; the math and the overwrite rule are in gelu.h:
 //   forward:  out = 0.5 x (1 + tanh u),  u = sqrt(2/pi) (x + 0.044715 x^3)       out OVERWRITTEN
-//   backward: dinp += dout * d/dx[GELU](x), recomputed from inp                  dinp ACCUMULATES
+//   backward: dinp = dout * d/dx[GELU](x), recomputed from inp                   dinp OVERWRITTEN
 // Elementwise and memory bound: one thread per element, consecutive threads on consecutive
 // elements so every warp reads and writes whole cache lines. tanhf (not the fast approximate
 // intrinsic) keeps the result within a few ulps of the reference.
@@ -30,7 +30,7 @@ __global__ void gelu_backward_kernel(floatX* dinp, const floatX* inp, const floa
   float th = tanhf(u);
   float sech2 = 1.0f - th * th;
   float local_grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kSqrt2OverPi * (1.0f + 3.0f * kCubic * x * x);
-  dinp[i] = (floatX)((float)dinp[i] + local_grad * (float)dout[i]);
+  dinp[i] = (floatX)(local_grad * (float)dout[i]);
 }
 
 }  // namespace

@@ -2,8 +2,9 @@
 //
 //   forward:  out = 0.5 * x * (1 + tanh(u)),   u = sqrt(2/pi) * (x + 0.044715 x^3)
 //             out (n) OVERWRITTEN.
-//   backward: dinp += dout * ( 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3*0.044715 x^2) )
-//             dinp (n) ACCUMULATES; the derivative is recomputed from inp (nothing is saved).
+//   backward: dinp = dout * ( 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3*0.044715 x^2) )
+//             dinp (n) OVERWRITTEN (its one producer); the derivative is recomputed from inp
+//             (nothing is saved).
 //
 // Templated over the scalar (float, double); the Ops table uses the float instantiation.
 #pragma once

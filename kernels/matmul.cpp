@@ -37,7 +37,7 @@ void matmul_backward_ref(Real* dinp, Real* dweight, Real* dbias, const Real* dou
         for (int c = 0; c < C; c++) dx[c] += d * w[c];
       }
       Real* dinp_row = dinp + (size_t)i * C;
-      for (int c = 0; c < C; c++) dinp_row[c] += dx[c];
+      for (int c = 0; c < C; c++) dinp_row[c] = dx[c];
     }
   }
   if (dweight || dbias) {

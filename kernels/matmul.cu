@@ -1,18 +1,19 @@
 // Matmul with bias (a Linear layer) on the GPU; the contract is in matmul.h:
 //   forward:  out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC)        out OVERWRITTEN
-//   backward: dinp += dout @ weight;  dweight += dout^T @ inp;  dbias += sum_i dout[i,:]
-//             all ACCUMULATE; each may be null (not computed)
+//   backward: dinp = dout @ weight (OVERWRITTEN);  dweight += dout^T @ inp;
+//             dbias += sum_i dout[i,:] (both ACCUMULATE); each may be null (not computed)
 //
 // Every product is one cuBLASLt call through gemm() (TF32 tensor cores, bias in the epilogue).
 // cuBLAS is column-major: a row-major (R, K) matrix is the column-major (K, R) matrix with the
 // same bytes, so with W = weight, X = inp, G = dout read that way:
 //   out^T (OC,N)   = W^T (OC,C) X (C,N)        gemm(W_T, X, m=OC, n=N,  k=C)
-//   dinp^T (C,N)  += W (C,OC) G (OC,N)         gemm(W, G,   m=C,  n=N,  k=OC), beta 1
+//   dinp^T (C,N)   = W (C,OC) G (OC,N)         gemm(W, G,   m=C,  n=N,  k=OC), beta 0
 //   dweight^T (C,OC) += X (C,N) G^T (N,OC)     gemm(X, G_T, m=C,  n=OC, k=N),  beta 1
 // matmul_gelu_forward is the forward product with cuBLASLt's GELU epilogue (the MLP's fc layer).
-// The accumulating products use beta = 1 (cuBLAS adds into D for free). The bias gradient is a
-// deterministic column sum (reduce.cu): cuBLASLt's bias-gradient epilogue overwrites rather than
-// accumulates, which would break the += contract.
+// The input gradient has one producer, so beta = 0: no memset before it and no read of the old
+// D. The weight gradient accumulates over micro-steps with beta = 1 (cuBLAS adds into D for
+// free). The bias gradient is a deterministic column sum (reduce.cu): cuBLASLt's bias-gradient
+// epilogue overwrites rather than accumulates, which would break the += contract.
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {
@@ -37,7 +38,7 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
                      cudaStream_t stream) {
   GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
   GemmInput G{dout, OC, 0, false}, G_T{dout, OC, 0, true};
-  if (dinp) gemm(W, G, GemmOutput{dinp, C, 0}, {C, N, OC}, 1.0f, 1.0f, nullptr, stream);
+  if (dinp) gemm(W, G, GemmOutput{dinp, C, 0}, {C, N, OC}, 1.0f, 0.0f, nullptr, stream);
   if (dweight) gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
   if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
 }

@@ -2,10 +2,12 @@
 //
 //   forward:  out[i,o] = sum_c inp[i,c] * weight[o,c] + bias[o]
 //             inp (N,C), weight (OC,C) as in PyTorch, bias (OC) or null, out (N,OC) OVERWRITTEN.
-//   backward: dinp[i,c]    += sum_o dout[i,o] * weight[o,c]        dinp (N,C)
-//             dweight[o,c] += sum_i dout[i,o] * inp[i,c]           dweight (OC,C)
-//             dbias[o]     += sum_i dout[i,o]                      dbias (OC)
-//             All ACCUMULATE; each of dinp, dweight, dbias may be null (not computed).
+//   backward: dinp[i,c]     = sum_o dout[i,o] * weight[o,c]        dinp (N,C) OVERWRITTEN
+//             dweight[o,c] += sum_i dout[i,o] * inp[i,c]           dweight (OC,C) ACCUMULATES
+//             dbias[o]     += sum_i dout[i,o]                      dbias (OC) ACCUMULATES
+//             Each of dinp, dweight, dbias may be null (not computed). The input gradient has
+//             this op as its one producer (kernels/ops.h), so it is written, not added: no
+//             memset before, no read of the old values.
 //
 // Loop order: forward is a dot product of two contiguous rows (inp row i, weight row o); the
 // `omp simd` reduction lets the compiler vectorise it in an order fixed at compile time.

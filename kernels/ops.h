@@ -6,9 +6,14 @@
 // Conventions shared by every op (each op file states its own math and shapes on top):
 //   - float32 storage; N = B*T rows; C channels; row-major, last index fastest.
 //   - Linear weights are (OC, C) as in PyTorch: out = inp @ W^T + b.
-//   - Every *_backward ACCUMULATES (+=) into every gradient it writes, parameter and activation
-//     gradients alike, so gradient accumulation and residual branches need no extra adds. The
-//     caller zeroes gradient buffers. Buffers called scratch are overwritten.
+//   - Gradients: an activation gradient with a single producer is OVERWRITTEN by it (the input
+//     gradients of matmul_backward, gelu_backward and attention_backward), so the model needs no
+//     memset before it and the kernel never reads the old values (cuBLAS's beta = 0). Every
+//     other gradient ACCUMULATES (+=): parameter gradients (micro-steps add up; the caller zeroes
+//     them once per step) and the gradients of tensors read by two consumers (the residual
+//     stream, which layernorm_backward, residual_backward and encoder_backward add into; lnf,
+//     which the LM head's matmul writes and value_head_backward adds to). Buffers called scratch
+//     are overwritten.
 //   - Pointers that may be null say so.
 #pragma once
 #include <cstddef>
@@ -59,7 +64,8 @@ namespace chamber {
      const float* weight, const float* mean, const float* rstd, int N, int C))                    \
                                                                                                   \
   /* ---- matmul with bias: out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC); bias may be     \
-          null; in backward dinp, dweight and dbias may each be null (not computed) ---- */       \
+          null; in backward dinp is OVERWRITTEN, dweight and dbias accumulate, and each of the    \
+          three may be null (not computed) ---- */                                                \
   X(matmul_forward, forward, void,                                                                \
     (float* out, const float* inp, const float* weight, const float* bias, int N, int C,          \
      int OC))                                                                                     \
@@ -79,7 +85,7 @@ namespace chamber {
           out (B,T,C) heads concatenated; lse (B,NH,T) the log-sum-exp of each query's scaled     \
           causal scores, log sum_{t2<=t} exp(s q_t . k_t2), both OVERWRITTEN and kept for         \
           backward, which recomputes the probabilities from q, k and lse (no T x T matrix is      \
-          stored). Backward reads the forward's out and lse; dqkv accumulates. ---- */            \
+          stored). Backward reads the forward's out and lse; dqkv is OVERWRITTEN. ---- */         \
   X(attention_forward, forward, void,                                                             \
     (float* out, float* lse, const float* qkv, int B, int T, int C, int NH))                      \
   X(attention_backward, backward, void,                                                           \
@@ -97,7 +103,7 @@ namespace chamber {
     (float* out, float* k_cache, float* v_cache, const float* qkv, const int* slots,              \
      const int* pos, int N, int Tn, int C, int NH, int max_len))                                  \
                                                                                                   \
-  /* ---- GELU, tanh approximation, elementwise over n ---- */                                    \
+  /* ---- GELU, tanh approximation, elementwise over n; backward OVERWRITES dinp ---- */          \
   X(gelu_forward, forward, void, (float* out, const float* inp, size_t n))                        \
   X(gelu_backward, backward, void, (float* dinp, const float* inp, const float* dout, size_t n))  \
                                                                                                   \

@@ -86,7 +86,7 @@ OpCost op_cost(Op<OpId::gelu_forward>, auto, auto, size_t n) {
   return cost_elementwise(n, 2, element_bytes());
 }
 OpCost op_cost(Op<OpId::gelu_backward>, auto, auto, auto, size_t n) {
-  return cost_elementwise(n, 4, element_bytes());
+  return cost_elementwise(n, 3, element_bytes());  // inp and dout read, dinp written
 }
 OpCost op_cost(Op<OpId::residual_forward>, auto, auto, auto, size_t n) {
   return cost_elementwise(n, 3, element_bytes());

@@ -75,9 +75,10 @@ OpCost cost_matmul_gelu_forward(int N, int C, int OC, double S) {
   return c;
 }
 OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double S) {
-  // dweight += dout^T inp; dinp += dout weight; dbias += column sums of dout (a partial-sum pass).
+  // dweight += dout^T inp; dinp = dout weight (written, never read: one producer); dbias +=
+  // column sums of dout (a partial-sum pass).
   OpCost c{2.0 * N * C * OC, ((double)N * OC + (double)N * C + 2.0 * OC * C) * S, 1};
-  if (dinp) c += {2.0 * N * C * OC, ((double)N * OC + (double)OC * C + 2.0 * N * C) * S, 1};
+  if (dinp) c += {2.0 * N * C * OC, ((double)N * OC + (double)OC * C + (double)N * C) * S, 1};
   if (dbias) c += {(double)N * OC, ((double)N * OC + 2.0 * OC) * S, 2};
   return c;
 }
@@ -103,8 +104,8 @@ OpCost cost_attention_forward(int B, int T, int C, int NH, const RooflineDevice&
 
 OpCost cost_attention_backward(int B, int T, int C, int NH, const RooflineDevice& d) {
   const double S = d.element_bytes, hs = (double)C / NH, heads = (double)B * NH, N = (double)B * T;
-  // qkv and dout read, dqkv accumulated (read and written), lse read.
-  const double io = 3 * N * C * S + N * C * S + 2 * 3 * N * C * S + heads * T * 4;
+  // qkv and dout read, dqkv written (one producer: never read), lse read.
+  const double io = 3 * N * C * S + N * C * S + 3 * N * C * S + heads * T * 4;
   if (materialized(B, T, NH, d)) {
     // Five full products (scores recomputed, dP, dV, dQ, dK) and nine passes over T x T
     // (scores written; p rewritten; dP written; p read for dV; p and dP read and ds written by

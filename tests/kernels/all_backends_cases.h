@@ -6,7 +6,8 @@
 // (supports() false: the profiler ranges and the fused matmul + GELU on the CPU) skips it.
 //
 // Each case follows backend_cases.h: random inputs (never zeros) of sizes that are not multiples
-// of any block, outputs NaN before the call, accumulated gradients random before it, float's
+// of any block, outputs (overwritten gradients included) NaN before the call, accumulated
+// gradients random before it, float's
 // tolerances times a slack stated at the case (TF32's for the GPU's products). The op-specific
 // corners (null bias, ignored rows, kernel choices, ties) stay in the <op>_cases.h suites.
 // This header is included once per test executable (by the file that instantiates the suite).
@@ -203,7 +204,9 @@ class AllBackendOps : public BackendTest {
       }
       case OpId::matmul_backward: {
         const int N = 37, C = 70, OC = 45;
-        auto& dinp = call.updated("dinp", (size_t)N * C, gemm_tolerance(backend, 2 * OC));
+        // dinp is overwritten (NaN before: a backend that adds to it fails); the parameter
+        // gradients accumulate (random before).
+        auto& dinp = call.output("dinp", (size_t)N * C, gemm_tolerance(backend, 2 * OC));
         auto& dweight = call.updated("dweight", (size_t)OC * C, gemm_tolerance(backend, 2 * N));
         auto& dbias = call.updated("dbias", OC, f32_tolerance(2 * N));
         auto &dout = call.input((size_t)N * OC), &inp = call.input((size_t)N * C);
@@ -245,7 +248,7 @@ class AllBackendOps : public BackendTest {
         std::vector<double> out((size_t)B * T * C), lse((size_t)B * NH * T);
         attention_forward_ref<double>(out.data(), lse.data(), widen(qkv_values).data(), B, T, C,
                                       NH);
-        auto& dqkv = call.updated("dqkv", qkv_values.size(), tol);
+        auto& dqkv = call.output("dqkv", qkv_values.size(), tol);  // overwritten
         auto& dout = call.input((size_t)B * T * C);
         auto &saved_out = call.input(narrow(out)), &saved_lse = call.input(narrow(lse));
         return call.run(ops->attention_backward, attention_backward_ref<double>, dqkv, dout, qkv,
@@ -276,7 +279,7 @@ class AllBackendOps : public BackendTest {
       }
       case OpId::gelu_backward: {
         const size_t n = 1037;
-        auto& dinp = call.updated("dinp", n, f32_tolerance(4));
+        auto& dinp = call.output("dinp", n, f32_tolerance(4));  // overwritten
         auto &inp = call.input(n, -4.0f, 4.0f), &dout = call.input(n);
         return call.run(ops->gelu_backward, gelu_backward_ref<double>, dinp, inp, dout, n);
       }

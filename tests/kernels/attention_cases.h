@@ -18,15 +18,16 @@ namespace chamber::testing {
 // One random problem and its reference answers in double.
 struct AttentionProblem {
   int B, T, C, NH;
-  std::vector<float> qkv, dout, dqkv0;  // inputs; dqkv0 is what dqkv holds before backward
-  std::vector<double> out, lse;         // reference forward
-  std::vector<double> grad;             // reference d(dout . out)/dqkv, accumulated from zero
+  std::vector<float> qkv, dout;
+  std::vector<float> dqkv0;     // what dqkv holds before backward: NaN, since it is overwritten
+  std::vector<double> out, lse; // reference forward
+  std::vector<double> grad;     // reference d(dout . out)/dqkv
 
   AttentionProblem(int B_, int T_, int C_, int NH_, uint64_t seed) : B(B_), T(T_), C(C_), NH(NH_) {
     size_t qkv_n = (size_t)B * T * 3 * C, out_n = (size_t)B * T * C;
     qkv = random_vector(qkv_n, seed, -2.0f, 2.0f);
     dout = random_vector(out_n, seed + 1);
-    dqkv0 = random_vector(qkv_n, seed + 2);
+    dqkv0 = nan_vector(qkv_n);
     out.resize(out_n);
     lse.resize((size_t)B * NH * T);
     grad.assign(qkv_n, 0.0);
@@ -34,15 +35,11 @@ struct AttentionProblem {
     attention_backward_ref<double>(grad.data(), widen(dout).data(), widen(qkv).data(), out.data(),
                                    lse.data(), B, T, C, NH);
   }
-  std::vector<float> want_dqkv() const {  // what an accumulating backward must leave in dqkv
-    std::vector<float> d(grad.size());
-    for (size_t i = 0; i < d.size(); i++) d[i] = (float)((double)dqkv0[i] + grad[i]);
-    return d;
-  }
+  std::vector<float> want_dqkv() const { return narrow(grad); }
 };
 
 struct AttentionResult {
-  std::vector<float> out, lse, dqkv;  // dqkv as accumulated onto dqkv0
+  std::vector<float> out, lse, dqkv;
 };
 
 // Forward, then backward from the reference's out and lse (so the backward's check does not
@@ -65,7 +62,7 @@ inline void expect_attention_close(const AttentionResult& got, const AttentionPr
 }
 
 // ||got - want|| / ||want|| of out, lse and each third of the gradient (dq, dk, dv, as increments
-// over dqkv0), each below `bound`; NaN fails. Prints the measured values for the record.
+// ), each below `bound`; NaN fails. Prints the measured values for the record.
 inline void expect_attention_relative_l2(const AttentionResult& got, const AttentionProblem& p,
                                          double bound) {
   auto rel = [](double diff2, double ref2) { return std::sqrt(diff2 / ref2); };
@@ -80,7 +77,7 @@ inline void expect_attention_relative_l2(const AttentionResult& got, const Atten
   }
   for (size_t i = 0; i < p.grad.size(); i++) {
     int part = (int)((i % (3 * (size_t)p.C)) / p.C);  // 0 q, 1 k, 2 v
-    double d = ((double)got.dqkv[i] - p.dqkv0[i]) - p.grad[i];
+    double d = (double)got.dqkv[i] - p.grad[i];
     g_d[part] += d * d;
     g_r[part] += p.grad[i] * p.grad[i];
   }

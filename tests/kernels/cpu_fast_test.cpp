@@ -1,8 +1,9 @@
 // The fast CPU backend (kernels/cpu_fast.h) against the reference kernels run in double: every op,
 // through the cpu_fast_ops() table, on random oddly sized inputs (sizes not multiples of 8 or of
-// the kernels' blocks, and large enough to take the threaded paths). Backward gradient buffers
+// the kernels' blocks, and large enough to take the threaded paths). Accumulated gradient buffers
 // start with random values, not zeros, and the double reference accumulates onto the same values,
-// so an op that overwrites instead of accumulating fails. Then: the table's special cases (null
+// so an op that overwrites instead of accumulating fails; overwritten ones (the input gradients
+// of matmul, attention and GELU) start as NaN, so an op that reads or adds to them fails. Then: the table's special cases (null
 // bias/gradients, ignored classifier rows, padding, zeros above the attention diagonal), the
 // vector exp's error bound, and determinism across runs and thread counts.
 //
@@ -76,7 +77,7 @@ TEST(CpuFastVsReference, Matmul) {
   const int N = 37, C = 83, OC = 131;
   VecF inp = random_vector(N * C, 1), weight = random_vector(OC * C, 2), bias = random_vector(OC, 3),
        dout = random_vector(N * OC, 4);
-  VecF dinp0 = random_vector(N * C, 5), dweight0 = random_vector(OC * C, 6), dbias0 = random_vector(OC, 7);
+  VecF dinp0(N * C, NAN), dweight0 = random_vector(OC * C, 6), dbias0 = random_vector(OC, 7);
   VecF out(N * OC), out_nobias(N * OC), dinp = dinp0, dweight = dweight0, dbias = dbias0;
   fast().matmul_forward(out.data(), inp.data(), weight.data(), bias.data(), N, C, OC);
   fast().matmul_forward(out_nobias.data(), inp.data(), weight.data(), nullptr, N, C, OC);
@@ -108,7 +109,7 @@ TEST(CpuFastVsReference, Attention) {
   // T = 75 is two whole 32-row blocks and a ragged one; hs = 16.
   const int B = 2, T = 75, C = 48, NH = 3;
   VecF qkv = random_vector(B * T * 3 * C, 1, -2.f, 2.f), dout = random_vector(B * T * C, 2);
-  VecF dqkv0 = random_vector(qkv.size(), 3);
+  VecF dqkv0(qkv.size(), NAN);  // overwritten
   // lse starts as garbage: the op must write every entry.
   VecF out(B * T * C), lse(B * NH * T, 7.f), dqkv = dqkv0;
   fast().attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH);
@@ -148,7 +149,7 @@ TEST(CpuFastVsReference, GeluAndResidual) {
   for (size_t n : {size_t(13), size_t(1001), size_t(70001)}) {  // tail only; serial; threaded
     // GELU over [-12, 12] covers both saturated ends (where 1 + tanh cancels).
     VecF x = random_vector(n, 1, -12.f, 12.f), y = random_vector(n, 2), dy = random_vector(n, 3);
-    VecF dx0 = random_vector(n, 4), da0 = random_vector(n, 5), db0 = random_vector(n, 6);
+    VecF dx0(n, NAN), da0 = random_vector(n, 5), db0 = random_vector(n, 6);  // dx overwritten
     VecF g(n), dx = dx0, r(n), da = da0, db = db0;
     fast().gelu_forward(g.data(), x.data(), n);
     fast().gelu_backward(dx.data(), x.data(), dy.data(), n);

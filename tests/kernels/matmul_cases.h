@@ -39,11 +39,13 @@ class MatmulCases : public BackendTest {
   }
 
   // Each of dinp, dweight, dbias is computed only when asked; the others must stay untouched.
+  // dinp is overwritten (NaN before when asked for), dweight and dbias accumulate (random before).
   void backward(int N, int C, int OC, bool want_dinp, bool want_dweight, bool want_dbias,
                 uint64_t seed) {
     auto x = random_vector((size_t)N * C, seed), w = random_vector((size_t)OC * C, seed + 1);
     auto dout = random_vector((size_t)N * OC, seed + 2);
-    auto dinp0 = random_vector((size_t)N * C, seed + 3), dw0 = random_vector((size_t)OC * C, seed + 4);
+    auto dinp0 = want_dinp ? nan_vector((size_t)N * C) : random_vector((size_t)N * C, seed + 3);
+    auto dw0 = random_vector((size_t)OC * C, seed + 4);
     auto db0 = random_vector(OC, seed + 5);
     std::vector<double> e_dinp = widen(dinp0), e_dw = widen(dw0), e_db = widen(db0);
     matmul_backward_ref<double>(want_dinp ? e_dinp.data() : nullptr,

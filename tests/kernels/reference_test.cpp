@@ -1,6 +1,6 @@
 // The float reference (through reference_ops(), so the table wiring is checked too) against the
-// double instantiation of the same code; every backward accumulates; results do not depend on the
-// thread count. Sizes are odd and larger than the kernels' channel blocks (32/64) so partial
+// double instantiation of the same code; every backward accumulates or overwrites each gradient as
+// kernels/ops.h says; results do not depend on the thread count. Sizes are odd and larger than the kernels' channel blocks (32/64) so partial
 // blocks are exercised.
 //
 // Tolerances: float against the double result rounded to float, with the plain float tolerances
@@ -171,11 +171,16 @@ TEST(ReferenceFloatVsDouble, ClassifierAndValueHead) {
   EXPECT_FLOAT_MATCHES_DOUBLE(db, db_d);
 }
 
-// ---- accumulation: a second backward call with the same inputs doubles every gradient --------
+// ---- accumulate or overwrite: a second backward call with the same inputs doubles every -------
+// ---- accumulated gradient and leaves every overwritten one as it was ---------------------------
 
-// Runs `backward` twice on zeroed gradients and checks each gradient doubled (exactly up to double
-// rounding), which fails if any gradient is overwritten instead of accumulated.
-void expect_doubles_on_second_call(std::vector<Vec*> grads, const std::function<void()>& backward) {
+// Runs `backward` twice on zeroed gradients and checks each accumulated gradient doubled (exactly
+// up to double rounding), which fails if it is overwritten instead of accumulated, and each
+// overwritten gradient unchanged, which fails if it is added to.
+void expect_second_call(std::vector<Vec*> accumulated, std::vector<Vec*> overwritten,
+                        const std::function<void()>& backward) {
+  std::vector<Vec*> grads = accumulated;
+  grads.insert(grads.end(), overwritten.begin(), overwritten.end());
   for (Vec* g : grads) std::fill(g->begin(), g->end(), 0.0);
   backward();
   std::vector<Vec> once;
@@ -185,13 +190,18 @@ void expect_doubles_on_second_call(std::vector<Vec*> grads, const std::function<
   }
   backward();
   for (size_t k = 0; k < grads.size(); k++) {
-    Vec twice_once(once[k].size());
-    for (size_t j = 0; j < twice_once.size(); j++) twice_once[j] = 2.0 * once[k][j];
-    EXPECT_TRUE(testing::all_close_double(*grads[k], twice_once, 1e-12, 1e-12)) << "gradient " << k;
+    double factor = k < accumulated.size() ? 2.0 : 1.0;
+    Vec want(once[k].size());
+    for (size_t j = 0; j < want.size(); j++) want[j] = factor * once[k][j];
+    EXPECT_TRUE(testing::all_close_double(*grads[k], want, 1e-12, 1e-12))
+        << "gradient " << k << (factor == 2.0 ? " (accumulated)" : " (overwritten)");
   }
 }
+void expect_doubles_on_second_call(std::vector<Vec*> grads, const std::function<void()>& backward) {
+  expect_second_call(grads, {}, backward);
+}
 
-TEST(ReferenceAccumulates, EveryBackward) {
+TEST(ReferenceAccumulatesOrOverwrites, EveryBackward) {
   const int B = 2, T = 5, C = 12, NH = 3, V = 7, N = B * T, OC = 7;
   std::vector<int> tokens = testing::random_tokens(N, V, 1);
   Vec dout = random_doubles(N * C, 2), inp = random_doubles(N * C, 3), w = random_doubles(C, 4),
@@ -213,7 +223,7 @@ TEST(ReferenceAccumulates, EveryBackward) {
   {
     Vec weight = random_doubles(OC * C, 6), dy = random_doubles(N * OC, 7), dinp(N * C),
         dweight(OC * C), dbias(OC);
-    expect_doubles_on_second_call({&dinp, &dweight, &dbias}, [&] {
+    expect_second_call({&dweight, &dbias}, {&dinp}, [&] {
       matmul_backward_ref(dinp.data(), dweight.data(), dbias.data(), dy.data(), inp.data(),
                           weight.data(), N, C, OC);
     });
@@ -221,13 +231,13 @@ TEST(ReferenceAccumulates, EveryBackward) {
   {
     Vec qkv = random_doubles(N * 3 * C, 8), lse(B * NH * T), dqkv(qkv.size());
     attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, C, NH);
-    expect_doubles_on_second_call({&dqkv}, [&] {
+    expect_second_call({}, {&dqkv}, [&] {
       attention_backward_ref(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
     });
   }
   {
     Vec dinp(N * C), da(N * C), db(N * C);
-    expect_doubles_on_second_call({&dinp}, [&] {
+    expect_second_call({}, {&dinp}, [&] {
       gelu_backward_ref(dinp.data(), inp.data(), dout.data(), dinp.size());
     });
     expect_doubles_on_second_call({&da, &db}, [&] {
