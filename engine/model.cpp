@@ -100,7 +100,6 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
     t.push_back({"d_qkv", {BT, 3 * C}, (void**)&a.d_qkv});
     t.push_back({"d_atty", {BT, C}, (void**)&a.d_atty});
     t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch});
-    t.push_back({"d_fch_gelu", {BT, 4 * C}, (void**)&a.d_fch_gelu});
   }
   return t;
 }
@@ -268,6 +267,18 @@ void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* l
   }
 }
 
+void gelu_fc_proj_backward(const Ops& ops, float* d_fch, float* d_fc_proj_w, float* d_fc_proj_b,
+                           const float* d_out, const float* fch_gelu, const float* fch,
+                           const float* fc_proj_w, int N, int C) {
+  if (supports(ops, OpId::matmul_gelu_backward)) {
+    ops.matmul_gelu_backward(d_fch, d_fc_proj_w, d_fc_proj_b, d_out, fch_gelu, fch, fc_proj_w, N,
+                             4 * C, C);
+  } else {
+    ops.matmul_backward(d_fch, d_fc_proj_w, d_fc_proj_b, d_out, fch_gelu, fc_proj_w, N, 4 * C, C);
+    ops.gelu_backward(d_fch, fch, d_fch, (size_t)N * 4 * C);  // in place (kernels/ops.h)
+  }
+}
+
 void block_forward(const Ops& ops, const LayerView& w, const BlockActivations& a,
                    const LayerKV* kv, int B, int T, int C, int NH) {
   const int N = B * T;
@@ -393,9 +404,8 @@ void gpt_backward(GPT& m, const float* dvalues) {
     LayerRange layer(ops, l);
 
     // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
-    ops.matmul_backward(a.d_fch_gelu, dw.fc_proj_w, dw.fc_proj_b, a.d_residual, act.fch_gelu,
-                        w.fc_proj_w, N, 4 * C, C);
-    ops.gelu_backward(a.d_fch, act.fch, a.d_fch_gelu, 4 * BTC);
+    gelu_fc_proj_backward(ops, a.d_fch, dw.fc_proj_w, dw.fc_proj_b, a.d_residual, act.fch_gelu,
+                          act.fch, w.fc_proj_w, N, C);
     ops.matmul_backward(a.d_ln, dw.fc_w, dw.fc_b, a.d_fch, act.ln2, w.fc_w, N, C, 4 * C);
     ops.layernorm_backward(a.d_residual, dw.ln2_w, dw.ln2_b, a.d_ln, act.residual2, w.ln2_w,
                            act.ln2_mean, act.ln2_rstd, N, C);

@@ -89,8 +89,7 @@ struct ActivationTensors {
   float* d_ln;          // (B, T, C) gradient of ln1/ln2/lnf output
   float* d_qkv;         // (B, T, 3C)
   float* d_atty;        // (B, T, C)
-  float* d_fch;         // (B, T, 4C)
-  float* d_fch_gelu;    // (B, T, 4C)
+  float* d_fch;         // (B, T, 4C) gradient of fch_gelu, then in place of fch (GELU backward)
 };
 
 // ZeRO stage 1 for data-parallel training: each of `world` ranks keeps AdamW's m and v for one
@@ -181,6 +180,13 @@ void lm_head_forward(const Ops& ops, const ParameterTensors& p, const ModelConfi
 // fused op where the backend has one (cuBLASLt's GELU epilogue), else the two ops.
 void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
                      const float* fc_w, const float* fc_b, int N, int C);
+// Its backward with the fc_proj Linear after it, from d_out (N, C), the gradient of fc_proj's
+// output: d_fch (N, 4C) = (d_out @ fc_proj_w) * GELU'(fch), and fc_proj's weight and bias
+// gradients accumulated. One fused op where the backend has one (cuBLASLt's DGELU epilogue), else
+// matmul_backward into d_fch and gelu_backward in place.
+void gelu_fc_proj_backward(const Ops& ops, float* d_fch, float* d_fc_proj_w, float* d_fc_proj_b,
+                           const float* d_out, const float* fch_gelu, const float* fch,
+                           const float* fc_proj_w, int N, int C);
 
 // The parameter size table (names are the checkpoint names), filled with pointers into `p`.
 std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p);

@@ -43,6 +43,12 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
 // the epilogue is unavailable.
 void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,
                GemmShape shape, const floatX* bias, cudaStream_t stream);
+// D = (op(A) @ op(B)) * GELU'(pre_gelu): one product (batch 1, alpha 1, beta 0) whose epilogue
+// multiplies by the GELU derivative at pre_gelu (the forward's pre-activation, D's layout), the
+// gradient through the GELU before a Linear. Falls back to gemm then gelu_backward in place where
+// the epilogue is unavailable.
+void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
+                const floatX* pre_gelu, GemmShape shape, cudaStream_t stream);
 // Whether gemm multiplies on TF32 tensor cores (the default) or in strict fp32 (about half the
 // speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU build only.
 void set_tf32_matmuls(bool enabled);
@@ -80,6 +86,9 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
 
 void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
                          const floatX* bias, int N, int C, int OC, cudaStream_t stream);
+void matmul_gelu_backward(floatX* d_pre_gelu, floatX* dweight, floatX* dbias, const floatX* dout,
+                          const floatX* inp, const floatX* pre_gelu, const floatX* weight, int N,
+                          int C, int OC, cudaStream_t stream);
 
 // kernels/attention.cu (contract in attention.h): lse (B,NH,T) float, dqkv overwritten. `kernels`
 // picks the implementation:

@@ -18,7 +18,10 @@
 // over the output tile that the bias epilogue makes anyway; separately, the GELU kernel would read
 // and write the (N, 4C) matrix again. cuBLASLt does not document its GELU formula; backward
 // differentiates the tanh form, so the GPU test FusedGeluIsTheTanhForm checks it on exact
-// products, where the erf form (up to 4.7e-4 away) would fail.
+// products, where the erf form (up to 4.7e-4 away) would fail. gemm_dgelu is its backward partner:
+// the DGELU epilogue reads that pre-activation back as an auxiliary input and multiplies each
+// element of the product by GELU' there, so the gradient through the GELU costs no pass of its
+// own (the GPU tests compare it with matmul_backward then gelu_backward).
 //
 // Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM):
 // cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
@@ -130,13 +133,18 @@ cublasLtMatrixLayout_t make_layout(int rows, int cols, int ld, long long stride,
 // same few dozen shapes hundreds of times, so each shape is planned once and kept for the process
 // (a handful of shapes per model, a few KB each). `algo_found` false records that cuBLASLt has no
 // algorithm, so the fallback is chosen without asking again.
+// The GELU epilogues: none; GELU with its input written to an auxiliary matrix (forward); the
+// GELU derivative at an auxiliary input multiplied into the product (backward).
+enum class GeluEpilogue { kNone, kGeluAux, kDgelu };
+
 struct PlanKey {
-  bool trans_a, trans_b, tf32, has_bias, has_gelu;
+  bool trans_a, trans_b, tf32, has_bias;
+  GeluEpilogue gelu;
   int m, n, k, lda, ldb, ldd, batch;
   long long stride_a, stride_b, stride_d;
   uint32_t align_a, align_b, align_d;
   auto fields() const {
-    return std::tie(trans_a, trans_b, tf32, has_bias, has_gelu, m, n, k, lda, ldb, ldd, batch,
+    return std::tie(trans_a, trans_b, tf32, has_bias, gelu, m, n, k, lda, ldb, ldd, batch,
                     stride_a, stride_b, stride_d, align_a, align_b, align_d);
   }
   bool operator==(const PlanKey& other) const { return fields() == other.fields(); }
@@ -145,7 +153,7 @@ struct PlanKeyHash {
   size_t operator()(const PlanKey& key) const {
     uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, which have no padding bytes read
     auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
-    mix(key.trans_a | key.trans_b << 1 | key.tf32 << 2 | key.has_bias << 3 | key.has_gelu << 4);
+    mix(key.trans_a | key.trans_b << 1 | key.tf32 << 2 | key.has_bias << 3 | (int)key.gelu << 4);
     for (long long v : {(long long)key.m, (long long)key.n, (long long)key.k, (long long)key.lda,
                         (long long)key.ldb, (long long)key.ldd, (long long)key.batch, key.stride_a,
                         key.stride_b, key.stride_d, (long long)key.align_a, (long long)key.align_b,
@@ -170,11 +178,13 @@ Plan make_plan(const PlanKey& key) {
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  if (key.has_gelu) epilogue = key.has_bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+  if (key.gelu == GeluEpilogue::kGeluAux)
+    epilogue = key.has_bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+  else if (key.gelu == GeluEpilogue::kDgelu) epilogue = CUBLASLT_EPILOGUE_DGELU;
   else if (key.has_bias) epilogue = CUBLASLT_EPILOGUE_BIAS;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                               sizeof(epilogue)));
-  if (key.has_gelu) {
+  if (key.gelu != GeluEpilogue::kNone) {
     int64_t aux_ld = key.ldd;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
                                                 &aux_ld, sizeof(aux_ld)));
@@ -231,13 +241,15 @@ GemmOutput single(GemmOutput matrix) {
 }
 
 // One cuBLASLt matmul with the epilogue the arguments ask for: bias (if non-null) added, then
-// GELU applied with its input written to pre_gelu (if non-null; D's leading dimension, batch 1).
+// with kGeluAux GELU applied and its input written to pre_gelu, with kDgelu the product
+// multiplied by GELU'(pre_gelu) (pre_gelu has D's leading dimension; batch 1 for both).
 // False when cuBLASLt offers no algorithm for the shape, alignment and epilogue: nothing was
 // written and the caller falls back (saying so once: the fallback is slower).
 bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
-               float alpha, float beta, const floatX* bias, floatX* pre_gelu, cudaStream_t stream) {
+               float alpha, float beta, const floatX* bias, GeluEpilogue gelu,
+               const floatX* pre_gelu, cudaStream_t stream) {
   const int batch = shape.batch;
-  PlanKey key{A.transposed, B.transposed, g_tf32_matmuls, bias != nullptr, pre_gelu != nullptr,
+  PlanKey key{A.transposed, B.transposed, g_tf32_matmuls, bias != nullptr, gelu,
               shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, batch,
               A.batch_stride, B.batch_stride, D.batch_stride,
               alignment_bytes(A.ptr, A.batch_stride, batch),
@@ -254,7 +266,7 @@ bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, Gemm
   if (bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                 sizeof(bias)));
-  if (pre_gelu)
+  if (gelu != GeluEpilogue::kNone)  // written by kGeluAux, read by kDgelu
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                 &pre_gelu, sizeof(pre_gelu)));
   Lt& state = lt();
@@ -270,7 +282,7 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
           float alpha, float beta, const floatX* bias, cudaStream_t stream) {
   if (shape.m <= 0 || shape.n <= 0 || shape.batch <= 0) return;
   if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
-  if (lt_matmul(A, B, D, shape, alpha, beta, bias, nullptr, stream)) return;
+  if (lt_matmul(A, B, D, shape, alpha, beta, bias, GeluEpilogue::kNone, nullptr, stream)) return;
   g_fallbacks++;
   static bool warned = false;
   if (!warned)
@@ -287,7 +299,8 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
   if (shape.m <= 0 || shape.n <= 0) return;
   // The epilogue needs the auxiliary matrix's leading dimension to be a multiple of 8.
   if (D.ld % 8 == 0 &&
-      lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, bias, pre_gelu, stream))
+      lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, bias, GeluEpilogue::kGeluAux,
+                pre_gelu, stream))
     return;
   g_fallbacks++;
   static bool warned = false;
@@ -298,6 +311,24 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
   warned = true;
   gemm(single(A), single(B), GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
   gelu_forward(D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
+}
+
+void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
+                const floatX* pre_gelu, GemmShape shape, cudaStream_t stream) {
+  if (shape.batch != 1) fail("gemm_dgelu: one product only (got batch ", shape.batch, ")");
+  if (shape.m <= 0 || shape.n <= 0) return;
+  if (D.ld % 8 == 0 && lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr,
+                                 GeluEpilogue::kDgelu, pre_gelu, stream))
+    return;
+  g_fallbacks++;
+  static bool warned = false;
+  if (!warned)
+    std::fprintf(stderr, "chamber: cuBLASLt has no DGELU-epilogue algorithm for a gemm (m=%d n=%d "
+                 "k=%d ldd=%d); using a matmul then the GELU backward kernel. Said once.\n",
+                 shape.m, shape.n, shape.k, D.ld);
+  warned = true;
+  gemm(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr, stream);
+  gelu_backward(D.ptr, pre_gelu, D.ptr, (size_t)D.ld * shape.n, stream);
 }
 
 void set_tf32_matmuls(bool enabled) { g_tf32_matmuls = enabled; }
@@ -341,6 +372,15 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
   if (shape.m <= 0 || shape.n <= 0) return;
   gemm(A, B, GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
   gelu_forward(D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
+}
+
+// The product, then the GELU derivative multiplied in place (what the epilogue does per element).
+void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
+                const floatX* pre_gelu, GemmShape shape, cudaStream_t stream) {
+  if (shape.batch != 1) fail("gemm_dgelu: one product only (got batch ", shape.batch, ")");
+  if (shape.m <= 0 || shape.n <= 0) return;
+  gemm(A, B, D, shape, 1.0f, 0.0f, nullptr, stream);
+  gelu_backward(D.ptr, pre_gelu, D.ptr, (size_t)D.ld * shape.n, stream);
 }
 
 #endif

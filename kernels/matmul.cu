@@ -9,7 +9,10 @@
 //   out^T (OC,N)   = W^T (OC,C) X (C,N)        gemm(W_T, X, m=OC, n=N,  k=C)
 //   dinp^T (C,N)   = W (C,OC) G (OC,N)         gemm(W, G,   m=C,  n=N,  k=OC), beta 0
 //   dweight^T (C,OC) += X (C,N) G^T (N,OC)     gemm(X, G_T, m=C,  n=OC, k=N),  beta 1
-// matmul_gelu_forward is the forward product with cuBLASLt's GELU epilogue (the MLP's fc layer).
+// matmul_gelu_forward is the forward product with cuBLASLt's GELU epilogue (the MLP's fc layer);
+// matmul_gelu_backward is matmul_backward of the layer after it (fc_proj) with the input gradient's
+// product through the DGELU epilogue, which multiplies by GELU'(pre_gelu) as it writes the tile:
+// the gradient reaches the fc layer's output without another pass over the (N, 4C) matrix.
 // The input gradient has one producer, so beta = 0: no memset before it and no read of the old
 // D. The weight gradient accumulates over micro-steps with beta = 1 (cuBLAS adds into D for
 // free). The bias gradient is a deterministic column sum (reduce.cu): cuBLASLt's bias-gradient
@@ -39,6 +42,16 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
   GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
   GemmInput G{dout, OC, 0, false}, G_T{dout, OC, 0, true};
   if (dinp) gemm(W, G, GemmOutput{dinp, C, 0}, {C, N, OC}, 1.0f, 0.0f, nullptr, stream);
+  if (dweight) gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
+  if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
+}
+
+void matmul_gelu_backward(floatX* d_pre_gelu, floatX* dweight, floatX* dbias, const floatX* dout,
+                          const floatX* inp, const floatX* pre_gelu, const floatX* weight, int N,
+                          int C, int OC, cudaStream_t stream) {
+  GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
+  GemmInput G{dout, OC, 0, false}, G_T{dout, OC, 0, true};
+  gemm_dgelu(W, G, GemmOutput{d_pre_gelu, C, 0}, pre_gelu, {C, N, OC}, stream);
   if (dweight) gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
   if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
 }

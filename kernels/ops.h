@@ -47,7 +47,8 @@ namespace chamber {
   X(range_pop, timeline, void, ())
 
 // The math: each op has its plain C++ reference `<name>_ref` in kernels/<op>.cpp (the fused
-// matmul_gelu_forward excepted) and its launcher of the same name in kernels/<op>.cu.
+// matmul_gelu_forward and matmul_gelu_backward excepted: their reference is the two ops they fuse)
+// and its launcher of the same name in kernels/<op>.cu.
 #define CHAMBER_KERNEL_OPS(X)                                                                     \
   /* ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ---- */                           \
   X(encoder_forward, forward, void,                                                               \
@@ -79,6 +80,15 @@ namespace chamber {
   X(matmul_gelu_forward, forward, void,                                                           \
     (float* out, float* pre_gelu, const float* inp, const float* weight, const float* bias,       \
      int N, int C, int OC))                                                                       \
+  /* ---- its backward partner, the MLP's projection backward through the GELU before it          \
+          (cuBLASLt's DGELU epilogue on the GPU): inp (N,C) = GELU(pre_gelu) is the projection's  \
+          input, d_pre_gelu (N,C) = (dout @ weight) * GELU'(pre_gelu) OVERWRITTEN, dweight +=     \
+          dout^T @ inp and dbias += column sums of dout (dbias may be null). Exactly              \
+          matmul_backward into d_pre_gelu, then gelu_backward in place; null where a backend has  \
+          no fused version (the model then calls those two). ---- */                              \
+  X(matmul_gelu_backward, backward, void,                                                         \
+    (float* d_pre_gelu, float* dweight, float* dbias, const float* dout, const float* inp,        \
+     const float* pre_gelu, const float* weight, int N, int C, int OC))                           \
                                                                                                   \
   /* ---- causal multi-head self-attention (kernels/attention.h has the math).                    \
           qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.                         \
@@ -103,7 +113,8 @@ namespace chamber {
     (float* out, float* k_cache, float* v_cache, const float* qkv, const int* slots,              \
      const int* pos, int N, int Tn, int C, int NH, int max_len))                                  \
                                                                                                   \
-  /* ---- GELU, tanh approximation, elementwise over n; backward OVERWRITES dinp ---- */          \
+  /* ---- GELU, tanh approximation, elementwise over n; backward OVERWRITES dinp, which may be    \
+          dout itself (in place: each element is read before it is written) ---- */              \
   X(gelu_forward, forward, void, (float* out, const float* inp, size_t n))                        \
   X(gelu_backward, backward, void, (float* dinp, const float* inp, const float* dout, size_t n))  \
                                                                                                   \
@@ -192,8 +203,8 @@ inline const char* op_phase(OpId op) {
   return "?";
 }
 
-// Whether the backend has the op: optional ops (the profiler ranges, the fused matmul + GELU, and
-// those a backend has not written yet) are null in a table without them.
+// Whether the backend has the op: optional ops (the profiler ranges, the fused matmul + GELU
+// forward and backward, and those a backend has not written yet) are null in a table without them.
 inline bool supports(const Ops& ops, OpId op) {
   switch (op) {
 #define CHAMBER_OP_IS_SET(name, ...) \

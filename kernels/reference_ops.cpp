@@ -44,8 +44,10 @@ void host_zero(void* ptr, size_t bytes) { std::memset(ptr, 0, bytes); }
 void host_copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void host_synchronize() {}  // every reference op has finished when it returns
 
-// No fused matmul + GELU here: the model calls matmul_forward then gelu_forward instead.
+// No fused matmul + GELU here: the model calls matmul_forward then gelu_forward instead, and in
+// backward matmul_backward then gelu_backward.
 constexpr std::nullptr_t matmul_gelu_forward_ref = nullptr;
+constexpr std::nullptr_t matmul_gelu_backward_ref = nullptr;
 
 Ops make_reference_ops() {
   Ops ops{};

@@ -75,6 +75,10 @@ OpCost op_cost(Op<OpId::matmul_backward>, float* dinp, auto, float* dbias, auto,
                int C, int OC) {
   return cost_matmul_backward(N, C, OC, dinp != nullptr, dbias != nullptr, element_bytes());
 }
+OpCost op_cost(Op<OpId::matmul_gelu_backward>, auto, auto, float* dbias, auto, auto, auto, auto,
+               int N, int C, int OC) {
+  return cost_matmul_gelu_backward(N, C, OC, dbias != nullptr, element_bytes());
+}
 OpCost op_cost(Op<OpId::attention_forward>, auto, auto, auto, int B, int T, int C, int NH) {
   return cost_attention_forward(B, T, C, NH, g_device);
 }

@@ -83,6 +83,12 @@ OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double 
   return c;
 }
 
+OpCost cost_matmul_gelu_backward(int N, int C, int OC, bool dbias, double S) {
+  OpCost c = cost_matmul_backward(N, C, OC, true, dbias, S);
+  c.bytes += (double)N * C * S;  // the pre-activation, read by the DGELU epilogue
+  return c;
+}
+
 static bool materialized(int B, int T, int NH, const RooflineDevice& d) {
   if (d.attention == "materialized") return true;
   if (d.attention == "flash") return false;

@@ -58,6 +58,7 @@ OpCost cost_layernorm_backward(int N, int C, double S);
 OpCost cost_matmul_forward(int N, int C, int OC, bool bias, double S);
 OpCost cost_matmul_gelu_forward(int N, int C, int OC, double S);
 OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double S);
+OpCost cost_matmul_gelu_backward(int N, int C, int OC, bool dbias, double S);
 OpCost cost_attention_forward(int B, int T, int C, int NH, const RooflineDevice& device);
 OpCost cost_attention_backward(int B, int T, int C, int NH, const RooflineDevice& device);
 OpCost cost_elementwise(size_t n, int tensors, double S);  // GELU, residual: n elements x tensors

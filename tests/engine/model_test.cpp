@@ -247,10 +247,10 @@ TEST(Model, InitialisationIsDeterministic) {
   gpt_destroy(b);
 }
 
-// A reference backend that logs its profiler ranges and has a fused fc + GELU op (counted), to
-// check what the model asks of a backend that offers them.
+// A reference backend that logs its profiler ranges and has fused fc + GELU ops, forward and
+// backward (counted), to check what the model asks of a backend that offers them.
 std::vector<std::string> range_log;
-int fused_gelu_calls = 0;
+int fused_gelu_calls = 0, fused_gelu_backward_calls = 0;
 const Ops& instrumented_ops() {
   static const Ops ops = [] {
     Ops o = reference_ops();
@@ -261,6 +261,13 @@ const Ops& instrumented_ops() {
       fused_gelu_calls++;
       reference_ops().matmul_forward(pre, inp, w, b, N, C, OC);
       reference_ops().gelu_forward(out, pre, (size_t)N * OC);
+    };
+    o.matmul_gelu_backward = [](float* d_pre, float* dw, float* db, const float* dout,
+                                const float* inp, const float* pre, const float* w, int N, int C,
+                                int OC) {
+      fused_gelu_backward_calls++;
+      reference_ops().matmul_backward(d_pre, dw, db, dout, inp, w, N, C, OC);
+      reference_ops().gelu_backward(d_pre, pre, d_pre, (size_t)N * C);
     };
     return o;
   }();
@@ -286,6 +293,32 @@ TEST(Model, ProfilerRangesNameEveryPhaseAndLayer) {
       "optimizer", "pop"};
   EXPECT_EQ(range_log, want);
   gpt_destroy(m);
+}
+
+// A backend's fused fc_proj + GELU backward replaces matmul_backward and gelu_backward, one call
+// per layer, with the same gradients bit for bit (the fused op here is those two ops).
+TEST(Model, FusedGeluBackwardIsUsedAndMatches) {
+  ModelConfig c = tiny_config();
+  GPT plain, fused;
+  gpt_create(plain, c, reference_ops(), 2, 7, true);
+  gpt_create(fused, c, instrumented_ops(), 2, 7, true);
+  gpt_init_parameters(plain, 9);
+  gpt_init_parameters(fused, 9);
+  Batch b = make_batch(c, 4);
+  fused_gelu_backward_calls = 0;
+  for (GPT* m : {&plain, &fused}) {
+    gpt_zero_grad(*m);
+    gpt_forward(*m, b.tokens.data(), b.B, b.T);
+    gpt_classifier(*m, b.targets.data(), b.weights.data(), true);
+    gpt_backward(*m, b.dvalues.data());
+  }
+  EXPECT_EQ(fused_gelu_backward_calls, c.n_layer);
+  std::vector<float> want(plain.grad_arena.bytes / sizeof(float)), got(want.size());
+  plain.ops->to_host(want.data(), plain.grad_arena.base, plain.grad_arena.bytes);
+  fused.ops->to_host(got.data(), fused.grad_arena.base, fused.grad_arena.bytes);
+  EXPECT_EQ(got, want);
+  gpt_destroy(plain);
+  gpt_destroy(fused);
 }
 
 // A backend's fused fc + GELU replaces the two ops, one call per layer, with the same result.

@@ -229,6 +229,27 @@ class AllBackendOps : public BackendTest {
         return call.run(ops->matmul_gelu_forward, matmul_then_gelu, out, pre_gelu, inp, weight,
                         bias, N, C, OC);
       }
+      // C = 72, a multiple of 8 as cuBLASLt's DGELU epilogue needs: d_pre_gelu is the input
+      // gradient (sums of OC products) times GELU' (at most 1.13); pre_gelu over GELU's curved
+      // range. Overwritten d_pre_gelu, accumulated dweight and dbias.
+      case OpId::matmul_gelu_backward: {
+        const int N = 37, C = 72, OC = 18;
+        auto& d_pre = call.output("d_pre_gelu", (size_t)N * C, gemm_tolerance(backend, 3 * OC));
+        auto& dweight = call.updated("dweight", (size_t)OC * C, gemm_tolerance(backend, 2 * N));
+        auto& dbias = call.updated("dbias", OC, f32_tolerance(2 * N));
+        auto& dout = call.input((size_t)N * OC);
+        auto& inp = call.input((size_t)N * C);
+        auto& pre_gelu = call.input((size_t)N * C, -4.0f, 4.0f);
+        auto& weight = call.input((size_t)OC * C);
+        auto matmul_then_gelu = [](double* d_pre, double* dw, double* db, const double* dout,
+                                   const double* inp, const double* pre, const double* w, int N,
+                                   int C, int OC) {
+          matmul_backward_ref<double>(d_pre, dw, db, dout, inp, w, N, C, OC);
+          gelu_backward_ref<double>(d_pre, pre, d_pre, (size_t)N * C);
+        };
+        return call.run(ops->matmul_gelu_backward, matmul_then_gelu, d_pre, dweight, dbias, dout,
+                        inp, pre_gelu, weight, N, C, OC);
+      }
 
       // hs = 16 (the GPU's flash kernels), T = 37 (a ragged tile). Scores are sums of hs
       // products, probabilities sums of T exponentials. Backward from the forward's out and lse.

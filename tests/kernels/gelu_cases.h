@@ -33,6 +33,17 @@ TEST_P(ElementwiseCases, GeluBackwardOverwrites) {
   EXPECT_BACKEND_CLOSE(dinp.download(), narrow(want), f32_tolerance(4));
 }
 
+// In place, as the model runs it after an unfused matmul backward: dinp is dout.
+TEST_P(ElementwiseCases, GeluBackwardInPlace) {
+  auto x = random_vector(kElementwiseN, 8, -4.0f, 4.0f);
+  auto dout = random_vector(kElementwiseN, 9);
+  std::vector<double> want(kElementwiseN);
+  gelu_backward_ref<double>(want.data(), widen(x).data(), widen(dout).data(), kElementwiseN);
+  BackendArray<float> inp(*ops, x), d(*ops, dout);
+  ops->gelu_backward(d, inp, d, kElementwiseN);
+  EXPECT_BACKEND_CLOSE(d.download(), narrow(want), f32_tolerance(4));
+}
+
 TEST_P(ElementwiseCases, ResidualForward) {
   auto a = random_vector(kElementwiseN, 5), b = random_vector(kElementwiseN, 6);
   std::vector<double> want(kElementwiseN);

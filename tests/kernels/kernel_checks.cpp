@@ -75,7 +75,7 @@ void expect_ops_filled(const Ops& ops) {
   const size_t num_slots = (sizeof(Ops) - sizeof(const char*)) / sizeof(void (*)());
   ASSERT_EQ(sizeof(Ops), sizeof(const char*) + num_slots * sizeof(void (*)()));
   const size_t optional[] = {offsetof(Ops, range_push), offsetof(Ops, range_pop),
-                             offsetof(Ops, matmul_gelu_forward)};
+                             offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward)};
   for (size_t k = 0; k < num_slots; k++) {
     const size_t offset = sizeof(const char*) + k * sizeof(void (*)());
     if (std::find(std::begin(optional), std::end(optional), offset) != std::end(optional)) continue;

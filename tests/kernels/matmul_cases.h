@@ -38,6 +38,28 @@ class MatmulCases : public BackendTest {
     EXPECT_BACKEND_CLOSE(out.download(), narrow(want_out), gemm_tolerance(GetParam(), 4 * C));
   }
 
+  // The fused fc_proj backward through GELU: d_pre_gelu against the reference's matmul backward
+  // then GELU backward, the parameter gradients accumulated onto random values.
+  void backward_gelu(int N, int C, int OC, bool with_dbias, uint64_t seed) {
+    ASSERT_NE(ops->matmul_gelu_backward, nullptr) << "this backend has no fused matmul + GELU";
+    auto x = random_vector((size_t)N * C, seed), w = random_vector((size_t)OC * C, seed + 1);
+    auto pre = random_vector((size_t)N * C, seed + 2, -4.0f, 4.0f);
+    auto dout = random_vector((size_t)N * OC, seed + 3);
+    auto dw0 = random_vector((size_t)OC * C, seed + 4), db0 = random_vector(OC, seed + 5);
+    std::vector<double> want_d((size_t)N * C), want_dw = widen(dw0), want_db = widen(db0);
+    matmul_backward_ref<double>(want_d.data(), want_dw.data(), with_dbias ? want_db.data() : nullptr,
+                                widen(dout).data(), widen(x).data(), widen(w).data(), N, C, OC);
+    gelu_backward_ref<double>(want_d.data(), widen(pre).data(), want_d.data(), want_d.size());
+    BackendArray<float> inp(*ops, x), weight(*ops, w), pre_gelu(*ops, pre), d(*ops, dout);
+    BackendArray<float> d_pre(*ops, nan_vector(want_d.size())), dw(*ops, dw0), db(*ops, db0);
+    ops->matmul_gelu_backward(d_pre, dw, with_dbias ? db.ptr : nullptr, d, inp, pre_gelu, weight,
+                              N, C, OC);
+    // Sums of OC products times GELU' (at most 1.13); dweight and dbias sums of N terms.
+    EXPECT_BACKEND_CLOSE(d_pre.download(), narrow(want_d), gemm_tolerance(GetParam(), 3 * OC));
+    EXPECT_BACKEND_CLOSE(dw.download(), narrow(want_dw), gemm_tolerance(GetParam(), 2 * N));
+    EXPECT_BACKEND_CLOSE(db.download(), narrow(want_db), f32_tolerance(2 * N));
+  }
+
   // Each of dinp, dweight, dbias is computed only when asked; the others must stay untouched.
   // dinp is overwritten (NaN before when asked for), dweight and dbias accumulate (random before).
   void backward(int N, int C, int OC, bool want_dinp, bool want_dweight, bool want_dbias,
@@ -87,6 +109,10 @@ TEST_P(MatmulCases, FusedGeluIsTheTanhForm) {
 TEST_P(MatmulCases, ForwardGeluEpilogue) { forward_gelu(37, 18, 72, true, 47); }
 TEST_P(MatmulCases, ForwardGeluWithoutBias) { forward_gelu(37, 18, 72, false, 48); }
 TEST_P(MatmulCases, ForwardGeluOddWidth) { forward_gelu(37, 70, 45, true, 49); }
+// C = 72 (a multiple of 8) takes cuBLASLt's DGELU epilogue on the GPU; 45 takes the fallback.
+TEST_P(MatmulCases, BackwardGeluEpilogue) { backward_gelu(37, 72, 18, true, 50); }
+TEST_P(MatmulCases, BackwardGeluWithoutBias) { backward_gelu(37, 72, 18, false, 51); }
+TEST_P(MatmulCases, BackwardGeluOddWidth) { backward_gelu(37, 45, 70, true, 52); }
 TEST_P(MatmulCases, BackwardAllGradients) { backward(37, 70, 45, true, true, true, 43); }
 TEST_P(MatmulCases, BackwardOnlyInputGradient) { backward(37, 70, 45, true, false, false, 44); }
 TEST_P(MatmulCases, BackwardOnlyParameterGradients) { backward(37, 70, 45, false, true, true, 45); }
