@@ -105,6 +105,23 @@ TEST_P(MatmulCases, FusedGeluIsTheTanhForm) {
   EXPECT_BACKEND_CLOSE(out.download(), narrow(want), f32_tolerance(8));
 }
 
+// The same for the DGELU epilogue: an identity weight and a gradient of ones make the product
+// exact, so d_pre_gelu must be the tanh form's derivative at pre_gelu to float rounding (the erf
+// form's derivative differs by up to about 1e-3 there).
+TEST_P(MatmulCases, FusedGeluBackwardIsTheTanhForm) {
+  ASSERT_NE(ops->matmul_gelu_backward, nullptr);
+  const int N = 64, C = 8;
+  std::vector<float> pre((size_t)N * C), dout((size_t)N * C, 1.0f), w((size_t)C * C, 0.0f);
+  for (size_t i = 0; i < pre.size(); i++) pre[i] = (float)((int)(i * 37 % 513) - 256) / 64.0f;
+  for (int c = 0; c < C; c++) w[(size_t)c * C + c] = 1.0f;
+  std::vector<double> want(pre.size());
+  gelu_backward_ref<double>(want.data(), widen(pre).data(), widen(dout).data(), want.size());
+  BackendArray<float> pre_gelu(*ops, pre), weight(*ops, w), d(*ops, dout), inp(*ops, pre);
+  BackendArray<float> d_pre(*ops, nan_vector(pre.size())), dw(*ops, std::vector<float>(w.size(), 0.0f));
+  ops->matmul_gelu_backward(d_pre, dw, nullptr, d, inp, pre_gelu, weight, N, C, C);
+  EXPECT_BACKEND_CLOSE(d_pre.download(), narrow(want), f32_tolerance(8));
+}
+
 // OC = 72 is a multiple of 8, which cuBLASLt's GELU epilogue needs; 45 takes the fallback.
 TEST_P(MatmulCases, ForwardGeluEpilogue) { forward_gelu(37, 18, 72, true, 47); }
 TEST_P(MatmulCases, ForwardGeluWithoutBias) { forward_gelu(37, 18, 72, false, 48); }
