@@ -4,7 +4,14 @@
 // an op live in the backend's memory (host memory for CPU backends, device memory for CUDA).
 //
 // Conventions shared by every op (each op file states its own math and shapes on top):
-//   - float32 storage; N = B*T rows; C channels; row-major, last index fastest.
+//   - The compute type: activations, their gradients, the weights that forward and backward
+//     read and the KV cache are arrays of the table's compute type, Ops::compute_bytes wide:
+//     float (4) on the CPU backends and in the fp32 CUDA tables, bf16 (2) in the bf16 CUDA tables
+//     (mixed precision, kernels/cuda_common.h). They pass as `xfloat*`, which is void*: a float*
+//     converts to it, and each backend reads it as its compute type. Everything else is float in
+//     every table: parameter gradients, AdamW's master weights and moments, LayerNorm statistics,
+//     log-sum-exps, losses, entropies, values and token weights; reductions accumulate in float.
+//   - N = B*T rows; C channels; row-major, last index fastest.
 //   - Linear weights are (OC, C) as in PyTorch: out = inp @ W^T + b.
 //   - Gradients: an activation gradient with a single producer is OVERWRITTEN by it (the input
 //     gradients of matmul_backward, gelu_backward and attention_backward), so the model needs no
@@ -20,6 +27,9 @@
 #include <cstdint>
 
 namespace chamber {
+
+// The compute type's pointer (see the conventions above): void, so that any float* converts.
+using xfloat = void;
 
 // Every op of the table, named once. Each entry is X(name, phase, return type, (parameters)):
 // the Ops member `ret (*name)(parameters)`, OpId::name, the name's string, and the phase the
@@ -52,33 +62,33 @@ namespace chamber {
 #define CHAMBER_KERNEL_OPS(X)                                                                     \
   /* ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ---- */                           \
   X(encoder_forward, forward, void,                                                               \
-    (float* out, const int* tokens, const float* wte, const float* wpe, int B, int T, int C))     \
+    (xfloat* out, const int* tokens, const xfloat* wte, const xfloat* wpe, int B, int T, int C))  \
   X(encoder_backward, backward, void,                                                             \
-    (float* dwte, float* dwpe, const float* dout, const int* tokens, int B, int T, int C))        \
+    (float* dwte, float* dwpe, const xfloat* dout, const int* tokens, int B, int T, int C))       \
                                                                                                   \
   /* ---- LayerNorm over the last dim; saves mean and rstd (N) for backward ---- */               \
   X(layernorm_forward, forward, void,                                                             \
-    (float* out, float* mean, float* rstd, const float* inp, const float* weight,                 \
-     const float* bias, int N, int C))                                                            \
+    (xfloat* out, float* mean, float* rstd, const xfloat* inp, const xfloat* weight,              \
+     const xfloat* bias, int N, int C))                                                           \
   X(layernorm_backward, backward, void,                                                           \
-    (float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,              \
-     const float* weight, const float* mean, const float* rstd, int N, int C))                    \
+    (xfloat* dinp, float* dweight, float* dbias, const xfloat* dout, const xfloat* inp,           \
+     const xfloat* weight, const float* mean, const float* rstd, int N, int C))                   \
                                                                                                   \
   /* ---- matmul with bias: out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC); bias may be     \
           null; in backward dinp is OVERWRITTEN, dweight and dbias accumulate, and each of the    \
           three may be null (not computed) ---- */                                                \
   X(matmul_forward, forward, void,                                                                \
-    (float* out, const float* inp, const float* weight, const float* bias, int N, int C,          \
+    (xfloat* out, const xfloat* inp, const xfloat* weight, const xfloat* bias, int N, int C,      \
      int OC))                                                                                     \
   X(matmul_backward, backward, void,                                                              \
-    (float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,              \
-     const float* weight, int N, int C, int OC))                                                  \
+    (xfloat* dinp, float* dweight, float* dbias, const xfloat* dout, const xfloat* inp,           \
+     const xfloat* weight, int N, int C, int OC))                                                 \
   /* ---- the MLP's first Linear and its GELU in one op (cuBLASLt's GELU epilogue on the GPU):    \
           pre_gelu (N,OC) = inp @ weight^T + bias, out = GELU(pre_gelu), both OVERWRITTEN         \
           (backward reads pre_gelu). Exactly matmul_forward then gelu_forward; null where a       \
           backend has no fused version (the model then calls those two). ---- */                  \
   X(matmul_gelu_forward, forward, void,                                                           \
-    (float* out, float* pre_gelu, const float* inp, const float* weight, const float* bias,       \
+    (xfloat* out, xfloat* pre_gelu, const xfloat* inp, const xfloat* weight, const xfloat* bias,  \
      int N, int C, int OC))                                                                       \
   /* ---- its backward partner, the MLP's projection backward through the GELU before it          \
           (cuBLASLt's DGELU epilogue on the GPU): inp (N,C) = GELU(pre_gelu) is the projection's  \
@@ -87,8 +97,8 @@ namespace chamber {
           matmul_backward into d_pre_gelu, then gelu_backward in place; null where a backend has  \
           no fused version (the model then calls those two). ---- */                              \
   X(matmul_gelu_backward, backward, void,                                                         \
-    (float* d_pre_gelu, float* dweight, float* dbias, const float* dout, const float* inp,        \
-     const float* pre_gelu, const float* weight, int N, int C, int OC))                           \
+    (xfloat* d_pre_gelu, float* dweight, float* dbias, const xfloat* dout, const xfloat* inp,     \
+     const xfloat* pre_gelu, const xfloat* weight, int N, int C, int OC))                         \
                                                                                                   \
   /* ---- causal multi-head self-attention (kernels/attention.h has the math).                    \
           qkv (B,T,3C): q, k, v each (B,T,C) split into NH heads of C/NH.                         \
@@ -97,9 +107,9 @@ namespace chamber {
           backward, which recomputes the probabilities from q, k and lse (no T x T matrix is      \
           stored). Backward reads the forward's out and lse; dqkv is OVERWRITTEN. ---- */         \
   X(attention_forward, forward, void,                                                             \
-    (float* out, float* lse, const float* qkv, int B, int T, int C, int NH))                      \
+    (xfloat* out, float* lse, const xfloat* qkv, int B, int T, int C, int NH))                    \
   X(attention_backward, backward, void,                                                           \
-    (float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,        \
+    (xfloat* dqkv, const xfloat* dout, const xfloat* qkv, const xfloat* out, const float* lse,    \
      int B, int T, int C, int NH))                                                                \
   /* ---- attention against a KV cache (sampling; kernels/attention_decode.h has the math).       \
           qkv (N,Tn,3C): Tn new tokens for each of N rows; row i is the sequence in cache slot    \
@@ -110,17 +120,19 @@ namespace chamber {
           sequence. Null in a backend that lacks it: the sampler then fails with an Error         \
           naming the op. ---- */                                                                  \
   X(attention_decode, sampling, void,                                                             \
-    (float* out, float* k_cache, float* v_cache, const float* qkv, const int* slots,              \
+    (xfloat* out, xfloat* k_cache, xfloat* v_cache, const xfloat* qkv, const int* slots,          \
      const int* pos, int N, int Tn, int C, int NH, int max_len))                                  \
                                                                                                   \
   /* ---- GELU, tanh approximation, elementwise over n; backward OVERWRITES dinp, which may be    \
           dout itself (in place: each element is read before it is written) ---- */              \
-  X(gelu_forward, forward, void, (float* out, const float* inp, size_t n))                        \
-  X(gelu_backward, backward, void, (float* dinp, const float* inp, const float* dout, size_t n))  \
+  X(gelu_forward, forward, void, (xfloat* out, const xfloat* inp, size_t n))                      \
+  X(gelu_backward, backward, void,                                                                \
+    (xfloat* dinp, const xfloat* inp, const xfloat* dout, size_t n))                              \
                                                                                                   \
   /* ---- residual: out = a + b; backward da += dout, db += dout ---- */                          \
-  X(residual_forward, forward, void, (float* out, const float* a, const float* b, size_t n))      \
-  X(residual_backward, backward, void, (float* da, float* db, const float* dout, size_t n))       \
+  X(residual_forward, forward, void,                                                              \
+    (xfloat* out, const xfloat* a, const xfloat* b, size_t n))                                    \
+  X(residual_backward, backward, void, (xfloat* da, xfloat* db, const xfloat* dout, size_t n))    \
                                                                                                   \
   /* ---- fused classifier over logits (N, Vp), the first V columns real, the rest padding.       \
           For each row i with targets[i] >= 0:                                                    \
@@ -131,14 +143,14 @@ namespace chamber {
           Rows with targets[i] < 0 get loss 0, entropy 0 and zero gradient. token_weights may     \
           be null only when write_grad is false. Weights may be any sign (RL uses this). ---- */  \
   X(classifier_forward_backward, classifier, void,                                                \
-    (float* logits, float* losses, float* entropy, const int* targets,                            \
+    (xfloat* logits, float* losses, float* entropy, const int* targets,                           \
      const float* token_weights, int N, int V, int Vp, bool write_grad))                          \
                                                                                                   \
   /* ---- scalar value head: values[i] = h[i,:] . w + b[0] ---- */                                \
   X(value_head_forward, forward, void,                                                            \
-    (float* values, const float* h, const float* w, const float* b, int N, int C))                \
+    (float* values, const xfloat* h, const xfloat* w, const xfloat* b, int N, int C))             \
   X(value_head_backward, backward, void,                                                          \
-    (float* dh, float* dw, float* db, const float* dvalues, const float* h, const float* w,       \
+    (xfloat* dh, float* dw, float* db, const float* dvalues, const xfloat* h, const xfloat* w,    \
      int N, int C))                                                                               \
                                                                                                   \
   /* ---- next-token draw for the sampler (kernels/sample.h has the math): for each row of        \
@@ -147,7 +159,7 @@ namespace chamber {
           log-probability over the first V. ids, logprobs (N) OVERWRITTEN; all backend arrays.    \
           Null where absent: the sampler then copies the logits to the host and draws there. */   \
   X(sample_tokens, sampling, void,                                                                \
-    (int* ids, float* logprobs, const float* logits, const double* uniforms, int N, int n_draw,   \
+    (int* ids, float* logprobs, const xfloat* logits, const double* uniforms, int N, int n_draw,  \
      int V, int Vp, float temperature))                                                           \
                                                                                                   \
   /* ---- optimizer ---- */                                                                       \
@@ -156,15 +168,22 @@ namespace chamber {
   /* AdamW with decoupled weight decay, step t >= 1 (bias correction), gradient scaled by         \
      grad_scale first (global-norm clipping folds in here):                                       \
        g = grad_scale*grads; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2                           \
-       params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + weight_decay * params ) */      \
+       params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + weight_decay * params )         \
+     params are the fp32 master weights. params_compute, when not null, receives the updated      \
+     weights in the compute type for the next forward: a bf16 table rounds stochastically (the    \
+     bits below bf16's 8-bit mantissa decide the rounding direction with matching probability,    \
+     drawn from a hash of seed and the element's index, so small updates are not lost on         \
+     average); a float table copies. Null in fp32 tables, whose forward reads params itself. */  \
   X(adamw_update, optimizer, void,                                                                \
-    (float* params, const float* grads, float* m, float* v, size_t n, float lr, float beta1,      \
-     float beta2, float eps, float weight_decay, float grad_scale, int t))
+    (float* params, const float* grads, float* m, float* v, xfloat* params_compute, size_t n,     \
+     float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,  \
+     uint32_t seed))
 
 #define CHAMBER_OPS(X) CHAMBER_RUNTIME_OPS(X) CHAMBER_KERNEL_OPS(X)
 
 struct Ops {
   const char* name;
+  size_t compute_bytes;  // the compute type's size: 4 (float) or 2 (bf16); see the conventions
 #define CHAMBER_OP_MEMBER(name, phase, ret, params) ret(*name) params;
   CHAMBER_OPS(CHAMBER_OP_MEMBER)
 #undef CHAMBER_OP_MEMBER
