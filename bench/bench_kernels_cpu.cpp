@@ -213,8 +213,8 @@ void BM_adamw_update(benchmark::State& state) {
   std::vector<float> m(kParams), v(kParams);
   int t = 0;
   for (auto _ : state)
-    ops.adamw_update(params.data(), grads.data(), m.data(), v.data(), kParams, 3e-4f, 0.9f, 0.95f,
-                     1e-8f, 0.1f, chamber::clip_grad_scale(2.0, 1.0f), ++t);
+    ops.adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, kParams, 3e-4f, 0.9f,
+                     0.95f, 1e-8f, 0.1f, chamber::clip_grad_scale(2.0, 1.0f), ++t, 0);
   report(state, kF * kParams * 7);  // grads read; params, m, v read and written
 }
 

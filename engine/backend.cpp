@@ -35,8 +35,26 @@ std::string resolve_device_name(const std::string& device) {
   return device;
 }
 
-const Ops& select_backend(const std::string& device_in) {
+const Ops& select_backend(const std::string& device_in, const std::string& dtype) {
   std::string device = resolve_device_name(device_in);
+  if (dtype != "fp32" && dtype != "bf16")
+    fail("dtype '", dtype, "': expected fp32 or bf16");
+  if (dtype == "bf16") {
+    if (device == "cpu" || device == "cpu-ref")
+      fail("dtype bf16 (mixed precision) runs on the CUDA backend, and the CPU backends compute ",
+           "in fp32: use --device cuda (or auto on a GPU machine), or train.dtype: fp32");
+#ifdef CHAMBER_HAVE_CUDA
+    if (device == "cuda") {
+      if (!cuda_device_available())
+        fail("--device cuda: no usable CUDA GPU was found (driver missing or no device). "
+             "Use --device cpu with train.dtype: fp32.");
+      return cuda_bf16_ops();
+    }
+#endif
+#ifdef CHAMBER_HAVE_SIMT
+    if (device == "simt") return simt_bf16_ops();
+#endif
+  }
   if (device == "cpu") {
 #ifdef CHAMBER_HAVE_CPU_FAST
     return cpu_fast_ops();

@@ -11,7 +11,9 @@
 
 namespace chamber {
 
-const Ops& select_backend(const std::string& device);
+// dtype "fp32" (every backend) or "bf16": mixed precision, the bf16 tables of the CUDA backend
+// (and of the SIMT emulator, for tests); Error naming the fix for a CPU device.
+const Ops& select_backend(const std::string& device, const std::string& dtype = "fp32");
 std::string resolve_device_name(const std::string& device);   // "auto" -> the concrete name
 
 // Before allocating: on a GPU, fails with how much is needed and how much is free when `bytes`

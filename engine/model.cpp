@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "util/util.h"
 
@@ -31,7 +32,9 @@ ModelConfig model_config_of(int vocab_size, int n_layer, int n_head, int n_embd,
   return cfg;
 }
 
-std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p) {
+template <typename T>
+std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterSet<T>& p,
+                                        size_t elem_bytes) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, Vp = cfg.padded_vocab, Tm = cfg.context_length;
   std::vector<TensorSlot> t = {
       {"wte", {Vp, C}, (void**)&p.wte},
@@ -55,8 +58,11 @@ std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors
   else p.lm_head = nullptr;
   t.push_back({"value_w", {C}, (void**)&p.value_w});
   t.push_back({"value_b", {1}, (void**)&p.value_b});
+  for (TensorSlot& slot : t) slot.elem_bytes = elem_bytes;
   return t;
 }
+template std::vector<TensorSlot> parameter_table(const ModelConfig&, ParameterSet<float>&, size_t);
+template std::vector<TensorSlot> parameter_table(const ModelConfig&, ParameterSet<xfloat>&, size_t);
 
 bool parameter_decays(const std::string& name) {
   return name == "wte" || name == "wpe" || name == "lm_head" || name == "h.qkv_w" ||
@@ -64,42 +70,43 @@ bool parameter_decays(const std::string& name) {
 }
 
 static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, int T,
-                                                ActivationTensors& a, bool with_training) {
+                                                ActivationTensors& a, bool with_training,
+                                                size_t compute_bytes) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, Vp = cfg.padded_vocab;
   const int64_t BT = (int64_t)B * T;
   std::vector<TensorSlot> t = {
       {"tokens", {BT}, (void**)&a.tokens},
       {"targets", {BT}, (void**)&a.targets},
       {"token_weights", {BT}, (void**)&a.token_weights},
-      {"encoded", {BT, C}, (void**)&a.encoded},
-      {"ln1", {L, BT, C}, (void**)&a.ln1},
+      {"encoded", {BT, C}, (void**)&a.encoded, compute_bytes},
+      {"ln1", {L, BT, C}, (void**)&a.ln1, compute_bytes},
       {"ln1_mean", {L, BT}, (void**)&a.ln1_mean},
       {"ln1_rstd", {L, BT}, (void**)&a.ln1_rstd},
-      {"qkv", {L, BT, 3 * C}, (void**)&a.qkv},
-      {"atty", {L, BT, C}, (void**)&a.atty},
+      {"qkv", {L, BT, 3 * C}, (void**)&a.qkv, compute_bytes},
+      {"atty", {L, BT, C}, (void**)&a.atty, compute_bytes},
       {"lse", {L, B, NH, T}, (void**)&a.lse},
-      {"residual2", {L, BT, C}, (void**)&a.residual2},
-      {"ln2", {L, BT, C}, (void**)&a.ln2},
+      {"residual2", {L, BT, C}, (void**)&a.residual2, compute_bytes},
+      {"ln2", {L, BT, C}, (void**)&a.ln2, compute_bytes},
       {"ln2_mean", {L, BT}, (void**)&a.ln2_mean},
       {"ln2_rstd", {L, BT}, (void**)&a.ln2_rstd},
-      {"fch", {L, BT, 4 * C}, (void**)&a.fch},
-      {"fch_gelu", {L, BT, 4 * C}, (void**)&a.fch_gelu},
-      {"residual3", {L, BT, C}, (void**)&a.residual3},
-      {"lnf", {BT, C}, (void**)&a.lnf},
+      {"fch", {L, BT, 4 * C}, (void**)&a.fch, compute_bytes},
+      {"fch_gelu", {L, BT, 4 * C}, (void**)&a.fch_gelu, compute_bytes},
+      {"residual3", {L, BT, C}, (void**)&a.residual3, compute_bytes},
+      {"lnf", {BT, C}, (void**)&a.lnf, compute_bytes},
       {"lnf_mean", {BT}, (void**)&a.lnf_mean},
       {"lnf_rstd", {BT}, (void**)&a.lnf_rstd},
-      {"logits", {BT, Vp}, (void**)&a.logits},
+      {"logits", {BT, Vp}, (void**)&a.logits, compute_bytes},
       {"losses", {BT}, (void**)&a.losses},
       {"entropy", {BT}, (void**)&a.entropy},
       {"values", {BT}, (void**)&a.values},
-      {"proj_out", {BT, C}, (void**)&a.proj_out},
+      {"proj_out", {BT, C}, (void**)&a.proj_out, compute_bytes},
   };
   if (with_training) {
-    t.push_back({"d_residual", {BT, C}, (void**)&a.d_residual});
-    t.push_back({"d_ln", {BT, C}, (void**)&a.d_ln});
-    t.push_back({"d_qkv", {BT, 3 * C}, (void**)&a.d_qkv});
-    t.push_back({"d_atty", {BT, C}, (void**)&a.d_atty});
-    t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch});
+    t.push_back({"d_residual", {BT, C}, (void**)&a.d_residual, compute_bytes});
+    t.push_back({"d_ln", {BT, C}, (void**)&a.d_ln, compute_bytes});
+    t.push_back({"d_qkv", {BT, 3 * C}, (void**)&a.d_qkv, compute_bytes});
+    t.push_back({"d_atty", {BT, C}, (void**)&a.d_atty, compute_bytes});
+    t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch, compute_bytes});
   }
   return t;
 }
@@ -112,19 +119,23 @@ static size_t shard_slice_floats(size_t arena_floats, int world) {
 }
 
 ArenaSizes gpt_arena_sizes(const ModelConfig& cfg_in, int max_B, int max_T, bool with_training,
-                           OptimizerShard shard) {
+                           OptimizerShard shard, size_t compute_bytes) {
   ModelConfig cfg = cfg_in;
   ParameterTensors p{};
+  ComputeWeights w{};
   ActivationTensors a{};
   auto pt = parameter_table(cfg, p);
-  auto at = activation_table(cfg, max_B, max_T, a, with_training);
+  auto at = activation_table(cfg, max_B, max_T, a, with_training, compute_bytes);
+  auto wt = parameter_table(cfg, w, compute_bytes);
+  size_t compute_weights = compute_bytes == sizeof(float) ? 0 : arena_plan(wt);
   size_t params = arena_plan(pt), adam = 2 * params;
   if (shard.world > 1) {
     size_t slice = shard_slice_floats(params / sizeof(float), shard.world);
     params = slice * shard.world * sizeof(float);
     adam = 2 * slice * sizeof(float);
   }
-  return {params, with_training ? params : 0, with_training ? adam : 0, arena_plan(at)};
+  return {params, with_training ? params : 0, with_training ? adam : 0, arena_plan(at),
+          compute_weights};
 }
 
 void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
@@ -133,6 +144,14 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
     fail("sequence length ", max_T, " exceeds model.context_length ", cfg.context_length);
   m.cfg = cfg;
   m.ops = &ops;
+  m.compute_bytes = ops.compute_bytes;
+  if (m.compute_bytes != sizeof(float) && m.compute_bytes != 2)
+    fail("backend '", ops.name, "' has compute type of ", m.compute_bytes,
+         " bytes; expected 4 (float) or 2 (bf16)");
+  if (m.compute_bytes != sizeof(float) && shard.world > 1)
+    fail("bf16 mixed precision with a sharded optimizer (data parallel) is not supported yet: ",
+         "each rank would update only its slice of the bf16 weights. Use train.dtype: fp32 with ",
+         "more than one rank.");
   m.max_B = max_B;
   m.max_T = max_T;
   m.param_table = parameter_table(cfg, m.params);
@@ -151,6 +170,17 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
 
   m.param_arena = arena_create(ops, param_bytes, "parameters");
   arena_point(m.param_arena, m.param_table);
+  // The weights forward and backward read: the master weights themselves in fp32, else their
+  // copy in the compute type, laid out by the same table with narrower elements.
+  m.compute_table = parameter_table(cfg, m.weights, m.compute_bytes);
+  size_t compute_weight_bytes = arena_plan(m.compute_table);
+  if (m.compute_bytes == sizeof(float)) {
+    arena_point(m.param_arena, m.compute_table);
+    m.compute_table.clear();
+  } else {
+    m.compute_arena = arena_create(ops, compute_weight_bytes, "bf16 weights");
+    arena_point(m.compute_arena, m.compute_table);
+  }
   if (with_training && shard.world > 1) {
     auto grad_table = parameter_table(cfg, m.grads);
     arena_plan(grad_table);
@@ -174,7 +204,7 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
     arena_point(m.m_arena, m_table);
     arena_point(m.v_arena, v_table);
   }
-  auto act_table = activation_table(cfg, max_B, max_T, m.acts, with_training);
+  auto act_table = activation_table(cfg, max_B, max_T, m.acts, with_training, m.compute_bytes);
   size_t act_bytes = arena_plan(act_table);
   m.act_arena = arena_create(ops, act_bytes, "activations");
   arena_point(m.act_arena, act_table);
@@ -186,6 +216,7 @@ void gpt_destroy(GPT& m) {
   arena_destroy(m.m_arena);
   arena_destroy(m.v_arena);
   arena_destroy(m.act_arena);
+  arena_destroy(m.compute_arena);
 }
 
 void gpt_init_parameters(GPT& m, uint64_t seed) {
@@ -210,7 +241,7 @@ void gpt_init_parameters(GPT& m, uint64_t seed) {
     float* table = host.data() + slot.offset / sizeof(float);
     std::fill(table + (size_t)m.cfg.vocab_size * m.cfg.n_embd, table + slot.numel(), 0.0f);
   }
-  m.ops->from_host(m.param_arena.base, host.data(), m.param_arena.bytes);
+  gpt_parameters_from_host(m, host);
 }
 
 std::vector<float> gpt_parameters_to_host(const GPT& m) {
@@ -223,42 +254,69 @@ void gpt_parameters_from_host(GPT& m, const std::vector<float>& host) {
   if (host.size() * sizeof(float) != m.param_arena.bytes)
     fail("parameter buffer size mismatch: ", host.size() * 4, " bytes vs ", m.param_arena.bytes);
   m.ops->from_host(m.param_arena.base, host.data(), m.param_arena.bytes);
+  // The bf16 copy, rounded to nearest from the same host values, tensor by tensor.
+  for (size_t i = 0; i < m.compute_table.size(); i++) {
+    const TensorSlot& master = m.param_table[i];
+    const TensorSlot& copy = m.compute_table[i];
+    compute_from_host(*m.ops, *copy.ptr, host.data() + master.offset / sizeof(float), copy.numel());
+  }
 }
 
-LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l) {
-  const size_t C = cfg.n_embd;
-  return {p.ln1_w + l * C,           p.ln1_b + l * C,          p.qkv_w + l * 3 * C * C,
-          p.qkv_b + l * 3 * C,       p.attn_proj_w + l * C * C, p.attn_proj_b + l * C,
-          p.ln2_w + l * C,           p.ln2_b + l * C,          p.fc_w + l * 4 * C * C,
-          p.fc_b + l * 4 * C,        p.fc_proj_w + l * 4 * C * C, p.fc_proj_b + l * C};
+static constexpr uint16_t kBf16NaN = 0x7fc0;
+
+void compute_to_host(const Ops& ops, float* host, const xfloat* src, size_t n) {
+  if (ops.compute_bytes == sizeof(float)) return ops.to_host(host, src, n * sizeof(float));
+  std::vector<uint16_t> bits(n);
+  ops.to_host(bits.data(), src, n * sizeof(uint16_t));
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u = (uint32_t)bits[i] << 16;  // a bf16 is the top half of a float
+    std::memcpy(&host[i], &u, sizeof(u));
+  }
+}
+
+void compute_from_host(const Ops& ops, xfloat* dst, const float* host, size_t n) {
+  if (ops.compute_bytes == sizeof(float)) return ops.from_host(dst, host, n * sizeof(float));
+  std::vector<uint16_t> bits(n);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    std::memcpy(&u, &host[i], sizeof(u));
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+      bits[i] = kBf16NaN;
+      continue;
+    }
+    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even, on the dropped half
+    bits[i] = (uint16_t)(u >> 16);
+  }
+  ops.from_host(dst, bits.data(), n * sizeof(uint16_t));
 }
 
 // Layer l's slices of the stacked (L, ...) activations, for a forward or backward over (B, T).
+// xb is the compute type's size (GPT::compute_bytes).
 static BlockActivations layer_activations(const ActivationTensors& a, const ModelConfig& cfg,
-                                          int l, int B, int T) {
+                                          int l, int B, int T, size_t xb) {
   const int N = B * T;
   const size_t BTC = (size_t)N * cfg.n_embd;
   BlockActivations x;
-  x.residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BTC;
-  x.ln1 = a.ln1 + l * BTC;
+  x.residual = l == 0 ? a.encoded : advance(a.residual3, (l - 1) * BTC, xb);
+  x.ln1 = advance(a.ln1, l * BTC, xb);
   x.ln1_mean = a.ln1_mean + l * N;
   x.ln1_rstd = a.ln1_rstd + l * N;
-  x.qkv = a.qkv + l * 3 * BTC;
-  x.atty = a.atty + l * BTC;
+  x.qkv = advance(a.qkv, l * 3 * BTC, xb);
+  x.atty = advance(a.atty, l * BTC, xb);
   x.lse = a.lse + (size_t)l * B * cfg.n_head * T;
-  x.residual2 = a.residual2 + l * BTC;
-  x.ln2 = a.ln2 + l * BTC;
+  x.residual2 = advance(a.residual2, l * BTC, xb);
+  x.ln2 = advance(a.ln2, l * BTC, xb);
   x.ln2_mean = a.ln2_mean + l * N;
   x.ln2_rstd = a.ln2_rstd + l * N;
-  x.fch = a.fch + l * 4 * BTC;
-  x.fch_gelu = a.fch_gelu + l * 4 * BTC;
+  x.fch = advance(a.fch, l * 4 * BTC, xb);
+  x.fch_gelu = advance(a.fch_gelu, l * 4 * BTC, xb);
   x.proj_out = a.proj_out;  // shared by every layer: consumed by the add right after
-  x.residual3 = a.residual3 + l * BTC;
+  x.residual3 = advance(a.residual3, l * BTC, xb);
   return x;
 }
 
-void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
-                     const float* fc_w, const float* fc_b, int N, int C) {
+void fc_gelu_forward(const Ops& ops, xfloat* fch_gelu, xfloat* fch, const xfloat* ln2,
+                     const xfloat* fc_w, const xfloat* fc_b, int N, int C) {
   if (supports(ops, OpId::matmul_gelu_forward)) {
     ops.matmul_gelu_forward(fch_gelu, fch, ln2, fc_w, fc_b, N, C, 4 * C);
   } else {
@@ -267,9 +325,9 @@ void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* l
   }
 }
 
-void gelu_fc_proj_backward(const Ops& ops, float* d_fch, float* d_fc_proj_w, float* d_fc_proj_b,
-                           const float* d_out, const float* fch_gelu, const float* fch,
-                           const float* fc_proj_w, int N, int C) {
+void gelu_fc_proj_backward(const Ops& ops, xfloat* d_fch, float* d_fc_proj_w, float* d_fc_proj_b,
+                           const xfloat* d_out, const xfloat* fch_gelu, const xfloat* fch,
+                           const xfloat* fc_proj_w, int N, int C) {
   if (supports(ops, OpId::matmul_gelu_backward)) {
     ops.matmul_gelu_backward(d_fch, d_fc_proj_w, d_fc_proj_b, d_out, fch_gelu, fch, fc_proj_w, N,
                              4 * C, C);
@@ -279,7 +337,7 @@ void gelu_fc_proj_backward(const Ops& ops, float* d_fch, float* d_fc_proj_w, flo
   }
 }
 
-void block_forward(const Ops& ops, const LayerView& w, const BlockActivations& a,
+void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations& a,
                    const LayerKV* kv, int B, int T, int C, int NH) {
   const int N = B * T;
   const size_t NC = (size_t)N * C;
@@ -297,12 +355,12 @@ void block_forward(const Ops& ops, const LayerView& w, const BlockActivations& a
   ops.residual_forward(a.residual3, a.residual2, a.proj_out, NC);
 }
 
-void lm_head_forward(const Ops& ops, const ParameterTensors& p, const ModelConfig& cfg,
-                     float* logits, float* lnf, float* lnf_mean, float* lnf_rstd, const float* x,
+void lm_head_forward(const Ops& ops, const ComputeWeights& w, const ModelConfig& cfg,
+                     xfloat* logits, xfloat* lnf, float* lnf_mean, float* lnf_rstd, const xfloat* x,
                      int N) {
   const int C = cfg.n_embd;
-  ops.layernorm_forward(lnf, lnf_mean, lnf_rstd, x, p.lnf_w, p.lnf_b, N, C);
-  const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
+  ops.layernorm_forward(lnf, lnf_mean, lnf_rstd, x, w.lnf_w, w.lnf_b, N, C);
+  const xfloat* lm_head = cfg.tied_embeddings ? w.wte : w.lm_head;
   ops.matmul_forward(logits, lnf, lm_head, nullptr, N, C, cfg.padded_vocab);
 }
 
@@ -334,20 +392,21 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   m.T = T;
   const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
   const size_t BTC = (size_t)N * C;
+  const size_t xb = m.compute_bytes;
   ActivationTensors& a = m.acts;
-  const ParameterTensors& p = m.params;
+  const ComputeWeights& w = m.weights;
 
   ops.from_host(a.tokens, tokens, (size_t)N * sizeof(int));
-  ops.encoder_forward(a.encoded, a.tokens, p.wte, p.wpe, B, T, C);
+  ops.encoder_forward(a.encoded, a.tokens, w.wte, w.wpe, B, T, C);
   for (int l = 0; l < L; l++) {
     LayerRange layer(ops, l);
     const LayerKV* no_cache = nullptr;  // attention over whole sequences, keeping lse for backward
-    block_forward(ops, layer_params(p, cfg, l), layer_activations(a, cfg, l, B, T), no_cache, B, T,
-                  C, NH);
+    block_forward(ops, layer_params(w, cfg, l, xb), layer_activations(a, cfg, l, B, T, xb),
+                  no_cache, B, T, C, NH);
   }
-  lm_head_forward(ops, p, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd, a.residual3 + (L - 1) * BTC,
-                  N);
-  if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, p.value_w, p.value_b, N, C);
+  lm_head_forward(ops, w, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd,
+                  advance(a.residual3, (L - 1) * BTC, xb), N);
+  if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, w.value_w, w.value_b, N, C);
 }
 
 double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bool with_grad) {
@@ -374,16 +433,16 @@ void gpt_backward(GPT& m, const float* dvalues) {
   NamedRange phase(ops, "backward");
   const ModelConfig& cfg = m.cfg;
   const int B = m.B, T = m.T, C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
-  const size_t BTC = (size_t)N * C;
+  const size_t BTC = (size_t)N * C, xb = m.compute_bytes;
   ActivationTensors& a = m.acts;
-  const ParameterTensors& p = m.params;
+  const ComputeWeights& p = m.weights;
   const ParameterTensors& g = m.grads;
   if (!g.wte) fail("gpt_backward: the model was created without training buffers");
 
   // Activation gradients with one producer are written by it (kernels/ops.h), so none is zeroed
   // first. LM head and value head both read lnf: the LM head's matmul writes d_ln and the value
   // head adds to it.
-  const float* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
+  const xfloat* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
   float* d_lm_head = cfg.tied_embeddings ? g.wte : g.lm_head;
   ops.matmul_backward(a.d_ln, d_lm_head, nullptr, a.logits, a.lnf, lm_head, N, C, cfg.padded_vocab);
   if (dvalues && cfg.value_head) {
@@ -394,13 +453,14 @@ void gpt_backward(GPT& m, const float* dvalues) {
   // add passes its gradient through unchanged, so each branch's input gradient is simply added
   // into d_residual by the branch's LayerNorm backward, which accumulates: the one memset of
   // the backward pass.
-  ops.zero(a.d_residual, BTC * sizeof(float));
-  ops.layernorm_backward(a.d_residual, g.lnf_w, g.lnf_b, a.d_ln, a.residual3 + (L - 1) * BTC,
-                         p.lnf_w, a.lnf_mean, a.lnf_rstd, N, C);
+  ops.zero(a.d_residual, BTC * xb);
+  ops.layernorm_backward(a.d_residual, g.lnf_w, g.lnf_b, a.d_ln,
+                         advance(a.residual3, (L - 1) * BTC, xb), p.lnf_w, a.lnf_mean, a.lnf_rstd,
+                         N, C);
   for (int l = L - 1; l >= 0; l--) {
-    LayerView w = layer_params(p, cfg, l);
-    LayerView dw = layer_params(g, cfg, l);
-    BlockActivations act = layer_activations(a, cfg, l, B, T);
+    LayerWeights w = layer_params(p, cfg, l, xb);
+    LayerGrads dw = layer_params(g, cfg, l);
+    BlockActivations act = layer_activations(a, cfg, l, B, T, xb);
     LayerRange layer(ops, l);
 
     // MLP branch: residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
@@ -436,7 +496,8 @@ void gpt_adamw_step(GPT& m, const AdamWSettings& s) {
   m.adam_step++;
   // Each tensor's part inside this process's slice (all of it unless the optimizer is sharded).
   const size_t slice_end = m.shard_first + m.shard_floats;
-  for (const auto& slot : m.param_table) {
+  for (size_t k = 0; k < m.param_table.size(); k++) {
+    const TensorSlot& slot = m.param_table[k];
     size_t first = std::max(slot.offset / sizeof(float), m.shard_first);
     size_t end = std::min(slot.offset / sizeof(float) + slot.numel(), slice_end);
     if (first >= end) continue;
@@ -444,9 +505,15 @@ void gpt_adamw_step(GPT& m, const AdamWSettings& s) {
     float lr = value_head && s.value_head_lr ? *s.value_head_lr : s.lr;
     float wd = parameter_decays(slot.name) ? s.weight_decay : 0.0f;
     size_t in_slice = first - m.shard_first;
+    // The bf16 copy of this tensor, rewritten as the master weights are updated (never sharded:
+    // gpt_create refuses bf16 with more than one rank). The stochastic rounding's seed differs
+    // per step and per tensor, so no two updates share their rounding noise.
+    xfloat* compute_copy = m.compute_table.empty() ? nullptr : *m.compute_table[k].ptr;
+    uint32_t seed = (uint32_t)(m.adam_step * 0x9E3779B1u) ^ (uint32_t)(k * 0x85EBCA77u);
     m.ops->adamw_update((float*)m.param_arena.base + first, (const float*)m.grad_arena.base + first,
-                        (float*)m.m_arena.base + in_slice, (float*)m.v_arena.base + in_slice, end - first,
-                        lr, s.beta1, s.beta2, s.eps, wd, s.grad_scale, m.adam_step);
+                        (float*)m.m_arena.base + in_slice, (float*)m.v_arena.base + in_slice,
+                        compute_copy, end - first, lr, s.beta1, s.beta2, s.eps, wd, s.grad_scale,
+                        m.adam_step, seed);
   }
 }
 
@@ -461,7 +528,8 @@ void gpt_copy_values(const GPT& m, float* host) {
 }
 void gpt_copy_logits_row(const GPT& m, int b, int t, float* host) {
   size_t row = (size_t)b * m.T + t;
-  m.ops->to_host(host, m.acts.logits + row * m.cfg.padded_vocab, (size_t)m.cfg.vocab_size * sizeof(float));
+  compute_to_host(*m.ops, host, advance(m.acts.logits, row * m.cfg.padded_vocab, m.compute_bytes),
+                  (size_t)m.cfg.vocab_size);
 }
 
 }  // namespace chamber

@@ -12,6 +12,7 @@
 #include <optional>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/arena.h"
@@ -34,62 +35,77 @@ void model_config_finalize(ModelConfig& cfg);  // computes padded_vocab; Error o
 ModelConfig model_config_of(int vocab_size, int n_layer, int n_head, int n_embd, int context_length);
 
 // Every parameter, with its shape. L = n_layer, C = n_embd, Vp = padded_vocab, Tm = context.
-struct ParameterTensors {
-  float* wte;        // (Vp, C) token embedding, also the LM head when tied
-  float* wpe;        // (Tm, C) position embedding
-  float* ln1_w;      // (L, C)
-  float* ln1_b;      // (L, C)
-  float* qkv_w;      // (L, 3C, C)
-  float* qkv_b;      // (L, 3C)
-  float* attn_proj_w;// (L, C, C)
-  float* attn_proj_b;// (L, C)
-  float* ln2_w;      // (L, C)
-  float* ln2_b;      // (L, C)
-  float* fc_w;       // (L, 4C, C)
-  float* fc_b;       // (L, 4C)
-  float* fc_proj_w;  // (L, C, 4C)
-  float* fc_proj_b;  // (L, C)
-  float* lnf_w;      // (C)
-  float* lnf_b;      // (C)
-  float* lm_head;    // (Vp, C) only when untied, else null
-  float* value_w;    // (C)
-  float* value_b;    // (1)
+// T is float for the fp32 master weights, their gradients and AdamW's moments, and xfloat (the
+// backend's compute type, kernels/ops.h) for the weights forward and backward read: the master
+// weights themselves when the compute type is float, their bf16 copy in bf16 (mixed precision).
+template <typename T>
+struct ParameterSet {
+  T* wte;        // (Vp, C) token embedding, also the LM head when tied
+  T* wpe;        // (Tm, C) position embedding
+  T* ln1_w;      // (L, C)
+  T* ln1_b;      // (L, C)
+  T* qkv_w;      // (L, 3C, C)
+  T* qkv_b;      // (L, 3C)
+  T* attn_proj_w;// (L, C, C)
+  T* attn_proj_b;// (L, C)
+  T* ln2_w;      // (L, C)
+  T* ln2_b;      // (L, C)
+  T* fc_w;       // (L, 4C, C)
+  T* fc_b;       // (L, 4C)
+  T* fc_proj_w;  // (L, C, 4C)
+  T* fc_proj_b;  // (L, C)
+  T* lnf_w;      // (C)
+  T* lnf_b;      // (C)
+  T* lm_head;    // (Vp, C) only when untied, else null
+  T* value_w;    // (C)
+  T* value_b;    // (1)
 };
+using ParameterTensors = ParameterSet<float>;  // master weights, gradients, AdamW m and v
+using ComputeWeights = ParameterSet<xfloat>;   // what forward and backward read
+
+// p advanced by n elements of `bytes` each. Arrays of the compute type are xfloat* (void*), whose
+// element size is the backend's (GPT::compute_bytes), so offsets into them go through here.
+template <typename T>
+T* advance(T* p, size_t n, size_t bytes) {
+  using Byte = std::conditional_t<std::is_const_v<T>, const char, char>;
+  return (T*)((Byte*)p + n * bytes);
+}
 
 // Activations for a batch of up to (B, T). Per-layer tensors are indexed with the actual (B, T)
-// of the call, so a smaller batch or shorter sequence reuses the same arena.
+// of the call, so a smaller batch or shorter sequence reuses the same arena. xfloat* tensors hold
+// the backend's compute type (float, or bf16 in mixed precision); float* ones are float always.
 struct ActivationTensors {
   int* tokens;          // (B, T) inputs
   int* targets;         // (B, T) next tokens, -1 = no loss at this position
   float* token_weights; // (B, T) weight of each position's loss (masking, normalisation, RL)
-  float* encoded;       // (B, T, C) embeddings = the residual stream entering layer 0
-  float* ln1;           // (L, B, T, C)
+  xfloat* encoded;      // (B, T, C) embeddings = the residual stream entering layer 0
+  xfloat* ln1;          // (L, B, T, C)
   float* ln1_mean;      // (L, B, T)
   float* ln1_rstd;      // (L, B, T)
-  float* qkv;           // (L, B, T, 3C)
-  float* atty;          // (L, B, T, C) attention output before projection
+  xfloat* qkv;          // (L, B, T, 3C)
+  xfloat* atty;         // (L, B, T, C) attention output before projection
   float* lse;           // (L, B, NH, T) log-sum-exp of each attention row (backward recomputes p)
-  float* residual2;     // (L, B, T, C) stream after the attention branch
-  float* ln2;           // (L, B, T, C)
+  xfloat* residual2;    // (L, B, T, C) stream after the attention branch
+  xfloat* ln2;          // (L, B, T, C)
   float* ln2_mean;      // (L, B, T)
   float* ln2_rstd;      // (L, B, T)
-  float* fch;           // (L, B, T, 4C) fc output (pre-GELU)
-  float* fch_gelu;      // (L, B, T, 4C)
-  float* residual3;     // (L, B, T, C) stream after the MLP branch = the layer's output
-  float* lnf;           // (B, T, C)
+  xfloat* fch;          // (L, B, T, 4C) fc output (pre-GELU)
+  xfloat* fch_gelu;     // (L, B, T, 4C)
+  xfloat* residual3;    // (L, B, T, C) stream after the MLP branch = the layer's output
+  xfloat* lnf;          // (B, T, C)
   float* lnf_mean;      // (B, T)
   float* lnf_rstd;      // (B, T)
-  float* logits;        // (B, T, Vp); after the classifier with gradients: dlogits
+  xfloat* logits;       // (B, T, Vp); after the classifier with gradients: dlogits
   float* losses;        // (B, T) per-token -logprob of the target
   float* entropy;       // (B, T) per-token entropy of the predicted distribution
   float* values;        // (B, T) value head output; in backward: dvalues (input)
-  float* proj_out;      // (B, T, C) scratch: attention/MLP projection output before the add
+  xfloat* proj_out;     // (B, T, C) scratch: attention/MLP projection output before the add
   // gradients of activations, one layer at a time (backward walks the layers in reverse)
-  float* d_residual;    // (B, T, C) gradient of the residual stream
-  float* d_ln;          // (B, T, C) gradient of ln1/ln2/lnf output
-  float* d_qkv;         // (B, T, 3C)
-  float* d_atty;        // (B, T, C)
-  float* d_fch;         // (B, T, 4C) gradient of fch_gelu, then in place of fch (GELU backward)
+  xfloat* d_residual;   // (B, T, C) gradient of the residual stream
+  xfloat* d_ln;         // (B, T, C) gradient of ln1/ln2/lnf output
+  xfloat* d_qkv;        // (B, T, 3C)
+  xfloat* d_atty;       // (B, T, C)
+  xfloat* d_fch;        // (B, T, 4C) gradient of fch_gelu, then in place of fch (GELU backward)
 };
 
 // ZeRO stage 1 for data-parallel training: each of `world` ranks keeps AdamW's m and v for one
@@ -104,14 +120,18 @@ struct OptimizerShard {
 struct GPT {
   ModelConfig cfg;
   const Ops* ops = nullptr;
+  size_t compute_bytes = 4;     // ops->compute_bytes: 4 (float) or 2 (bf16 mixed precision)
   int max_B = 0, max_T = 0;     // activation arena capacity
-  ParameterTensors params{};
+  ParameterTensors params{};    // fp32 master weights (what AdamW updates and checkpoints hold)
+  ComputeWeights weights{};     // what forward and backward read: params, or their bf16 copy
   ParameterTensors grads{};
   ParameterTensors adam_m{};
   ParameterTensors adam_v{};
   ActivationTensors acts{};
   std::vector<TensorSlot> param_table;  // names, shapes and offsets (same layout for all four)
+  std::vector<TensorSlot> compute_table;  // the bf16 copy's layout (empty when it is params)
   Arena param_arena, grad_arena, m_arena, v_arena, act_arena;
+  Arena compute_arena;          // the bf16 copy of the weights (unallocated in fp32)
   size_t num_parameters = 0;
   int B = 0, T = 0;             // shape of the last forward
   int adam_step = 0;            // AdamW t (bias correction)
@@ -124,38 +144,52 @@ struct GPT {
   size_t shard_floats = 0;      // v_arena hold exactly it (the whole arena unsharded)
 };
 
-// One layer's slice of the stacked (L, ...) parameter tensors (of params or of grads).
-struct LayerView {
-  float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *attn_proj_w, *attn_proj_b, *ln2_w, *ln2_b, *fc_w, *fc_b,
+// One layer's slice of the stacked (L, ...) parameter tensors: of the compute weights (LayerWeights)
+// or of the gradients (LayerGrads).
+template <typename T>
+struct LayerSlices {
+  T *ln1_w, *ln1_b, *qkv_w, *qkv_b, *attn_proj_w, *attn_proj_b, *ln2_w, *ln2_b, *fc_w, *fc_b,
       *fc_proj_w, *fc_proj_b;
 };
-LayerView layer_params(const ParameterTensors& p, const ModelConfig& cfg, int l);
+using LayerWeights = LayerSlices<xfloat>;
+using LayerGrads = LayerSlices<float>;
+// Layer l of p, whose elements are `elem_bytes` wide.
+template <typename T>
+LayerSlices<T> layer_params(const ParameterSet<T>& p, const ModelConfig& cfg, int l,
+                            size_t elem_bytes = sizeof(float)) {
+  const size_t C = cfg.n_embd;
+  auto at = [&](T* tensor, size_t per_layer) { return advance(tensor, l * per_layer, elem_bytes); };
+  return {at(p.ln1_w, C),          at(p.ln1_b, C),         at(p.qkv_w, 3 * C * C),
+          at(p.qkv_b, 3 * C),      at(p.attn_proj_w, C * C), at(p.attn_proj_b, C),
+          at(p.ln2_w, C),          at(p.ln2_b, C),         at(p.fc_w, 4 * C * C),
+          at(p.fc_b, 4 * C),       at(p.fc_proj_w, 4 * C * C), at(p.fc_proj_b, C)};
+}
 
 // One block's activations for N = B*T rows. gpt_forward points them at layer l's slices of
 // ActivationTensors (kept for backward); the KV-cache sampler at its one set of scratch rows.
 struct BlockActivations {
-  const float* residual;  // (N, C) the residual stream entering the block
-  float* ln1;             // (N, C)
+  const xfloat* residual; // (N, C) the residual stream entering the block
+  xfloat* ln1;            // (N, C)
   float* ln1_mean;        // (N)
   float* ln1_rstd;        // (N)
-  float* qkv;             // (N, 3C)
-  float* atty;            // (N, C) attention output before projection
+  xfloat* qkv;            // (N, 3C)
+  xfloat* atty;           // (N, C) attention output before projection
   float* lse;             // (B, NH, T) log-sum-exp of each attention row; null against a KV cache
-  float* residual2;       // (N, C) stream after the attention branch
-  float* ln2;             // (N, C) may be the ln1 buffers: ln1 is no longer read by then
+  xfloat* residual2;      // (N, C) stream after the attention branch
+  xfloat* ln2;            // (N, C) may be the ln1 buffers: ln1 is no longer read by then
   float* ln2_mean;        // (N)
   float* ln2_rstd;        // (N)
-  float* fch;             // (N, 4C) fc output (pre-GELU)
-  float* fch_gelu;        // (N, 4C)
-  float* proj_out;        // (N, C) scratch: attention/MLP projection output before the add
-  float* residual3;       // (N, C) the block's output; may be `residual`, last read before it
+  xfloat* fch;            // (N, 4C) fc output (pre-GELU)
+  xfloat* fch_gelu;       // (N, 4C)
+  xfloat* proj_out;       // (N, C) scratch: attention/MLP projection output before the add
+  xfloat* residual3;      // (N, C) the block's output; may be `residual`, last read before it
 };
 
 // One layer's slice of a KV cache (engine/model_decode.h), for a block whose new tokens attend to
 // the earlier positions kept there instead of to whole sequences given in the call.
 struct LayerKV {
-  float* k;           // (max_batch, NH, max_len, hs) the new keys are written here first
-  float* v;           // (max_batch, NH, max_len, hs)
+  xfloat* k;          // (max_batch, NH, max_len, hs) the new keys are written here first
+  xfloat* v;          // (max_batch, NH, max_len, hs)
   const int* slots;   // (B) cache slot of each row
   const int* pos;     // (B) position of each row's first new token
   int max_len;
@@ -167,44 +201,50 @@ struct LayerKV {
 // Attention is the one step that differs between callers. kv == null: causal attention within
 // each row's T tokens, saving lse for backward (training). kv given: attention_decode, the T new
 // tokens attend to their cache slot's earlier positions and their own (sampling).
-void block_forward(const Ops& ops, const LayerView& w, const BlockActivations& a,
+void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations& a,
                    const LayerKV* kv, int B, int T, int C, int NH);
 
 // The final LayerNorm and the LM head for N rows: lnf = ln_f(x), then logits (N, Vp) = lnf @ wte^T
 // when the embeddings are tied, else lnf @ lm_head^T.
-void lm_head_forward(const Ops& ops, const ParameterTensors& p, const ModelConfig& cfg,
-                     float* logits, float* lnf, float* lnf_mean, float* lnf_rstd, const float* x,
+void lm_head_forward(const Ops& ops, const ComputeWeights& w, const ModelConfig& cfg,
+                     xfloat* logits, xfloat* lnf, float* lnf_mean, float* lnf_rstd, const xfloat* x,
                      int N);
 
 // The MLP's fc Linear and GELU for N rows: fch = ln2 @ fc_w^T + fc_b, fch_gelu = GELU(fch). One
 // fused op where the backend has one (cuBLASLt's GELU epilogue), else the two ops.
-void fc_gelu_forward(const Ops& ops, float* fch_gelu, float* fch, const float* ln2,
-                     const float* fc_w, const float* fc_b, int N, int C);
+void fc_gelu_forward(const Ops& ops, xfloat* fch_gelu, xfloat* fch, const xfloat* ln2,
+                     const xfloat* fc_w, const xfloat* fc_b, int N, int C);
 // Its backward with the fc_proj Linear after it, from d_out (N, C), the gradient of fc_proj's
 // output: d_fch (N, 4C) = (d_out @ fc_proj_w) * GELU'(fch), and fc_proj's weight and bias
 // gradients accumulated. One fused op where the backend has one (cuBLASLt's DGELU epilogue), else
 // matmul_backward into d_fch and gelu_backward in place.
-void gelu_fc_proj_backward(const Ops& ops, float* d_fch, float* d_fc_proj_w, float* d_fc_proj_b,
-                           const float* d_out, const float* fch_gelu, const float* fch,
-                           const float* fc_proj_w, int N, int C);
+void gelu_fc_proj_backward(const Ops& ops, xfloat* d_fch, float* d_fc_proj_w, float* d_fc_proj_b,
+                           const xfloat* d_out, const xfloat* fch_gelu, const xfloat* fch,
+                           const xfloat* fc_proj_w, int N, int C);
 
-// The parameter size table (names are the checkpoint names), filled with pointers into `p`.
-std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterTensors& p);
+// The parameter size table (names are the checkpoint names), filled with pointers into `p`, whose
+// elements are `elem_bytes` wide (4 for the float sets, the compute type's size for the weights).
+template <typename T>
+std::vector<TensorSlot> parameter_table(const ModelConfig& cfg, ParameterSet<T>& p,
+                                        size_t elem_bytes = sizeof(float));
 // Whether AdamW weight decay applies to this parameter (2-D weights yes; biases, norms, value no).
 bool parameter_decays(const std::string& name);
 
 // Allocates every arena for batches of up to (max_B, max_T). with_training = false skips grads,
-// AdamW state and backward buffers (evaluation and sampling only).
+// AdamW state and backward buffers (evaluation and sampling only). The activations and the
+// weights forward reads take ops.compute_bytes per element; with bf16 (2) the weights also get
+// their bf16 copy, refreshed from the master weights on every load and by every AdamW step.
 void gpt_create(GPT& model, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
                 bool with_training = true, OptimizerShard shard = {});
 void gpt_destroy(GPT& model);
 // Bytes of each arena, for the start-of-run report and "does it fit" checks before allocating.
 struct ArenaSizes {
   size_t params, grads, adam, acts;
-  size_t total() const { return params + grads + adam + acts; }
+  size_t compute_weights = 0;  // the bf16 copy of the weights (0 when the compute type is float)
+  size_t total() const { return params + grads + adam + acts + compute_weights; }
 };
 ArenaSizes gpt_arena_sizes(const ModelConfig& cfg, int max_B, int max_T, bool with_training,
-                           OptimizerShard shard = {});
+                           OptimizerShard shard = {}, size_t compute_bytes = sizeof(float));
 
 // GPT-2 initialisation from the seed: N(0, 0.02), residual projections scaled by 1/sqrt(2L),
 // biases 0, LayerNorm weights 1, value head 0. Drawn on the host so every backend starts equal.
@@ -244,5 +284,10 @@ void gpt_copy_entropy(const GPT& model, float* host_entropy);
 void gpt_copy_values(const GPT& model, float* host_values);
 // Copies the logits of row (b, t) (V entries) to the host (sampling).
 void gpt_copy_logits_row(const GPT& model, int b, int t, float* host_logits);
+
+// Copies n elements of the compute type between the backend and host floats, converting when the
+// compute type is bf16 (to the host exactly; from the host rounding to nearest even).
+void compute_to_host(const Ops& ops, float* host, const xfloat* src, size_t n);
+void compute_from_host(const Ops& ops, xfloat* dst, const float* host, size_t n);
 
 }  // namespace chamber

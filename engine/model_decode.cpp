@@ -11,26 +11,26 @@
 namespace chamber {
 
 static std::vector<TensorSlot> cache_table(const ModelConfig& cfg, int max_batch, int max_len,
-                                           int rows, KVCache& c) {
+                                           int rows, KVCache& c, size_t xb) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, hs = C / NH;
   const int64_t R = rows, B = max_batch;
   std::vector<TensorSlot> t = {
-      {"k_cache", {L, B, NH, max_len, hs}, (void**)&c.k},
-      {"v_cache", {L, B, NH, max_len, hs}, (void**)&c.v},
+      {"k_cache", {L, B, NH, max_len, hs}, (void**)&c.k, xb},
+      {"v_cache", {L, B, NH, max_len, hs}, (void**)&c.v, xb},
       {"tokens", {R}, (void**)&c.tokens},
       {"slots", {B}, (void**)&c.slots},
       {"pos", {B}, (void**)&c.pos},
-      {"x", {R, C}, (void**)&c.x},
-      {"x2", {R, C}, (void**)&c.x2},
-      {"ln", {R, C}, (void**)&c.ln},
+      {"x", {R, C}, (void**)&c.x, xb},
+      {"x2", {R, C}, (void**)&c.x2, xb},
+      {"ln", {R, C}, (void**)&c.ln, xb},
       {"ln_mean", {R}, (void**)&c.ln_mean},
       {"ln_rstd", {R}, (void**)&c.ln_rstd},
-      {"qkv", {R, 3 * C}, (void**)&c.qkv},
-      {"atty", {R, C}, (void**)&c.atty},
-      {"proj", {R, C}, (void**)&c.proj},
-      {"fch", {R, 4 * C}, (void**)&c.fch},
-      {"fch_gelu", {R, 4 * C}, (void**)&c.fch_gelu},
-      {"logits", {B, cfg.padded_vocab}, (void**)&c.logits},
+      {"qkv", {R, 3 * C}, (void**)&c.qkv, xb},
+      {"atty", {R, C}, (void**)&c.atty, xb},
+      {"proj", {R, C}, (void**)&c.proj, xb},
+      {"fch", {R, 4 * C}, (void**)&c.fch, xb},
+      {"fch_gelu", {R, 4 * C}, (void**)&c.fch_gelu, xb},
+      {"logits", {B, cfg.padded_vocab}, (void**)&c.logits, xb},
       {"uniforms", {B}, (void**)&c.uniforms, sizeof(double)},
       {"sampled_ids", {B}, (void**)&c.sampled_ids},
       {"sampled_logprobs", {B}, (void**)&c.sampled_logprobs},
@@ -43,9 +43,10 @@ static int scratch_rows_for(int max_batch, int max_len) {
   return std::max(max_batch, std::min(max_batch * max_len, 4096));
 }
 
-size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len) {
+size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len, size_t compute_bytes) {
   KVCache c;
-  auto t = cache_table(cfg, max_batch, max_len, scratch_rows_for(max_batch, max_len), c);
+  auto t = cache_table(cfg, max_batch, max_len, scratch_rows_for(max_batch, max_len), c,
+                       compute_bytes);
   return arena_plan(t);
 }
 
@@ -60,7 +61,7 @@ void kv_cache_create(KVCache& c, const GPT& model, int max_batch, int max_len) {
   c.max_batch = max_batch;
   c.max_len = max_len;
   c.scratch_rows = scratch_rows_for(max_batch, max_len);
-  auto table = cache_table(cfg, max_batch, max_len, c.scratch_rows, c);
+  auto table = cache_table(cfg, max_batch, max_len, c.scratch_rows, c, model.compute_bytes);
   size_t bytes = arena_plan(table);
   c.arena = arena_create(*model.ops, bytes, "KV cache");
   arena_point(c.arena, table);
@@ -82,14 +83,15 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
     if (host_tokens[i] < 0 || host_tokens[i] >= cfg.vocab_size)
       fail("token id ", host_tokens[i], " is outside the vocabulary (", cfg.vocab_size, ")");
   const size_t layer_cache = (size_t)c.max_batch * C * c.max_len;  // NH * max_len * hs per slot
-  const ParameterTensors& p = m.params;
+  const ComputeWeights& w = m.weights;
+  const size_t xb = m.compute_bytes;
 
   std::vector<int> pos(N, pos0);
   ops.from_host(c.tokens, host_tokens, (size_t)R * sizeof(int));
   ops.from_host(c.slots, host_slots, (size_t)N * sizeof(int));
   ops.from_host(c.pos, pos.data(), (size_t)N * sizeof(int));
   // All rows sit at the same positions, so the position table starts at row pos0.
-  ops.encoder_forward(c.x, c.tokens, p.wte, p.wpe + (size_t)pos0 * C, N, Tn, C);
+  ops.encoder_forward(c.x, c.tokens, w.wte, advance(w.wpe, (size_t)pos0 * C, xb), N, Tn, C);
   // One set of scratch rows serves every layer: ln1 and ln2 share c.ln, and each block's output
   // overwrites its input in c.x.
   BlockActivations act;
@@ -106,12 +108,13 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
   act.proj_out = c.proj;
   act.residual3 = c.x;
   for (int l = 0; l < L; l++) {
-    LayerKV kv{c.k + l * layer_cache, c.v + l * layer_cache, c.slots, c.pos, c.max_len};
-    block_forward(ops, layer_params(p, cfg, l), act, &kv, N, Tn, C, NH);
+    LayerKV kv{advance(c.k, l * layer_cache, xb), advance(c.v, l * layer_cache, xb), c.slots,
+               c.pos, c.max_len};
+    block_forward(ops, layer_params(w, cfg, l, xb), act, &kv, N, Tn, C, NH);
   }
   // Only rows that sample this step need the LM head (the sampler puts them first).
   if (logit_rows > 0)
-    lm_head_forward(ops, p, cfg, c.logits, c.ln, c.ln_mean, c.ln_rstd, c.x, logit_rows);
+    lm_head_forward(ops, w, cfg, c.logits, c.ln, c.ln_mean, c.ln_rstd, c.x, logit_rows);
 }
 
 }  // namespace chamber

@@ -18,18 +18,20 @@ struct KVCache {
   int max_batch = 0, max_len = 0;
   int scratch_rows = 0;          // most new tokens one call may carry (N * Tn)
   Arena arena;
-  float* k = nullptr;            // (L, max_batch, NH, max_len, hs)
-  float* v = nullptr;
+  // xfloat*: the model's compute type (a bf16 cache in mixed precision), float*: float always.
+  xfloat* k = nullptr;           // (L, max_batch, NH, max_len, hs)
+  xfloat* v = nullptr;
   int* tokens = nullptr;         // (scratch_rows) new tokens of the call
   int* slots = nullptr;          // (max_batch) cache slot per row
   int* pos = nullptr;            // (max_batch) position of each row's first new token
-  float *x = nullptr, *x2 = nullptr;           // (scratch_rows, C) residual stream, ping-pong
-  float *ln = nullptr, *ln_mean = nullptr, *ln_rstd = nullptr;  // (rows, C), (rows), (rows)
-  float* qkv = nullptr;          // (scratch_rows, 3C)
-  float* atty = nullptr;         // (scratch_rows, C)
-  float* proj = nullptr;         // (scratch_rows, C)
-  float *fch = nullptr, *fch_gelu = nullptr;   // (scratch_rows, 4C)
-  float* logits = nullptr;       // (max_batch, Vp)
+  xfloat *x = nullptr, *x2 = nullptr;          // (scratch_rows, C) residual stream, ping-pong
+  xfloat* ln = nullptr;                        // (scratch_rows, C)
+  float *ln_mean = nullptr, *ln_rstd = nullptr;  // (scratch_rows)
+  xfloat* qkv = nullptr;         // (scratch_rows, 3C)
+  xfloat* atty = nullptr;        // (scratch_rows, C)
+  xfloat* proj = nullptr;        // (scratch_rows, C)
+  xfloat *fch = nullptr, *fch_gelu = nullptr;  // (scratch_rows, 4C)
+  xfloat* logits = nullptr;      // (max_batch, Vp)
   double* uniforms = nullptr;    // (max_batch) one uniform per row for the sampling op
   int* sampled_ids = nullptr;    // (max_batch) its draws
   float* sampled_logprobs = nullptr;  // (max_batch) and their log-probabilities
@@ -40,7 +42,8 @@ struct KVCache {
 void kv_cache_create(KVCache& cache, const GPT& model, int max_batch, int max_len);
 void kv_cache_destroy(KVCache& cache);
 // Bytes the cache arena will take, for "does it fit" checks.
-size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len);
+size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len,
+                      size_t compute_bytes = sizeof(float));
 
 // Feeds Tn new tokens to each of N rows: row i is the sequence in cache slot host_slots[i], and
 // all rows are at the same positions pos0 .. pos0+Tn-1 (the sampler steps its batch in lockstep).

@@ -204,7 +204,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vect
     } else if (ready > 0) {
       // Top-k or top-p: sort on the host.
       logits.resize((size_t)ready * Vp);
-      model.ops->to_host(logits.data(), cache.logits, logits.size() * sizeof(float));
+      compute_to_host(*model.ops, logits.data(), cache.logits, logits.size());
 #pragma omp parallel for schedule(static) if (ready >= 8)
       for (int r = 0; r < ready; r++) {
         const float* row_logits = logits.data() + (size_t)r * Vp;

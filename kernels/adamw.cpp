@@ -32,9 +32,10 @@ float clip_grad_scale(double grad_norm, float max_norm) {
 }
 
 template <typename Real>
-void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, size_t n, float lr,
-                      float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                      int t) {
+void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
+                      size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                      float grad_scale, int t, uint32_t seed) {
+  (void)seed;  // a float copy needs no rounding
   Real correction1 = Real(1.0 - std::pow((double)beta1, t));
   Real correction2 = Real(1.0 - std::pow((double)beta2, t));
   Real b1 = beta1, b2 = beta2, rate = lr, epsilon = eps, decay = weight_decay, scale = grad_scale;
@@ -46,12 +47,13 @@ void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, size_t 
     Real m_hat = m[i] / correction1;
     Real v_hat = v[i] / correction2;
     params[i] -= rate * (m_hat / (std::sqrt(v_hat) + epsilon) + decay * params[i]);
+    if (params_compute) params_compute[i] = params[i];
   }
 }
 
 template double sum_squares_ref<float>(const float*, size_t);
 template double sum_squares_ref<double>(const double*, size_t);
-template void adamw_update_ref<float>(float*, const float*, float*, float*, size_t, float, float, float, float, float, float, int);
-template void adamw_update_ref<double>(double*, const double*, double*, double*, size_t, float, float, float, float, float, float, int);
+template void adamw_update_ref<float>(float*, const float*, float*, float*, float*, size_t, float, float, float, float, float, float, int, uint32_t);
+template void adamw_update_ref<double>(double*, const double*, double*, double*, double*, size_t, float, float, float, float, float, float, int, uint32_t);
 
 }  // namespace chamber

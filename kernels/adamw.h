@@ -14,11 +14,15 @@
 //     m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2        (m, v OVERWRITTEN)
 //     params -= lr * ( (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 //                      + weight_decay * params )                            (params UPDATED)
-//   The bias corrections are computed once per call in double.
+//   The bias corrections are computed once per call in double. params_compute, when not null,
+//   receives a copy of the updated params: the CPU computes in float, so its compute copy is
+//   exact (the bf16 CUDA tables round it stochastically from seed, kernels/adamw.cu); the model
+//   passes null on the CPU, where the forward reads params itself.
 //
 // Templated over the scalar (float, double); the Ops table uses the float instantiation.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace chamber {
 
@@ -28,8 +32,8 @@ double sum_squares_ref(const Real* g, size_t n);
 float clip_grad_scale(double grad_norm, float max_norm);
 
 template <typename Real>
-void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, size_t n, float lr,
-                      float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                      int t);
+void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
+                      size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                      float grad_scale, int t, uint32_t seed);
 
 }  // namespace chamber

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/cpu_fast.h"
+#include "kernels/cpu_table.h"
 
 namespace chamber {
 
@@ -54,7 +55,7 @@ const Ops& cpu_fast_ops() {
     fast.zero = parallel_zero;
     fast.copy = parallel_copy;
     // The ops with a fast version, <name>_fast (kernels/cpu_fast.h); the rest stay the reference.
-#define CHAMBER_FAST_OP(name) fast.name = name##_fast;
+#define CHAMBER_FAST_OP(name) fast.name = cpu_table_entry<decltype(fast.name), name##_fast>();
     CHAMBER_FAST_OP(matmul_forward) CHAMBER_FAST_OP(matmul_backward)
     CHAMBER_FAST_OP(attention_forward) CHAMBER_FAST_OP(attention_backward)
     CHAMBER_FAST_OP(layernorm_forward) CHAMBER_FAST_OP(layernorm_backward)

@@ -27,9 +27,10 @@ constexpr size_t kMaxChunks = 1024;        // sum_squares partial sums (on the s
 constexpr size_t kMinSumChunk = 1 << 14;
 }  // namespace
 
-void adamw_update_fast(float* params, const float* grads, float* m, float* v, size_t n, float lr,
-                       float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                       int t) {
+void adamw_update_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
+                       size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                       float grad_scale, int t, uint32_t seed) {
+  (void)seed;  // the compute copy is float here: exact
   const float correction1 = (float)(1.0 - std::pow((double)beta1, t));
   const float correction2 = (float)(1.0 - std::pow((double)beta2, t));
   const __m256 b1 = _mm256_set1_ps(beta1), one_minus_b1 = _mm256_set1_ps(1.0f - beta1);
@@ -58,9 +59,11 @@ void adamw_update_fast(float* params, const float* grads, float* m, float* v, si
     p = _mm256_sub_ps(p, _mm256_mul_ps(rate, step));
     if (count == 8) {
       _mm256_storeu_ps(params + i, p), _mm256_storeu_ps(m + i, mi), _mm256_storeu_ps(v + i, vi);
+      if (params_compute) _mm256_storeu_ps(params_compute + i, p);
     } else {
       simd::store_tail(params + i, p, count), simd::store_tail(m + i, mi, count);
       simd::store_tail(v + i, vi, count);
+      if (params_compute) simd::store_tail(params_compute + i, p, count);
     }
   };
 

@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_decode.h"
 #include "kernels/classifier.h"
+#include "kernels/cpu_table.h"
 #include "kernels/encoder.h"
 #include "kernels/gelu.h"
 #include "kernels/layernorm.h"
@@ -46,12 +47,15 @@ void host_synchronize() {}  // every reference op has finished when it returns
 
 // No fused matmul + GELU here: the model calls matmul_forward then gelu_forward instead, and in
 // backward matmul_backward then gelu_backward.
+template <typename Real>
 constexpr std::nullptr_t matmul_gelu_forward_ref = nullptr;
+template <typename Real>
 constexpr std::nullptr_t matmul_gelu_backward_ref = nullptr;
 
 Ops make_reference_ops() {
   Ops ops{};
   ops.name = "reference";
+  ops.compute_bytes = sizeof(float);
   ops.alloc = host_alloc;
   ops.free = host_free;
   ops.zero = host_zero;
@@ -60,7 +64,8 @@ Ops make_reference_ops() {
   ops.from_host = host_copy;
   ops.synchronize = host_synchronize;
   // Every kernel op points at its reference kernel, the float instantiation of <name>_ref.
-#define CHAMBER_REFERENCE_OP(name, ...) ops.name = name##_ref;
+#define CHAMBER_REFERENCE_OP(name, ...) \
+  ops.name = cpu_table_entry<decltype(ops.name), name##_ref<float>>();
   CHAMBER_KERNEL_OPS(CHAMBER_REFERENCE_OP)
 #undef CHAMBER_REFERENCE_OP
   return ops;

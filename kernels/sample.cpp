@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 namespace chamber {
 
@@ -31,8 +32,10 @@ double logprob_row_ref(const float* logits, int V, int id) {
   return (double)logits[id] - mx - std::log(sum);
 }
 
-void sample_tokens_ref(int* ids, float* logprobs, const float* logits, const double* uniforms,
+template <typename Real>
+void sample_tokens_ref(int* ids, float* logprobs, const Real* logits, const double* uniforms,
                        int N, int n_draw, int V, int Vp, float temperature) {
+  static_assert(std::is_same_v<Real, float>, "the draw is defined on float logits");
 #pragma omp parallel for schedule(static) if (N >= 8)
   for (int i = 0; i < N; i++) {
     const float* row = logits + (size_t)i * Vp;
@@ -40,5 +43,8 @@ void sample_tokens_ref(int* ids, float* logprobs, const float* logits, const dou
     logprobs[i] = (float)logprob_row_ref(row, V, ids[i]);
   }
 }
+
+template void sample_tokens_ref<float>(int*, float*, const float*, const double*, int, int, int, int,
+                                       float);
 
 }  // namespace chamber

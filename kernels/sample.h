@@ -23,8 +23,10 @@ namespace chamber {
 int sample_row_ref(const float* logits, int n_draw, float temperature, double uniform);
 double logprob_row_ref(const float* logits, int V, int id);
 
-// Every row (OpenMP over rows).
-void sample_tokens_ref(int* ids, float* logprobs, const float* logits, const double* uniforms,
+// Every row (OpenMP over rows). A template like every other reference, for the operation table's
+// `<name>_ref<float>`; only float is instantiated (the draw is defined on float logits).
+template <typename Real>
+void sample_tokens_ref(int* ids, float* logprobs, const Real* logits, const double* uniforms,
                        int N, int n_draw, int V, int Vp, float temperature);
 
 }  // namespace chamber

@@ -58,6 +58,10 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
   cfg.optim = read_optim_config(top.sub("optim"));
   YamlMap t = top.sub("train");
   yaml_read_fields(t, cfg.train, kTrainFields);
+  t.get("dtype", cfg.train.dtype);
+  if (cfg.train.dtype != "fp32" && cfg.train.dtype != "bf16")
+    t.bad("dtype", "must be fp32 or bf16 (bf16: mixed precision on --device cuda), got '" +
+                       cfg.train.dtype + "'");
   top.finish();
   require_range(t, "seq_len", cfg.train.seq_len, 1, cfg.model.context_length,
                 "at most model.context_length");
@@ -84,6 +88,9 @@ std::string pretrain_config_yaml(const PretrainConfig& cfg) {
   root["optim"] = optim_config_yaml(cfg.optim);
   YAML::Node tn;
   yaml_write_fields(tn, cfg.train, kTrainFields);
+  // Written only when not the default, so that fp32 runs keep the resolved config (and the
+  // experiment cache keys made from it) they had before the switch existed.
+  if (cfg.train.dtype != "fp32") tn["dtype"] = cfg.train.dtype;
   root["train"] = tn;
   YAML::Emitter out;
   out << root;
@@ -112,11 +119,13 @@ static double evaluate(GPT& model, DataLoader& val, int batches, const Comm& com
 static void print_arenas(const GPT& m, const std::string& device) {
   std::fprintf(stderr,
                "model: %zu parameters (%.2fM) on %s\n"
-               "arenas: parameters %s | gradients %s | AdamW m+v %s | activations %s (B=%d, T=%d)\n",
+               "arenas: parameters %s | gradients %s | AdamW m+v %s | activations %s (B=%d, T=%d)%s%s\n",
                m.num_parameters, m.num_parameters / 1e6, device.c_str(),
                human_bytes((double)m.param_arena.bytes).c_str(), human_bytes((double)m.grad_arena.bytes).c_str(),
                human_bytes((double)(m.m_arena.bytes + m.v_arena.bytes)).c_str(),
-               human_bytes((double)m.act_arena.bytes).c_str(), m.max_B, m.max_T);
+               human_bytes((double)m.act_arena.bytes).c_str(), m.max_B, m.max_T,
+               m.compute_arena.bytes ? " | bf16 weights " : "",
+               m.compute_arena.bytes ? human_bytes((double)m.compute_arena.bytes).c_str() : "");
 }
 
 std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
@@ -171,14 +180,15 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
 
   // ---- model ----
   std::string device = resolve_device_name(tc.device);
-  const Ops& base_ops = select_backend(device);
-  if (opt.profile && device == "cuda" && gpu_description(device).find("H200") != std::string::npos)
-    set_profile_device(roofline_device("h200", "fp32"));
+  const Ops& base_ops = select_backend(device, tc.dtype);
+  if (opt.profile && device == "cuda")
+    set_profile_device(roofline_device(
+        gpu_description(device).find("H200") != std::string::npos ? "h200" : "h100", tc.dtype));
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
   if (opt.comm) comm_attach(*opt.comm, base_ops, device == "cuda");
   // ZeRO-1: with several ranks, --shard-optimizer keeps 1/world of AdamW's state on each.
   const OptimizerShard shard = opt.shard_optimizer ? OptimizerShard{comm.rank, comm.world} : OptimizerShard{};
-  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true, shard);
+  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true, shard, base_ops.compute_bytes);
   check_device_memory(device, planned.total() + device_scratch_bytes(device, B_rank, T, cfg.model.n_embd,
                                                                       cfg.model.n_head),
                       "pretraining " + cfg.name,

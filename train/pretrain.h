@@ -25,6 +25,9 @@ struct TrainLoopConfig {
   int64_t seed = 1;              // parameter init (data order comes from the data spec's seed)
   std::string device = "cpu";    // cpu | cpu-ref | cuda | simt | auto
   int threads = 0;               // CPU threads; 0 = $CHAMBER_THREADS or all cores
+  // fp32 | bf16: bf16 is mixed precision on the CUDA backend (bf16 activations and weight copy,
+  // fp32 master weights, gradients of the weights and AdamW state); the CPU computes in fp32.
+  std::string dtype = "fp32";
 };
 
 struct PretrainConfig {

@@ -64,14 +64,14 @@ OpCost op_cost(Op<OpId::layernorm_backward>, auto, auto, auto, auto, auto, auto,
                int C) {
   return cost_layernorm_backward(N, C, element_bytes());
 }
-OpCost op_cost(Op<OpId::matmul_forward>, auto, auto, auto, const float* bias, int N, int C,
+OpCost op_cost(Op<OpId::matmul_forward>, auto, auto, auto, const xfloat* bias, int N, int C,
                int OC) {
   return cost_matmul_forward(N, C, OC, bias != nullptr, element_bytes());
 }
 OpCost op_cost(Op<OpId::matmul_gelu_forward>, auto, auto, auto, auto, auto, int N, int C, int OC) {
   return cost_matmul_gelu_forward(N, C, OC, element_bytes());
 }
-OpCost op_cost(Op<OpId::matmul_backward>, float* dinp, auto, float* dbias, auto, auto, auto, int N,
+OpCost op_cost(Op<OpId::matmul_backward>, xfloat* dinp, auto, float* dbias, auto, auto, auto, int N,
                int C, int OC) {
   return cost_matmul_backward(N, C, OC, dinp != nullptr, dbias != nullptr, element_bytes());
 }
@@ -109,7 +109,7 @@ OpCost op_cost(Op<OpId::value_head_backward>, auto, auto, auto, auto, auto, auto
   return cost_value_head(N, C, element_bytes());
 }
 OpCost op_cost(Op<OpId::sum_squares>, auto, size_t n) { return cost_sum_squares(n); }
-OpCost op_cost(Op<OpId::adamw_update>, auto, auto, auto, auto, size_t n, auto...) {
+OpCost op_cost(Op<OpId::adamw_update>, auto, auto, auto, auto, auto, size_t n, auto...) {
   return cost_adamw(n, element_bytes());
 }
 

@@ -139,7 +139,7 @@ void rl_policy_update(RLSession& s, std::vector<Rollout>& rollouts, int step, bo
         if (s.critic && with_values) {
           // The critic learns only through its value head: no gradient from its logits.
           GPT& cr = *s.critic;
-          cr.ops->zero(cr.acts.logits, N * (size_t)cr.cfg.padded_vocab * sizeof(float));
+          cr.ops->zero(cr.acts.logits, N * (size_t)cr.cfg.padded_vocab * cr.compute_bytes);
           gpt_backward(cr, dvalues.data());
         }
       }

@@ -159,6 +159,7 @@ void* reserve(size_t bytes) {
 Ops make_shape_only_ops() {
   Ops ops{};
   ops.name = "shapes only";
+  ops.compute_bytes = sizeof(float);
 #define CHAMBER_DO_NOTHING(name, phase, ret, params) \
   ops.name = [](auto...) -> ret {                    \
     using Result = ret;                              \

@@ -8,6 +8,7 @@
 # them under DEADLINE seconds (default 480):
 #   gpu_tests    every GPU test; a skipped test counts as a failure here (a GPU is present)
 #   pretrain     configs/gpt2-124m.yaml for STEPS steps (default 60); the loss must fall
+#   pretrain_bf16  the same with train.dtype=bf16 (mixed precision: the target's mode)
 #   bench        per-kernel achieved GB/s or TFLOP/s against the device's measured peaks, and the
 #                whole GPT-2 124M training step's tokens/s and MFU (bench_kernels_gpu)
 #   torch        the same GPT-2 in PyTorch (fp32/TF32, bf16 autocast, torch.compile) for the ratio
@@ -100,21 +101,23 @@ gpu_tests() {
   if grep -q '^\[  SKIPPED \]' "$tlog"; then echo "run.sh: tests were skipped on a GPU machine"; return 1; fi
   return "$rc"
 }
-pretrain() {
-  rm -rf /tmp/kit_gpt2
-  (cd "$kit" && bin chamber pretrain configs/gpt2-124m.yaml --device cuda --out /tmp/kit_gpt2 \
+pretrain() {  # pretrain [DTYPE]: fp32 (the default) or bf16
+  local dtype=${1:-fp32} suffix=
+  [[ $dtype == fp32 ]] || suffix=_$dtype
+  rm -rf /tmp/kit_gpt2$suffix
+  (cd "$kit" && bin chamber pretrain configs/gpt2-124m.yaml --device cuda --out /tmp/kit_gpt2$suffix \
      --set "train.steps=$steps" --set train.eval_interval=0 --set train.checkpoint_interval=0 \
-     --set train.log_interval=1)
+     --set train.log_interval=1 --set "train.dtype=$dtype")
   local rc=$?
-  cp /tmp/kit_gpt2/metrics.jsonl "$out/pretrain_metrics.jsonl" 2>/dev/null
+  cp /tmp/kit_gpt2$suffix/metrics.jsonl "$out/pretrain${suffix}_metrics.jsonl" 2>/dev/null
   (( rc == 0 )) || return $rc
-  python3 - "$out/pretrain_metrics.jsonl" <<'PY'
+  python3 - "$out/pretrain${suffix}_metrics.jsonl" "pretrain$suffix" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 steps = [r for r in rows if "loss" in r and "tokens_per_s" in r]
 first, last = steps[0]["loss"], statistics.mean(r["loss"] for r in steps[-5:])
 tps = statistics.median(r["tokens_per_s"] for r in steps[3:] or steps)
-print(f"pretrain: loss {first:.3f} -> {last:.3f} (mean of last 5), median {tps:,.0f} tokens/s")
+print(f"{sys.argv[2]}: loss {first:.3f} -> {last:.3f} (mean of last 5), median {tps:,.0f} tokens/s")
 sys.exit(0 if last < first - 0.5 else 1)
 PY
 }
@@ -198,6 +201,7 @@ export -f bin gpu_tests nccl pretrain bench_kernels torch_gpu sanitize echo_mode
 
 stage gpu_tests 150 gpu_tests
 stage pretrain 100 pretrain
+stage pretrain_bf16 100 pretrain bf16
 stage bench 90 bench_kernels
 stage torch 130 torch_gpu
 stage sampler 45 bin bench_sampler --benchmark_filter=cuda --benchmark_min_time=0.05
@@ -211,7 +215,7 @@ stage racecheck 45 sanitize racecheck
 {
   echo "== summary: $(head -3 "$out/device.txt" | tr '\n' ' ')"
   for name in "${order[@]}"; do printf '%-10s %s\n' "$name" "${result[$name]}"; done
-  grep -h '^pretrain:' "$log"
+  grep -hE '^pretrain(_bf16)?:' "$log"
   grep -hE '^(fp32|tf32|gpt2-124m tf32):' "$log"
   grep -hE '^attention \(B .*relative L2' "$log" | sort -u
   grep -hE '^step +[0-9]+/30 \|' "$log" | sed -n '1p;$p'  # the quickstart's first and last GRPO step

@@ -256,14 +256,14 @@ const Ops& instrumented_ops() {
     Ops o = reference_ops();
     o.range_push = [](const char* name) { range_log.push_back(name); };
     o.range_pop = [] { range_log.push_back("pop"); };
-    o.matmul_gelu_forward = [](float* out, float* pre, const float* inp, const float* w,
-                               const float* b, int N, int C, int OC) {
+    o.matmul_gelu_forward = [](xfloat* out, xfloat* pre, const xfloat* inp, const xfloat* w,
+                               const xfloat* b, int N, int C, int OC) {
       fused_gelu_calls++;
       reference_ops().matmul_forward(pre, inp, w, b, N, C, OC);
       reference_ops().gelu_forward(out, pre, (size_t)N * OC);
     };
-    o.matmul_gelu_backward = [](float* d_pre, float* dw, float* db, const float* dout,
-                                const float* inp, const float* pre, const float* w, int N, int C,
+    o.matmul_gelu_backward = [](xfloat* d_pre, float* dw, float* db, const xfloat* dout,
+                                const xfloat* inp, const xfloat* pre, const xfloat* w, int N, int C,
                                 int OC) {
       fused_gelu_backward_calls++;
       reference_ops().matmul_backward(d_pre, dw, db, dout, inp, w, N, C, OC);

@@ -16,10 +16,10 @@ TEST_P(OptimizerCases, AdamwThreeSteps) {
   BackendArray<float> p(*ops, params), dm(*ops, m), dv(*ops, v);
   for (int t = 1; t <= 3; t++) {
     auto g = random_vector(n, 84 + t);
-    adamw_update_ref<double>(p_ref.data(), widen(g).data(), m_ref.data(), v_ref.data(), n, 1e-2f,
-                             0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
+    adamw_update_ref<double>(p_ref.data(), widen(g).data(), m_ref.data(), v_ref.data(),
+                             (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 0);
     BackendArray<float> grads(*ops, g);
-    ops->adamw_update(p, grads, dm, dv, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
+    ops->adamw_update(p, grads, dm, dv, nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 0);
   }
   // A handful of float operations per element and step; m/sqrt(v) amplifies v's rounding.
   EXPECT_BACKEND_CLOSE(p.download(), narrow(p_ref), f32_tolerance(10));

@@ -394,8 +394,10 @@ class AllBackendOps : public BackendTest {
         auto& m = call.updated("m", n, f32_tolerance(10), -0.1f, 0.1f);
         auto& v = call.updated("v", n, f32_tolerance(10), 0.01f, 0.1f);  // positive
         auto& grads = call.input(n);
-        return call.run(ops->adamw_update, adamw_update_ref<double>, params, grads, m, v, n,
-                        1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3);
+        // The compute copy, written in these float tables as the updated params exactly.
+        auto& copy = call.output("params_compute", n, f32_tolerance(10));
+        return call.run(ops->adamw_update, adamw_update_ref<double>, params, grads, m, v, copy, n,
+                        1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3, 11u);
       }
     }
     ADD_FAILURE() << "op '" << op_name(op) << "' is in kernels/ops.h's list but has no case in "

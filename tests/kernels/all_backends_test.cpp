@@ -1,6 +1,7 @@
 // Every op of the list on the two CPU backends, the reference in float and the fast CPU path
 // (the cases are in all_backends_cases.h); and the list itself: it names every member of the
 // table, and its names, phases and supports() answer for each op.
+#include <cstddef>
 #include <cstring>
 
 #include "kernels/cpu_fast.h"
@@ -15,7 +16,7 @@ INSTANTIATE_TEST_SUITE_P(
     backend_name);
 
 // Ops is its name followed by one function pointer per entry of the list, and nothing else.
-static_assert(sizeof(Ops) == sizeof(const char*) + kNumOps * sizeof(void (*)()));
+static_assert(sizeof(Ops) == offsetof(Ops, alloc) + kNumOps * sizeof(void (*)()));
 
 TEST(OpList, NamesPhasesAndSupport) {
   EXPECT_EQ(kNumOps, 30);

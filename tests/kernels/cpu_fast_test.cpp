@@ -27,6 +27,7 @@
 #include "kernels/attention.h"
 #include "kernels/classifier.h"
 #include "kernels/cpu_fast.h"
+#include "kernels/cpu_table.h"
 #include "kernels/cpu_fast_simd.h"
 #include "kernels/gelu.h"
 #include "kernels/layernorm.h"
@@ -59,8 +60,14 @@ TEST(CpuFastOps, TableIsFilledAndNamed) {
   const Ops& ops = fast();
   EXPECT_STREQ(ops.name, "cpu");
   testing::expect_ops_filled(ops);
-  EXPECT_EQ((void*)ops.matmul_forward, (void*)&matmul_forward_fast);
-  EXPECT_EQ((void*)ops.adamw_update, (void*)&adamw_update_fast);
+  EXPECT_EQ(ops.compute_bytes, sizeof(float));
+  // The fast kernels, reached through the table's forwarding entries (kernels/cpu_table.h).
+  using MatmulSlot = decltype(ops.matmul_forward);
+  using AdamwSlot = decltype(ops.adamw_update);
+  MatmulSlot fast_matmul = cpu_table_entry<MatmulSlot, matmul_forward_fast>();
+  AdamwSlot fast_adamw = cpu_table_entry<AdamwSlot, adamw_update_fast>();
+  EXPECT_EQ(ops.matmul_forward, fast_matmul);
+  EXPECT_EQ(ops.adamw_update, fast_adamw);
 }
 
 TEST(CpuFastOps, ThreadedZeroAndCopy) {
@@ -207,12 +214,14 @@ TEST(CpuFastVsReference, AdamWAndSumSquares) {
   const size_t n = 40001;  // threaded, ragged last vector
   VecF params = random_vector(n, 1), m = random_vector(n, 2, 0.f, 0.1f), v = random_vector(n, 3, 0.f, 0.01f);
   Vec params_d = to_double(params), m_d = to_double(m), v_d = to_double(v);
+  VecF copy(n, NAN);
   for (int t = 1; t <= 3; t++) {
     VecF grads = random_vector(n, 10 + t);
-    fast().adamw_update(params.data(), grads.data(), m.data(), v.data(), n, 1e-2f, 0.9f, 0.95f,
-                        1e-8f, 0.1f, 0.5f, t);
-    adamw_update_ref(params_d.data(), to_double(grads).data(), m_d.data(), v_d.data(), n, 1e-2f,
-                     0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
+    fast().adamw_update(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 1e-2f,
+                        0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 7);
+    adamw_update_ref(params_d.data(), to_double(grads).data(), m_d.data(), v_d.data(),
+                     (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 7);
+    EXPECT_EQ(copy, params);  // the compute copy is float here: exactly the master weights
   }
   EXPECT_FLOAT_MATCHES_DOUBLE(params, params_d);
   EXPECT_FLOAT_MATCHES_DOUBLE(m, m_d);
@@ -273,7 +282,7 @@ std::vector<VecF> run_all_ops() {
   ops.classifier_forward_backward(logits.data(), losses.data(), entropy.data(), targets.data(),
                                   tw.data(), N, V, Vp, true);
   VecF p = big, m(big.size(), 0.f), v(big.size(), 0.f);
-  ops.adamw_update(p.data(), g.data(), m.data(), v.data(), p.size(), 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.f, 1);
+  ops.adamw_update(p.data(), g.data(), m.data(), v.data(), nullptr, p.size(), 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.f, 1, 0);
   double ss = ops.sum_squares(big.data(), big.size());
   VecF ss_bits(2);
   std::memcpy(ss_bits.data(), &ss, sizeof(ss));

@@ -72,12 +72,14 @@ std::vector<double> finite_difference_grad(std::vector<double>& x,
 }
 
 void expect_ops_filled(const Ops& ops) {
-  const size_t num_slots = (sizeof(Ops) - sizeof(const char*)) / sizeof(void (*)());
-  ASSERT_EQ(sizeof(Ops), sizeof(const char*) + num_slots * sizeof(void (*)()));
+  const size_t first_slot = offsetof(Ops, alloc);  // after the name and the compute type's size
+  const size_t num_slots = (sizeof(Ops) - first_slot) / sizeof(void (*)());
+  ASSERT_EQ(sizeof(Ops), first_slot + num_slots * sizeof(void (*)()));
+  EXPECT_TRUE(ops.compute_bytes == 4 || ops.compute_bytes == 2) << ops.name;
   const size_t optional[] = {offsetof(Ops, range_push), offsetof(Ops, range_pop),
                              offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward)};
   for (size_t k = 0; k < num_slots; k++) {
-    const size_t offset = sizeof(const char*) + k * sizeof(void (*)());
+    const size_t offset = first_slot + k * sizeof(void (*)());
     if (std::find(std::begin(optional), std::end(optional), offset) != std::end(optional)) continue;
     void (*slot)();
     std::memcpy(&slot, (const char*)&ops + offset, sizeof(slot));

@@ -164,8 +164,8 @@ TEST(ReferenceAdamW, HandComputedSteps) {
   // direction is g / (|g| + 1e-8) = sign(g) (to 1e-7) and
   //   p1 = p0 - 0.01 * (sign(g) + 0.1 * p0).
   VecF params = {0.5f, -1.0f, 2.0f}, grads = {0.1f, -0.2f, 0.3f}, m(3, 0.f), v(3, 0.f);
-  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), 3, 0.01f, 0.9f,
-                               0.999f, 1e-8f, 0.1f, 0.5f, 1);
+  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, 3, 0.01f,
+                               0.9f, 0.999f, 1e-8f, 0.1f, 0.5f, 1, 0);
   EXPECT_NEAR(params[0], 0.5 - 0.01 * (1 + 0.05), 1e-6);   // 0.4895
   EXPECT_NEAR(params[1], -1.0 - 0.01 * (-1 - 0.1), 1e-6);  // -0.989
   EXPECT_NEAR(params[2], 2.0 - 0.01 * (1 + 0.2), 1e-6);    // 1.988
@@ -178,8 +178,8 @@ TEST(ReferenceAdamW, HandComputedSteps) {
   //   m_hat = 0.0145/0.19 = 0.0763158;   v_hat = 1.24975e-5/0.001999 = 0.00625188
   //   update = 0.0763158/0.0790688 + 0.1*0.4895 = 0.965183 + 0.04895
   grads = {0.2f, 0.f, 0.f};
-  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), 3, 0.01f, 0.9f,
-                               0.999f, 1e-8f, 0.1f, 0.5f, 2);
+  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, 3, 0.01f,
+                               0.9f, 0.999f, 1e-8f, 0.1f, 0.5f, 2, 0);
   EXPECT_NEAR(m[0], 0.0145, 0.0145 * 1e-5);
   EXPECT_NEAR(v[0], 1.24975e-5, 1.24975e-5 * 3e-5);
   EXPECT_NEAR(params[0], 0.4895 - 0.01 * (0.965183 + 0.04895), 2e-6);
@@ -188,8 +188,8 @@ TEST(ReferenceAdamW, HandComputedSteps) {
 TEST(ReferenceAdamW, DecayIsDecoupledFromTheGradient) {
   // Zero gradient and zero moments: only weight decay moves the parameters, by lr * wd * p.
   VecF params = {1.f, -3.f}, grads = {0.f, 0.f}, m(2, 0.f), v(2, 0.f);
-  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), 2, 0.1f, 0.9f,
-                               0.95f, 1e-8f, 0.5f, 1.f, 3);
+  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, 2, 0.1f,
+                               0.9f, 0.95f, 1e-8f, 0.5f, 1.f, 3, 0);
   EXPECT_FLOAT_EQ(params[0], 1.f - 0.1f * 0.5f * 1.f);
   EXPECT_FLOAT_EQ(params[1], -3.f + 0.1f * 0.5f * 3.f);
 }
