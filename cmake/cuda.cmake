@@ -1,11 +1,14 @@
 # The GPU backends, included by CMakeLists.txt right after chamber_kernels is defined.
 #
-# Every kernels/*.cu source is built twice:
-#   chamber_simt  always: as host C++ against the SIMT emulator (kernels/simt.h), through a
-#                 generated one-line wrapper per source (a source file has one LANGUAGE per
-#                 directory, so the .cu itself cannot be both CUDA and CXX). Defines simt_ops().
-#   chamber_cuda  when nvcc is found and CHAMBER_CUDA is ON: with nvcc for sm_80 and sm_90,
-#                 linked with cuBLASLt, cudart, cuRAND and NVTX. Defines cuda_ops().
+# Every kernels/*.cu source is built four times, in two precisions (kernels/cuda_common.h):
+#   chamber_simt       always: as host C++ against the SIMT emulator (kernels/simt.h), through a
+#                      generated one-line wrapper per source (a source file has one LANGUAGE per
+#                      directory, so the .cu itself cannot be both CUDA and CXX). Defines simt_ops().
+#   chamber_simt_bf16  the same with -DCHAMBER_BF16 (floatX = bf16). Defines simt_bf16_ops().
+#   chamber_cuda       when nvcc is found and CHAMBER_CUDA is ON: with nvcc for sm_80 and sm_90,
+#                      linked with cuBLASLt, cudart, cuRAND and NVTX. Defines cuda_ops().
+#   chamber_cuda_bf16  the same with -DCHAMBER_BF16. Defines cuda_bf16_ops().
+# A bf16 library uses its fp32 twin's stream, scratch and settings, so it links it.
 # chamber_gpu_backends (INTERFACE) links whichever exist and defines CHAMBER_HAVE_SIMT /
 # CHAMBER_HAVE_CUDA for its users (chamber_engine picks the backend from them).
 
@@ -24,8 +27,13 @@ add_library(chamber_simt STATIC ${CHAMBER_SIMT_WRAPPERS})
 target_link_libraries(chamber_simt PUBLIC chamber_kernels)
 target_compile_options(chamber_simt PRIVATE -Wno-unknown-pragmas)  # nvcc's `#pragma unroll`
 
+add_library(chamber_simt_bf16 STATIC ${CHAMBER_SIMT_WRAPPERS})
+target_link_libraries(chamber_simt_bf16 PUBLIC chamber_simt)
+target_compile_definitions(chamber_simt_bf16 PRIVATE CHAMBER_BF16=1)
+target_compile_options(chamber_simt_bf16 PRIVATE -Wno-unknown-pragmas)
+
 add_library(chamber_gpu_backends INTERFACE)
-target_link_libraries(chamber_gpu_backends INTERFACE chamber_simt)
+target_link_libraries(chamber_gpu_backends INTERFACE chamber_simt chamber_simt_bf16)
 target_compile_definitions(chamber_gpu_backends INTERFACE CHAMBER_HAVE_SIMT=1)
 
 # ---- the real CUDA build ----
@@ -65,7 +73,12 @@ if(CHAMBER_CUDA)
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall -Xcompiler=-Wno-unused-parameter>)
   target_link_libraries(chamber_cuda PUBLIC chamber_util CUDA::cudart CUDA::cublasLt CUDA::curand
                                             CUDA::nvtx3)
-  target_link_libraries(chamber_gpu_backends INTERFACE chamber_cuda)
+  add_library(chamber_cuda_bf16 STATIC ${CHAMBER_CU_SOURCES})
+  target_compile_options(chamber_cuda_bf16 PRIVATE
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall -Xcompiler=-Wno-unused-parameter>)
+  target_compile_definitions(chamber_cuda_bf16 PRIVATE CHAMBER_BF16=1)
+  target_link_libraries(chamber_cuda_bf16 PUBLIC chamber_cuda)
+  target_link_libraries(chamber_gpu_backends INTERFACE chamber_cuda chamber_cuda_bf16)
   # NCCL reduces device buffers across ranks (engine/comm.h). Only its header is needed to build:
   # the library is opened at run time by the runs that use it.
   find_path(CHAMBER_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})

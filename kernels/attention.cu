@@ -28,6 +28,13 @@
 //             (7 tile products instead of 5), the price of not adding dQ across key blocks.
 //             D = rowsum(dO * O) comes first from a small kernel, one warp per row.
 //
+// Precision. Global memory holds floatX (qkv, out, dout, dqkv: float, or bf16 in the bf16
+// builds) and lse and D are float; the kernels stage every tile into shared memory as float
+// (stage_tile widens bf16 there), so everything after the staging is the same code in both
+// precisions, and the outputs are rounded to floatX as they are stored. The bf16 builds therefore
+// choose among the same paths by the same rule (choose_kernels); bf16 values are exact in TF32
+// (7 of its 10 mantissa bits), so staging them loses nothing.
+//
 // Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h):
 // TF32 m16n16k8 with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs; inputs are
 // rounded to TF32 once, as they are copied into shared memory. The fragment element type, its
@@ -118,16 +125,27 @@ constexpr size_t kForwardSharedBytes = sizeof(float) * (2 * kTile * kLd + kTile 
 constexpr size_t kBackwardSharedBytes =
     sizeof(float) * (2 * kTile * kLd + 2 * kTile * kSLd + 2 * kTile);
 
+// Four consecutive elements of global memory as floats: one float4 load in the fp32 builds (16-byte
+// aligned, checked by the launcher), four bf16 loads widened in the bf16 builds (no alignment
+// needed beyond the element's).
+__device__ __forceinline__ float4 load4(const floatX* p) {
+#if defined(CHAMBER_BF16)
+  return make_float4((float)p[0], (float)p[1], (float)p[2], (float)p[3]);
+#else
+  return *(const float4*)p;
+#endif
+}
+
 // tile (kTile x kLd, shared) = rows [row0, row0 + kTile) of one head's (T, hs) slice, row stride
-// `stride` floats, rounded for the tensor cores. Rows past T and columns hs..round_up16(hs) are
-// zero. hs % 8 == 0 and 16-byte aligned rows (checked by the launcher) allow float4 loads.
+// `stride` elements, as float, rounded for the tensor cores. Rows past T and columns
+// hs..round_up16(hs) are zero. hs % 8 == 0 keeps each group of four inside the row.
 template <class In>
 __device__ void stage_tile(float* tile, const floatX* src, size_t stride, int row0, int T, int hs) {
   const int vecs_per_row = round_up16(hs) / 4;
   for (int i = threadIdx.x; i < kTile * vecs_per_row; i += kThreads) {
     int r = i / vecs_per_row, c = (i % vecs_per_row) * 4;
     float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (row0 + r < T && c < hs) v = *(const float4*)(src + (size_t)(row0 + r) * stride + c);
+    if (row0 + r < T && c < hs) v = load4(src + (size_t)(row0 + r) * stride + c);
     *(float4*)(tile + r * kLd + c) =
         make_float4(In::round(v.x), In::round(v.y), In::round(v.z), In::round(v.w));
   }
@@ -478,13 +496,18 @@ __global__ void __launch_bounds__(kThreads)
 // ---- launchers ----
 
 // Whether every tensor's head rows start 16-byte aligned, as the flash kernels' float4 accesses
-// need.
+// need (fp32 builds; the bf16 builds load elements, see load4).
 bool rows_aligned(std::initializer_list<const void*> rows) {
+#if defined(CHAMBER_BF16)
+  (void)rows;
+#else
   for (const void* p : rows)
     if ((uintptr_t)p % 16 != 0) return false;
+#endif
   return true;
 }
 
+#if !defined(CHAMBER_BF16)
 AttentionKernels g_preference = [] {
   const char* env = std::getenv("CHAMBER_ATTENTION");
   std::string name = env ? env : "";
@@ -496,25 +519,29 @@ AttentionKernels g_preference = [] {
                  "using auto\n", name.c_str());
   return AttentionKernels::kAuto;
 }();
+#endif
 
-// Which kernels run: see AttentionKernels in cuda_launchers.h. `aligned`: rows_aligned of the
-// tensors the flash kernels would read and write.
+// Which kernels run: see AttentionKernels in cuda_launchers.h; the same rule in the bf16 builds
+// (every path reads and writes floatX; the materialised path's scratch is floatX too, so it fits
+// at shapes twice as large). `aligned`: rows_aligned of the tensors the flash kernels would read
+// and write.
 AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int NH, bool aligned) {
   const int hs = C / NH;
+  const AttentionKernels preference = attention_preference();
   const bool fits = aligned && hs % 8 == 0 && hs <= kMaxHs;   // the flash kernels take it
   const bool materialized_fits = attention_materialized_fits(B, T, NH, sizeof(floatX));
   if (asked == AttentionKernels::kAuto) {
     // A preference is honoured where it applies; otherwise the rule below decides.
-    if (g_preference == AttentionKernels::kMaterialized && materialized_fits) return g_preference;
-    if (g_preference == AttentionKernels::kSimt) return g_preference;
+    if (preference == AttentionKernels::kMaterialized && materialized_fits) return preference;
+    if (preference == AttentionKernels::kSimt) return preference;
 #if defined(__CUDACC__)
-    if (g_preference == AttentionKernels::kTensorCoresTf32 && fits && tf32_matmuls())
-      return g_preference;
+    if (preference == AttentionKernels::kTensorCoresTf32 && fits && tf32_matmuls())
+      return preference;
     if (materialized_fits) return AttentionKernels::kMaterialized;
     if (!fits || !tf32_matmuls()) return AttentionKernels::kSimt;
     return AttentionKernels::kTensorCoresTf32;
 #else
-    if (g_preference == AttentionKernels::kTensorCoresTf32 && fits) return g_preference;
+    if (preference == AttentionKernels::kTensorCoresTf32 && fits) return preference;
     return fits ? AttentionKernels::kTensorCoresFp32 : AttentionKernels::kSimt;
 #endif
   }
@@ -562,12 +589,21 @@ void flash_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const f
 
 }  // namespace
 
+#if !defined(CHAMBER_BF16)
 void set_attention_preference(AttentionKernels preferred) { g_preference = preferred; }
 AttentionKernels attention_preference() { return g_preference; }
+#else  // one preference for both precisions: the fp32 build's (cuda_common.h)
+void set_attention_preference(AttentionKernels preferred) {
+  CHAMBER_FP32_NS::set_attention_preference(preferred);
+}
+AttentionKernels attention_preference() { return CHAMBER_FP32_NS::attention_preference(); }
+#endif
 
 AttentionKernels attention_kernels_for(int B, int T, int C, int NH) {
-  // Arenas are 256-byte aligned, so every head row starts 16-byte aligned when C is a multiple of 4.
-  return choose_kernels(AttentionKernels::kAuto, B, T, C, NH, C % 4 == 0);
+  // Arenas are 256-byte aligned, so every head row starts 16-byte aligned when C is a multiple of 4
+  // (fp32; the bf16 builds need no alignment).
+  return choose_kernels(AttentionKernels::kAuto, B, T, C, NH,
+                        sizeof(floatX) != sizeof(float) || C % 4 == 0);
 }
 
 size_t attention_scratch_bytes(int B, int T, int C, int NH) {

@@ -3,6 +3,8 @@
 //   pos[i]..pos[i]+Tn-1, then each new token (position p) attends over its slot's positions 0..p:
 //   out[i,j,h] = softmax_t2(s q . k_cache[t2]) v_cache[t2]          out (N,Tn,C) OVERWRITTEN
 //   k_cache, v_cache (S, NH, max_len, hs).
+// qkv, out and the KV cache are floatX (bf16 in the bf16 builds: new keys and values are copied
+// into the cache unrounded, since they already are bf16); scores and sums are float.
 //
 // One block per (row, head): its threads first copy the new keys and values into the cache, a
 // block barrier makes them visible, then each warp takes new tokens in turn. A warp keeps its

@@ -1,4 +1,5 @@
-// Causal attention for any head size: plain fp32 SIMT kernels, what kernels/attention.cu's
+// Causal attention for any head size: plain SIMT kernels (floatX in global memory, float in
+// registers and shared memory, so the bf16 builds run them unchanged), what kernels/attention.cu's
 // launchers run when the flash kernels' tensor-core tiles do not fit the head (hs not a multiple
 // of 8, or above 64). Same contract (attention.h) and algorithm as the flash kernels, in base-2
 // scores: an online softmax in the forward (running max m and sum l, the accumulator rescaled by

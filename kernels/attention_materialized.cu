@@ -12,7 +12,10 @@
 //             rowsum(att * da)), dQ = s ds K, dK = s ds^T Q, all products but the softmax
 //             steps, each written with beta 0 (dqkv is overwritten: one product per block of it).
 //
-// att and datt live in scratch_buffer (2 x B x NH x T x T floats, overwritten by every call):
+// Precision: att and datt are floatX like the activations (bf16 in the bf16 builds: the scores,
+// probabilities and their gradients are rounded to bf16 between the products, as the products'
+// operands must be floatX; each softmax step reads them as float and computes in float); lse is
+// float. att and datt live in scratch_buffer (2 x B x NH x T x T floatX, overwritten by every call):
 // nothing of them outlives the op. Products go through gemm(), so CHAMBER_TF32=0 makes this path
 // strict fp32 too. Column-major reading of the row-major buffers (see matmul.cu): head h of Q, K,
 // V, dout and dqkv is a (hs, T) matrix starting at column h*hs of its rows (leading dimension 3C,

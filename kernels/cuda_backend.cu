@@ -1,8 +1,9 @@
-// The backend glue shared by the CUDA build and the SIMT-emulated build: check messages, the run's
-// stream, the scratch buffer, the memory functions, and the operation table that points each op
-// at its launcher. In the nvcc build this defines cuda_ops() and the device queries of
-// cuda_backend.h; in the emulated build it defines simt_ops() (see cuda_common.h for how one
-// source becomes two libraries).
+// The backend glue shared by the CUDA builds and the SIMT-emulated builds: check messages, the
+// run's stream, the scratch buffer, the memory functions, and the operation table that points each
+// op at its launcher. The nvcc fp32 build defines cuda_ops() and the device queries and settings
+// of cuda_backend.h; the nvcc bf16 build cuda_bf16_ops() and cuda_bf16_scratch_bytes(); the
+// emulated builds simt_ops() and simt_bf16_ops() (see cuda_common.h for how one source becomes
+// four libraries). A bf16 build's stream and scratch buffer are its fp32 twin's.
 //
 // Memory: alloc is one cudaMalloc per call (the engine makes one per arena), zero-filled before
 // it returns; copies to and from the host synchronise the stream, since the host buffer is read
@@ -27,9 +28,6 @@
 
 namespace chamber::CHAMBER_GPU_NS {
 
-static_assert(std::is_same_v<floatX, float>,
-              "the Ops table passes float*: change kernels/ops.h together with floatX");
-
 void cuda_check(cudaError_t err, const char* call, const char* file, int line) {
   if (err == cudaSuccess) return;
   std::string hint;
@@ -47,6 +45,10 @@ void cuda_check(cudaError_t err, const char* call, const char* file, int line) {
        file, ":", line, hint);
 }
 
+#if defined(CHAMBER_BF16)
+cudaStream_t run_stream() { return CHAMBER_FP32_NS::run_stream(); }
+void* scratch_buffer(size_t bytes) { return CHAMBER_FP32_NS::scratch_buffer(bytes); }
+#else
 cudaStream_t run_stream() {
 #if defined(__CUDACC__)
   static cudaStream_t stream = [] {
@@ -74,6 +76,7 @@ void* scratch_buffer(size_t bytes) {
   capacity = grown;
   return buffer;
 }
+#endif
 
 namespace {
 
@@ -134,19 +137,30 @@ struct OpRange {
 #endif
 };
 
+// The table's compute-type pointers (ops.h's xfloat*, which is void*) as the launchers' floatX*:
+// every void* among a kernel op's parameters is an xfloat (ops.h has no other), so these two
+// overloads convert exactly those, and every other argument passes through unchanged.
+inline floatX* launcher_arg(void* p) { return static_cast<floatX*>(p); }
+inline const floatX* launcher_arg(const void* p) { return static_cast<const floatX*>(p); }
+template <typename T>
+T launcher_arg(T arg) {
+  return arg;
+}
+
 Ops make_ops(const char* name) {
   Ops ops{};
   ops.name = name;
+  ops.compute_bytes = sizeof(floatX);
   // Memory, synchronisation and profiler ranges: the backend_<name> functions above.
 #define CHAMBER_BACKEND_OP(name, ...) ops.name = backend_##name;
   CHAMBER_RUNTIME_OPS(CHAMBER_BACKEND_OP)
 #undef CHAMBER_BACKEND_OP
   // Every kernel op names its range and calls its launcher (kernels/cuda_launchers.h, the same
-  // name and arguments) on the run's stream.
+  // name and arguments, xfloat* as floatX*) on the run's stream.
 #define CHAMBER_FORWARD_TO_LAUNCHER(name, phase, ret, params) \
   ops.name = [](auto... args) -> ret {                        \
     OpRange range(#name);                                     \
-    return name(args..., run_stream());                       \
+    return name(launcher_arg(args)..., run_stream());         \
   };
   CHAMBER_KERNEL_OPS(CHAMBER_FORWARD_TO_LAUNCHER)
 #undef CHAMBER_FORWARD_TO_LAUNCHER
@@ -159,7 +173,18 @@ Ops make_ops(const char* name) {
 // ---- the public entry points of this build ----
 namespace chamber {
 
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) && defined(CHAMBER_BF16)
+const Ops& cuda_bf16_ops() {
+  if (!cuda_device_available())
+    fail("CUDA backend: no usable GPU (needs a CUDA driver and compute capability 8.0 or newer)");
+  static const Ops ops = cuda_device_bf16::make_ops("cuda-bf16");
+  return ops;
+}
+
+size_t cuda_bf16_scratch_bytes(int B, int T, int C, int NH) {
+  return cuda_device_bf16::attention_scratch_bytes(B, T, C, NH) + ((size_t)32 << 20);
+}
+#elif defined(__CUDACC__)
 bool cuda_device_available() {
   static const bool available = [] {
     int count = 0;
@@ -204,8 +229,8 @@ static void curand_check(curandStatus_t status, const char* call, const char* fi
 }
 #define CURAND_CHECK(call) curand_check((call), #call, __FILE__, __LINE__)
 
+// The settings below reach the bf16 build too: it reads the fp32 build's (cuda_common.h).
 void cuda_set_attention_kernels(const std::string& name) {
-  using cuda_device::AttentionKernels;
   if (name == "auto") cuda_device::set_attention_preference(AttentionKernels::kAuto);
   else if (name == "flash") cuda_device::set_attention_preference(AttentionKernels::kTensorCoresTf32);
   else if (name == "materialized") cuda_device::set_attention_preference(AttentionKernels::kMaterialized);
@@ -239,6 +264,11 @@ void cuda_fill_normal(float* dst, size_t n, float mean, float stddev, uint64_t s
     CUDA_CHECK(cudaMemcpyAsync(dst + even, pair, sizeof(float), cudaMemcpyDeviceToDevice,
                                cuda_device::run_stream()));
   }
+}
+#elif defined(CHAMBER_BF16)
+const Ops& simt_bf16_ops() {
+  static const Ops ops = cuda_emulated_bf16::make_ops("simt-bf16");
+  return ops;
 }
 #else
 const Ops& simt_ops() {

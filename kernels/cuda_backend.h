@@ -22,8 +22,13 @@ namespace chamber {
 // or crashes: false without a driver, without a device, or with too old a driver.
 bool cuda_device_available();
 
-// The operation table. Error if no usable device (check cuda_device_available first).
+// The operation tables. Error if no usable device (check cuda_device_available first).
+// cuda_ops(): fp32 compute type ("cuda", compute_bytes 4). cuda_bf16_ops(): mixed precision
+// ("cuda-bf16", compute_bytes 2): activations, their gradients, the weights forward and backward
+// read and the KV cache in bf16, everything else float (kernels/ops.h, kernels/cuda_common.h).
+// Both issue on one stream and share the settings below.
 const Ops& cuda_ops();
+const Ops& cuda_bf16_ops();
 
 // "NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.1 GiB" for logs; "" without a device.
 std::string cuda_device_description();
@@ -33,6 +38,8 @@ void cuda_memory_info(size_t* free_bytes, size_t* total_bytes);
 
 // Matmul precision: TF32 tensor cores (true, the default) or strict fp32 (false: for comparing a
 // GPU step with the CPU's to fp32 rounding; the environment's CHAMBER_TF32=0 sets it at start).
+// The bf16 table's products are exact bf16 products accumulated in fp32 either way. The fallback
+// count covers both tables.
 void cuda_set_tf32_matmuls(bool enabled);
 bool cuda_tf32_matmuls();
 // Matmuls so far that cuBLASLt had no algorithm for (they ran a slower fallback, said once on
@@ -41,11 +48,13 @@ long cuda_gemm_fallbacks();
 
 // Attention kernels: "auto" (the default: cuBLASLt products over T x T scores in scratch when that
 // scratch is at most 2 GiB, else the flash kernels), "flash", "materialized" or "simt"; the
-// environment's CHAMBER_ATTENTION sets it at start. Error for another name.
+// environment's CHAMBER_ATTENTION sets it at start. Error for another name. Both tables.
 void cuda_set_attention_kernels(const std::string& name);
 // Device memory the CUDA backend takes beyond the model's arenas for a step at this shape:
-// attention's scratch (up to 2 GiB) and cuBLASLt's 32 MiB workspace. For fit checks.
+// attention's scratch (up to 2 GiB) and cuBLASLt's 32 MiB workspace. For fit checks. The bf16
+// table's figure differs (its attention scratch holds bf16 scores, so it may choose another path).
 size_t cuda_scratch_bytes(int B, int T, int C, int NH);
+size_t cuda_bf16_scratch_bytes(int B, int T, int C, int NH);
 
 // dst[0..n) ~ Normal(mean, stddev) from cuRAND's Philox generator seeded with `seed`, on the
 // run's stream. Device memory.

@@ -1,9 +1,23 @@
-// What every kernels/*.cu file shares, in both of its builds:
+// What every kernels/*.cu file shares, in all four of its builds:
 //   - nvcc (CUDA language, sm_80/sm_90) into chamber_cuda, namespace chamber::cuda_device;
 //   - the host C++ compiler against the SIMT emulator (kernels/simt.h) into chamber_simt,
-//     namespace chamber::cuda_emulated.
-// The two builds of one source land in different namespaces so both libraries link into the same
-// program. Nothing here may differ in meaning between the builds except how a launch happens.
+//     namespace chamber::cuda_emulated;
+//   - each of those again with -DCHAMBER_BF16 (mixed precision: floatX is bf16) into
+//     chamber_cuda_bf16 (chamber::cuda_device_bf16) and chamber_simt_bf16
+//     (chamber::cuda_emulated_bf16).
+// The builds of one source land in different namespaces so all the libraries link into the same
+// program. Nothing here may differ in meaning between the builds except how a launch happens and
+// what floatX is.
+//
+// Mixed precision (the bf16 builds): activations, their gradients, the weights the forward and
+// backward read and the KV cache are bf16 (the Ops table's compute type, kernels/ops.h); every
+// kernel loads them with (float)x, computes and accumulates in float, and stores with (floatX)v,
+// which rounds to nearest even. Parameter gradients, AdamW's fp32 master weights and moments,
+// LayerNorm statistics, log-sum-exps and losses stay float, as in the fp32 builds. The bf16
+// builds share the run-wide state of their fp32 twin (same machine, same run): the stream, the
+// scratch buffer, the attention preference, the TF32 switch and the gemm fallback count are the
+// fp32 build's, reached through the declarations at the end of this file, so the public setters
+// of kernels/cuda_backend.h and an op issued by either table see one state.
 //
 // Contents: the element type switch (floatX), check macros that name the failing call, the one
 // launch helper every launcher uses instead of <<<...>>>, the dynamic shared memory declaration,
@@ -14,20 +28,36 @@
 #include <utility>
 
 #if defined(__CUDACC__)
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#define CHAMBER_GPU_NS cuda_device
+#define CHAMBER_FP32_NS cuda_device
 #define CHAMBER_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
 #else
 #include "kernels/simt.h"
-#define CHAMBER_GPU_NS cuda_emulated
+#define CHAMBER_FP32_NS cuda_emulated
 #define CHAMBER_DYNAMIC_SHARED(type, name) type* name = (type*)::chamber::simt::dynamic_shared_memory()
+#endif
+#if defined(CHAMBER_BF16)
+#if defined(__CUDACC__)
+#define CHAMBER_GPU_NS cuda_device_bf16
+#else
+#define CHAMBER_GPU_NS cuda_emulated_bf16
+#endif
+#else
+#define CHAMBER_GPU_NS CHAMBER_FP32_NS
 #endif
 
 namespace chamber::CHAMBER_GPU_NS {
 
-// The storage type of every activation, parameter and gradient: the one switch for precision.
-// Kernels compute in float whatever floatX is; the Ops table passes floatX* (float for now).
+// The compute type (the Ops table's xfloat, kernels/ops.h): activations, their gradients, the
+// weights forward and backward read, the KV cache. The one switch for precision; kernels compute
+// in float whatever floatX is. __nv_bfloat16 is <cuda_bf16.h>'s under nvcc and the emulator's
+// (kernels/simt_bf16.h) on the host.
+#if defined(CHAMBER_BF16)
+using floatX = __nv_bfloat16;
+#else
 using floatX = float;
+#endif
 
 // ---- checks: the failing call, file and line, and a hint, as a chamber::Error ----
 void cuda_check(cudaError_t err, const char* call, const char* file, int line);
@@ -62,10 +92,10 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
 
 inline unsigned ceil_div(size_t a, size_t b) { return (unsigned)((a + b - 1) / b); }
 
-// ---- backend services (kernels/backend.cu) ----
+// ---- backend services (kernels/cuda_backend.cu; a bf16 build forwards to its fp32 twin's) ----
 cudaStream_t run_stream();   // the stream every op of the run is issued on
-// Device scratch of at least `bytes`, shared by all launchers (valid until the next call). Grown
-// by reallocation the first few times a larger size is asked for, then stable.
+// Device scratch of at least `bytes`, shared by all launchers of both precisions (valid until the
+// next call). Grown by reallocation the first few times a larger size is asked for, then stable.
 void* scratch_buffer(size_t bytes);
 
 // ---- reductions within a warp / block (every lane / thread gets the result) ----
@@ -94,3 +124,12 @@ __device__ T block_sum(T v, T* shared) {
 }
 
 }  // namespace chamber::CHAMBER_GPU_NS
+
+#if defined(CHAMBER_BF16)
+// The fp32 twin's run-wide services, which the bf16 build uses instead of keeping its own (see
+// the top of this file). Declared here because a translation unit includes one build's headers.
+namespace chamber::CHAMBER_FP32_NS {
+cudaStream_t run_stream();
+void* scratch_buffer(size_t bytes);
+}  // namespace chamber::CHAMBER_FP32_NS
+#endif

@@ -1,13 +1,27 @@
 // The launchers of every kernels/*.cu file, one per operation of the table in kernels/ops.h with
 // the same arguments plus the stream they are issued on. The math and the accumulate/overwrite
-// rules of each op are those of its C++ reference header (kernels/<op>.h). Included by both builds
-// (see cuda_common.h), so each declaration exists in chamber::cuda_device and
-// chamber::cuda_emulated.
+// rules of each op are those of its C++ reference header (kernels/<op>.h). Included by every build
+// (see cuda_common.h), so each declaration exists in chamber::cuda_device, cuda_emulated,
+// cuda_device_bf16 and cuda_emulated_bf16.
+//
+// Types: an ops.h `xfloat*` is `floatX*` here (the compute type: float, or bf16 in the bf16
+// builds) and an ops.h `float*` is `float*` in every build (parameter gradients, master weights,
+// statistics, losses). The one launcher whose output may be either is gemm (GemmOutput below).
 #pragma once
+#include <type_traits>
+
 #include "kernels/attention.h"
 #include "kernels/cuda_common.h"
 
+namespace chamber {
+// Which attention kernels run (see attention_forward below). One type for every build, since the
+// preference is shared by a build and its bf16 twin.
+enum class AttentionKernels { kAuto, kMaterialized, kTensorCoresTf32, kTensorCoresFp32, kSimt };
+}  // namespace chamber
+
 namespace chamber::CHAMBER_GPU_NS {
+
+using ::chamber::AttentionKernels;
 
 // ---- kernels/gemm.cu: the one matrix-multiply entry (cuBLASLt on the GPU, loops when emulated) ----
 // Column-major, cuBLAS conventions, for each of `batch` problems (pointers advance by the strides):
@@ -24,22 +38,34 @@ struct GemmInput {
   long long batch_stride;
   bool transposed;
 };
-// The output D (m x n, never transposed), laid out as a GemmInput is.
+// The output D (m x n, never transposed), laid out as a GemmInput is. Its elements are floatX
+// (activations, attention scratch) or float (the weight gradients that matmul_backward
+// accumulates with beta = 1): the pointer's type, recorded in `fp32`, says which. In the fp32
+// build the two are one type.
 struct GemmOutput {
-  floatX* ptr;
+  void* ptr;
   int ld;
   long long batch_stride;
+  bool fp32;  // D is float (else floatX)
+  template <typename T>
+  GemmOutput(T* p, int ld_, long long batch_stride_)
+      : ptr(p), ld(ld_), batch_stride(batch_stride_), fp32(std::is_same_v<T, float>) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, floatX>,
+                  "gemm writes float or floatX");
+  }
+  size_t element_bytes() const { return fp32 ? sizeof(float) : sizeof(floatX); }
 };
 // The sizes: op(A) is m x k, op(B) is k x n, and there are `batch` such products.
 struct GemmShape {
   int m, n, k;
   int batch = 1;
 };
+// A bias (m entries, floatX) needs D of type floatX (cuBLASLt's bias has D's type) and batch 1.
 void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
           float alpha, float beta, const floatX* bias, cudaStream_t stream);
 // D = GELU(pre_gelu), pre_gelu = op(A) @ op(B) [+ bias]: one product (batch 1, alpha 1, beta 0;
 // batch strides not read) whose epilogue applies the bias and GELU and also writes the GELU input
-// (backward reads it) to pre_gelu, which has D's layout. Falls back to gemm then gelu_forward where
+// (backward reads it) to pre_gelu, which has D's layout and type (floatX). Falls back to gemm then gelu_forward where
 // the epilogue is unavailable.
 void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,
                GemmShape shape, const floatX* bias, cudaStream_t stream);
@@ -49,44 +75,54 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
 // the epilogue is unavailable.
 void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
                 const floatX* pre_gelu, GemmShape shape, cudaStream_t stream);
-// Whether gemm multiplies on TF32 tensor cores (the default) or in strict fp32 (about half the
-// speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU build only.
+// Whether gemm multiplies fp32 operands on TF32 tensor cores (the default) or in strict fp32
+// (about half the speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU builds
+// only; bf16 operands always multiply exactly with fp32 accumulation (CUBLAS_COMPUTE_32F), and
+// the bf16 build's switch is the fp32 build's (it only steers attention's kernel choice there).
 void set_tf32_matmuls(bool enabled);
 bool tf32_matmuls();
-// How many products so far took a fallback instead of cuBLASLt (GPU build only).
+// How many products so far took a fallback instead of cuBLASLt, in either precision (GPU builds
+// only; one count, kept by the fp32 build). count_gemm_fallback adds one.
 long gemm_fallbacks();
+void count_gemm_fallback();
 // The same product by a simple kernel (one thread per element of D): what gemm falls back to when
 // cuBLASLt has no algorithm for a shape or alignment.
 void gemm_simple(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
                  float alpha, float beta, const floatX* bias, cudaStream_t stream);
 
 // ---- kernels/reduce.cu ----
-// out[c] += sum_i x[i,c] * (row_scale ? row_scale[i] : 1) for x (N,C); deterministic (fixed order).
-void column_sums_accumulate(floatX* out, const floatX* x, const floatX* row_scale, int N, int C,
+// out[c] += sum_i x[i,c] * (row_scale ? row_scale[i] : 1) for x (N,C), floatX or float (the value
+// head's db sums the float dvalues); out is float (parameter gradients). Deterministic (fixed
+// order), accumulated in float.
+void column_sums_accumulate(float* out, const floatX* x, const float* row_scale, int N, int C,
                             cudaStream_t stream);
+#if defined(CHAMBER_BF16)
+void column_sums_accumulate(float* out, const float* x, const float* row_scale, int N, int C,
+                            cudaStream_t stream);
+#endif
 // sum of squares in double, returned to the host (synchronises the stream).
-double sum_squares(const floatX* g, size_t n, cudaStream_t stream);
+double sum_squares(const float* g, size_t n, cudaStream_t stream);
 
 void encoder_forward(floatX* out, const int* tokens, const floatX* wte, const floatX* wpe, int B,
                      int T, int C, cudaStream_t stream);
-void encoder_backward(floatX* dwte, floatX* dwpe, const floatX* dout, const int* tokens, int B,
+void encoder_backward(float* dwte, float* dwpe, const floatX* dout, const int* tokens, int B,
                       int T, int C, cudaStream_t stream);
 
 void layernorm_forward(floatX* out, float* mean, float* rstd, const floatX* inp,
                        const floatX* weight, const floatX* bias, int N, int C, cudaStream_t stream);
-void layernorm_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+void layernorm_backward(floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                         const floatX* inp, const floatX* weight, const float* mean,
                         const float* rstd, int N, int C, cudaStream_t stream);
 
 void matmul_forward(floatX* out, const floatX* inp, const floatX* weight, const floatX* bias,
                     int N, int C, int OC, cudaStream_t stream);
-void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+void matmul_backward(floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                      const floatX* inp, const floatX* weight, int N, int C, int OC,
                      cudaStream_t stream);
 
 void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const floatX* weight,
                          const floatX* bias, int N, int C, int OC, cudaStream_t stream);
-void matmul_gelu_backward(floatX* d_pre_gelu, floatX* dweight, floatX* dbias, const floatX* dout,
+void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, const floatX* dout,
                           const floatX* inp, const floatX* pre_gelu, const floatX* weight, int N,
                           int C, int OC, cudaStream_t stream);
 
@@ -105,20 +141,21 @@ void matmul_gelu_backward(floatX* d_pre_gelu, floatX* dweight, floatX* dbias, co
 //   kTensorCoresFp32   the flash kernels with fp32 inputs; emulator only (an Error on the GPU).
 //   kSimt              the fp32 SIMT flash kernels, any head size (attention_fallback.cu).
 // The flash and SIMT backwards take B*NH*T floats of scratch_buffer. Tests name a path to check
-// each one; naming a tensor-core path for a shape it cannot take is an Error.
-enum class AttentionKernels { kAuto, kMaterialized, kTensorCoresTf32, kTensorCoresFp32, kSimt };
+// each one; naming a tensor-core path for a shape it cannot take is an Error. Every path reads and
+// writes floatX and computes in float, so the bf16 builds choose by the same rule (attention.cu).
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream, AttentionKernels kernels = AttentionKernels::kAuto);
 void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,
                         const float* lse, int B, int T, int C, int NH, cudaStream_t stream,
                         AttentionKernels kernels = AttentionKernels::kAuto);
-// What kAuto prefers (kAuto: the rule above); the launchers' choice for a shape, and the bytes of
-// scratch_buffer that choice takes (for fitting a run into device memory up front).
+// What kAuto prefers (kAuto: the rule above; one setting shared with the twin build of the other
+// precision); the launchers' choice for a shape, and the bytes of scratch_buffer that choice takes
+// (for fitting a run into device memory up front).
 void set_attention_preference(AttentionKernels preferred);
 AttentionKernels attention_preference();
 AttentionKernels attention_kernels_for(int B, int T, int C, int NH);
 size_t attention_scratch_bytes(int B, int T, int C, int NH);
-// kernels/attention_materialized.cu: the path behind kMaterialized (scratch: 2 x B*NH*T*T floats).
+// kernels/attention_materialized.cu: the path behind kMaterialized (scratch: 2 x B*NH*T*T floatX).
 void attention_forward_materialized(floatX* out, float* lse, const floatX* qkv, int B, int T,
                                     int C, int NH, cudaStream_t stream);
 void attention_backward_materialized(floatX* dqkv, const floatX* dout, const floatX* qkv,
@@ -150,15 +187,32 @@ void classifier_forward_backward(floatX* logits, float* losses, float* entropy, 
 
 void value_head_forward(float* values, const floatX* h, const floatX* w, const floatX* b, int N,
                         int C, cudaStream_t stream);
-void value_head_backward(floatX* dh, floatX* dw, floatX* db, const float* dvalues,
+void value_head_backward(floatX* dh, float* dw, float* db, const float* dvalues,
                          const floatX* h, const floatX* w, int N, int C, cudaStream_t stream);
 
 // kernels/sample.cu (contract in sample.h).
 void sample_tokens(int* ids, float* logprobs, const floatX* logits, const double* uniforms, int N,
                    int n_draw, int V, int Vp, float temperature, cudaStream_t stream);
 
-void adamw_update(floatX* params, const floatX* grads, float* m, float* v, size_t n, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,
-                  cudaStream_t stream);
+// kernels/adamw.cu (contract in adamw.h and ops.h): params are the fp32 master weights; when
+// params_compute is not null it receives the updated weights in floatX, rounded stochastically
+// from a hash of (seed, element index) in the bf16 builds, copied in the fp32 builds.
+void adamw_update(float* params, const float* grads, float* m, float* v, floatX* params_compute,
+                  size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                  float grad_scale, int t, uint32_t seed, cudaStream_t stream);
 
 }  // namespace chamber::CHAMBER_GPU_NS
+
+#if defined(CHAMBER_BF16)
+// The fp32 twin's settings that the bf16 build shares (cuda_common.h says why).
+namespace chamber::CHAMBER_FP32_NS {
+void set_attention_preference(AttentionKernels preferred);
+AttentionKernels attention_preference();
+#if defined(__CUDACC__)
+void set_tf32_matmuls(bool enabled);
+bool tf32_matmuls();
+long gemm_fallbacks();
+void count_gemm_fallback();
+#endif
+}  // namespace chamber::CHAMBER_FP32_NS
+#endif

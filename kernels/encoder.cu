@@ -2,6 +2,7 @@
 //   forward:  out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:]        out (B,T,C) OVERWRITTEN
 //   backward: dwte[tokens[b,t],:] += dout[b,t,:]                dwte (V,C) ACCUMULATES
 //             dwpe[t,:] += sum_b dout[b,t,:]                    dwpe (T,C) ACCUMULATES
+// Types: out, wte, wpe, dout floatX; dwte, dwpe float (parameter gradients), added to in float.
 //
 // Forward is a gather: one thread per output element, coalesced along C.
 // Backward, dwpe: one thread per (t, c) sums the B rows in order.
@@ -30,17 +31,17 @@ __global__ void encoder_forward_kernel(floatX* out, const int* tokens, const flo
   out[idx] = (floatX)((float)wte[(size_t)tokens[bt] * C + c] + (float)wpe[(size_t)t * C + c]);
 }
 
-__global__ void encoder_backward_wpe_kernel(floatX* dwpe, const floatX* dout, int B, int T, int C) {
+__global__ void encoder_backward_wpe_kernel(float* dwpe, const floatX* dout, int B, int T, int C) {
   size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= (size_t)T * C) return;
   float acc = 0.0f;
   for (int b = 0; b < B; b++) acc += (float)dout[(size_t)b * T * C + idx];
-  dwpe[idx] = (floatX)((float)dwpe[idx] + acc);
+  dwpe[idx] += acc;
 }
 
 // grid (ceil(C/32), kSlices / kWarpsPerBlock), block (32, kWarpsPerBlock): warp y of block
 // (x, s) owns channels x*32 .. x*32+31 and tokens with token % kSlices == s*kWarpsPerBlock + y.
-__global__ void encoder_backward_wte_kernel(floatX* dwte, const floatX* dout, const int* tokens,
+__global__ void encoder_backward_wte_kernel(float* dwte, const floatX* dout, const int* tokens,
                                             int N, int C) {
   int lane = threadIdx.x;
   int c = blockIdx.x * 32 + lane;
@@ -55,7 +56,7 @@ __global__ void encoder_backward_wte_kernel(floatX* dwte, const floatX* dout, co
       int row_token = __shfl_sync(0xffffffffu, token, src_lane);
       if (c < C) {
         size_t dst = (size_t)row_token * C + c;
-        dwte[dst] = (floatX)((float)dwte[dst] + (float)dout[(size_t)(base + src_lane) * C + c]);
+        dwte[dst] += (float)dout[(size_t)(base + src_lane) * C + c];
       }
     }
   }
@@ -71,7 +72,7 @@ void encoder_forward(floatX* out, const int* tokens, const floatX* wte, const fl
                  wte, wpe, B * T, T, C);
 }
 
-void encoder_backward(floatX* dwte, floatX* dwpe, const floatX* dout, const int* tokens, int B,
+void encoder_backward(float* dwte, float* dwpe, const floatX* dout, const int* tokens, int B,
                       int T, int C, cudaStream_t stream) {
   if ((size_t)B * T * C == 0) return;
   static_assert(kSlices % kWarpsPerBlock == 0, "slices fill whole blocks");

@@ -1,15 +1,25 @@
 // The one matrix multiply every GPU op uses (declared in cuda_launchers.h), column-major with
 // cuBLAS conventions: for each of `batch` problems, D = alpha op(A) op(B) + beta D [+ bias].
 //
-// On the GPU it is a cuBLASLt matmul: fp32 storage, TF32 tensor cores (CUBLAS_COMPUTE_32F_FAST_TF32,
-// 10-bit mantissa products, fp32 accumulation), bias added in the epilogue (no separate pass over
-// D). CHAMBER_TF32=0 in the environment (or cuda_set_tf32_matmuls(false)) makes every product
+// Types: A and B are floatX; D is floatX or float (GemmOutput::fp32: the weight gradients of
+// matmul_backward are float and accumulate with beta = 1); a bias, the GELU input written by
+// gemm_gelu and read by gemm_dgelu are floatX, and come only with a floatX D (cuBLASLt gives the
+// bias and the GELU auxiliary matrix D's type unless told otherwise; cublasLt.h,
+// CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE and _EPILOGUE_AUX_DATA_TYPE). alpha, beta and the
+// accumulation are float in every build.
+//
+// On the GPU it is a cuBLASLt matmul. fp32 build: fp32 storage, TF32 tensor cores
+// (CUBLAS_COMPUTE_32F_FAST_TF32, 10-bit mantissa products, fp32 accumulation). bf16 build: A and
+// B CUDA_R_16BF, C = D CUDA_R_16BF or CUDA_R_32F, CUBLAS_COMPUTE_32F with CUDA_R_32F scale (bf16
+// products are exact in fp32, accumulated in fp32), one of cuBLASLt's documented type
+// combinations. Bias added in the epilogue (no separate pass over D). CHAMBER_TF32=0 in the environment (or cuda_set_tf32_matmuls(false)) makes every product
 // strict fp32, about half the speed, for checking results against the CPU to fp32 rounding. Each
 // distinct shape's descriptors and algorithm are built once and kept (see Plan below). Strided batches cover attention's per-head products. Pointer alignment is measured and told
 // to the heuristic, since cuBLASLt otherwise assumes 256-byte alignment (false for head slices).
 //
 // When cuBLASLt offers no algorithm (odd leading dimensions or 4-byte aligned head slices, as in
-// the tests' small shapes) a simple fp32 kernel, one thread per output element, takes over: slow
+// the tests' small shapes) a simple kernel (float arithmetic, D's type written), one thread per
+// output element, takes over: slow
 // but always correct, and said once on stderr. It is gemm_simple, which the emulated tests check
 // against the reference loops below.
 //
@@ -23,7 +33,8 @@
 // element of the product by GELU' there, so the gradient through the GELU costs no pass of its
 // own (the GPU tests compare it with matmul_backward then gelu_backward).
 //
-// Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM):
+// Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM;
+// operands read as float, D written in its type):
 // cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
 // operands, transposes, leading dimensions, strides, beta and bias each op passes).
 #include <atomic>
@@ -32,6 +43,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
 #include "util/util.h"
@@ -46,9 +58,11 @@ namespace chamber::CHAMBER_GPU_NS {
 namespace {
 
 // D[i, j] of batch blockIdx.z; threads over i (coalesced in column-major D), blocks over j.
+// OutT: D's element type (floatX or float).
+template <typename OutT>
 __global__ void gemm_fallback_kernel(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                                      const floatX* A, int lda, long long stride_a, const floatX* B,
-                                     int ldb, long long stride_b, float beta, floatX* D, int ldd,
+                                     int ldb, long long stride_b, float beta, OutT* D, int ldd,
                                      long long stride_d, const floatX* bias) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= m) return;
@@ -61,11 +75,17 @@ __global__ void gemm_fallback_kernel(bool trans_a, bool trans_b, int m, int n, i
       float b_qj = (float)(trans_b ? b[j + (size_t)q * ldb] : b[q + (size_t)j * ldb]);
       acc += a_iq * b_qj;
     }
-    floatX* d = D + blockIdx.z * stride_d + (size_t)j * ldd + i;
+    OutT* d = D + blockIdx.z * stride_d + (size_t)j * ldd + i;
     float value = alpha * acc + (beta != 0.0f ? beta * (float)*d : 0.0f);
     if (bias) value += (float)bias[i];
-    *d = (floatX)value;
+    *d = (OutT)value;
   }
+}
+
+// A bias (and a GELU auxiliary matrix) has D's type in cuBLASLt, and floatX here: so D is floatX.
+void check_bias_type(const GemmOutput& D, const char* what) {
+  if (D.fp32 && !std::is_same_v<floatX, float>)
+    fail(what, ": a bias or GELU epilogue needs D of the compute type, not float");
 }
 
 }  // namespace
@@ -74,11 +94,18 @@ void gemm_simple(const GemmInput& A, const GemmInput& B, const GemmOutput& D, Ge
                  float alpha, float beta, const floatX* bias, cudaStream_t stream) {
   const int m = shape.m, n = shape.n, k = shape.k, batch = shape.batch;
   if (m <= 0 || n <= 0 || batch <= 0) return;
+  if (bias) check_bias_type(D, "gemm");
   constexpr int kBlock = 128;
   unsigned grid_y = n < 65535 ? (unsigned)n : 65535u;
-  CHAMBER_LAUNCH(gemm_fallback_kernel, dim3(ceil_div(m, kBlock), grid_y, batch), kBlock, 0, stream,
-                 A.transposed, B.transposed, m, n, k, alpha, A.ptr, A.ld, A.batch_stride, B.ptr,
-                 B.ld, B.batch_stride, beta, D.ptr, D.ld, D.batch_stride, bias);
+  dim3 grid(ceil_div(m, kBlock), grid_y, batch);
+  if (D.fp32)
+    CHAMBER_LAUNCH(gemm_fallback_kernel<float>, grid, kBlock, 0, stream, A.transposed,
+                   B.transposed, m, n, k, alpha, A.ptr, A.ld, A.batch_stride, B.ptr, B.ld,
+                   B.batch_stride, beta, (float*)D.ptr, D.ld, D.batch_stride, bias);
+  else
+    CHAMBER_LAUNCH(gemm_fallback_kernel<floatX>, grid, kBlock, 0, stream, A.transposed,
+                   B.transposed, m, n, k, alpha, A.ptr, A.ld, A.batch_stride, B.ptr, B.ld,
+                   B.batch_stride, beta, (floatX*)D.ptr, D.ld, D.batch_stride, bias);
 }
 
 #if defined(__CUDACC__)
@@ -109,15 +136,20 @@ Lt& lt() {
 }
 
 // Largest power of two (<= 256) dividing the address and every batch offset from it.
-uint32_t alignment_bytes(const void* ptr, long long stride_elems, int batch) {
+uint32_t alignment_bytes(const void* ptr, long long stride_elems, size_t element_bytes, int batch) {
   uintptr_t bits = (uintptr_t)ptr | 256;
-  if (batch > 1) bits |= (uintptr_t)(stride_elems * (long long)sizeof(floatX));
+  if (batch > 1) bits |= (uintptr_t)(stride_elems * (long long)element_bytes);
   return (uint32_t)(bits & (~bits + 1));
 }
 
-cublasLtMatrixLayout_t make_layout(int rows, int cols, int ld, long long stride, int batch) {
+// The CUDA data type of floatX: A, B, a bias, the GELU auxiliary matrix, and D unless it is float.
+constexpr cudaDataType_t kComputeDataType =
+    std::is_same_v<floatX, float> ? CUDA_R_32F : CUDA_R_16BF;
+
+cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int rows, int cols, int ld,
+                                   long long stride, int batch) {
   cublasLtMatrixLayout_t layout;
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, CUDA_R_32F, rows, cols, ld));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, type, rows, cols, ld));
   if (batch > 1) {
     CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
                                                   &batch, sizeof(batch)));
@@ -132,7 +164,8 @@ cublasLtMatrixLayout_t make_layout(int rows, int cols, int ld, long long stride,
 // asking the heuristic costs tens of microseconds of host time, and a training step issues the
 // same few dozen shapes hundreds of times, so each shape is planned once and kept for the process
 // (a handful of shapes per model, a few KB each). `algo_found` false records that cuBLASLt has no
-// algorithm, so the fallback is chosen without asking again.
+// algorithm, so the fallback is chosen without asking again. The key holds the types too: A and B
+// are the build's floatX, D floatX or float (d_type), which changes the descriptors and algorithm.
 // The GELU epilogues: none; GELU with its input written to an auxiliary matrix (forward); the
 // GELU derivative at an auxiliary input multiplied into the product (backward).
 enum class GeluEpilogue { kNone, kGeluAux, kDgelu };
@@ -140,12 +173,13 @@ enum class GeluEpilogue { kNone, kGeluAux, kDgelu };
 struct PlanKey {
   bool trans_a, trans_b, tf32, has_bias;
   GeluEpilogue gelu;
+  cudaDataType_t ab_type, d_type;
   int m, n, k, lda, ldb, ldd, batch;
   long long stride_a, stride_b, stride_d;
   uint32_t align_a, align_b, align_d;
   auto fields() const {
-    return std::tie(trans_a, trans_b, tf32, has_bias, gelu, m, n, k, lda, ldb, ldd, batch,
-                    stride_a, stride_b, stride_d, align_a, align_b, align_d);
+    return std::tie(trans_a, trans_b, tf32, has_bias, gelu, ab_type, d_type, m, n, k, lda, ldb,
+                    ldd, batch, stride_a, stride_b, stride_d, align_a, align_b, align_d);
   }
   bool operator==(const PlanKey& other) const { return fields() == other.fields(); }
 };
@@ -154,6 +188,7 @@ struct PlanKeyHash {
     uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, which have no padding bytes read
     auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
     mix(key.trans_a | key.trans_b << 1 | key.tf32 << 2 | key.has_bias << 3 | (int)key.gelu << 4);
+    mix((uint64_t)key.ab_type << 32 | (uint32_t)key.d_type);
     for (long long v : {(long long)key.m, (long long)key.n, (long long)key.k, (long long)key.lda,
                         (long long)key.ldb, (long long)key.ldd, (long long)key.batch, key.stride_a,
                         key.stride_b, key.stride_d, (long long)key.align_a, (long long)key.align_b,
@@ -171,6 +206,7 @@ struct Plan {
 
 Plan make_plan(const PlanKey& key) {
   Plan plan{};
+  // TF32 applies to fp32 operands only (key.tf32 is false in the bf16 build).
   cublasComputeType_t compute = key.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.op, compute, CUDA_R_32F));
   cublasOperation_t op_a = key.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -190,9 +226,11 @@ Plan make_plan(const PlanKey& key) {
                                                 &aux_ld, sizeof(aux_ld)));
   }
   int m = key.m, n = key.n, k = key.k;
-  plan.layout_a = make_layout(key.trans_a ? k : m, key.trans_a ? m : k, key.lda, key.stride_a, key.batch);
-  plan.layout_b = make_layout(key.trans_b ? n : k, key.trans_b ? k : n, key.ldb, key.stride_b, key.batch);
-  plan.layout_d = make_layout(m, n, key.ldd, key.stride_d, key.batch);
+  plan.layout_a = make_layout(key.ab_type, key.trans_a ? k : m, key.trans_a ? m : k, key.lda,
+                              key.stride_a, key.batch);
+  plan.layout_b = make_layout(key.ab_type, key.trans_b ? n : k, key.trans_b ? k : n, key.ldb,
+                              key.stride_b, key.batch);
+  plan.layout_d = make_layout(key.d_type, m, n, key.ldd, key.stride_d, key.batch);
 
   cublasLtMatmulPreference_t pref;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -219,8 +257,9 @@ Plan make_plan(const PlanKey& key) {
   return plan;
 }
 
-// Products that took a slower path than cuBLASLt's (gemm_simple, or GELU in its own kernel);
-// tests at real shapes require none.
+#if !defined(CHAMBER_BF16)
+// Products that took a slower path than cuBLASLt's (gemm_simple, or GELU in its own kernel), in
+// either precision (the bf16 build counts here too); tests at real shapes require none.
 std::atomic<long> g_fallbacks{0};
 
 // TF32 products unless the user asked for strict fp32 (cuda_set_tf32_matmuls, CHAMBER_TF32=0).
@@ -228,6 +267,7 @@ bool g_tf32_matmuls = [] {
   const char* env = std::getenv("CHAMBER_TF32");
   return !(env && std::string(env) == "0");
 }();
+#endif
 
 // gemm_gelu's operands with the batch strides it does not read set to 0, as the plan key of a
 // single product has always had them.
@@ -249,12 +289,14 @@ bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, Gemm
                float alpha, float beta, const floatX* bias, GeluEpilogue gelu,
                const floatX* pre_gelu, cudaStream_t stream) {
   const int batch = shape.batch;
-  PlanKey key{A.transposed, B.transposed, g_tf32_matmuls, bias != nullptr, gelu,
+  const bool tf32 = std::is_same_v<floatX, float> && tf32_matmuls();
+  PlanKey key{A.transposed, B.transposed, tf32, bias != nullptr, gelu,
+              kComputeDataType, D.fp32 ? CUDA_R_32F : kComputeDataType,
               shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, batch,
               A.batch_stride, B.batch_stride, D.batch_stride,
-              alignment_bytes(A.ptr, A.batch_stride, batch),
-              alignment_bytes(B.ptr, B.batch_stride, batch),
-              alignment_bytes(D.ptr, D.batch_stride, batch)};
+              alignment_bytes(A.ptr, A.batch_stride, sizeof(floatX), batch),
+              alignment_bytes(B.ptr, B.batch_stride, sizeof(floatX), batch),
+              alignment_bytes(D.ptr, D.batch_stride, D.element_bytes(), batch)};
   static std::mutex plans_mutex;  // ops are issued from one thread; this keeps a second one safe
   static std::unordered_map<PlanKey, Plan, PlanKeyHash> plans;
   std::lock_guard<std::mutex> lock(plans_mutex);
@@ -282,8 +324,9 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
           float alpha, float beta, const floatX* bias, cudaStream_t stream) {
   if (shape.m <= 0 || shape.n <= 0 || shape.batch <= 0) return;
   if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
+  if (bias) check_bias_type(D, "gemm");
   if (lt_matmul(A, B, D, shape, alpha, beta, bias, GeluEpilogue::kNone, nullptr, stream)) return;
-  g_fallbacks++;
+  count_gemm_fallback();
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
@@ -297,12 +340,13 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
                GemmShape shape, const floatX* bias, cudaStream_t stream) {
   if (shape.batch != 1) fail("gemm_gelu: one product only (got batch ", shape.batch, ")");
   if (shape.m <= 0 || shape.n <= 0) return;
+  check_bias_type(D, "gemm_gelu");
   // The epilogue needs the auxiliary matrix's leading dimension to be a multiple of 8.
   if (D.ld % 8 == 0 &&
       lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, bias, GeluEpilogue::kGeluAux,
                 pre_gelu, stream))
     return;
-  g_fallbacks++;
+  count_gemm_fallback();
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no GELU-epilogue algorithm for a gemm (m=%d n=%d "
@@ -310,17 +354,18 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
                  shape.n, shape.k, D.ld);
   warned = true;
   gemm(single(A), single(B), GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
-  gelu_forward(D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
+  gelu_forward((floatX*)D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
 }
 
 void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
                 const floatX* pre_gelu, GemmShape shape, cudaStream_t stream) {
   if (shape.batch != 1) fail("gemm_dgelu: one product only (got batch ", shape.batch, ")");
   if (shape.m <= 0 || shape.n <= 0) return;
+  check_bias_type(D, "gemm_dgelu");
   if (D.ld % 8 == 0 && lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr,
                                  GeluEpilogue::kDgelu, pre_gelu, stream))
     return;
-  g_fallbacks++;
+  count_gemm_fallback();
   static bool warned = false;
   if (!warned)
     std::fprintf(stderr, "chamber: cuBLASLt has no DGELU-epilogue algorithm for a gemm (m=%d n=%d "
@@ -328,28 +373,38 @@ void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
                  shape.m, shape.n, shape.k, D.ld);
   warned = true;
   gemm(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr, stream);
-  gelu_backward(D.ptr, pre_gelu, D.ptr, (size_t)D.ld * shape.n, stream);
+  gelu_backward((floatX*)D.ptr, pre_gelu, (const floatX*)D.ptr, (size_t)D.ld * shape.n, stream);
 }
 
+#if !defined(CHAMBER_BF16)
 void set_tf32_matmuls(bool enabled) { g_tf32_matmuls = enabled; }
 bool tf32_matmuls() { return g_tf32_matmuls; }
 long gemm_fallbacks() { return g_fallbacks.load(); }
+void count_gemm_fallback() { g_fallbacks++; }
+#else  // the fp32 build's settings (cuda_common.h)
+void set_tf32_matmuls(bool enabled) { CHAMBER_FP32_NS::set_tf32_matmuls(enabled); }
+bool tf32_matmuls() { return CHAMBER_FP32_NS::tf32_matmuls(); }
+long gemm_fallbacks() { return CHAMBER_FP32_NS::gemm_fallbacks(); }
+void count_gemm_fallback() { CHAMBER_FP32_NS::count_gemm_fallback(); }
+#endif
 
 #else  // SIMT emulation: the reference GEMM
 
-void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
-          float alpha, float beta, const floatX* bias, cudaStream_t) {
+namespace {
+
+// D (of element type OutT) = alpha op(A) op(B) + beta D + bias, in float.
+template <typename OutT>
+void gemm_loops(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+                float alpha, float beta, const floatX* bias) {
   const int m = shape.m, n = shape.n, k = shape.k, batch = shape.batch;
   const bool trans_a = A.transposed, trans_b = B.transposed;
   const int lda = A.ld, ldb = B.ld, ldd = D.ld;
-  if (m <= 0 || n <= 0 || batch <= 0) return;
-  if (bias && batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", batch, ")");
 #pragma omp parallel for collapse(2) schedule(static)
   for (int p = 0; p < batch; p++) {
     for (int j = 0; j < n; j++) {
       const floatX* a = A.ptr + p * A.batch_stride;
       const floatX* b = B.ptr + p * B.batch_stride;
-      floatX* d = D.ptr + p * D.batch_stride + (size_t)j * ldd;
+      OutT* d = (OutT*)D.ptr + p * D.batch_stride + (size_t)j * ldd;
       for (int i = 0; i < m; i++) {
         float acc = 0.0f;
         for (int q = 0; q < k; q++) {
@@ -360,18 +415,30 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
         // Like cuBLAS, beta == 0 never reads D (it may hold garbage or NaN).
         float value = alpha * acc + (beta != 0.0f ? beta * (float)d[i] : 0.0f);
         if (bias) value += (float)bias[i];
-        d[i] = (floatX)value;
+        d[i] = (OutT)value;
       }
     }
   }
+}
+
+}  // namespace
+
+void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
+          float alpha, float beta, const floatX* bias, cudaStream_t) {
+  if (shape.m <= 0 || shape.n <= 0 || shape.batch <= 0) return;
+  if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
+  if (bias) check_bias_type(D, "gemm");
+  if (D.fp32) gemm_loops<float>(A, B, D, shape, alpha, beta, bias);
+  else gemm_loops<floatX>(A, B, D, shape, alpha, beta, bias);
 }
 
 void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,
                GemmShape shape, const floatX* bias, cudaStream_t stream) {
   if (shape.batch != 1) fail("gemm_gelu: one product only (got batch ", shape.batch, ")");
   if (shape.m <= 0 || shape.n <= 0) return;
+  check_bias_type(D, "gemm_gelu");
   gemm(A, B, GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
-  gelu_forward(D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
+  gelu_forward((floatX*)D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
 }
 
 // The product, then the GELU derivative multiplied in place (what the epilogue does per element).
@@ -379,8 +446,9 @@ void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
                 const floatX* pre_gelu, GemmShape shape, cudaStream_t stream) {
   if (shape.batch != 1) fail("gemm_dgelu: one product only (got batch ", shape.batch, ")");
   if (shape.m <= 0 || shape.n <= 0) return;
+  check_bias_type(D, "gemm_dgelu");
   gemm(A, B, D, shape, 1.0f, 0.0f, nullptr, stream);
-  gelu_backward(D.ptr, pre_gelu, D.ptr, (size_t)D.ld * shape.n, stream);
+  gelu_backward((floatX*)D.ptr, pre_gelu, (const floatX*)D.ptr, (size_t)D.ld * shape.n, stream);
 }
 
 #endif

@@ -3,6 +3,8 @@
 //             out (N,C), mean (N), rstd (N) OVERWRITTEN
 //   backward: dinp += rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dout * weight
 //             dweight += sum_i dout * xhat;  dbias += sum_i dout        all ACCUMULATE
+// Types: out, inp, weight, bias, dinp, dout floatX; mean, rstd, dweight, dbias float; all the
+// arithmetic in float.
 //
 // Shape of the kernels: a row (C ~ 768) is small, so one warp owns a row. Its 32 lanes stride
 // over the channels (coalesced), reduce with shuffles, no shared memory or block barrier. The
@@ -111,7 +113,7 @@ void layernorm_forward(floatX* out, float* mean, float* rstd, const floatX* inp,
                  stream, out, mean, rstd, inp, weight, bias, N, C);
 }
 
-void layernorm_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+void layernorm_backward(floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                         const floatX* inp, const floatX* weight, const float* mean,
                         const float* rstd, int N, int C, cudaStream_t stream) {
   if (N <= 0) return;

@@ -15,7 +15,8 @@
 // the gradient reaches the fc layer's output without another pass over the (N, 4C) matrix.
 // The input gradient has one producer, so beta = 0: no memset before it and no read of the old
 // D. The weight gradient accumulates over micro-steps with beta = 1 (cuBLAS adds into D for
-// free). The bias gradient is a deterministic column sum (reduce.cu): cuBLASLt's bias-gradient
+// free); it is float in every build (the gradients of parameters are, kernels/ops.h), so in the
+// bf16 build that product reads bf16 operands and accumulates into a float D. The bias gradient is a deterministic column sum (reduce.cu): cuBLASLt's bias-gradient
 // epilogue overwrites rather than accumulates, which would break the += contract.
 #include "kernels/cuda_launchers.h"
 
@@ -36,7 +37,7 @@ void matmul_gelu_forward(floatX* out, floatX* pre_gelu, const floatX* inp, const
   gemm_gelu(W_T, X, GemmOutput{out, OC, 0}, pre_gelu, {OC, N, C}, bias, stream);
 }
 
-void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+void matmul_backward(floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                      const floatX* inp, const floatX* weight, int N, int C, int OC,
                      cudaStream_t stream) {
   GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
@@ -46,7 +47,7 @@ void matmul_backward(floatX* dinp, floatX* dweight, floatX* dbias, const floatX*
   if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
 }
 
-void matmul_gelu_backward(floatX* d_pre_gelu, floatX* dweight, floatX* dbias, const floatX* dout,
+void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, const floatX* dout,
                           const floatX* inp, const floatX* pre_gelu, const floatX* weight, int N,
                           int C, int OC, cudaStream_t stream) {
   GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};

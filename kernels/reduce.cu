@@ -2,14 +2,15 @@
 // given shape, no floating-point atomics), so a run on the same GPU repeats bit for bit:
 //
 //   column_sums_accumulate: out[c] += sum_i x[i,c] * s[i]  for x (N,C), s (N) or 1.   out ACCUMULATES
-//     The bias gradients (matmul), the value head's dw and db. Two passes: the rows are cut into
+//     The bias gradients (matmul), the value head's dw and db. out and s are float, x floatX (or
+//     float: the value head's db sums dvalues); sums in float. Two passes: the rows are cut into
 //     parts of kRowsPerPart; a 32x8 block sums one part for 32 channels (lanes on consecutive
 //     channels, so reads are coalesced; 8 row-strided threads per channel, combined in shared
 //     memory in order) into a partial (P,C) in scratch; then one thread per channel adds the P
 //     partials in order. One pass over N for each channel would leave the GPU mostly idle
 //     (C ~ 768 threads), atomics would make the sum order vary.
 //
-//   sum_squares: sum_i g[i]^2 in double, returned to the host. A fixed grid (from n only) of
+//   sum_squares: sum_i g[i]^2 in double for float g (parameter gradients), returned to the host. A fixed grid (from n only) of
 //     blocks, each thread striding over the array, block sums in shared memory to one partial per
 //     block, then one block adds the partials.
 #include "kernels/cuda_launchers.h"
@@ -22,7 +23,8 @@ namespace {
 constexpr int kSumSquaresBlock = 512;
 constexpr int kSumSquaresMaxBlocks = 1024;
 
-__global__ void column_partial_sums_kernel(float* partials, const floatX* x, const floatX* row_scale,
+template <typename In>
+__global__ void column_partial_sums_kernel(float* partials, const In* x, const float* row_scale,
                                            int N, int C, int rows_per_part) {
   __shared__ float sums[kPartRowThreads][32];
   int c = blockIdx.x * 32 + threadIdx.x;
@@ -31,7 +33,7 @@ __global__ void column_partial_sums_kernel(float* partials, const floatX* x, con
   float acc = 0.0f;
   if (c < C) {
     for (int i = row_begin + threadIdx.y; i < row_end; i += kPartRowThreads) {
-      float s = row_scale ? (float)row_scale[i] : 1.0f;
+      float s = row_scale ? row_scale[i] : 1.0f;
       acc += (float)x[(size_t)i * C + c] * s;
     }
   }
@@ -44,15 +46,15 @@ __global__ void column_partial_sums_kernel(float* partials, const floatX* x, con
   }
 }
 
-__global__ void add_partials_kernel(floatX* out, const float* partials, int parts, int C) {
+__global__ void add_partials_kernel(float* out, const float* partials, int parts, int C) {
   int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   float total = 0.0f;
   for (int p = 0; p < parts; p++) total += partials[(size_t)p * C + c];
-  out[c] = (floatX)((float)out[c] + total);
+  out[c] += total;
 }
 
-__global__ void sum_squares_partial_kernel(double* partials, const floatX* g, size_t n) {
+__global__ void sum_squares_partial_kernel(double* partials, const float* g, size_t n) {
   __shared__ double shared[32];
   double acc = 0.0;
   size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -82,22 +84,38 @@ PartPlan plan_parts(int N) {
   return plan;
 }
 
-void add_partials(floatX* out, const float* partials, int parts, int C, cudaStream_t stream) {
+void add_partials(float* out, const float* partials, int parts, int C, cudaStream_t stream) {
   CHAMBER_LAUNCH(add_partials_kernel, ceil_div(C, 256), 256, 0, stream, out, partials, parts, C);
 }
 
-void column_sums_accumulate(floatX* out, const floatX* x, const floatX* row_scale, int N, int C,
-                            cudaStream_t stream) {
+namespace {
+
+template <typename In>
+void column_sums(float* out, const In* x, const float* row_scale, int N, int C,
+                 cudaStream_t stream) {
   if (N <= 0 || C <= 0) return;
   PartPlan plan = plan_parts(N);
   float* partials = (float*)scratch_buffer((size_t)plan.parts * C * sizeof(float));
-  CHAMBER_LAUNCH(column_partial_sums_kernel, dim3(ceil_div(C, 32), plan.parts),
+  CHAMBER_LAUNCH(column_partial_sums_kernel<In>, dim3(ceil_div(C, 32), plan.parts),
                  dim3(32, kPartRowThreads), 0, stream, partials, x, row_scale, N, C,
                  plan.rows_per_part);
   add_partials(out, partials, plan.parts, C, stream);
 }
 
-double sum_squares(const floatX* g, size_t n, cudaStream_t stream) {
+}  // namespace
+
+void column_sums_accumulate(float* out, const floatX* x, const float* row_scale, int N, int C,
+                            cudaStream_t stream) {
+  column_sums(out, x, row_scale, N, C, stream);
+}
+#if defined(CHAMBER_BF16)
+void column_sums_accumulate(float* out, const float* x, const float* row_scale, int N, int C,
+                            cudaStream_t stream) {
+  column_sums(out, x, row_scale, N, C, stream);
+}
+#endif
+
+double sum_squares(const float* g, size_t n, cudaStream_t stream) {
   if (n == 0) return 0.0;
   unsigned blocks = ceil_div(n, (size_t)kSumSquaresBlock * 8);  // >= 8 elements per thread
   if (blocks > kSumSquaresMaxBlocks) blocks = kSumSquaresMaxBlocks;

@@ -15,7 +15,7 @@ struct PartPlan {
 PartPlan plan_parts(int N);
 
 // out[c] += sum_p partials[p*C + c], p = 0..parts-1 in order.
-void add_partials(floatX* out, const float* partials, int parts, int C, cudaStream_t stream);
+void add_partials(float* out, const float* partials, int parts, int C, cudaStream_t stream);
 
 __device__ __forceinline__ int min_int(int a, int b) { return a < b ? a : b; }
 

@@ -3,6 +3,7 @@
 //   temperature:  ids[i] = first j with p_0 + ... + p_j > u_i * P,  p_j = exp((x_j - max)/T)
 //   logprobs[i] = x_id - max_V - log sum_{j<V} exp(x_j - max_V)
 //
+// Logits are floatX (bf16 in the bf16 builds), read as float; sums in double as said below.
 // One block per row: a row is V floats (tens of thousands), far more than a warp. The draw is an
 // inverse-CDF search, a prefix sum in disguise, so each thread owns one contiguous run of ids:
 //   1. strided pass: max over V, and (value, id) of the best over n_draw (ties -> lower id);
@@ -71,7 +72,7 @@ __global__ void sample_kernel(int* ids, float* logprobs, const floatX* logits,
 
   // 2. the softmax normaliser over V.
   double sum = 0.0;
-  for (int j = tid; j < V; j += blockDim.x) sum += exp((double)x[j] - (double)max_all);
+  for (int j = tid; j < V; j += blockDim.x) sum += exp((double)(float)x[j] - (double)max_all);
   tree_sum[tid] = sum;
   __syncthreads();
   for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
@@ -88,7 +89,8 @@ __global__ void sample_kernel(int* ids, float* logprobs, const floatX* logits,
     const int begin = tid * run < n_draw ? tid * run : n_draw;
     const int end = begin + run < n_draw ? begin + run : n_draw;
     double share = 0.0;
-    for (int j = begin; j < end; j++) share += exp(((double)x[j] - (double)max_draw) / temperature);
+    for (int j = begin; j < end; j++)
+      share += exp(((double)(float)x[j] - (double)max_draw) / temperature);
     tree_sum[tid] = share;
     __syncthreads();
     if (tid == 0) {
@@ -105,7 +107,7 @@ __global__ void sample_kernel(int* ids, float* logprobs, const floatX* logits,
     // 4. walk the run; the first j past the target, over all threads, is the draw.
     double cumulative = tree_sum[tid];
     for (int j = begin; j < end; j++) {
-      cumulative += exp(((double)x[j] - (double)max_draw) / temperature);
+      cumulative += exp(((double)(float)x[j] - (double)max_draw) / temperature);
       if (cumulative > target) {
         atomicMin(&drawn, j);
         break;
@@ -116,7 +118,7 @@ __global__ void sample_kernel(int* ids, float* logprobs, const floatX* logits,
   }
   if (tid == 0) {
     ids[row] = id;
-    logprobs[row] = (float)((double)x[id] - log_normaliser);
+    logprobs[row] = (float)((double)(float)x[id] - log_normaliser);
   }
 }
 

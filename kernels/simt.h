@@ -199,23 +199,11 @@ template <typename T>
 T __ldg(const T* p) { return *p; }
 
 // ---- 16-bit storage types ----------------------------------------------------------------------
-// Storage only: arithmetic goes through float, as the kernels do on the GPU.
+// Storage only: arithmetic goes through float, as the kernels do on the GPU. bf16 has its own
+// header (the compute type of the bf16 builds, kernels/cuda_common.h).
 namespace chamber::simt {
 uint16_t float_to_half_bits(float f);
 float half_bits_to_float(uint16_t h);
-inline uint16_t float_to_bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1);                                               // nearest even
-  return (uint16_t)(u >> 16);
-}
-inline float bf16_bits_to_float(uint16_t b) {
-  uint32_t u = (uint32_t)b << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 }  // namespace chamber::simt
 
 struct __half {
@@ -224,16 +212,10 @@ struct __half {
   __half(float f) : bits(chamber::simt::float_to_half_bits(f)) {}
   operator float() const { return chamber::simt::half_bits_to_float(bits); }
 };
-struct __nv_bfloat16 {
-  uint16_t bits;
-  __nv_bfloat16() = default;
-  __nv_bfloat16(float f) : bits(chamber::simt::float_to_bf16_bits(f)) {}
-  operator float() const { return chamber::simt::bf16_bits_to_float(bits); }
-};
 inline __half __float2half(float f) { return __half(f); }
 inline float __half2float(__half h) { return (float)h; }
-inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
-inline float __bfloat162float(__nv_bfloat16 b) { return (float)b; }
+
+#include "kernels/simt_bf16.h"
 
 // ---- the slice of the CUDA runtime API the backend uses ----------------------------------------
 // Memory is host memory; every call completes before it returns (one implicit stream).

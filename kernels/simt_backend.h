@@ -7,6 +7,9 @@
 
 namespace chamber {
 
+// "simt": fp32 compute type (compute_bytes 4). "simt-bf16": the bf16 build of the same sources
+// (compute_bytes 2; mixed precision as in cuda_bf16_ops(), kernels/cuda_backend.h).
 const Ops& simt_ops();
+const Ops& simt_bf16_ops();
 
 }  // namespace chamber

@@ -2,6 +2,7 @@
 //   forward:  values[i] = h[i,:] . w + b[0]                       values (N) OVERWRITTEN
 //   backward: dh[i,c] += dvalues[i] w[c];  dw[c] += sum_i dvalues[i] h[i,c];  db += sum_i dvalues[i]
 //             all ACCUMULATE
+// Types: h, w, b, dh floatX; values, dvalues, dw, db float; arithmetic in float.
 // Forward: one warp per row (a dot product of C ~ 768, shuffle-reduced). Backward: dh is an
 // elementwise outer product (one thread per element); dw and db are deterministic column sums
 // (reduce.cu), db being the column sum of the (N,1) matrix dvalues.
@@ -42,7 +43,7 @@ void value_head_forward(float* values, const floatX* h, const floatX* w, const f
                  stream, values, h, w, b, N, C);
 }
 
-void value_head_backward(floatX* dh, floatX* dw, floatX* db, const float* dvalues,
+void value_head_backward(floatX* dh, float* dw, float* db, const float* dvalues,
                          const floatX* h, const floatX* w, int N, int C, cudaStream_t stream) {
   if (N <= 0) return;
   CHAMBER_LAUNCH(value_head_backward_dh_kernel, ceil_div((size_t)N * C, kBlock), kBlock, 0, stream,
