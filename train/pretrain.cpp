@@ -57,11 +57,11 @@ PretrainConfig parse_pretrain_config(YAML::Node root, const std::string& file) {
     top.bad("data", "is required: a data spec inline, or the path of one (see configs/data/)");
   cfg.optim = read_optim_config(top.sub("optim"));
   YamlMap t = top.sub("train");
-  yaml_read_fields(t, cfg.train, kTrainFields);
-  t.get("dtype", cfg.train.dtype);
+  t.get("dtype", cfg.train.dtype);  // not in kTrainFields: written back only when not fp32
   if (cfg.train.dtype != "fp32" && cfg.train.dtype != "bf16")
     t.bad("dtype", "must be fp32 or bf16 (bf16: mixed precision on --device cuda), got '" +
                        cfg.train.dtype + "'");
+  yaml_read_fields(t, cfg.train, kTrainFields);
   top.finish();
   require_range(t, "seq_len", cfg.train.seq_len, 1, cfg.model.context_length,
                 "at most model.context_length");
@@ -130,6 +130,7 @@ static void print_arenas(const GPT& m, const std::string& device) {
 
 std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const TrainLoopConfig& tc = cfg.train;
+  select_backend(tc.device, tc.dtype);  // a device that cannot run the dtype fails before any work
   // Data parallel: every rank reads the same global batch and trains on its share of the rows;
   // one rank (the lead) writes the run directory, the metrics, the checkpoints and the console.
   const Comm single_process;

@@ -4,6 +4,8 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -120,6 +122,35 @@ inline void check_sampler_on_backend(const Ops& ops, double lp_tol, bool same_dr
     }
   sampler_destroy(s);
   sampler_destroy(s_ref);
+}
+
+// The sampler's log-probabilities on `ops` equal that same backend's trainer's (a full forward
+// over prompt + completion on a second model with the same weights), as RL needs, within lp_tol.
+// Returns the worst difference.
+inline double check_sampler_matches_own_trainer(const Ops& ops, double lp_tol) {
+  TestModel sampling(ops), training(ops);
+  gpt_parameters_from_host(training.model, gpt_parameters_to_host(sampling.model));
+  auto prompts = test_prompts(6, sampling.tok.vocab_size(), 700);
+  Sampler s;
+  sampler_create(s, sampling.model, 6, 36);
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.max_new_tokens = 16;
+  p.stop_at_eot = false;
+  Rng rng(9);
+  auto out = sampler_generate(s, sampling.model, sampling.tok.token_bytes, sampling.tok.eot_id,
+                              prompts, p, rng);
+  double worst = 0;
+  for (size_t i = 0; i < prompts.size(); i++) {
+    std::vector<float> lp;
+    full_forward(training.model, prompts[i], out[i].tokens, &lp, nullptr);
+    EXPECT_EQ(lp.size(), out[i].logprobs.size());
+    for (size_t t = 0; t < lp.size() && t < out[i].logprobs.size(); t++)
+      worst = std::max(worst, (double)std::fabs(out[i].logprobs[t] - lp[t]));
+  }
+  EXPECT_LT(worst, lp_tol) << "on " << ops.name;
+  sampler_destroy(s);
+  return worst;
 }
 
 }  // namespace chamber::testing

@@ -464,8 +464,8 @@ TEST(Bf16Simt, AdamwUpdatesFloatMastersAndABf16Copy) {
   auto copy = nan_bf16(n);
   adamw_update(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 1e-2f, 0.9f, 0.95f,
                1e-8f, 0.1f, 0.5f, 3, 7u, nullptr);
-  adamw_update_ref<double>(want_p.data(), widen(grads).data(), want_m.data(), want_v.data(), n,
-                           1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3);
+  adamw_update_ref<double>(want_p.data(), widen(grads).data(), want_m.data(), want_v.data(),
+                           (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3, 7u);
   EXPECT_FLOAT_OUTPUT(params, want_p, 8);
   EXPECT_FLOAT_OUTPUT(m, want_m, 4);
   EXPECT_FLOAT_OUTPUT(v, want_v, 4);

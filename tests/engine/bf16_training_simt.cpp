@@ -21,24 +21,9 @@
 namespace chamber::testing {
 namespace {
 
-// ||got - want|| / ||want||.
-double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
-  double diff = 0, ref = 0;
-  for (size_t i = 0; i < want.size(); i++) {
-    diff += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-    ref += (double)want[i] * want[i];
-  }
-  return std::sqrt(diff / ref);
-}
-
-TEST(Bf16Simt, TableIsBf16) {
-  EXPECT_EQ(simt_bf16_ops().compute_bytes, 2u);
-  EXPECT_EQ(simt_ops().compute_bytes, 4u);
-}
-
 // One whole step (forward, classifier, backward with the value head, clipped AdamW, a second
 // forward) in bf16 against the fp32 CPU step from the same weights and batch.
-TEST(Bf16Simt, WholeStepMatchesFp32CpuWithinBf16Tolerance) {
+TEST(Bf16TrainingSimt, WholeStepMatchesFp32CpuWithinBf16Tolerance) {
   ModelConfig c = step_config(true);
   const int B = 2, T = 11;
   StepResult want = run_step(reference_ops(), c, B, T);
@@ -59,9 +44,10 @@ TEST(Bf16Simt, WholeStepMatchesFp32CpuWithinBf16Tolerance) {
   EXPECT_LT(values_error, 5e-2);
   EXPECT_LT(grads_error, 5e-2);
   EXPECT_LT(norm_error, 2e-2);
-  // AdamW moves each weight by about lr = 1e-2 in a direction set by its gradient's sign and
-  // size; bf16's gradient error changes that by a small fraction of lr.
-  EXPECT_LT(max_param_step, 5e-3);
+  // AdamW's first step moves each weight by up to lr = 1e-2, by g / (|g| + eps) of it: where a
+  // gradient is near zero its bf16 error is large relative to it and the step can differ by a good
+  // part of lr (measured 0.29 lr); no weight may land a whole step away from fp32's.
+  EXPECT_LT(max_param_step, 1e-2);
   EXPECT_LT(got.loss_after, got.loss) << "one step on the batch should lower its loss";
 }
 
@@ -101,7 +87,7 @@ std::vector<double> loss_curve(const Ops& ops, int steps) {
   return curve;
 }
 
-TEST(Bf16Simt, FiftyStepsTrackTheFp32LossCurve) {
+TEST(Bf16TrainingSimt, FiftyStepsTrackTheFp32LossCurve) {
   const int steps = 50;
   std::vector<double> want = loss_curve(reference_ops(), steps);
   std::vector<double> got = loss_curve(simt_bf16_ops(), steps);
@@ -123,30 +109,9 @@ TEST(Bf16Simt, FiftyStepsTrackTheFp32LossCurve) {
 // differ only in how attention and the matmuls group their fp32 sums (one new token against the KV
 // cache, or whole sequences), so an intermediate value now and then rounds to the neighbouring
 // bf16 (2^-8 relative) and the log-probabilities move by up to ~1e-2.
-TEST(Bf16Simt, SamplerLogprobsMatchTheBf16Trainer) {
-  TestModel sampling(simt_bf16_ops()), training(simt_bf16_ops());
-  gpt_parameters_from_host(training.model, gpt_parameters_to_host(sampling.model));
-  auto prompts = test_prompts(6, sampling.tok.vocab_size(), 700);
-  Sampler s;
-  sampler_create(s, sampling.model, 6, 36);
-  SamplingParams p;
-  p.temperature = 1.0f;
-  p.max_new_tokens = 16;
-  p.stop_at_eot = false;
-  Rng rng(9);
-  auto out = sampler_generate(s, sampling.model, sampling.tok.token_bytes, sampling.tok.eot_id,
-                              prompts, p, rng);
-  double worst = 0;
-  for (size_t i = 0; i < prompts.size(); i++) {
-    std::vector<float> lp;
-    full_forward(training.model, prompts[i], out[i].tokens, &lp, nullptr);
-    ASSERT_EQ(lp.size(), out[i].logprobs.size());
-    for (size_t t = 0; t < lp.size(); t++)
-      worst = std::max(worst, (double)std::fabs(out[i].logprobs[t] - lp[t]));
-  }
+TEST(Bf16TrainingSimt, SamplerLogprobsMatchTheBf16Trainer) {
+  double worst = check_sampler_matches_own_trainer(simt_bf16_ops(), 3e-2);
   std::printf("bf16 sampler vs bf16 trainer: worst log-probability difference %.3g\n", worst);
-  EXPECT_LT(worst, 3e-2);
-  sampler_destroy(s);
 }
 
 }  // namespace
