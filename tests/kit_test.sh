@@ -2,7 +2,7 @@
 # The GPU kit's packing test (ctest label `kit`, registered when the CUDA build is on): packs the
 # kit from an already built tree and checks, without a GPU, that it would run on a machine that
 # has only the NVIDIA driver and CUDA's runtime libraries:
-#   - it is under 60 MiB;
+#   - it is under 60 MiB (with its largest libraries compressed, as it travels);
 #   - every shared library its binaries load resolves into the kit's lib/, the C runtime or CUDA;
 #   - from a clean environment (no variables but PATH and the kit's library path) its binaries
 #     run: the GPU tests skip, chamber pretrains two steps of a small model under the emulator
@@ -23,6 +23,8 @@ bash "$root/bench/kit/pack.sh" --no-build "$build" "$kit"
 
 size_kib=$(du -sk "$kit" | cut -f1)
 (( size_kib < 60 * 1024 )) || fail "the kit is $size_kib KiB, over 60 MiB"
+# As run.sh does first on the GPU machine: the compressed libraries back in lib/.
+env -i PATH=/usr/bin:/bin bash "$kit/unpack.sh" || fail "unpack.sh could not restore lib/*.xz"
 
 cuda_path=""
 for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do

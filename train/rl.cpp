@@ -211,6 +211,14 @@ RLConfig parse_rl_config(YAML::Node root, const std::string& file) {
   if (c.init.empty()) top.bad("init", "is required: the starting checkpoint or run directory");
   for (const Section& section : kSections) {
     YamlMap map = top.sub(section.key);
+    if (std::string(section.key) == "train") {
+      // Not in kLoopFields: written back only when not fp32, so fp32 configs keep their resolved
+      // YAML (and the experiment cache keys made from it).
+      map.get("dtype", c.dtype);
+      if (c.dtype != "fp32" && c.dtype != "bf16")
+        map.bad("dtype", "must be fp32 or bf16 (bf16: mixed precision on --device cuda), got '" +
+                             c.dtype + "'");
+    }
     get_fields(map, c, names, *section.fields);
     // Unknown keys, and the range checks of the plain fields (reading them again changes nothing).
     yaml_read_fields(map, c, plain_fields(*section.fields));
@@ -242,6 +250,7 @@ std::string rl_config_yaml(const RLConfig& c) {
   for (const Section& section : kSections) {
     YAML::Node map;
     write_fields(map, c, names, *section.fields);
+    if (std::string(section.key) == "train" && c.dtype != "fp32") map["dtype"] = c.dtype;
     root[section.key] = map;
   }
   write_control_section(root, c.control);

@@ -132,6 +132,9 @@ struct RLConfig {
   int64_t seed = 1;
   std::string device = "cpu";
   int threads = 0;
+  // fp32 | bf16 (mixed precision on --device cuda: policy, reference, critic and KV cache compute
+  // in bf16 over fp32 master weights; see train.dtype in pretraining)
+  std::string dtype = "fp32";
   int log_interval = 1;
   int checkpoint_interval = 0;       // extra checkpoints every N steps (log-spaced ones always)
 

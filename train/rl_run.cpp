@@ -59,6 +59,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
   const std::string critic_root = path_join(out_dir, "critic");
   int threads = set_cpu_threads(cfg.threads > 0 ? cfg.threads : comm_default_threads(comm));
   const std::string device = resolve_device_name(cfg.device);
+  const size_t compute_bytes = select_backend(device, cfg.dtype).compute_bytes;
 
   // ---- models: policy from the starting checkpoint; reference and critic copies of it ----
   const bool has_critic = cfg.algorithm == RLAlgorithm::ppo && cfg.separate_critic;
@@ -67,9 +68,10 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     // fit on the GPU says how much it needs rather than failing at one of the allocations.
     ModelConfig shape = checkpoint_model_config(checkpoint_resolve(cfg.init));
     const int T = shape.context_length;
-    size_t trained = gpt_arena_sizes(shape, cfg.micro_batch, T, true).total();   // policy, critic
-    size_t frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false).total();   // reference
-    size_t total = trained * (has_critic ? 2 : 1) + frozen + kv_cache_bytes(shape, rl_sampler_rows(cfg), T) +
+    size_t trained = gpt_arena_sizes(shape, cfg.micro_batch, T, true, {}, compute_bytes).total();
+    size_t frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false, {}, compute_bytes).total();
+    size_t total = trained * (has_critic ? 2 : 1) + frozen +   // policy, critic; reference
+                   kv_cache_bytes(shape, rl_sampler_rows(cfg), T, compute_bytes) +
                    device_scratch_bytes(device, cfg.micro_batch, T, shape.n_embd, shape.n_head);
     check_device_memory(device, total,
                         "rl " + cfg.name + " (the policy, the reference model" +
@@ -80,7 +82,7 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
                         "or start from a smaller model.");
   }
   LoadedModel base;
-  load_model(base, cfg.init, device, cfg.micro_batch, 0, true);
+  load_model(base, cfg.init, device, cfg.micro_batch, 0, true, cfg.dtype);
   GPT& policy = base.model;
   if (opt.comm) comm_attach(*opt.comm, *policy.ops, device == "cuda");
   const int ctx = policy.cfg.context_length;
@@ -160,9 +162,10 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
                  cfg.prompts_per_step);
   }
   if (!quiet)
-    std::fprintf(stderr, "rl %s from %s: %zu parameters on %s (%d threads), %d prompts x %d samples per step\n",
-                 rl_algorithm_name(cfg.algorithm), base.dir.c_str(), policy.num_parameters, device.c_str(), threads,
-                 cfg.prompts_per_step, cfg.samples_per_prompt);
+    std::fprintf(stderr, "rl %s from %s: %zu parameters on %s%s (%d threads), %d prompts x %d samples per step\n",
+                 rl_algorithm_name(cfg.algorithm), base.dir.c_str(), policy.num_parameters, device.c_str(),
+                 cfg.dtype == "fp32" ? "" : (", " + cfg.dtype).c_str(), threads, cfg.prompts_per_step,
+                 cfg.samples_per_prompt);
   // The probes are forward passes over fixed texts: the lead measures them alone.
   RLProbeSet probes = lead ? rl_probes_prepare(cfg, base.tokenizer, base.dir, policy.cfg, quiet) : RLProbeSet{};
   MetricsLog metrics;

@@ -12,7 +12,7 @@
 #
 # The kit holds bin/ (chamber, test_gpu, bench_kernels_gpu, bench_sampler; symbols stripped), lib/
 # (every shared library they load that is neither part of the C runtime nor of CUDA, taken from
-# ldd), the configs, bench/torch_gpu.py (with bench/torch_gpt.py), bench/hf_generate.py and run.sh
+# ldd; those over 8 MiB as .xz, which unpack.sh restores), the configs, bench/torch_gpu.py (with bench/torch_gpt.py), bench/hf_generate.py and run.sh
 # (bench/kit/run.sh). CUDA's libraries (cudart, cuBLASLt, cuRAND) are left out: they are hundreds
 # of MiB and belong to the device machine's toolkit and driver.
 set -euo pipefail
@@ -55,10 +55,22 @@ for b in "${binaries[@]}"; do ldd "$build/$b"; done | awk '$2 == "=>" && $3 ~ /^
   sort -u | while read -r name path; do
     kit_leaves_out "$name" || cp -L "$path" "$kit/lib/$name"
   done
+# The largest libraries travel compressed (OpenBLAS is 36 MiB, 4 MiB as xz); unpack.sh, which
+# run.sh calls first, restores them on the GPU machine.
+for library in "$kit"/lib/*; do
+  (( $(stat -c %s "$library") > 8 * 1024 * 1024 )) || continue
+  python3 - "$library" <<'PY'
+import lzma, os, shutil, sys
+with open(sys.argv[1], "rb") as src, lzma.open(sys.argv[1] + ".xz", "wb", preset=6) as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+os.remove(sys.argv[1])
+PY
+done
 cp -r configs "$kit/"
 cp bench/torch_gpu.py bench/torch_gpt.py bench/hf_generate.py "$kit/bench/"
 cp bench/kit/run.sh "$kit/run.sh"
-chmod +x "$kit/run.sh"
+cp bench/kit/unpack.sh "$kit/unpack.sh"
+chmod +x "$kit/run.sh" "$kit/unpack.sh"
 git rev-parse --short HEAD >"$kit/COMMIT" 2>/dev/null || echo unknown >"$kit/COMMIT"
 git diff --quiet 2>/dev/null || echo "(with local changes)" >>"$kit/COMMIT"
 size=$(du -sm "$kit" | cut -f1)

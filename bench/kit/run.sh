@@ -38,6 +38,7 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
   exit 2
 fi
 kit=$(cd "$(dirname "$0")" && pwd)
+bash "$kit/unpack.sh" || { echo "run.sh: could not unpack the kit's libraries (lib/*.xz)" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 deadline=$((SECONDS + ${DEADLINE:-480}))

@@ -219,6 +219,26 @@ TEST(Pretrain, DataThatCannotFeedTheModelIsNamed) {
   EXPECT_TRUE(contains(msg, "shard '" + shard + "': token " + std::to_string(vocab + 50) + " at position 7")) << msg;
 }
 
+// train.dtype: fp32 unless asked; an fp32 config's resolved YAML has no dtype line (so experiment
+// cache keys made before the switch still hold); bf16 on a CPU device fails before the data is
+// built, naming the fix.
+TEST(Pretrain, DtypeDefaultsToFp32AndBf16NeedsTheGpu) {
+  std::string dir = testing::temp_dir("precision");
+  std::string corpus = write_corpus(dir);
+  PretrainConfig fp32 = small_config(corpus, 2);
+  EXPECT_EQ(fp32.train.dtype, "fp32");
+  EXPECT_FALSE(contains(pretrain_config_yaml(fp32), "dtype:"));
+  PretrainConfig bf16 = testing::small_pretrain_config(corpus, 2, "device: cpu, dtype: bf16");
+  EXPECT_EQ(bf16.train.dtype, "bf16");
+  EXPECT_TRUE(contains(pretrain_config_yaml(bf16), "dtype: bf16"));
+  std::string msg = error_of([&] { testing::small_pretrain_config(corpus, 2, "dtype: fp16"); });
+  EXPECT_TRUE(contains(msg, "train.dtype")) << msg;
+  EXPECT_TRUE(contains(msg, "must be fp32 or bf16")) << msg;
+  msg = error_of([&] { run_pretrain(bf16, quiet(dir + "/cpu")); });
+  EXPECT_TRUE(contains(msg, "runs on the CUDA backend")) << msg;
+  EXPECT_FALSE(file_exists(dir + "/cpu/data")) << "the data was built before the check";
+}
+
 TEST(Pretrain, ConfigErrorsNameTheField) {
   YAML::Node root = YAML::Load("model: {n_layer: 2}\ndata: {sources: []}\ntrain: {batch_sise: 3}\n");
   try {

@@ -109,6 +109,20 @@ TEST(RlRun, ExistingRunIsRefusedUnlessResumedOrOverwritten) {
   EXPECT_EQ(metrics_read(out + "/metrics.jsonl").size(), 2u);  // 1 step + the final evaluation
 }
 
+// train.dtype in RL, as in pretraining: fp32 unless asked, written back only when not fp32, and
+// checked.
+TEST(RlRun, DtypeDefaultsToFp32AndIsChecked) {
+  RLConfig fp32 = parse_rl_config(YAML::Load("init: x\n"), "a.yaml");
+  EXPECT_EQ(fp32.dtype, "fp32");
+  EXPECT_FALSE(contains(rl_config_yaml(fp32), "dtype"));
+  RLConfig bf16 = parse_rl_config(YAML::Load("init: x\ntrain: {dtype: bf16}\n"), "a.yaml");
+  EXPECT_EQ(bf16.dtype, "bf16");
+  EXPECT_EQ(rl_config_yaml(parse_rl_config(YAML::Load(rl_config_yaml(bf16)), "b.yaml")),
+            rl_config_yaml(bf16));
+  std::string msg = error_of([] { parse_rl_config(YAML::Load("init: x\ntrain: {dtype: half}\n"), "a.yaml"); });
+  EXPECT_TRUE(contains(msg, "train.dtype")) << msg;
+}
+
 TEST(RlRun, MissingInitIsAClearError) {
   std::string dir = testing::temp_dir("rl_noinit");
   try {

@@ -18,5 +18,16 @@ TEST(RlGpu, GrpoLearnsToSaySeven) {
 #endif
 }
 
+TEST(RlGpu, GrpoLearnsToSaySevenInBf16) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  RLConfig c = toy_config(RLAlgorithm::grpo);
+  c.kl_coef = 0.001f;
+  run_toy(c, false, cuda_bf16_ops());
+#else
+  GTEST_SKIP() << "built without CUDA";
+#endif
+}
+
 }  // namespace
 }  // namespace chamber::testing

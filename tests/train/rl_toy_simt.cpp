@@ -50,6 +50,14 @@ TEST(RlSimt, GrpoStepsMatchTheCpu) {
   expect_same_steps(c, false);
 }
 
+// bf16 mixed precision (simt_bf16_ops(): bf16 policy, reference, KV cache and sampler; fp32
+// master weights and AdamW) learns the toy task as fp32 does.
+TEST(RlSimt, GrpoLearnsToSaySevenInBf16) {
+  RLConfig c = toy_config(RLAlgorithm::grpo);
+  c.kl_coef = 0.001f;
+  run_toy(c, false, simt_bf16_ops());
+}
+
 TEST(RlSimt, PpoStepsMatchTheCpu) {
   RLConfig c = toy_config(RLAlgorithm::ppo);
   c.critic_lr = 1e-2f;
