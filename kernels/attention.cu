@@ -29,38 +29,50 @@
 //             D = rowsum(dO * O) comes first from a small kernel, one warp per row.
 //
 // Precision. Global memory holds floatX (qkv, out, dout, dqkv: float, or bf16 in the bf16
-// builds) and lse and D are float; the kernels stage every tile into shared memory as float
-// (stage_tile widens bf16 there), so everything after the staging is the same code in both
-// precisions, and the outputs are rounded to floatX as they are stored. The bf16 builds therefore
-// choose among the same paths by the same rule (choose_kernels); bf16 values are exact in TF32
-// (7 of its 10 mantissa bits), so staging them loses nothing.
+// builds) and lse and D are float; the outputs are rounded to floatX as they are stored. What the
+// tensor cores take depends on the build, through one traits struct the kernels are templates
+// over (what "flash", AttentionKernels::kTensorCores, runs):
+//   fp32 builds  Tf32Inputs: TF32 m16n16k8 with fp32 accumulators, the precision of the engine's
+//                cuBLASLt GEMMs. Tiles are staged into shared memory as float rounded to TF32
+//                once; P and dS are rounded to TF32 in place over the float score tiles.
+//   bf16 builds  Bf16Inputs: bf16 m16n16k16 with fp32 accumulators. Q, K, V and dO are staged as
+//                bf16 (copied, half the bytes of float tiles); products of bf16 values are exact,
+//                so S = Q K^T and dP = dO V^T are float sums and stay float for the online
+//                softmax and dS = P * (dP - D); P and dS are rounded to bf16 (2^-8 relative) as
+//                they are written into separate bf16 operand tiles for P V, P^T dO, dS K and
+//                dS^T Q. The running sum l adds the rounded P, so out = O / l divides by the sum
+//                of the weights P V actually used.
+//   emulator     Fp32Inputs (kTensorCoresFp32, the emulator's automatic pick in both
+//                precisions): float tiles, fp32 products, so the emulated table matches the
+//                reference to float rounding as its emulated gemm does.
+// Everything else (the tiling, the online softmax, the masks) is the same code for every traits.
 //
-// Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h):
-// TF32 m16n16k8 with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs; inputs are
-// rounded to TF32 once, as they are copied into shared memory. The fragment element type, its
-// rounding and the k step come from one traits struct (Tf32Inputs); a bf16 storage mode would add
-// another, with bf16 shared tiles and P written back in bf16 (m16n16k16). WMMA does not say which
-// lane holds which element of a fragment, so row-wise work (softmax, the rescaling by per-row
-// factors) goes through shared memory: a warp stores S, its lanes work on rows, and P is loaded
-// back as a fragment. The accumulator O stays in registers; to scale its
+// Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h).
+// WMMA does not say which lane holds which element of a fragment, so row-wise work (softmax, the
+// rescaling by per-row factors) goes through shared memory: a warp stores S, its lanes work on
+// rows, and P is loaded back as a fragment. The accumulator O stays in registers; to scale its
 // rows, each warp loads once a "row map" fragment whose every element holds its own row index
 // (from a 16 x 16 table of row numbers), which tells each lane the row of each of its elements
 // whatever the hardware's layout.
 //
 // Shapes: the fragments are sized for head sizes up to kMaxHs = 64 (GPT-2's hs at every size),
-// any multiple of 8 (the k step); heads narrower than 64 skip the unused k steps and fragments at
-// run time, and their last 16-column fragment is zero-padded in shared memory. Rows past T in the
-// ragged last tile are zero in shared memory and masked. Shared memory: forward 51 KiB (K, V and
-// the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles), above the 48 KiB
-// default, so the launchers raise the kernel's limit once.
+// any multiple of 8; heads narrower than 64 skip the unused k steps and fragments at run time,
+// and their last 16 columns are zero-padded in shared memory (which also fills the last k step
+// of 16 of the bf16 shape when hs is an odd multiple of 8). Rows past T in the ragged last tile
+// are zero in shared memory and masked. Shared memory (SharedBytes), fp32 builds: forward 51 KiB
+// (K, V and the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles); bf16
+// builds: forward 44 KiB (bf16 K and V, the float score tile, the bf16 P tile), backward dK, dV
+// 70.5 KiB and dQ 61.5 KiB (bf16 staged tiles, float score tiles, and the bf16 P^T and dS^T, or
+// dS, tiles). Above the 48 KiB default the launchers raise the kernel's limit once.
 //
-// Measured on an H200 (2026-11-30, B 8, T 1024, NH 12, hs 64; bench/RESULTS.md): these kernels
-// take 540 us forward and 2499 us backward, against 553 us and 1504 us (the recompute included)
-// for cuBLASLt over the materialised T x T scores (attention_materialized.cu); a GPT-2 124M step
-// takes 70.9 ms with these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4
-// blocks per SM leave the tensor cores mostly idle. So the GPU picks the
-// materialised path while its scratch (2 x B x NH x T x T floats) fits in 2 GiB and these kernels
-// beyond that, where they are the only path whose memory does not grow with T^2.
+// Measured on an H200 (2026-11-30, fp32 build with TF32, B 8, T 1024, NH 12, hs 64;
+// bench/RESULTS.md; the bf16 kernels have not been timed): these kernels take 540 us forward and
+// 2499 us backward, against 553 us and 1504 us (the recompute included) for cuBLASLt over the
+// materialised T x T scores (attention_materialized.cu); a GPT-2 124M step takes 70.9 ms with
+// these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4 blocks per SM leave
+// the tensor cores mostly idle. So the GPU picks the materialised path while its scratch
+// (2 x B x NH x T x T floatX) fits in 2 GiB and these kernels beyond that, where they are the
+// only path whose memory does not grow with T^2; the bf16 builds choose by the same rule.
 //
 // Other head sizes (not a multiple of 8, or above 64) take the SIMT kernels of
 // attention_fallback.cu: plain fp32, the same online-softmax algorithm, any hs, slower; no shipped
