@@ -316,7 +316,8 @@ __global__ void __launch_bounds__(kThreads)
   SharedCarver carve{(char*)smem};
   Shared<In>* k_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; Q staged here first
   Shared<In>* v_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd
-  float* scores = carve.take<float>(Bytes::kScores);  // kTile x kSLd: warp w owns rows 16w..16w+15
+  float* scores = carve.take<float>(Bytes::kScores);  // kTile x kSLd: S (then P, if float tiles);
+                                                      // warp w owns rows 16w..16w+15
   Shared<In>* p_tile = carve.take<Shared<In>>(Bytes::kOperand);  // kTile x kOpLd (bf16 only)
   float* row_factor = carve.take<float>(Bytes::kRows);  // per-row factors, softmax lanes -> fragments
 
@@ -455,8 +456,9 @@ __global__ void __launch_bounds__(kThreads)
   SharedCarver carve{(char*)smem};
   Shared<In>* q_tile = carve.take<Shared<In>>(Bytes::kStaged);   // kTile x kLd; K staged first
   Shared<In>* do_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; V staged first
-  float* p_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S^T (warp w: keys 16w..)
-  float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP^T
+  float* p_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S^T (then P^T, if float
+                                                       // tiles); warp w: keys 16w..
+  float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP^T (then dS^T, likewise)
   Shared<In>* pt_op = carve.take<Shared<In>>(Bytes::kOperand);   // P^T, kTile x kOpLd (bf16 only)
   Shared<In>* dst_op = carve.take<Shared<In>>(Bytes::kOperand);  // dS^T, likewise
   float* lse2_rows = carve.take<float>(Bytes::kRows);
@@ -550,7 +552,8 @@ __global__ void __launch_bounds__(kThreads)
   SharedCarver carve{(char*)smem};
   Shared<In>* k_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; Q staged first
   Shared<In>* v_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; dO staged first
-  float* s_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S (warp w: rows 16w..)
+  float* s_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S (then dS, if float
+                                                       // tiles); warp w: rows 16w..
   float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP
   Shared<In>* ds_op = carve.take<Shared<In>>(Bytes::kOperand);  // dS, kTile x kOpLd (bf16 only)
   float* lse2_rows = carve.take<float>(Bytes::kRows);
