@@ -23,12 +23,13 @@ ptxas=$(dirname "$nvcc")/ptxas
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# check NAME "NVCC FLAGS" REQUIRED_MMA_REGEX: compiles attention.cu with the flags and checks the
-# flash kernels' spills and tensor-core instructions.
+# check NAME "NVCC FLAGS" REQUIRED_MMA_REGEX "WHAT IT MATCHES": compiles attention.cu with the
+# flags and checks the flash kernels' spills and tensor-core instructions.
 check() {
   name=$1
   flags=$2
   want=$3
+  what=$4
   echo "== $name build"
   # shellcheck disable=SC2086  # flags is a word list
   "$nvcc" -O3 -DNDEBUG -std=c++20 -arch=sm_90 $flags -I"$src" -x cu -ptx \
@@ -76,13 +77,13 @@ check() {
       if (kernels < 3) { print "expected 3 flash kernels in the PTX, found " kernels; exit 1 }
       if (bad) { print bad " flash kernel(s) without the wanted tensor-core instructions"; exit 1 }
     }' "$tmp/$name.ptx" || return 1
-  echo "every flash kernel multiplies on tensor cores only with: $want"
+  echo "every flash kernel multiplies on tensor cores, only with $what"
 }
 
 tf32_mma='^[ \t]*wmma\.mma\.sync\.aligned\.(row|col)\.(row|col)\.m16n16k8\.f32\.tf32\.tf32\.f32[ \t]'
 bf16_mma='^[ \t]*(wmma\.mma\.sync\.aligned\.(row|col)\.(row|col)\.m16n16k16\.f32\.bf16\.bf16\.f32|mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.bf16\.bf16\.f32)[ \t]'
 
 status=0
-check fp32 "" "$tf32_mma" || status=1
-check bf16 "-DCHAMBER_BF16" "$bf16_mma" || status=1
+check fp32 "" "$tf32_mma" "TF32 m16n16k8 wmma.mma" || status=1
+check bf16 "-DCHAMBER_BF16" "$bf16_mma" "bf16 m16n16k16 wmma.mma" || status=1
 exit $status
