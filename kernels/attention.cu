@@ -29,38 +29,50 @@
 //             D = rowsum(dO * O) comes first from a small kernel, one warp per row.
 //
 // Precision. Global memory holds floatX (qkv, out, dout, dqkv: float, or bf16 in the bf16
-// builds) and lse and D are float; the kernels stage every tile into shared memory as float
-// (stage_tile widens bf16 there), so everything after the staging is the same code in both
-// precisions, and the outputs are rounded to floatX as they are stored. The bf16 builds therefore
-// choose among the same paths by the same rule (choose_kernels); bf16 values are exact in TF32
-// (7 of its 10 mantissa bits), so staging them loses nothing.
+// builds) and lse and D are float; the outputs are rounded to floatX as they are stored. What the
+// tensor cores take depends on the build, through one traits struct the kernels are templates
+// over (what "flash", AttentionKernels::kTensorCores, runs):
+//   fp32 builds  Tf32Inputs: TF32 m16n16k8 with fp32 accumulators, the precision of the engine's
+//                cuBLASLt GEMMs. Tiles are staged into shared memory as float rounded to TF32
+//                once; P and dS are rounded to TF32 in place over the float score tiles.
+//   bf16 builds  Bf16Inputs: bf16 m16n16k16 with fp32 accumulators. Q, K, V and dO are staged as
+//                bf16 (copied, half the bytes of float tiles); products of bf16 values are exact,
+//                so S = Q K^T and dP = dO V^T are float sums and stay float for the online
+//                softmax and dS = P * (dP - D); P and dS are rounded to bf16 (2^-8 relative) as
+//                they are written into separate bf16 operand tiles for P V, P^T dO, dS K and
+//                dS^T Q. The running sum l adds the rounded P, so out = O / l divides by the sum
+//                of the weights P V actually used.
+//   emulator     Fp32Inputs (kTensorCoresFp32, the emulator's automatic pick in both
+//                precisions): float tiles, fp32 products, so the emulated table matches the
+//                reference to float rounding as its emulated gemm does.
+// Everything else (the tiling, the online softmax, the masks) is the same code for every traits.
 //
-// Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h):
-// TF32 m16n16k8 with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs; inputs are
-// rounded to TF32 once, as they are copied into shared memory. The fragment element type, its
-// rounding and the k step come from one traits struct (Tf32Inputs); a bf16 storage mode would add
-// another, with bf16 shared tiles and P written back in bf16 (m16n16k16). WMMA does not say which
-// lane holds which element of a fragment, so row-wise work (softmax, the rescaling by per-row
-// factors) goes through shared memory: a warp stores S, its lanes work on rows, and P is loaded
-// back as a fragment. The accumulator O stays in registers; to scale its
+// Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h).
+// WMMA does not say which lane holds which element of a fragment, so row-wise work (softmax, the
+// rescaling by per-row factors) goes through shared memory: a warp stores S, its lanes work on
+// rows, and P is loaded back as a fragment. The accumulator O stays in registers; to scale its
 // rows, each warp loads once a "row map" fragment whose every element holds its own row index
 // (from a 16 x 16 table of row numbers), which tells each lane the row of each of its elements
 // whatever the hardware's layout.
 //
 // Shapes: the fragments are sized for head sizes up to kMaxHs = 64 (GPT-2's hs at every size),
-// any multiple of 8 (the k step); heads narrower than 64 skip the unused k steps and fragments at
-// run time, and their last 16-column fragment is zero-padded in shared memory. Rows past T in the
-// ragged last tile are zero in shared memory and masked. Shared memory: forward 51 KiB (K, V and
-// the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles), above the 48 KiB
-// default, so the launchers raise the kernel's limit once.
+// any multiple of 8; heads narrower than 64 skip the unused k steps and fragments at run time,
+// and their last 16 columns are zero-padded in shared memory (which also fills the last k step
+// of 16 of the bf16 shape when hs is an odd multiple of 8). Rows past T in the ragged last tile
+// are zero in shared memory and masked. Shared memory (SharedBytes), fp32 builds: forward 51 KiB
+// (K, V and the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles); bf16
+// builds: forward 44 KiB (bf16 K and V, the float score tile, the bf16 P tile), backward dK, dV
+// 70.5 KiB and dQ 61.5 KiB (bf16 staged tiles, float score tiles, and the bf16 P^T and dS^T, or
+// dS, tiles). Above the 48 KiB default the launchers raise the kernel's limit once.
 //
-// Measured on an H200 (2026-11-30, B 8, T 1024, NH 12, hs 64; bench/RESULTS.md): these kernels
-// take 540 us forward and 2499 us backward, against 553 us and 1504 us (the recompute included)
-// for cuBLASLt over the materialised T x T scores (attention_materialized.cu); a GPT-2 124M step
-// takes 70.9 ms with these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4
-// blocks per SM leave the tensor cores mostly idle. So the GPU picks the
-// materialised path while its scratch (2 x B x NH x T x T floats) fits in 2 GiB and these kernels
-// beyond that, where they are the only path whose memory does not grow with T^2.
+// Measured on an H200 (2026-11-30, fp32 build with TF32, B 8, T 1024, NH 12, hs 64;
+// bench/RESULTS.md; the bf16 kernels have not been timed): these kernels take 540 us forward and
+// 2499 us backward, against 553 us and 1504 us (the recompute included) for cuBLASLt over the
+// materialised T x T scores (attention_materialized.cu); a GPT-2 124M step takes 70.9 ms with
+// these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4 blocks per SM leave
+// the tensor cores mostly idle. So the GPU picks the materialised path while its scratch
+// (2 x B x NH x T x T floatX) fits in 2 GiB and these kernels beyond that, where they are the
+// only path whose memory does not grow with T^2; the bf16 builds choose by the same rule.
 //
 // Other head sizes (not a multiple of 8, or above 64) take the SIMT kernels of
 // attention_fallback.cu: plain fp32, the same online-softmax algorithm, any hs, slower; no shipped
@@ -70,6 +82,7 @@
 #include <cstdlib>
 #include <string>
 #include <initializer_list>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #include <mma.h>
@@ -88,25 +101,72 @@ constexpr int kTile = 64;               // query rows per block = keys per tile
 constexpr int kWarps = kTile / 16;      // a warp owns 16 rows: one fragment's height
 constexpr int kThreads = kWarps * 32;
 constexpr int kMaxHs = 64;              // widest head the fragments are sized for
-constexpr int kLd = kMaxHs + 4;         // row stride (floats) of Q/K/V/dO tiles in shared memory;
-                                        // the 4-float skew spreads rows over the banks
-constexpr int kSLd = kTile + 4;         // row stride of the score tiles
+constexpr int kSLd = kTile + 4;         // row stride (floats) of the float score tiles; the
+                                        // 4-float skew spreads rows over the banks
 constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in base 2: exp2 is one instruction
 
-// What the tensor cores take: fp32 storage rounded to TF32 (10-bit mantissa) for m16n16k8.
+// What the tensor cores take, one struct per input precision; the kernels are templates over it,
+// and each build has the one for its storage (TensorCoreInputs) plus, under the emulator, fp32.
+//   Element  the A and B fragments' element type (m16n16k<kStep>, float accumulators);
+//   Shared   the element type of the shared tiles those fragments load from: Q, K, V, dO as
+//            staged, and P and dS where they feed a product;
+//   kLd      the row stride (Shared elements) of the staged 64 x hs tiles: a multiple of 16 bytes
+//            (wmma's ldm rule: 4 floats, 8 bf16) plus a 16-byte skew, so the 16-byte pieces
+//            of 8 consecutive rows that a fragment load reads fall in different banks;
+//   round    what a float becomes as it is written into a Shared tile;
+//   store4   four floats into a Shared tile (16-byte aligned for float, 8-byte for bf16).
+#if !defined(CHAMBER_BF16)
+// The fp32 builds: fp32 storage rounded to TF32 (10-bit mantissa), m16n16k8.
 struct Tf32Inputs {
   using Element = wmma::precision::tf32;
+  using Shared = float;
   static constexpr int kStep = 8;
+  static constexpr int kLd = kMaxHs + 4;
   __device__ static float round(float x) { return wmma::__float_to_tf32(x); }
+  __device__ static void store4(float* dst, float4 v) {
+    *(float4*)dst = make_float4(round(v.x), round(v.y), round(v.z), round(v.w));
+  }
 };
+using TensorCoreInputs = Tf32Inputs;  // what AttentionKernels::kTensorCores runs in this build
+#else
+// The bf16 builds: bf16 storage, m16n16k16. Q, K, V and dO are bf16 in global memory already,
+// so staging them copies values (the float4 from load4 holds them exactly); P and dS are rounded
+// to nearest bf16 (2^-8 relative) as they are written for their products.
+struct alignas(8) Bf16x4 {
+  __nv_bfloat16 v[4];
+};
+struct Bf16Inputs {
+  using Element = __nv_bfloat16;
+  using Shared = __nv_bfloat16;
+  static constexpr int kStep = 16;
+  static constexpr int kLd = kMaxHs + 8;
+  __device__ static __nv_bfloat16 round(float x) { return __float2bfloat16(x); }
+  __device__ static void store4(__nv_bfloat16* dst, float4 v) {
+    *(Bf16x4*)dst = Bf16x4{{round(v.x), round(v.y), round(v.z), round(v.w)}};
+  }
+};
+using TensorCoreInputs = Bf16Inputs;  // what AttentionKernels::kTensorCores runs in this build
+#endif
 #if !defined(__CUDACC__)
 // Emulator only: full fp32 inputs (a simt_wmma.h extension), for the emulated Ops table.
 struct Fp32Inputs {
   using Element = float;
+  using Shared = float;
   static constexpr int kStep = 8;
+  static constexpr int kLd = kMaxHs + 4;
   static float round(float x) { return x; }
+  static void store4(float* dst, float4 v) { *(float4*)dst = v; }
 };
 #endif
+
+// Where P and dS are written for their products. With float tiles (TF32, fp32) they replace S
+// and dP in place in the score tiles (row stride kSLd); with bf16 tiles they go to separate bf16
+// operand tiles of kOpLd (a multiple of 8 elements, skewed like kLd), since a bf16 element
+// written over the float tile would land on a float another lane may not have read yet.
+template <class In>
+constexpr bool kOperandsInScores = std::is_same_v<typename In::Shared, float>;
+template <class In>
+constexpr int kOpLd = kOperandsInScores<In> ? kSLd : kTile + 8;
 
 template <class In, class Use, class Layout>
 using Fragment = wmma::fragment<Use, 16, 16, In::kStep, typename In::Element, Layout>;
@@ -118,12 +178,59 @@ template <class In>
 using FragBCol = Fragment<In, wmma::matrix_b, wmma::col_major>;
 template <class In>
 using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, In::kStep, float>;
+template <class In>
+using Shared = typename In::Shared;
 
 __host__ __device__ constexpr int round_up16(int n) { return (n + 15) / 16 * 16; }
 
-constexpr size_t kForwardSharedBytes = sizeof(float) * (2 * kTile * kLd + kTile * kSLd + kTile);
-constexpr size_t kBackwardSharedBytes =
-    sizeof(float) * (2 * kTile * kLd + 2 * kTile * kSLd + 2 * kTile);
+// Dynamic shared memory per kernel, in bytes, as the kernels carve it in this order:
+//   forward   two staged tiles (K with Q first, V), the score tile S, the P tile (bf16 only),
+//             one float per row (softmax factors);
+//   dK, dV    two staged tiles (Q with K first, dO with V first), two score tiles (S^T, dP^T),
+//             the P^T and dS^T tiles (bf16 only), two floats per row (lse, D);
+//   dQ        two staged tiles (K with Q first, V with dO first), two score tiles (S, dP), the
+//             dS tile (bf16 only), two floats per row.
+// Every piece is a multiple of 32 bytes, so each starts 256-bit aligned as wmma pointers must.
+template <class In>
+struct SharedBytes {
+  static constexpr size_t kStaged = sizeof(Shared<In>) * kTile * In::kLd;
+  static constexpr size_t kScores = sizeof(float) * kTile * kSLd;
+  static constexpr size_t kOperand = kOperandsInScores<In> ? 0 : sizeof(Shared<In>) * kTile * kOpLd<In>;
+  static constexpr size_t kRows = sizeof(float) * kTile;
+  static constexpr size_t kForward = 2 * kStaged + kScores + kOperand + kRows;
+  static constexpr size_t kBackwardDkDv = 2 * kStaged + 2 * kScores + 2 * kOperand + 2 * kRows;
+  static constexpr size_t kBackwardDq = 2 * kStaged + 2 * kScores + kOperand + 2 * kRows;
+  static_assert(kStaged % 32 == 0 && kScores % 32 == 0 && kOperand % 32 == 0 && kRows % 32 == 0,
+                "every shared array starts 32-byte aligned");
+  static_assert(In::kLd * sizeof(Shared<In>) % 16 == 0 && kOpLd<In> * sizeof(Shared<In>) % 16 == 0 &&
+                    kSLd * sizeof(float) % 16 == 0,
+                "wmma leading dimensions are multiples of 16 bytes");
+  // A fragment's first element: 16-row (and kStep-row) offsets and 16-column offsets keep the
+  // 32-byte alignment of the tile.
+  static_assert(In::kStep * In::kLd * sizeof(Shared<In>) % 32 == 0 &&
+                    16 * kOpLd<In> * sizeof(Shared<In>) % 32 == 0 &&
+                    In::kStep * sizeof(Shared<In>) % 32 == 0 && 16 * kSLd * sizeof(float) % 32 == 0,
+                "fragment pointers stay 32-byte aligned");
+};
+
+// Consecutive arrays of a block's dynamic shared memory, taken in SharedBytes' order.
+struct SharedCarver {
+  char* next;
+  template <class T>
+  __device__ T* take(size_t bytes) {
+    T* p = (T*)next;
+    next += bytes;
+    return p;
+  }
+};
+
+// The rows of a warp's P (or dS) tile: over its score rows when they are the operand, else its
+// 16 rows of the separate operand tile.
+template <class In>
+__device__ Shared<In>* operand_rows(float* score_rows, Shared<In>* operand_tile, int warp) {
+  if constexpr (kOperandsInScores<In>) return score_rows;
+  else return operand_tile + warp * 16 * kOpLd<In>;
+}
 
 // Four consecutive elements of global memory as floats: one float4 load in the fp32 builds (16-byte
 // aligned, checked by the launcher), four bf16 loads widened in the bf16 builds (no alignment
@@ -136,60 +243,63 @@ __device__ __forceinline__ float4 load4(const floatX* p) {
 #endif
 }
 
-// tile (kTile x kLd, shared) = rows [row0, row0 + kTile) of one head's (T, hs) slice, row stride
-// `stride` elements, as float, rounded for the tensor cores. Rows past T and columns
+// tile (kTile x In::kLd, shared) = rows [row0, row0 + kTile) of one head's (T, hs) slice, row
+// stride `stride` elements, as the tensor cores take them (In::store4). Rows past T and columns
 // hs..round_up16(hs) are zero. hs % 8 == 0 keeps each group of four inside the row.
 template <class In>
-__device__ void stage_tile(float* tile, const floatX* src, size_t stride, int row0, int T, int hs) {
+__device__ void stage_tile(Shared<In>* tile, const floatX* src, size_t stride, int row0, int T,
+                           int hs) {
   const int vecs_per_row = round_up16(hs) / 4;
   for (int i = threadIdx.x; i < kTile * vecs_per_row; i += kThreads) {
     int r = i / vecs_per_row, c = (i % vecs_per_row) * 4;
     float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     if (row0 + r < T && c < hs) v = load4(src + (size_t)(row0 + r) * stride + c);
-    *(float4*)(tile + r * kLd + c) =
-        make_float4(In::round(v.x), In::round(v.y), In::round(v.z), In::round(v.w));
+    In::store4(tile + r * In::kLd + c, v);
   }
 }
 
-// The warp's 16 rows of a staged tile as A fragments (16 x hs, one per k step).
+// The warp's 16 rows of a staged tile as A fragments (16 x hs, one per k step). Heads narrower
+// than a multiple of the k step end in zero-padded columns (stage_tile).
 template <class In>
-__device__ void load_rows(FragA<In> (&frags)[kMaxHs / 8], const float* tile_rows, int hs) {
+__device__ void load_rows(FragA<In> (&frags)[kMaxHs / In::kStep], const Shared<In>* tile_rows,
+                          int hs) {
 #pragma unroll
-  for (int kk = 0; kk < kMaxHs / 8; kk++)
-    if (kk * 8 < hs) wmma::load_matrix_sync(frags[kk], tile_rows + kk * 8, kLd);
+  for (int kk = 0; kk < kMaxHs / In::kStep; kk++)
+    if (kk * In::kStep < hs) wmma::load_matrix_sync(frags[kk], tile_rows + kk * In::kStep, In::kLd);
 }
 
-// dst (16 x 16, row stride kSLd) = A (16 x hs) B^T where B's 16 rows start at b_rows in a staged
-// tile: one 16 x 16 block of S = Q K^T (or dP = dO V^T, S^T = K Q^T, ...).
+// dst (16 x 16 floats, row stride kSLd) = A (16 x hs) B^T where B's 16 rows start at b_rows in a
+// staged tile: one 16 x 16 block of S = Q K^T (or dP = dO V^T, S^T = K Q^T, ...).
 template <class In>
-__device__ void product_block(float* dst, const FragA<In> (&a)[kMaxHs / 8], const float* b_rows,
-                              int hs) {
+__device__ void product_block(float* dst, const FragA<In> (&a)[kMaxHs / In::kStep],
+                              const Shared<In>* b_rows, int hs) {
   FragAcc<In> acc;
   wmma::fill_fragment(acc, 0.0f);
 #pragma unroll
-  for (int kk = 0; kk < kMaxHs / 8; kk++) {
-    if (kk * 8 < hs) {
+  for (int kk = 0; kk < kMaxHs / In::kStep; kk++) {
+    if (kk * In::kStep < hs) {
       FragBCol<In> b;  // B^T as a column-major matrix_b: element (k, n) at b_rows[n * kLd + k]
-      wmma::load_matrix_sync(b, b_rows + kk * 8, kLd);
+      wmma::load_matrix_sync(b, b_rows + kk * In::kStep, In::kLd);
       wmma::mma_sync(acc, a[kk], b, acc);
     }
   }
   wmma::store_matrix_sync(dst, acc, kSLd, wmma::mem_row_major);
 }
 
-// acc (16 x hs, as fragments of 16 columns) += A B for A the warp's 16 rows of a score tile,
-// columns [0, 8 * steps), and B rows [0, 8 * steps) of a staged tile.
+// acc (16 x hs, as fragments of 16 columns) += A B for A the warp's 16 rows of a P or dS tile
+// (row stride kOpLd), columns [0, cols), and B rows [0, cols) of a staged tile; cols is a
+// multiple of 16.
 template <class In>
-__device__ void accumulate_product(FragAcc<In> (&acc)[kMaxHs / 16], const float* a_rows,
-                                   const float* tile, int steps, int hs) {
-  for (int kk = 0; kk < steps; kk++) {
+__device__ void accumulate_product(FragAcc<In> (&acc)[kMaxHs / 16], const Shared<In>* a_rows,
+                                   const Shared<In>* tile, int cols, int hs) {
+  for (int kk = 0; kk < cols / In::kStep; kk++) {
     FragA<In> a;
-    wmma::load_matrix_sync(a, a_rows + kk * 8, kSLd);
+    wmma::load_matrix_sync(a, a_rows + kk * In::kStep, kOpLd<In>);
 #pragma unroll
     for (int j = 0; j < kMaxHs / 16; j++) {
       if (j * 16 < hs) {
         FragBRow<In> b;
-        wmma::load_matrix_sync(b, tile + kk * 8 * kLd + j * 16, kLd);
+        wmma::load_matrix_sync(b, tile + kk * In::kStep * In::kLd + j * 16, In::kLd);
         wmma::mma_sync(acc[j], a, b, acc[j]);
       }
     }
@@ -202,10 +312,14 @@ template <class In>
 __global__ void __launch_bounds__(kThreads)
     flash_forward_kernel(floatX* out, float* lse, const floatX* qkv, int T, int C, int NH) {
   CHAMBER_DYNAMIC_SHARED(float, smem);
-  float* k_tile = smem;                      // kTile x kLd; Q is staged here first
-  float* v_tile = k_tile + kTile * kLd;      // kTile x kLd
-  float* scores = v_tile + kTile * kLd;      // kTile x kSLd: warp w owns rows 16w .. 16w+15
-  float* row_factor = scores + kTile * kSLd; // kTile: per-row factors, softmax lanes -> fragments
+  using Bytes = SharedBytes<In>;
+  SharedCarver carve{(char*)smem};
+  Shared<In>* k_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; Q staged here first
+  Shared<In>* v_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd
+  float* scores = carve.take<float>(Bytes::kScores);  // kTile x kSLd: S (then P, if float tiles);
+                                                      // warp w owns rows 16w..16w+15
+  Shared<In>* p_tile = carve.take<Shared<In>>(Bytes::kOperand);  // kTile x kOpLd (bf16 only)
+  float* row_factor = carve.take<float>(Bytes::kRows);  // per-row factors, softmax lanes -> fragments
 
   const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows (most key tiles) start first
   const int h = blockIdx.y, b = blockIdx.z;
@@ -215,13 +329,14 @@ __global__ void __launch_bounds__(kThreads)
   const floatX* q_head = qkv + (size_t)b * T * stride + h * hs;
   const float scale_log2 = kLog2e / sqrtf((float)hs);
   float* my_scores = scores + warp * 16 * kSLd;
+  Shared<In>* my_p = operand_rows<In>(my_scores, p_tile, warp);
   float* my_factor = row_factor + warp * 16;
 
   stage_tile<In>(k_tile, q_head, stride, q0, T, hs);
   for (int i = lane; i < 16 * 16; i += 32) my_scores[(i / 16) * kSLd + i % 16] = (float)(i / 16);
   __syncthreads();
-  FragA<In> q[kMaxHs / 8];
-  load_rows<In>(q, k_tile + warp * 16 * kLd, hs);
+  FragA<In> q[kMaxHs / In::kStep];
+  load_rows<In>(q, k_tile + warp * 16 * In::kLd, hs);
   FragAcc<In> row_of;  // row_of.x[i] = the row (0..15) of element i of any accumulator fragment
   wmma::load_matrix_sync(row_of, my_scores, kSLd, wmma::mem_row_major);
   FragAcc<In> o[kMaxHs / 16];
@@ -243,7 +358,7 @@ __global__ void __launch_bounds__(kThreads)
     const int key_blocks = kt == qt ? warp + 1 : kWarps;
 #pragma unroll 1
     for (int j = 0; j < key_blocks; j++)
-      product_block<In>(my_scores + j * 16, q, k_tile + j * 16 * kLd, hs);
+      product_block<In>(my_scores + j * 16, q, k_tile + j * 16 * In::kLd, hs);
     __syncwarp();
 
     // Online softmax. Every row sees at least one key of every tile it visits (key k0 <= t), so
@@ -257,11 +372,12 @@ __global__ void __launch_bounds__(kThreads)
       tile_max = fmaxf(tile_max, x);
     }
     const float m_new = fmaxf(m, fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1)));
+    Shared<In>* p_row = my_p + r * kOpLd<In>;  // = row itself with float tiles
     float sum = 0.0f;
     for (int c = half; c < cols; c += 2) {
-      float p = In::round(exp2f(row[c] - m_new));  // l sums what P V multiplies
-      row[c] = p;
-      sum += p;
+      const Shared<In> p = In::round(exp2f(row[c] - m_new));  // l sums what P V multiplies
+      p_row[c] = p;
+      sum += (float)p;
     }
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     const float alpha = exp2f(m - m_new);  // 0 on the first tile (m = -inf)
@@ -277,7 +393,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < kMaxHs / 16; j++) o[j].x[i] *= a;
     }
-    accumulate_product<In>(o, my_scores, v_tile, 2 * key_blocks, hs);
+    accumulate_product<In>(o, my_p, v_tile, cols, hs);
     __syncthreads();  // every warp is done with this K, V tile
   }
 
@@ -336,12 +452,17 @@ __global__ void __launch_bounds__(kThreads)
     flash_backward_dkdv_kernel(floatX* dqkv, const floatX* dout, const floatX* qkv,
                                const float* lse, const float* D, int T, int C, int NH) {
   CHAMBER_DYNAMIC_SHARED(float, smem);
-  float* q_tile = smem;                     // kTile x kLd; K is staged here first
-  float* do_tile = q_tile + kTile * kLd;    // kTile x kLd; V is staged here first
-  float* p_tile = do_tile + kTile * kLd;    // kTile x kSLd: S^T, then P^T (warp w: keys 16w..)
-  float* dp_tile = p_tile + kTile * kSLd;   // kTile x kSLd: dP^T, then dS^T
-  float* lse2_rows = dp_tile + kTile * kSLd;
-  float* d_rows = lse2_rows + kTile;
+  using Bytes = SharedBytes<In>;
+  SharedCarver carve{(char*)smem};
+  Shared<In>* q_tile = carve.take<Shared<In>>(Bytes::kStaged);   // kTile x kLd; K staged first
+  Shared<In>* do_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; V staged first
+  float* p_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S^T (then P^T, if float
+                                                       // tiles); warp w: keys 16w..
+  float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP^T (then dS^T, likewise)
+  Shared<In>* pt_op = carve.take<Shared<In>>(Bytes::kOperand);   // P^T, kTile x kOpLd (bf16 only)
+  Shared<In>* dst_op = carve.take<Shared<In>>(Bytes::kOperand);  // dS^T, likewise
+  float* lse2_rows = carve.take<float>(Bytes::kRows);
+  float* d_rows = carve.take<float>(Bytes::kRows);
 
   const int kt = blockIdx.x;  // key tile; tile 0 sees every query tile, so it starts first
   const int h = blockIdx.y, b = blockIdx.z;
@@ -353,13 +474,15 @@ __global__ void __launch_bounds__(kThreads)
   const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
   float* my_p = p_tile + warp * 16 * kSLd;
   float* my_dp = dp_tile + warp * 16 * kSLd;
+  Shared<In>* my_pt = operand_rows<In>(my_p, pt_op, warp);    // P^T (over S^T with float tiles)
+  Shared<In>* my_dst = operand_rows<In>(my_dp, dst_op, warp); // dS^T (over dP^T with float tiles)
 
   stage_tile<In>(q_tile, q_head + C, stride, k0, T, hs);
   stage_tile<In>(do_tile, q_head + 2 * C, stride, k0, T, hs);
   __syncthreads();
-  FragA<In> k[kMaxHs / 8], v[kMaxHs / 8];  // this warp's 16 keys and values
-  load_rows<In>(k, q_tile + warp * 16 * kLd, hs);
-  load_rows<In>(v, do_tile + warp * 16 * kLd, hs);
+  FragA<In> k[kMaxHs / In::kStep], v[kMaxHs / In::kStep];  // this warp's 16 keys and values
+  load_rows<In>(k, q_tile + warp * 16 * In::kLd, hs);
+  load_rows<In>(v, do_tile + warp * 16 * In::kLd, hs);
   FragAcc<In> dk[kMaxHs / 16], dv[kMaxHs / 16];
 #pragma unroll
   for (int j = 0; j < kMaxHs / 16; j++) {
@@ -378,8 +501,8 @@ __global__ void __launch_bounds__(kThreads)
     const int first_block = qt == kt ? warp : 0;
 #pragma unroll 1
     for (int j = first_block; j < kWarps; j++) {
-      product_block<In>(my_p + j * 16, k, q_tile + j * 16 * kLd, hs);    // S^T = K Q^T
-      product_block<In>(my_dp + j * 16, v, do_tile + j * 16 * kLd, hs);  // dP^T = V dO^T
+      product_block<In>(my_p + j * 16, k, q_tile + j * 16 * In::kLd, hs);    // S^T = K Q^T
+      product_block<In>(my_dp + j * 16, v, do_tile + j * 16 * In::kLd, hs);  // dP^T = V dO^T
     }
     __syncwarp();
     const int cols = kTile - 16 * first_block;  // visible query columns, from 16 * first_block
@@ -388,14 +511,15 @@ __global__ void __launch_bounds__(kThreads)
       int key = k0 + warp * 16 + rr, query = q0 + c;
       float p = query >= key ? exp2f(my_p[rr * kSLd + c] * scale_log2 - lse2_rows[c]) : 0.0f;
       float ds = p * (my_dp[rr * kSLd + c] - d_rows[c]);
-      my_p[rr * kSLd + c] = In::round(p);
-      my_dp[rr * kSLd + c] = In::round(ds);
+      my_pt[rr * kOpLd<In> + c] = In::round(p);
+      my_dst[rr * kOpLd<In> + c] = In::round(ds);
     }
     __syncwarp();
-    // dV += P^T dO;  dK += dS^T Q  (over the queries from the first visible block)
-    const int skip = 2 * first_block;  // 8-query k steps that are all zero
-    accumulate_product<In>(dv, my_p + skip * 8, do_tile + skip * 8 * kLd, 2 * kWarps - skip, hs);
-    accumulate_product<In>(dk, my_dp + skip * 8, q_tile + skip * 8 * kLd, 2 * kWarps - skip, hs);
+    // dV += P^T dO;  dK += dS^T Q  (over the queries from the first visible block: the columns
+    // before it are all zero and were not written)
+    const int skip = 16 * first_block;
+    accumulate_product<In>(dv, my_pt + skip, do_tile + skip * In::kLd, cols, hs);
+    accumulate_product<In>(dk, my_dst + skip, q_tile + skip * In::kLd, cols, hs);
     __syncthreads();  // every warp is done with this Q, dO tile
   }
 
@@ -424,12 +548,16 @@ __global__ void __launch_bounds__(kThreads)
     flash_backward_dq_kernel(floatX* dqkv, const floatX* dout, const floatX* qkv,
                              const float* lse, const float* D, int T, int C, int NH) {
   CHAMBER_DYNAMIC_SHARED(float, smem);
-  float* k_tile = smem;                     // kTile x kLd; Q is staged here first
-  float* v_tile = k_tile + kTile * kLd;     // kTile x kLd; dO is staged here first
-  float* s_tile = v_tile + kTile * kLd;     // kTile x kSLd: S, then dS (warp w: rows 16w..)
-  float* dp_tile = s_tile + kTile * kSLd;   // kTile x kSLd: dP
-  float* lse2_rows = dp_tile + kTile * kSLd;
-  float* d_rows = lse2_rows + kTile;
+  using Bytes = SharedBytes<In>;
+  SharedCarver carve{(char*)smem};
+  Shared<In>* k_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; Q staged first
+  Shared<In>* v_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; dO staged first
+  float* s_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S (then dS, if float
+                                                       // tiles); warp w: rows 16w..
+  float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP
+  Shared<In>* ds_op = carve.take<Shared<In>>(Bytes::kOperand);  // dS, kTile x kOpLd (bf16 only)
+  float* lse2_rows = carve.take<float>(Bytes::kRows);
+  float* d_rows = carve.take<float>(Bytes::kRows);
 
   const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows start first
   const int h = blockIdx.y, b = blockIdx.z;
@@ -440,14 +568,15 @@ __global__ void __launch_bounds__(kThreads)
   const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
   float* my_s = s_tile + warp * 16 * kSLd;
   float* my_dp = dp_tile + warp * 16 * kSLd;
+  Shared<In>* my_ds = operand_rows<In>(my_s, ds_op, warp);  // dS (over S with float tiles)
 
   stage_tile<In>(k_tile, q_head, stride, q0, T, hs);
   stage_tile<In>(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, T, hs);
   stage_row_stats(lse2_rows, d_rows, lse, D, bh, q0, T);
   __syncthreads();
-  FragA<In> q[kMaxHs / 8], dy[kMaxHs / 8];  // this warp's 16 query rows of Q and dO
-  load_rows<In>(q, k_tile + warp * 16 * kLd, hs);
-  load_rows<In>(dy, v_tile + warp * 16 * kLd, hs);
+  FragA<In> q[kMaxHs / In::kStep], dy[kMaxHs / In::kStep];  // the warp's 16 rows of Q and dO
+  load_rows<In>(q, k_tile + warp * 16 * In::kLd, hs);
+  load_rows<In>(dy, v_tile + warp * 16 * In::kLd, hs);
   FragAcc<In> dq[kMaxHs / 16];
 #pragma unroll
   for (int j = 0; j < kMaxHs / 16; j++) wmma::fill_fragment(dq[j], 0.0f);
@@ -461,8 +590,8 @@ __global__ void __launch_bounds__(kThreads)
     const int key_blocks = kt == qt ? warp + 1 : kWarps;
 #pragma unroll 1
     for (int j = 0; j < key_blocks; j++) {
-      product_block<In>(my_s + j * 16, q, k_tile + j * 16 * kLd, hs);    // S = Q K^T
-      product_block<In>(my_dp + j * 16, dy, v_tile + j * 16 * kLd, hs);  // dP = dO V^T
+      product_block<In>(my_s + j * 16, q, k_tile + j * 16 * In::kLd, hs);    // S = Q K^T
+      product_block<In>(my_dp + j * 16, dy, v_tile + j * 16 * In::kLd, hs);  // dP = dO V^T
     }
     __syncwarp();
     const int cols = key_blocks * 16;
@@ -470,10 +599,10 @@ __global__ void __launch_bounds__(kThreads)
       int rr = e / cols, c = e % cols;
       int row = warp * 16 + rr, query = q0 + row, key = k0 + c;
       float p = key <= query ? exp2f(my_s[rr * kSLd + c] * scale_log2 - lse2_rows[row]) : 0.0f;
-      my_s[rr * kSLd + c] = In::round(p * (my_dp[rr * kSLd + c] - d_rows[row]));
+      my_ds[rr * kOpLd<In> + c] = In::round(p * (my_dp[rr * kSLd + c] - d_rows[row]));
     }
     __syncwarp();
-    accumulate_product<In>(dq, my_s, k_tile, 2 * key_blocks, hs);  // dQ += dS K
+    accumulate_product<In>(dq, my_ds, k_tile, cols, hs);  // dQ += dS K
     __syncthreads();  // every warp is done with this K, V tile
   }
 
@@ -511,7 +640,7 @@ bool rows_aligned(std::initializer_list<const void*> rows) {
 AttentionKernels g_preference = [] {
   const char* env = std::getenv("CHAMBER_ATTENTION");
   std::string name = env ? env : "";
-  if (name == "flash") return AttentionKernels::kTensorCoresTf32;
+  if (name == "flash") return AttentionKernels::kTensorCores;
   if (name == "materialized") return AttentionKernels::kMaterialized;
   if (name == "simt") return AttentionKernels::kSimt;
   if (!name.empty() && name != "auto")
@@ -521,10 +650,18 @@ AttentionKernels g_preference = [] {
 }();
 #endif
 
+// Whether the GPU may run the flash kernels on their tensor-core inputs. In the fp32 builds those
+// are TF32, so strict fp32 products (CHAMBER_TF32=0, tf32_matmuls) rule them out; the bf16 builds'
+// inputs are bf16 already and P and dS are rounded to bf16 as the materialised path rounds its
+// scores, so the switch does not apply there (as in their gemm, gemm.cu).
+#if defined(__CUDACC__)
+bool tensor_core_inputs_allowed() { return !std::is_same_v<floatX, float> || tf32_matmuls(); }
+#endif
+
 // Which kernels run: see AttentionKernels in cuda_launchers.h; the same rule in the bf16 builds
 // (every path reads and writes floatX; the materialised path's scratch is floatX too, so it fits
-// at shapes twice as large). `aligned`: rows_aligned of the tensors the flash kernels would read
-// and write.
+// at shapes twice as large), where "flash" (kTensorCores) means the bf16 tensor-core kernels.
+// `aligned`: rows_aligned of the tensors the flash kernels would read and write.
 AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int NH, bool aligned) {
   const int hs = C / NH;
   const AttentionKernels preference = attention_preference();
@@ -535,17 +672,17 @@ AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int
     if (preference == AttentionKernels::kMaterialized && materialized_fits) return preference;
     if (preference == AttentionKernels::kSimt) return preference;
 #if defined(__CUDACC__)
-    if (preference == AttentionKernels::kTensorCoresTf32 && fits && tf32_matmuls())
+    if (preference == AttentionKernels::kTensorCores && fits && tensor_core_inputs_allowed())
       return preference;
     if (materialized_fits) return AttentionKernels::kMaterialized;
-    if (!fits || !tf32_matmuls()) return AttentionKernels::kSimt;
-    return AttentionKernels::kTensorCoresTf32;
+    if (!fits || !tensor_core_inputs_allowed()) return AttentionKernels::kSimt;
+    return AttentionKernels::kTensorCores;
 #else
-    if (preference == AttentionKernels::kTensorCoresTf32 && fits) return preference;
+    if (preference == AttentionKernels::kTensorCores && fits) return preference;
     return fits ? AttentionKernels::kTensorCoresFp32 : AttentionKernels::kSimt;
 #endif
   }
-  if ((asked == AttentionKernels::kTensorCoresTf32 || asked == AttentionKernels::kTensorCoresFp32) &&
+  if ((asked == AttentionKernels::kTensorCores || asked == AttentionKernels::kTensorCoresFp32) &&
       !fits)
     fail("attention: the tensor-core kernels take head sizes that are multiples of 8 up to ",
          kMaxHs, " with 16-byte aligned rows; hs = ", C / NH);
@@ -556,7 +693,8 @@ AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int
   return asked;
 }
 
-// Raises a kernel's dynamic shared memory limit above the 48 KiB default; once per kernel.
+// Raises a kernel's dynamic shared memory limit to `bytes` (needed above the 48 KiB default);
+// once per kernel.
 template <typename Kernel>
 void allow_shared_bytes(Kernel* kernel, size_t bytes) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
@@ -565,25 +703,26 @@ void allow_shared_bytes(Kernel* kernel, size_t bytes) {
 template <class In>
 void flash_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                    cudaStream_t stream) {
-  static const bool configured =
-      (allow_shared_bytes(flash_forward_kernel<In>, kForwardSharedBytes), true);
+  constexpr size_t bytes = SharedBytes<In>::kForward;
+  static const bool configured = (allow_shared_bytes(flash_forward_kernel<In>, bytes), true);
   (void)configured;
   dim3 grid(ceil_div(T, kTile), NH, B);
-  CHAMBER_LAUNCH(flash_forward_kernel<In>, grid, kThreads, kForwardSharedBytes, stream, out, lse,
-                 qkv, T, C, NH);
+  CHAMBER_LAUNCH(flash_forward_kernel<In>, grid, kThreads, bytes, stream, out, lse, qkv, T, C, NH);
 }
 
 template <class In>
 void flash_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const float* lse,
                     const float* D, int B, int T, int C, int NH, cudaStream_t stream) {
+  constexpr size_t dkdv_bytes = SharedBytes<In>::kBackwardDkDv;
+  constexpr size_t dq_bytes = SharedBytes<In>::kBackwardDq;
   static const bool configured =
-      (allow_shared_bytes(flash_backward_dkdv_kernel<In>, kBackwardSharedBytes),
-       allow_shared_bytes(flash_backward_dq_kernel<In>, kBackwardSharedBytes), true);
+      (allow_shared_bytes(flash_backward_dkdv_kernel<In>, dkdv_bytes),
+       allow_shared_bytes(flash_backward_dq_kernel<In>, dq_bytes), true);
   (void)configured;
   dim3 grid(ceil_div(T, kTile), NH, B);
-  CHAMBER_LAUNCH(flash_backward_dkdv_kernel<In>, grid, kThreads, kBackwardSharedBytes, stream,
-                 dqkv, dout, qkv, lse, D, T, C, NH);
-  CHAMBER_LAUNCH(flash_backward_dq_kernel<In>, grid, kThreads, kBackwardSharedBytes, stream, dqkv,
+  CHAMBER_LAUNCH(flash_backward_dkdv_kernel<In>, grid, kThreads, dkdv_bytes, stream, dqkv, dout,
+                 qkv, lse, D, T, C, NH);
+  CHAMBER_LAUNCH(flash_backward_dq_kernel<In>, grid, kThreads, dq_bytes, stream, dqkv,
                  dout, qkv, lse, D, T, C, NH);
 }
 
@@ -619,8 +758,8 @@ void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T,
     case AttentionKernels::kMaterialized:
       attention_forward_materialized(out, lse, qkv, B, T, C, NH, stream);
       break;
-    case AttentionKernels::kTensorCoresTf32:
-      flash_forward<Tf32Inputs>(out, lse, qkv, B, T, C, NH, stream);
+    case AttentionKernels::kTensorCores:
+      flash_forward<TensorCoreInputs>(out, lse, qkv, B, T, C, NH, stream);
       break;
 #if !defined(__CUDACC__)
     case AttentionKernels::kTensorCoresFp32:
@@ -646,8 +785,8 @@ void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, con
   CHAMBER_LAUNCH(attention_row_dot_kernel, ceil_div(rows, 8), 8 * 32, 0, stream, D, dout, out, B,
                  T, C, NH);
   switch (chosen) {
-    case AttentionKernels::kTensorCoresTf32:
-      flash_backward<Tf32Inputs>(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
+    case AttentionKernels::kTensorCores:
+      flash_backward<TensorCoreInputs>(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
       break;
 #if !defined(__CUDACC__)
     case AttentionKernels::kTensorCoresFp32:

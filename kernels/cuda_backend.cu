@@ -232,7 +232,7 @@ static void curand_check(curandStatus_t status, const char* call, const char* fi
 // The settings below reach the bf16 build too: it reads the fp32 build's (cuda_common.h).
 void cuda_set_attention_kernels(const std::string& name) {
   if (name == "auto") cuda_device::set_attention_preference(AttentionKernels::kAuto);
-  else if (name == "flash") cuda_device::set_attention_preference(AttentionKernels::kTensorCoresTf32);
+  else if (name == "flash") cuda_device::set_attention_preference(AttentionKernels::kTensorCores);
   else if (name == "materialized") cuda_device::set_attention_preference(AttentionKernels::kMaterialized);
   else if (name == "simt") cuda_device::set_attention_preference(AttentionKernels::kSimt);
   else fail("attention kernels '", name, "': expected auto, flash, materialized or simt");

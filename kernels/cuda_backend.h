@@ -47,7 +47,8 @@ bool cuda_tf32_matmuls();
 long cuda_gemm_fallbacks();
 
 // Attention kernels: "auto" (the default: cuBLASLt products over T x T scores in scratch when that
-// scratch is at most 2 GiB, else the flash kernels), "flash", "materialized" or "simt"; the
+// scratch is at most 2 GiB, else the flash kernels), "flash" (the flash kernels on tensor cores:
+// TF32 inputs in the fp32 table, bf16 in the bf16 one), "materialized" or "simt"; the
 // environment's CHAMBER_ATTENTION sets it at start. Error for another name. Both tables.
 void cuda_set_attention_kernels(const std::string& name);
 // Device memory the CUDA backend takes beyond the model's arenas for a step at this shape:

@@ -16,7 +16,7 @@
 namespace chamber {
 // Which attention kernels run (see attention_forward below). One type for every build, since the
 // preference is shared by a build and its bf16 twin.
-enum class AttentionKernels { kAuto, kMaterialized, kTensorCoresTf32, kTensorCoresFp32, kSimt };
+enum class AttentionKernels { kAuto, kMaterialized, kTensorCores, kTensorCoresFp32, kSimt };
 }  // namespace chamber
 
 namespace chamber::CHAMBER_GPU_NS {
@@ -131,18 +131,22 @@ void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, cons
 //   kAuto              on the GPU: kMaterialized when its scratch fits (attention_materialized_fits,
 //                      kernels/attention.h), else the flash kernels on tensor cores when the
 //                      head size allows it (a multiple of 8, at most 64, rows 16-byte aligned),
-//                      else the SIMT kernels; with strict fp32 products (CHAMBER_TF32=0) the
-//                      flash kernels are replaced by the SIMT ones. Under the emulator: the flash
-//                      kernels with exact fp32 products (as the emulated gemm), else SIMT.
+//                      else the SIMT kernels; in the fp32 builds, with strict fp32 products
+//                      (CHAMBER_TF32=0) the flash kernels are replaced by the SIMT ones. Under the
+//                      emulator: the flash kernels with exact fp32 products (as the emulated
+//                      gemm), else SIMT.
 //                      set_attention_preference (CHAMBER_ATTENTION=flash|materialized|simt in the
 //                      environment) makes kAuto take that path wherever it can.
 //   kMaterialized      cuBLASLt products over T x T scores in scratch (attention_materialized.cu).
-//   kTensorCoresTf32   the flash kernels with TF32 inputs (the GPU's arithmetic, in both builds).
+//   kTensorCores       the flash kernels with the GPU's tensor-core inputs for the build's
+//                      storage (what CHAMBER_ATTENTION=flash runs): TF32 m16n16k8 in the fp32
+//                      builds, bf16 m16n16k16 with bf16 shared tiles in the bf16 builds.
 //   kTensorCoresFp32   the flash kernels with fp32 inputs; emulator only (an Error on the GPU).
 //   kSimt              the fp32 SIMT flash kernels, any head size (attention_fallback.cu).
 // The flash and SIMT backwards take B*NH*T floats of scratch_buffer. Tests name a path to check
 // each one; naming a tensor-core path for a shape it cannot take is an Error. Every path reads and
-// writes floatX and computes in float, so the bf16 builds choose by the same rule (attention.cu).
+// writes floatX and accumulates in float, so the bf16 builds choose by the same rule
+// (attention.cu).
 void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream, AttentionKernels kernels = AttentionKernels::kAuto);
 void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const floatX* out,

@@ -19,7 +19,8 @@
 //     warp in different collectives, an oversized launch (dynamic shared memory above 48 KiB
 //     needs cudaFuncSetAttribute, as on the GPU). Each is a chamber::Error naming the kernel,
 //     block and thread.
-//   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 (simt_wmma.h).
+//   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 and bf16 m16n16k16
+//     (simt_wmma.h).
 //   - Atomics (std::atomic_ref, so they stay correct if blocks ever run on several OS threads), the half/bf16 storage
 //     types with round-to-nearest-even conversions, a few intrinsics (rsqrtf, __expf, __ffs, ...),
 //     and the slice of the CUDA runtime API the backend uses (cudaMalloc is host memory).

@@ -1,10 +1,17 @@
 // The SIMT emulator's tensor cores: the slice of CUDA's warp matrix API (nvcuda::wmma, <mma.h>)
-// that Chamber's kernels use, the m16n16k8 shape with TF32 inputs and fp32 accumulators:
-//   fragment<matrix_a, 16,16,8, precision::tf32, row_major|col_major>   A, 16 x 8
-//   fragment<matrix_b, 16,16,8, precision::tf32, row_major|col_major>   B, 8 x 16
-//   fragment<accumulator, 16,16,8, float>                               C and D, 16 x 16
+// that Chamber's kernels use, two shapes with fp32 accumulators:
+//   m16n16k8, TF32 inputs (the fp32 builds):
+//     fragment<matrix_a, 16,16,8, precision::tf32, row_major|col_major>   A, 16 x 8
+//     fragment<matrix_b, 16,16,8, precision::tf32, row_major|col_major>   B, 8 x 16
+//     fragment<accumulator, 16,16,8, float>                               C and D, 16 x 16
+//   m16n16k16, bf16 inputs (the bf16 builds; __nv_bfloat16 is simt_bf16.h's):
+//     fragment<matrix_a, 16,16,16, __nv_bfloat16, row_major|col_major>    A, 16 x 16
+//     fragment<matrix_b, 16,16,16, __nv_bfloat16, row_major|col_major>    B, 16 x 16
+//     fragment<accumulator, 16,16,16, float>                              C and D, 16 x 16
 //   load_matrix_sync, store_matrix_sync, fill_fragment, mma_sync (D = A B + C),
-//   __float_to_tf32, and num_elements / x[] for elementwise work on a fragment.
+//   __float_to_tf32, and num_elements / x[] for elementwise work on a fragment. As in CUDA, an
+//   A or B fragment is loaded from memory of its element type (float for TF32, bf16 for bf16)
+//   and an accumulator from float; x[] holds the storage type (float, or bf16 for bf16 inputs).
 // Included by simt.h; kernels include <mma.h> on the GPU and get this under the emulator.
 //
 // How a warp's fragment is spread over its lanes is unspecified in CUDA, so any mapping is
@@ -21,14 +28,18 @@
 // truncated, as Ampere and Hopper tensor cores read them), multiplies exactly (two 11-bit
 // significands fit a float) and accumulates in fp32 in k order onto C.
 //
+// bf16 inputs need no rounding (they are bf16 already): mma_sync widens them exactly, multiplies
+// exactly (two 8-bit significands fit a float) and accumulates in fp32 in k order onto C, as for
+// TF32; only the k step (16) differs.
+//
 // One extension for tests: fragments of element type `float` (not in CUDA) hold full fp32
 // inputs and multiply them unrounded, so a kernel written over the element type can run under the
 // emulator with fp32 products, as the emulated build's cuBLASLt stand-in does (kernels/gemm.cu).
 //
 // Checks the hardware does not make (each a chamber::Error naming kernel, block and thread): a
 // warp with fewer than 32 lanes, lanes passing different pointers or strides to one operation,
-// a pointer not 32-byte aligned, a leading dimension not a multiple of 16 bytes, and lanes in
-// different collectives (a divergent wmma call).
+// a pointer not 32-byte aligned, a leading dimension not a multiple of 16 bytes (4 floats, 8 bf16
+// elements), and lanes in different collectives (a divergent wmma call).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -65,12 +76,15 @@ inline float __float_to_tf32(float in) {
 
 template <typename Use, int M, int N, int K, typename T, typename Layout = void>
 class fragment {
-  static_assert(M == 16 && N == 16 && K == 8, "the SIMT emulator has the m16n16k8 shape only");
-  static_assert(std::is_same_v<Use, accumulator> ? std::is_same_v<T, float>
-                                                 : std::is_same_v<T, precision::tf32> ||
-                                                       std::is_same_v<T, float>,
+  static constexpr bool kAcc = std::is_same_v<Use, accumulator>;
+  static_assert(M == 16 && N == 16 && (K == 8 || K == 16),
+                "the SIMT emulator has the m16n16k8 and m16n16k16 shapes only");
+  static_assert(K != 8 || (kAcc ? std::is_same_v<T, float>
+                                : std::is_same_v<T, precision::tf32> || std::is_same_v<T, float>),
                 "m16n16k8 takes precision::tf32 inputs (or float, an emulator extension) and "
                 "float accumulators");
+  static_assert(K != 16 || (kAcc ? std::is_same_v<T, float> : std::is_same_v<T, __nv_bfloat16>),
+                "m16n16k16 (in this emulator) takes __nv_bfloat16 inputs and float accumulators");
 
  public:
   static constexpr int kRows = std::is_same_v<Use, matrix_b> ? K : M;
@@ -79,13 +93,14 @@ class fragment {
   static constexpr bool kRowMajor = std::is_same_v<Layout, row_major>;
   enum { num_elements = kRows * kCols / 32, num_storage_elements = num_elements };
   using element_type = T;
-  using storage_element_type = float;
-  float x[num_elements];
+  // What x[] holds and what load_matrix_sync reads: float, except bf16 for bf16 inputs.
+  using storage_element_type = std::conditional_t<std::is_same_v<T, __nv_bfloat16>, T, float>;
+  storage_element_type x[num_elements];
 
   // The lane that holds element (r, c), and where in that lane's x[] it sits.
   static int lane_of(int r, int c) { return (r * kCols + c) % 32; }
-  float& at(int r, int c) { return x[(r * kCols + c) / 32]; }
-  const float& at(int r, int c) const { return x[(r * kCols + c) / 32]; }
+  storage_element_type& at(int r, int c) { return x[(r * kCols + c) / 32]; }
+  const storage_element_type& at(int r, int c) const { return x[(r * kCols + c) / 32]; }
 };
 
 namespace detail {
@@ -125,7 +140,7 @@ void check_uniform(const uint64_t* values, const char* op) {
 // Runs the matrix load or store described by each lane's `call` as one warp-wide operation.
 template <bool kLoad, typename Frag, typename Ptr>
 void matrix_transfer(Frag* fragment, Ptr ptr, unsigned ldm, bool row_major, const char* op) {
-  chamber::simt::check_wmma_call(op, ptr, ldm * (unsigned)sizeof(float));
+  chamber::simt::check_wmma_call(op, ptr, ldm * (unsigned)sizeof(*ptr));
   using Call = MatrixCall<Frag, Ptr>;
   Call call{fragment, ptr, ldm, row_major};
   chamber::simt::warp_exchange(
@@ -144,38 +159,44 @@ void matrix_transfer(Frag* fragment, Ptr ptr, unsigned ldm, bool row_major, cons
 
 }  // namespace detail
 
-// A or B from memory; the fragment type's Layout says how the matrix is stored.
-template <typename Use, typename T, typename Layout>
-void load_matrix_sync(fragment<Use, 16, 16, 8, T, Layout>& a, const float* p, unsigned ldm) {
+// A or B from memory of the fragment's storage type; the fragment type's Layout says how the
+// matrix is stored.
+template <typename Use, int K, typename T, typename Layout>
+void load_matrix_sync(fragment<Use, 16, 16, K, T, Layout>& a,
+                      const typename fragment<Use, 16, 16, K, T, Layout>::storage_element_type* p,
+                      unsigned ldm) {
   static_assert(!std::is_same_v<Use, accumulator>, "an accumulator load takes a layout_t");
-  detail::matrix_transfer<true>(&a, p, ldm, fragment<Use, 16, 16, 8, T, Layout>::kRowMajor,
+  detail::matrix_transfer<true>(&a, p, ldm, fragment<Use, 16, 16, K, T, Layout>::kRowMajor,
                                 "load_matrix_sync");
 }
-inline void load_matrix_sync(fragment<accumulator, 16, 16, 8, float>& c, const float* p,
-                             unsigned ldm, layout_t layout) {
+template <int K>
+void load_matrix_sync(fragment<accumulator, 16, 16, K, float>& c, const float* p, unsigned ldm,
+                      layout_t layout) {
   detail::matrix_transfer<true>(&c, p, ldm, layout == mem_row_major, "load_matrix_sync");
 }
-inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 8, float>& c,
-                              unsigned ldm, layout_t layout) {
-  using Frag = fragment<accumulator, 16, 16, 8, float>;
+template <int K>
+void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, K, float>& c, unsigned ldm,
+                       layout_t layout) {
+  using Frag = fragment<accumulator, 16, 16, K, float>;
   detail::matrix_transfer<false>(const_cast<Frag*>(&c), p, ldm, layout == mem_row_major,
                                  "store_matrix_sync");
 }
 
-template <typename Use, typename T, typename Layout>
-void fill_fragment(fragment<Use, 16, 16, 8, T, Layout>& f, float value) {
-  for (float& v : f.x) v = value;
+template <typename Use, int K, typename T, typename Layout>
+void fill_fragment(fragment<Use, 16, 16, K, T, Layout>& f,
+                   const typename fragment<Use, 16, 16, K, T, Layout>::storage_element_type& value) {
+  for (auto& v : f.x) v = value;
 }
 
 // D = A B + C; d may be the same fragment as c.
-template <typename T, typename LayoutA, typename LayoutB>
-void mma_sync(fragment<accumulator, 16, 16, 8, float>& d,
-              const fragment<matrix_a, 16, 16, 8, T, LayoutA>& a,
-              const fragment<matrix_b, 16, 16, 8, T, LayoutB>& b,
-              const fragment<accumulator, 16, 16, 8, float>& c) {
-  using Acc = fragment<accumulator, 16, 16, 8, float>;
-  using A = fragment<matrix_a, 16, 16, 8, T, LayoutA>;
-  using B = fragment<matrix_b, 16, 16, 8, T, LayoutB>;
+template <int K, typename T, typename LayoutA, typename LayoutB>
+void mma_sync(fragment<accumulator, 16, 16, K, float>& d,
+              const fragment<matrix_a, 16, 16, K, T, LayoutA>& a,
+              const fragment<matrix_b, 16, 16, K, T, LayoutB>& b,
+              const fragment<accumulator, 16, 16, K, float>& c) {
+  using Acc = fragment<accumulator, 16, 16, K, float>;
+  using A = fragment<matrix_a, 16, 16, K, T, LayoutA>;
+  using B = fragment<matrix_b, 16, 16, K, T, LayoutB>;
   struct Call {
     Acc* d;
     const A* a;
@@ -186,13 +207,13 @@ void mma_sync(fragment<accumulator, 16, 16, 8, float>& d,
   Call call{&d, &a, &b, &c};
   chamber::simt::warp_exchange((uint64_t)(uintptr_t)&call, [](const uint64_t* values) {
     auto lane = [&](int l) -> const Call& { return detail::lane_call<Call>(values, l); };
-    float am[16][8], bm[8][16], dm[16][16];
+    float am[16][K], bm[K][16], dm[16][16];  // inputs widened to float: exact for bf16 and TF32
     for (int r = 0; r < 16; r++)
-      for (int k = 0; k < 8; k++) {
+      for (int k = 0; k < K; k++) {
         float v = lane(A::lane_of(r, k)).a->at(r, k);
         am[r][k] = A::kTf32 ? detail::tf32_bits(v) : v;
       }
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < K; k++)
       for (int n = 0; n < 16; n++) {
         float v = lane(B::lane_of(k, n)).b->at(k, n);
         bm[k][n] = B::kTf32 ? detail::tf32_bits(v) : v;
@@ -200,7 +221,7 @@ void mma_sync(fragment<accumulator, 16, 16, 8, float>& d,
     for (int r = 0; r < 16; r++)
       for (int n = 0; n < 16; n++) {
         float acc = lane(Acc::lane_of(r, n)).c->at(r, n);
-        for (int k = 0; k < 8; k++) acc += am[r][k] * bm[k][n];
+        for (int k = 0; k < K; k++) acc += am[r][k] * bm[k][n];
         dm[r][n] = acc;
       }
     for (int r = 0; r < 16; r++)  // after every read: d may alias c

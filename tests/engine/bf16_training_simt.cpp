@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/adamw.h"
+#include "kernels/cuda_launchers.h"
 #include "kernels/simt_backend.h"
 #include "tests/engine/sampler_cases.h"
 #include "tests/engine/step_cases.h"
@@ -22,8 +23,11 @@ namespace chamber::testing {
 namespace {
 
 // One whole step (forward, classifier, backward with the value head, clipped AdamW, a second
-// forward) in bf16 against the fp32 CPU step from the same weights and batch.
-TEST(Bf16TrainingSimt, WholeStepMatchesFp32CpuWithinBf16Tolerance) {
+// forward) in bf16 against the fp32 CPU step from the same weights and batch, with attention on
+// `kernels` (kAuto: the emulator's pick, the flash kernels with fp32 products).
+void check_whole_step(cuda_emulated::AttentionKernels kernels) {
+  const cuda_emulated::AttentionKernels saved = cuda_emulated::attention_preference();
+  cuda_emulated::set_attention_preference(kernels);  // the bf16 table reads the same preference
   ModelConfig c = step_config(true);
   const int B = 2, T = 11;
   StepResult want = run_step(reference_ops(), c, B, T);
@@ -49,6 +53,17 @@ TEST(Bf16TrainingSimt, WholeStepMatchesFp32CpuWithinBf16Tolerance) {
   // part of lr (measured 0.29 lr); no weight may land a whole step away from fp32's.
   EXPECT_LT(max_param_step, 1e-2);
   EXPECT_LT(got.loss_after, got.loss) << "one step on the batch should lower its loss";
+  cuda_emulated::set_attention_preference(saved);
+}
+
+TEST(Bf16TrainingSimt, WholeStepMatchesFp32CpuWithinBf16Tolerance) {
+  check_whole_step(cuda_emulated::AttentionKernels::kAuto);
+}
+// The same with the bf16 build's flash kernels (CHAMBER_ATTENTION=flash: bf16 tiles, P and dS
+// rounded to bf16 for their products; head size 8, so each k step of 16 is half zero padding).
+// Measured within the same bounds.
+TEST(Bf16TrainingSimt, WholeStepWithBf16TensorCoreAttention) {
+  check_whole_step(cuda_emulated::AttentionKernels::kTensorCores);
 }
 
 // Training curves: 50 AdamW steps of a small model on the same batches, bf16 on the emulator and

@@ -32,7 +32,7 @@ TEST(AttentionSimt, Tf32TensorCoresMatchTheReference) {
                              std::array{1, 130, 24, 3}}) {
     SCOPED_TRACE(::testing::Message() << "B " << B << " T " << T << " C " << C << " NH " << NH);
     AttentionProblem p(B, T, C, NH, 60 + T);
-    AttentionResult got = run_emulated(p, AttentionKernels::kTensorCoresTf32);
+    AttentionResult got = run_emulated(p, AttentionKernels::kTensorCores);
     expect_attention_close(got, p, {5e-3, 5e-3});
     expect_attention_relative_l2(got, p, 2e-3);
   }
@@ -75,7 +75,7 @@ TEST(AttentionSimt, PreferenceChoosesTheKernels) {
 
 TEST(AttentionSimt, TensorCoresRefuseOtherHeadSizes) {
   AttentionProblem p(1, 9, 20, 4, 62);  // hs 5
-  EXPECT_THROW(run_emulated(p, AttentionKernels::kTensorCoresTf32), Error);
+  EXPECT_THROW(run_emulated(p, AttentionKernels::kTensorCores), Error);
   AttentionProblem wide(1, 9, 144, 2, 63);  // hs 72
   EXPECT_THROW(run_emulated(wide, AttentionKernels::kTensorCoresFp32), Error);
 }
