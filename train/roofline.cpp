@@ -63,8 +63,9 @@ OpCost cost_layernorm_forward(int N, int C, double S) {
 }
 OpCost cost_layernorm_backward(int N, int C, double S) {
   // dout and inp read, dinp accumulated, mean and rstd read, dweight and dbias accumulated
-  // through per-block partial sums (a second launch).
-  return {12.0 * N * C, (double)N * C * S * 4 + 2.0 * N * 4 + 5.0 * C * S, 2};
+  // through per-part partial sums: four launches as kernels/layernorm.cu issues them (the input
+  // gradient, the partials, and one add_partials each for dweight and dbias).
+  return {12.0 * N * C, (double)N * C * S * 4 + 2.0 * N * 4 + 5.0 * C * S, 4};
 }
 OpCost cost_matmul_forward(int N, int C, int OC, bool bias, double S) {
   return {2.0 * N * C * OC, ((double)N * C + (double)OC * C + (double)N * OC + (bias ? OC : 0)) * S, 1};
