@@ -1,12 +1,13 @@
 // Google Benchmark for the CUDA backend (cuda_ops()): every kernel at GPT-2 124M training shapes
 // (B=8, T=1024, C=768, NH=12, V=50257 padded to 50304; N = B*T = 8192 rows), then a whole
 // training step (forward, classifier, backward, grad norm, AdamW) of the GPT-2 124M model of
-// configs/gpt2-124m.yaml, reporting tokens/s and MFU.
+// configs/gpt2-124m.yaml, reporting tokens/s and MFU: fp32 at B 8 per attention path and at B 16
+// and 64, and bf16 mixed precision (cuda_bf16_ops()) at B 8, 16 and 64.
 //
 // Each kernel reports the bytes it must move at minimum (inputs read once, outputs written once,
 // accumulated gradients twice) as GB/s, or its FLOP/s for the products, next to the device's
 // measured peak: a large device-to-device copy for bandwidth, a large square TF32 matmul for
-// compute. Timing is wall clock around a stream synchronisation per iteration (~10 us of launch
+// compute (and a bf16 one, for the bf16 step's MFU). Timing is wall clock around a stream synchronisation per iteration (~10 us of launch
 // and sync overhead, small next to these shapes); tensors are larger than L2 except the weights.
 // Without a GPU (or without the CUDA build) it prints why and exits 0, so `make bench` still runs.
 #include <benchmark/benchmark.h>
@@ -28,7 +29,7 @@ using chamber::Ops;
 constexpr int kB = 8, kT = 1024, kC = 768, kNH = 12, kV = 50257, kVp = 50304, kN = kB * kT;
 constexpr double kF = sizeof(float);
 
-double g_peak_bytes_per_s = 0, g_peak_flops = 0;
+double g_peak_bytes_per_s = 0, g_peak_flops = 0, g_peak_flops_bf16 = 0;
 
 const Ops& gpu() {
 #ifdef CHAMBER_HAVE_CUDA
@@ -229,9 +230,12 @@ void BM_sum_squares(benchmark::State& state) {
   run(state, [&] { benchmark::DoNotOptimize(gpu().sum_squares(g, n)); }, kF * n, 0);
 }
 
-// A whole training step of GPT-2 124M at (B, T) = (8, 1024).
-void BM_train_step_gpt2_124m(benchmark::State& state) {
-  AttentionKernelsFor kernels(state);
+// A whole training step of GPT-2 124M at (B, 1024) on `ops` (the fp32 table, or the bf16 one:
+// mixed precision), reporting tokens/s and two MFUs: against `peak_flops`, the matmul peak measured
+// in this run for that precision, and by llm.c's formula, model FLOPs of 6 N + 6 L C T per token
+// (N the parameters without the position table) against the H100's dense bf16 peak of 989 TFLOP/s,
+// the figure the speed targets are stated in.
+void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double peak_flops) {
   chamber::ModelConfig cfg;
   cfg.vocab_size = kV;
   cfg.n_layer = 12;
@@ -239,17 +243,18 @@ void BM_train_step_gpt2_124m(benchmark::State& state) {
   cfg.n_embd = kC;
   cfg.context_length = kT;
   chamber::model_config_finalize(cfg);
+  const int N = B * kT;
   chamber::GPT model;
-  chamber::gpt_create(model, cfg, gpu(), kB, kT, true);
+  chamber::gpt_create(model, cfg, ops, B, kT, true);
   chamber::gpt_init_parameters(model, 1);
   chamber::Rng rng(2);
-  std::vector<int> tokens(kN), targets(kN);
+  std::vector<int> tokens(N), targets(N);
   for (int& t : tokens) t = (int)rng.below(kV);
   for (int& t : targets) t = (int)rng.below(kV);
-  std::vector<float> weights(kN, 1.0f / kN);
+  std::vector<float> weights(N, 1.0f / N);
   auto step = [&] {
     chamber::gpt_zero_grad(model);
-    chamber::gpt_forward(model, tokens.data(), kB, kT);
+    chamber::gpt_forward(model, tokens.data(), B, kT);
     chamber::gpt_classifier(model, targets.data(), weights.data(), true);
     chamber::gpt_backward(model);
     double norm = chamber::gpt_grad_norm(model);
@@ -258,25 +263,46 @@ void BM_train_step_gpt2_124m(benchmark::State& state) {
                                     .grad_scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f});
   };
   step();  // warm-up
-  gpu().synchronize();
+  ops.synchronize();
   double seconds = 0;
   for (auto _ : state) {
     double t0 = chamber::now_seconds();
     step();
-    gpu().synchronize();
+    ops.synchronize();
     seconds += chamber::now_seconds() - t0;
   }
   // Model flops per token: 6 per parameter (forward 2, backward 4) plus the attention products,
   // 12 L T C (scores and weighted values, forward and backward) — the usual MFU convention,
-  // recomputation and the masked half of attention not counted. MFU is against the measured
-  // TF32 matmul peak, not the datasheet.
+  // recomputation and the masked half of attention not counted — against the measured peak; and
+  // llm.c's count, 6 N + 6 L C T without the position table, against 989 TFLOP/s.
   double flops_per_token = 6.0 * (double)model.num_parameters + 12.0 * cfg.n_layer * kT * kC;
-  double tokens_per_s = kN * (double)state.iterations() / seconds;
+  double llmc_flops_per_token = 6.0 * ((double)model.num_parameters - (double)kT * kC) +
+                                6.0 * cfg.n_layer * kC * (double)kT;
+  double tokens_per_s = N * (double)state.iterations() / seconds;
   state.counters["tokens/s"] = tokens_per_s;
   state.counters["model_TFLOP/s"] = tokens_per_s * flops_per_token / 1e12;
-  state.counters["peak_TFLOP/s"] = g_peak_flops / 1e12;
-  state.counters["MFU_%"] = 100.0 * tokens_per_s * flops_per_token / g_peak_flops;
+  state.counters["peak_TFLOP/s"] = peak_flops / 1e12;
+  state.counters["MFU_%"] = 100.0 * tokens_per_s * flops_per_token / peak_flops;
+  state.counters["MFU_989_%"] = 100.0 * tokens_per_s * llmc_flops_per_token / 989e12;
   chamber::gpt_destroy(model);
+}
+
+// fp32 storage and TF32 products at B 8 for each attention path (the argument).
+void BM_train_step_gpt2_124m(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
+  train_step_gpt2_124m(state, gpu(), kB, g_peak_flops);
+}
+// fp32 at the target's batch sizes (the argument: B), the attention path the GPU picks.
+void BM_train_step_gpt2_124m_fp32_batch(benchmark::State& state) {
+  train_step_gpt2_124m(state, gpu(), (int)state.range(0), g_peak_flops);
+}
+// bf16 mixed precision (train.dtype: bf16) at B 8, 16 and 64 (the argument).
+void BM_train_step_gpt2_124m_bf16_batch(benchmark::State& state) {
+#ifdef CHAMBER_HAVE_CUDA
+  train_step_gpt2_124m(state, chamber::cuda_bf16_ops(), (int)state.range(0), g_peak_flops_bf16);
+#else
+  state.SkipWithError("no CUDA build");
+#endif
 }
 
 // Measured peaks, before the benchmarks that quote them.
@@ -303,6 +329,21 @@ void measure_peaks() {
   gpu().synchronize();
   g_peak_flops = 10 * 2.0 * m * m * (double)m / (chamber::now_seconds() - t0);
   gpu().free(x);
+#ifdef CHAMBER_HAVE_CUDA
+  // The same square product with bf16 operands (the bf16 table's cuBLASLt plan, fp32 accumulation).
+  const Ops& bf16 = chamber::cuda_bf16_ops();
+  char* y = (char*)bf16.alloc((size_t)m * m * 2 * 3);
+  auto bf16_product = [&] {
+    bf16.matmul_forward(y + 4 * (size_t)m * m, y, y + 2 * (size_t)m * m, nullptr, m, m, m);
+  };
+  bf16_product();
+  bf16.synchronize();
+  t0 = chamber::now_seconds();
+  for (int i = 0; i < 10; i++) bf16_product();
+  bf16.synchronize();
+  g_peak_flops_bf16 = 10 * 2.0 * m * m * (double)m / (chamber::now_seconds() - t0);
+  bf16.free(y);
+#endif
 }
 
 }  // namespace
@@ -325,6 +366,8 @@ BENCHMARK(BM_sample_tokens)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseR
 BENCHMARK(BM_adamw)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_step_gpt2_124m_fp32_batch)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_step_gpt2_124m_bf16_batch)->Arg(8)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {
 #ifdef CHAMBER_HAVE_CUDA
@@ -339,8 +382,8 @@ int main(int argc, char** argv) {
 #endif
   try {
     measure_peaks();
-    std::printf("measured peaks: copy %.0f GB/s, TF32 matmul %.1f TFLOP/s\n",
-                g_peak_bytes_per_s / 1e9, g_peak_flops / 1e12);
+    std::printf("measured peaks: copy %.0f GB/s, TF32 matmul %.1f TFLOP/s, bf16 matmul %.1f TFLOP/s\n",
+                g_peak_bytes_per_s / 1e9, g_peak_flops / 1e12, g_peak_flops_bf16 / 1e12);
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

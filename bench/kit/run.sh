@@ -203,7 +203,7 @@ export -f bin gpu_tests nccl pretrain bench_kernels torch_gpu sanitize echo_mode
 stage gpu_tests 150 gpu_tests
 stage pretrain 100 pretrain
 stage pretrain_bf16 100 pretrain bf16
-stage bench 90 bench_kernels
+stage bench 120 bench_kernels
 stage torch 130 torch_gpu
 stage sampler 45 bin bench_sampler --benchmark_filter=cuda --benchmark_min_time=0.05
 stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yaml --set name=qs-gpu'
@@ -217,12 +217,14 @@ stage racecheck 45 sanitize racecheck
   echo "== summary: $(head -3 "$out/device.txt" | tr '\n' ' ')"
   for name in "${order[@]}"; do printf '%-10s %s\n' "$name" "${result[$name]}"; done
   grep -hE '^pretrain(_bf16)?:' "$log"
-  grep -hE '^(fp32|tf32|gpt2-124m tf32):' "$log"
+  grep -hE '^(fp32|tf32|bf16|gpt2-124m (tf32|bf16)):' "$log"
+  grep -hE '^bf16 (sampler|step)' "$log" | sort -u
+  grep -hE '^measured peaks:' "$log"
   grep -hE '^attention \(B .*relative L2' "$log" | sort -u
   grep -hE '^step +[0-9]+/30 \|' "$log" | sed -n '1p;$p'  # the quickstart's first and last GRPO step
   grep -hE 'fallback|falls back' "$log" | sort -u | head -5
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
-  grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -20
+  grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -30
   python3 - "$out/torch_gpu.jsonl" <<'PY' 2>/dev/null
 import json, sys
 for l in open(sys.argv[1]):
