@@ -182,9 +182,11 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   // ---- model ----
   std::string device = resolve_device_name(tc.device);
   const Ops& base_ops = select_backend(device, tc.dtype);
-  if (opt.profile && device == "cuda")
-    set_profile_device(roofline_device(
-        gpu_description(device).find("H200") != std::string::npos ? "h200" : "h100", tc.dtype));
+  // The analytic prediction is for this run's precision, on the GPU it runs on (H100 elsewhere).
+  if (opt.profile) {
+    bool h200 = device == "cuda" && gpu_description(device).find("H200") != std::string::npos;
+    set_profile_device(roofline_device(h200 ? "h200" : "h100", tc.dtype));
+  }
   const Ops& ops = opt.profile ? profiled_ops(base_ops) : base_ops;
   if (opt.comm) comm_attach(*opt.comm, base_ops, device == "cuda");
   // ZeRO-1: with several ranks, --shard-optimizer keeps 1/world of AdamW's state on each.
