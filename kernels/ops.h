@@ -14,13 +14,13 @@
 //   - N = B*T rows; C channels; row-major, last index fastest.
 //   - Linear weights are (OC, C) as in PyTorch: out = inp @ W^T + b.
 //   - Gradients: an activation gradient with a single producer is OVERWRITTEN by it (the input
-//     gradients of matmul_backward, gelu_backward and attention_backward), so the model needs no
-//     memset before it and the kernel never reads the old values (cuBLAS's beta = 0). Every
-//     other gradient ACCUMULATES (+=): parameter gradients (micro-steps add up; the caller zeroes
-//     them once per step) and the gradients of tensors read by two consumers (the residual
-//     stream, which layernorm_backward, residual_backward and encoder_backward add into; lnf,
-//     which the LM head's matmul writes and value_head_backward adds to). Buffers called scratch
-//     are overwritten.
+//     gradients of matmul_backward, matmul_gelu_backward, gelu_backward and attention_backward),
+//     so the model needs no memset before it and the kernel never reads the old values (cuBLAS's
+//     beta = 0). Every other gradient ACCUMULATES (+=): parameter gradients (micro-steps add up;
+//     the caller zeroes them once per step) and the gradients of tensors read by two consumers
+//     (the residual stream, which layernorm_backward and residual_backward add into; lnf, which
+//     the LM head's matmul writes and value_head_backward adds to). Buffers called scratch are
+//     overwritten.
 //   - Pointers that may be null say so.
 #pragma once
 #include <cstddef>
