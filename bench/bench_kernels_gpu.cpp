@@ -202,17 +202,25 @@ void BM_classifier(benchmark::State& state) {
   run(state, [&] { gpu().classifier_forward_backward(logits, losses, entropy, targets, w, kN, kV, kVp, true); },
       kF * kN * (double)kVp * 3, 0);
 }
-// One sampling step of a 512-row rollout batch over GPT-2's vocabulary: the row is read ~3 times.
+// One sampling step of a 512-row rollout batch over GPT-2's vocabulary. Arg 0 greedy, 1
+// temperature (the row read ~3 times), 2 nucleus top_p 0.95 (two radix selects of 12 passes
+// each, so ~26 reads; kernels/sample.cu), 3 top-k 50 and top_p 0.95 (~38 reads).
 void BM_sample_tokens(benchmark::State& state) {
-  const int rows = 512;
-  const float temperature = state.range(0) ? 1.0f : 0.0f;
+  const int rows = 512, mode = (int)state.range(0);
+  const float temperature = mode == 0 ? 0.0f : 1.0f;
+  const int top_k = mode == 3 ? 50 : 0;
+  const float top_p = mode >= 2 ? 0.95f : 1.0f;
+  const double reads = mode <= 1 ? 3 : mode == 2 ? 26 : 38;
   DeviceFloats logits((size_t)rows * kVp, 1, -4.0f, 4.0f), logprobs(rows, 2);
   std::vector<double> host_uniforms(rows, 0.5);
   double* uniforms = (double*)gpu().alloc(rows * sizeof(double));
   int* ids = (int*)gpu().alloc(rows * sizeof(int));
   gpu().from_host(uniforms, host_uniforms.data(), rows * sizeof(double));
-  run(state, [&] { gpu().sample_tokens(ids, logprobs, logits, uniforms, rows, kV, kV, kVp, temperature); },
-      kF * rows * (double)kV * 3, 0);
+  run(state, [&] {
+        gpu().sample_tokens(ids, logprobs, logits, uniforms, rows, kV, kV, kVp, temperature, top_k,
+                            top_p);
+      },
+      kF * rows * (double)kV * reads, 0);
   gpu().free(uniforms);
   gpu().free(ids);
 }
@@ -362,7 +370,7 @@ BENCHMARK(BM_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_classifier)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_sample_tokens)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_sample_tokens)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adamw)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -8,8 +8,9 @@
 // list of active rows: its cache slot stays where it is (rows name their slot), so dropping it
 // costs nothing and later steps cost only the rows still running.
 // Before the lockstep, positions 0..min_len-2 (shared by every prompt) are prefilled in blocks.
-// Greedy and plain temperature draws run on the backend (the sample_tokens op), so a GPU returns
-// only ids and log-probabilities each step; top-k and top-p copy the logits to the host and sort.
+// Draws run on the backend (the sample_tokens op: greedy, temperature, top-k and top-p), so a GPU
+// returns only ids and log-probabilities each step; only a backend without the op copies the
+// logits to the host and draws there (sampler_draw).
 #include "engine/sampler.h"
 
 #include <algorithm>
@@ -42,51 +43,11 @@ void sampler_destroy(Sampler& s) {
 
 double sampler_logprob(const float* logits, int n, int id) { return logprob_row_ref(logits, n, id); }
 
-// Top-k and top-p off: the draw is the sampling op's (kernels/sample.h), on whichever backend.
-static bool plain_sampling(const SamplingParams& p, int n) {
-  return (p.top_k <= 0 || p.top_k >= n) && p.top_p >= 1.0f;
-}
-
+// The rule itself is sample_row_ref's (kernels/sample.h), the one statement that every backend's
+// sample_tokens op reproduces; a row takes one uniform from its generator unless greedy.
 int sampler_draw(const float* logits, int n, const SamplingParams& p, Rng& rng) {
-  if (p.temperature <= 0.0f) return sample_row_ref(logits, n, p.temperature, 0.0);
-  if (plain_sampling(p, n)) return sample_row_ref(logits, n, p.temperature, rng.uniform_double());
-  // Candidates ordered by logit (ties: lower id first) when top-k or top-p needs an order.
-  std::vector<int> ids(n);
-  std::iota(ids.begin(), ids.end(), 0);
-  auto higher = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
-  int kept = n;
-  bool sorted = false;
-  if (p.top_k > 0 && p.top_k < n) {
-    kept = p.top_k;
-    std::partial_sort(ids.begin(), ids.begin() + kept, ids.end(), higher);
-    sorted = true;
-  }
-  if (p.top_p < 1.0f && !sorted) {
-    std::sort(ids.begin(), ids.end(), higher);
-    sorted = true;
-  }
-  double mx = -INFINITY;
-  for (int i = 0; i < kept; i++) mx = std::max(mx, (double)logits[ids[i]]);
-  std::vector<double> prob(kept);
-  double total = 0;
-  for (int i = 0; i < kept; i++) total += prob[i] = std::exp(((double)logits[ids[i]] - mx) / p.temperature);
-  if (p.top_p < 1.0f) {
-    // Nucleus: the shortest prefix (in probability order) whose mass reaches top_p.
-    double cum = 0, need = (double)p.top_p * total;
-    int cut = kept;
-    for (int i = 0; i < kept; i++) {
-      cum += prob[i];
-      if (cum >= need) { cut = i + 1; break; }
-    }
-    kept = cut;
-    total = cum;
-  }
-  double r = rng.uniform_double() * total;
-  for (int i = 0; i < kept; i++) {
-    r -= prob[i];
-    if (r < 0) return ids[i];
-  }
-  return ids[kept - 1];  // r landed on the total through rounding
+  const double uniform = p.temperature > 0.0f ? rng.uniform_double() : 0.0;
+  return sample_row_ref(logits, n, p.temperature, p.top_k, p.top_p, uniform);
 }
 
 namespace {
@@ -190,7 +151,7 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vect
     gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
     drawn.resize(ready);
     drawn_lp.resize(ready);
-    if (ready > 0 && supports(*model.ops, OpId::sample_tokens) && plain_sampling(params, draw_vocab)) {
+    if (ready > 0 && supports(*model.ops, OpId::sample_tokens)) {
       // Draw where the logits are: only the uniforms go in and the ids and log-probs come out.
       // Each row takes one uniform from its own generator, as sampler_draw would.
       uniforms.resize(ready);
@@ -198,11 +159,12 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vect
         uniforms[r] = params.temperature > 0.0f ? rows[active[r]].rng.uniform_double() : 0.0;
       model.ops->from_host(cache.uniforms, uniforms.data(), (size_t)ready * sizeof(double));
       model.ops->sample_tokens(cache.sampled_ids, cache.sampled_logprobs, cache.logits,
-                               cache.uniforms, ready, draw_vocab, V, Vp, params.temperature);
+                               cache.uniforms, ready, draw_vocab, V, Vp, params.temperature,
+                               params.top_k, params.top_p);
       model.ops->to_host(drawn.data(), cache.sampled_ids, (size_t)ready * sizeof(int));
       model.ops->to_host(drawn_lp.data(), cache.sampled_logprobs, (size_t)ready * sizeof(float));
     } else if (ready > 0) {
-      // Top-k or top-p: sort on the host.
+      // A backend without the op: draw on the host.
       logits.resize((size_t)ready * Vp);
       compute_to_host(*model.ops, logits.data(), cache.logits, logits.size());
 #pragma omp parallel for schedule(static) if (ready >= 8)

@@ -196,7 +196,8 @@ void value_head_backward(floatX* dh, float* dw, float* db, const float* dvalues,
 
 // kernels/sample.cu (contract in sample.h).
 void sample_tokens(int* ids, float* logprobs, const floatX* logits, const double* uniforms, int N,
-                   int n_draw, int V, int Vp, float temperature, cudaStream_t stream);
+                   int n_draw, int V, int Vp, float temperature, int top_k, float top_p,
+                   cudaStream_t stream);
 
 // kernels/adamw.cu (contract in adamw.h and ops.h): params are the fp32 master weights; when
 // params_compute is not null it receives the updated weights in floatX, rounded stochastically

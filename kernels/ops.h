@@ -154,13 +154,15 @@ using xfloat = void;
      int N, int C))                                                                               \
                                                                                                   \
   /* ---- next-token draw for the sampler (kernels/sample.h has the math): for each row of        \
-          logits (N, Vp), ids[i] = the greedy (temperature <= 0) or temperature draw over the     \
-          first n_draw columns by inverse CDF at uniforms[i], logprobs[i] = its untempered        \
-          log-probability over the first V. ids, logprobs (N) OVERWRITTEN; all backend arrays.    \
-          Null where absent: the sampler then copies the logits to the host and draws there. */   \
+          logits (N, Vp), ids[i] = the draw over the first n_draw columns at uniforms[i]:         \
+          greedy (temperature <= 0), else the tempered softmax restricted to the top_k highest    \
+          logits (0 = off) and then to the nucleus top_p (1 = off), in sample_row_ref's order;    \
+          logprobs[i] = its untempered log-probability over the first V. ids, logprobs (N)        \
+          OVERWRITTEN; all backend arrays. Null where absent: the sampler then copies the         \
+          logits to the host and draws there. */                                                  \
   X(sample_tokens, sampling, void,                                                                \
     (int* ids, float* logprobs, const xfloat* logits, const double* uniforms, int N, int n_draw,  \
-     int V, int Vp, float temperature))                                                           \
+     int V, int Vp, float temperature, int top_k, float top_p))                                   \
                                                                                                   \
   /* ---- optimizer ---- */                                                                       \
   /* sum of squares of g[0..n) in double, returned to the host (the caller sums over tensors) */  \

@@ -87,7 +87,7 @@ inline void full_forward(GPT& m, const std::vector<int>& prompt, const std::vect
   for (int t = P - 1; t + 1 < T; t++) logprobs->push_back(-losses[t]);
 }
 
-// Sampling on `ops` (greedy, temperature, and top-k, which draws on the host) gives completions
+// Sampling on `ops` (greedy, temperature, top-k, top-p, and both) gives completions
 // whose log-probabilities are the reference full forward's on the same weights, within lp_tol.
 // With same_draws, the completions must also be the reference sampler's, token for token (the
 // emulator computes logits to ~1e-6 of the reference; TF32 on a GPU does not promise that).
@@ -99,27 +99,30 @@ inline void check_sampler_on_backend(const Ops& ops, double lp_tol, bool same_dr
   sampler_create(s, on_backend.model, 6, 36);
   sampler_create(s_ref, reference.model, 6, 36);
   for (int top_k : {0, 5})
-    for (float temperature : {0.0f, 1.0f}) {
-      SamplingParams p;
-      p.temperature = temperature;
-      p.top_k = top_k;
-      p.max_new_tokens = 16;
-      p.stop_at_eot = false;
-      Rng rng(9), rng_ref(9);
-      auto out = sampler_generate(s, on_backend.model, on_backend.tok.token_bytes, on_backend.tok.eot_id, prompts, p, rng);
-      auto want = sampler_generate(s_ref, reference.model, reference.tok.token_bytes, reference.tok.eot_id, prompts, p, rng_ref);
-      for (size_t i = 0; i < prompts.size(); i++) {
-        SCOPED_TRACE("top_k " + std::to_string(top_k) + ", temperature " +
-                     std::to_string(temperature) + ", row " + std::to_string(i));
-        ASSERT_EQ(out[i].tokens.size(), 16u);
-        std::vector<float> lp;
-        full_forward(reference.model, prompts[i], out[i].tokens, &lp, nullptr);
-        EXPECT_ALL_CLOSE(out[i].logprobs, lp, lp_tol, 0.0);
-        if (same_draws) {
-          EXPECT_EQ(out[i].tokens, want[i].tokens);
+    for (float top_p : {1.0f, 0.9f})
+      for (float temperature : {0.0f, 1.0f}) {
+        SamplingParams p;
+        p.temperature = temperature;
+        p.top_k = top_k;
+        p.top_p = top_p;
+        p.max_new_tokens = 16;
+        p.stop_at_eot = false;
+        Rng rng(9), rng_ref(9);
+        auto out = sampler_generate(s, on_backend.model, on_backend.tok.token_bytes, on_backend.tok.eot_id, prompts, p, rng);
+        auto want = sampler_generate(s_ref, reference.model, reference.tok.token_bytes, reference.tok.eot_id, prompts, p, rng_ref);
+        for (size_t i = 0; i < prompts.size(); i++) {
+          SCOPED_TRACE("top_k " + std::to_string(top_k) + ", top_p " + std::to_string(top_p) +
+                       ", temperature " + std::to_string(temperature) + ", row " +
+                       std::to_string(i));
+          ASSERT_EQ(out[i].tokens.size(), 16u);
+          std::vector<float> lp;
+          full_forward(reference.model, prompts[i], out[i].tokens, &lp, nullptr);
+          EXPECT_ALL_CLOSE(out[i].logprobs, lp, lp_tol, 0.0);
+          if (same_draws) {
+            EXPECT_EQ(out[i].tokens, want[i].tokens);
+          }
         }
       }
-    }
   sampler_destroy(s);
   sampler_destroy(s_ref);
 }

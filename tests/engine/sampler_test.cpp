@@ -49,7 +49,8 @@ TEST(Sampler, LogprobsMatchWithoutBatchedPrefill) { expect_logprobs_match(false,
 TEST(Sampler, LogprobsAreUntemperedAtLowTemperature) { expect_logprobs_match(true, 0.3f); }
 
 // A backend without the sampling op draws on the host: the same tokens from the same generator
-// (each row takes one uniform per draw either way) and the same log-probabilities.
+// (each row takes one uniform per draw either way) and the same log-probabilities, for greedy,
+// temperature, top-k and top-p draws.
 TEST(Sampler, HostDrawMatchesTheSamplingOp) {
   static const Ops host_drawing = [] {
     Ops ops = reference_ops();

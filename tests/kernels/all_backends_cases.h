@@ -353,9 +353,9 @@ class AllBackendOps : public BackendTest {
                         dvalues, h, w, N, C);
       }
 
-      // Temperature draws over the first 990 of 1000 real columns of 1024. The ids must match
-      // exactly (both sides sum in double); the log-probability is a log-sum-exp over V terms.
-      // The reference takes float logits and log-probabilities.
+      // Top-k (40) and nucleus (0.9) draws over the first 990 of 1000 real columns of 1024. The
+      // ids must match exactly (both sides sum in double); the log-probability is a log-sum-exp
+      // over V terms. The reference takes float logits and log-probabilities.
       case OpId::sample_tokens: {
         const int N = 37, n_draw = 990, V = 1000, Vp = 1024;
         auto& ids = call.int_output("ids", N);
@@ -367,14 +367,14 @@ class AllBackendOps : public BackendTest {
         auto& uniforms = call.input(uniform_values);
         auto sample_in_float = [](int* ids, double* logprobs, const double* logits,
                                   const double* uniforms, int N, int n_draw, int V, int Vp,
-                                  float temperature) {
+                                  float temperature, int top_k, float top_p) {
           std::vector<float> logits_f(logits, logits + (size_t)N * Vp), logprobs_f(N);
           sample_tokens_ref(ids, logprobs_f.data(), logits_f.data(), uniforms, N, n_draw, V, Vp,
-                            temperature);
+                            temperature, top_k, top_p);
           std::copy(logprobs_f.begin(), logprobs_f.end(), logprobs);
         };
         return call.run(ops->sample_tokens, sample_in_float, ids, logprobs, logits, uniforms, N,
-                        n_draw, V, Vp, 1.0f);
+                        n_draw, V, Vp, 1.0f, 40, 0.9f);
       }
 
       // Both sides accumulate in double, in different orders.

@@ -447,22 +447,31 @@ TEST(Bf16Simt, ValueHeadForwardAndBackward) {
   EXPECT_FLOAT_OUTPUT(db, want_db, N);
 }
 
-// Draws from bf16 logits are the reference's draws from the same values (as floats); the
-// log-probabilities are float results of double sums.
+// Draws from bf16 logits are the reference's draws from the same values (as floats), plain,
+// top-k and top-p; the log-probabilities are float results of double sums. bf16 logits tie often
+// (8 bits of mantissa), so the sorted order's id tie-break is exercised too.
 TEST(Bf16Simt, SampleTokensFromBf16Logits) {
   const int N = 9, n_draw = 90, V = 101, Vp = 128;
   auto logits = random_bf16((size_t)N * Vp, 131, -4.0f, 4.0f);
   std::vector<float> logits_f = to_float(logits.x);
   std::vector<double> uniforms(N);
   for (int i = 0; i < N; i++) uniforms[i] = (i + 0.37) / N;
-  for (float temperature : {0.0f, 0.7f, 1.0f}) {
+  struct Rule {
+    float temperature;
+    int top_k;
+    float top_p;
+  };
+  for (Rule rule : {Rule{0.0f, 0, 1.0f}, Rule{0.7f, 0, 1.0f}, Rule{1.0f, 0, 1.0f},
+                    Rule{1.0f, 10, 1.0f}, Rule{0.7f, 0, 0.9f}, Rule{1.0f, 20, 0.8f}}) {
     std::vector<int> ids(N, -1), want_ids(N, -1);
     auto logprobs = nan_float(N), want_logprobs = nan_float(N);
     sample_tokens(ids.data(), logprobs.data(), logits.x.data(), uniforms.data(), N, n_draw, V, Vp,
-                  temperature, nullptr);
+                  rule.temperature, rule.top_k, rule.top_p, nullptr);
     sample_tokens_ref(want_ids.data(), want_logprobs.data(), logits_f.data(), uniforms.data(), N,
-                      n_draw, V, Vp, temperature);
-    EXPECT_EQ(ids, want_ids) << "temperature " << temperature;
+                      n_draw, V, Vp, rule.temperature, rule.top_k, rule.top_p);
+    SCOPED_TRACE("temperature " + std::to_string(rule.temperature) + ", top_k " +
+                 std::to_string(rule.top_k) + ", top_p " + std::to_string(rule.top_p));
+    EXPECT_EQ(ids, want_ids);
     EXPECT_ALL_CLOSE(logprobs, want_logprobs, testing::kF32Atol * 4, testing::kF32Rtol * 4);
   }
 }

@@ -306,12 +306,12 @@ TEST(Reference, SampleRowFollowsTheSoftmax) {
   std::vector<double> p(n);
   for (int j = 0; j < n; j++) total += p[j] = std::exp((logits[j] - mx) / temperature);
   std::vector<int> count(n, 0);
-  for (int k = 0; k < K; k++) count[sample_row_ref(logits.data(), n, temperature, (k + 0.5) / K)]++;
+  for (int k = 0; k < K; k++) count[sample_row_ref(logits.data(), n, temperature, 0, 1.0f, (k + 0.5) / K)]++;
   for (int j = 0; j < n; j++) EXPECT_NEAR(count[j], K * p[j] / total, 1.0) << "id " << j;
 
   // Greedy: the lowest id among equal maxima; the log-probability is the untempered log-softmax.
   logits[3] = logits[11] = 9.0f;
-  EXPECT_EQ(sample_row_ref(logits.data(), n, 0.0f, 0.99), 3);
+  EXPECT_EQ(sample_row_ref(logits.data(), n, 0.0f, 0, 1.0f, 0.99), 3);
   double norm = 0;
   for (float x : logits) norm += std::exp((double)x);
   EXPECT_NEAR(logprob_row_ref(logits.data(), n, 5), logits[5] - std::log(norm), 1e-12);
