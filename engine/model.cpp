@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 
+#include "util/bf16.h"
 #include "util/util.h"
 
 namespace chamber {
@@ -262,31 +262,17 @@ void gpt_parameters_from_host(GPT& m, const std::vector<float>& host) {
   }
 }
 
-static constexpr uint16_t kBf16NaN = 0x7fc0;
-
 void compute_to_host(const Ops& ops, float* host, const xfloat* src, size_t n) {
   if (ops.compute_bytes == sizeof(float)) return ops.to_host(host, src, n * sizeof(float));
   std::vector<uint16_t> bits(n);
   ops.to_host(bits.data(), src, n * sizeof(uint16_t));
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u = (uint32_t)bits[i] << 16;  // a bf16 is the top half of a float
-    std::memcpy(&host[i], &u, sizeof(u));
-  }
+  for (size_t i = 0; i < n; i++) host[i] = bf16_bits_to_float(bits[i]);
 }
 
 void compute_from_host(const Ops& ops, xfloat* dst, const float* host, size_t n) {
   if (ops.compute_bytes == sizeof(float)) return ops.from_host(dst, host, n * sizeof(float));
   std::vector<uint16_t> bits(n);
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    std::memcpy(&u, &host[i], sizeof(u));
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-      bits[i] = kBf16NaN;
-      continue;
-    }
-    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even, on the dropped half
-    bits[i] = (uint16_t)(u >> 16);
-  }
+  for (size_t i = 0; i < n; i++) bits[i] = float_to_bf16_bits(host[i]);
   ops.from_host(dst, bits.data(), n * sizeof(uint16_t));
 }
 

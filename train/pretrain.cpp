@@ -130,7 +130,8 @@ static void print_arenas(const GPT& m, const std::string& device) {
 
 std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   const TrainLoopConfig& tc = cfg.train;
-  select_backend(tc.device, tc.dtype);  // a device that cannot run the dtype fails before any work
+  // The backend first: a device that cannot run the dtype fails before any work.
+  const Ops& base_ops = select_backend(tc.device, tc.dtype);
   // Data parallel: every rank reads the same global batch and trains on its share of the rows;
   // one rank (the lead) writes the run directory, the metrics, the checkpoints and the console.
   const Comm single_process;
@@ -181,7 +182,6 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
 
   // ---- model ----
   std::string device = resolve_device_name(tc.device);
-  const Ops& base_ops = select_backend(device, tc.dtype);
   // The analytic prediction is for this run's precision, on the GPU it runs on (H100 elsewhere).
   if (opt.profile) {
     bool h200 = device == "cuda" && gpu_description(device).find("H200") != std::string::npos;
