@@ -203,7 +203,9 @@ constexpr size_t kParams = (size_t)1 << 22;
 void BM_sum_squares(benchmark::State& state) {
   const Ops& ops = reference_ops();
   auto g = random_floats(kParams, 1);
-  for (auto _ : state) benchmark::DoNotOptimize(ops.sum_squares(g.data(), kParams));
+  double sumsq = 0.0;
+  for (auto _ : state) ops.sum_squares(&sumsq, g.data(), kParams);
+  benchmark::DoNotOptimize(sumsq);
   report(state, kF * kParams);
 }
 
@@ -212,9 +214,13 @@ void BM_adamw_update(benchmark::State& state) {
   auto params = random_floats(kParams, 1), grads = random_floats(kParams, 2);
   std::vector<float> m(kParams), v(kParams);
   int t = 0;
-  for (auto _ : state)
-    ops.adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, kParams, 3e-4f, 0.9f,
-                     0.95f, 1e-8f, 0.1f, chamber::clip_grad_scale(2.0, 1.0f), ++t, 0);
+  chamber::AdamWTensor whole = chamber::adamw_whole_arrays(kParams);
+  chamber::AdamWStep step{3e-4f, 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 1.0f, 0, 0u};
+  const double sumsq = 4.0;  // a norm of 2, clipped to 1
+  for (auto _ : state) {
+    step.t = ++t;
+    ops.adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, &whole, 1, step, &sumsq);
+  }
   report(state, kF * kParams * 7);  // grads read; params, m, v read and written
 }
 

@@ -17,6 +17,7 @@
 
 #include "engine/model.h"
 #include "util/util.h"
+#include "kernels/adamw.h"
 #include "kernels/ops.h"
 #ifdef CHAMBER_HAVE_CUDA
 #include "kernels/cuda_backend.h"
@@ -229,13 +230,20 @@ void BM_adamw(benchmark::State& state) {
   DeviceFloats p(n, 1), g(n, 2), m(n, 3), v(n, 4, 0.0f, 1.0f);
   int t = 0;
   // fp32 table: no compute copy (params_compute null), so the seed is not read.
-  run(state, [&] { gpu().adamw_update(p, g, m, v, nullptr, n, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, ++t, 0u); },
+  chamber::AdamWTensor whole = chamber::adamw_whole_arrays(n);
+  chamber::AdamWStep step{1e-4f, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 0.0f, 0, 0u};
+  run(state, [&] {
+        step.t = ++t;
+        gpu().adamw_update(p, g, m, v, nullptr, &whole, 1, step, nullptr);
+      },
       kF * n * 7, 0);
 }
 void BM_sum_squares(benchmark::State& state) {
   size_t n = 124'000'000;
   DeviceFloats g(n, 1);
-  run(state, [&] { benchmark::DoNotOptimize(gpu().sum_squares(g, n)); }, kF * n, 0);
+  double* sumsq = (double*)gpu().alloc(sizeof(double));
+  run(state, [&] { gpu().sum_squares(sumsq, g, n); }, kF * n, 0);
+  gpu().free(sumsq);
 }
 
 // A whole training step of GPT-2 124M at (B, 1024) on `ops` (the fp32 table, or the bf16 one:
@@ -243,7 +251,8 @@ void BM_sum_squares(benchmark::State& state) {
 // in this run for that precision, and by llm.c's formula, model FLOPs of 6 N + 6 L C T per token
 // (N the parameters without the position table) against the H100's dense bf16 peak of 989 TFLOP/s,
 // the figure the speed targets are stated in.
-void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double peak_flops) {
+void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double peak_flops,
+                          bool graphs = true) {
   chamber::ModelConfig cfg;
   cfg.vocab_size = kV;
   cfg.n_layer = 12;
@@ -260,17 +269,20 @@ void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double
   for (int& t : tokens) t = (int)rng.below(kV);
   for (int& t : targets) t = (int)rng.below(kV);
   std::vector<float> weights(N, 1.0f / N);
+  model.use_graphs = graphs;
+  // The step as pretraining runs it (train/pretrain.cpp): the micro-step a CUDA graph from its
+  // second run on, the norm and the clipping on the device, one read at the end.
   auto step = [&] {
-    chamber::gpt_zero_grad(model);
-    chamber::gpt_forward(model, tokens.data(), B, kT);
-    chamber::gpt_classifier(model, targets.data(), weights.data(), true);
-    chamber::gpt_backward(model);
-    double norm = chamber::gpt_grad_norm(model);
+    chamber::gpt_step_begin(model);
+    chamber::gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, kT);
+    chamber::gpt_compute_grad_norm(model);
     chamber::gpt_adamw_step(model, {.lr = 6e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
-                                    .weight_decay = 0.1f,
-                                    .grad_scale = norm > 1.0 ? (float)(1.0 / norm) : 1.0f});
+                                    .weight_decay = 0.1f, .clip_by_device_norm = true,
+                                    .max_grad_norm = 1.0f});
+    chamber::gpt_read_step(model);
   };
-  step();  // warm-up
+  step();  // warm-up: op by op
+  step();  // the capture
   ops.synchronize();
   double seconds = 0;
   for (auto _ : state) {
@@ -308,6 +320,15 @@ void BM_train_step_gpt2_124m_fp32_batch(benchmark::State& state) {
 void BM_train_step_gpt2_124m_bf16_batch(benchmark::State& state) {
 #ifdef CHAMBER_HAVE_CUDA
   train_step_gpt2_124m(state, chamber::cuda_bf16_ops(), (int)state.range(0), g_peak_flops_bf16);
+#else
+  state.SkipWithError("no CUDA build");
+#endif
+}
+
+// bf16 at B 16 with the micro-step op by op instead of one CUDA graph: what the graph saves.
+void BM_train_step_gpt2_124m_bf16_no_graph(benchmark::State& state) {
+#ifdef CHAMBER_HAVE_CUDA
+  train_step_gpt2_124m(state, chamber::cuda_bf16_ops(), 16, g_peak_flops_bf16, false);
 #else
   state.SkipWithError("no CUDA build");
 #endif
@@ -376,6 +397,7 @@ BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m_fp32_batch)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m_bf16_batch)->Arg(8)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_step_gpt2_124m_bf16_no_graph)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {
 #ifdef CHAMBER_HAVE_CUDA

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_option("--attention", attention, "auto (the GPU's rule) | materialized | flash")
       ->check(CLI::IsMember({"auto", "materialized", "flash"}));
-  app.add_flag("--graph", graph, "the step captured as one CUDA graph (no launch costs)");
+  app.add_flag("--graph", graph, "the optimizer in the CUDA graph too (the engine captures each micro-step; this drops the launch costs of the rest of the step)");
   CLI11_PARSE(app, argc, argv);
   try {
     PretrainConfig cfg = load_pretrain_config(config, {});

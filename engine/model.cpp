@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "util/bf16.h"
 #include "util/util.h"
@@ -108,6 +109,7 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
     t.push_back({"d_atty", {BT, C}, (void**)&a.d_atty, compute_bytes});
     t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch, compute_bytes});
   }
+  t.push_back({"step_scalars", {2}, (void**)&a.loss_sum, sizeof(double)});  // grad_sumsq: [1]
   return t;
 }
 
@@ -208,9 +210,44 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
   size_t act_bytes = arena_plan(act_table);
   m.act_arena = arena_create(ops, act_bytes, "activations");
   arena_point(m.act_arena, act_table);
+  m.acts.grad_sumsq = m.acts.loss_sum + 1;
+
+  // AdamW's tensor list: each tensor's part of this process's slice (all of it unsharded), with
+  // its place in the bf16 copy, its decay and its rate.
+  m.adamw_tensors.clear();
+  if (with_training) {
+    const size_t slice_end = m.shard_first + m.shard_floats;
+    for (size_t k = 0; k < m.param_table.size(); k++) {
+      const TensorSlot& slot = m.param_table[k];
+      const size_t tensor_first = slot.offset / sizeof(float);
+      size_t first = std::max(tensor_first, m.shard_first);
+      size_t end = std::min(tensor_first + slot.numel(), slice_end);
+      if (first >= end) continue;
+      AdamWTensor t{};
+      t.param_first = first;
+      t.moment_first = first - m.shard_first;
+      // The bf16 copy is never sharded (refused above), so its tensor starts where ours does.
+      t.compute_first = m.compute_table.empty()
+                            ? 0
+                            : m.compute_table[k].offset / m.compute_bytes + (first - tensor_first);
+      t.count = end - first;
+      t.decays = parameter_decays(slot.name);
+      t.value_head = slot.name == "value_w" || slot.name == "value_b";
+      // Stochastic rounding's seed differs per tensor (and per step, AdamWStep::seed), so no two
+      // updates share their rounding noise.
+      t.seed_salt = (uint32_t)(k * 0x85EBCA77u);
+      m.adamw_tensors.push_back(t);
+    }
+  }
+  const char* graphs_env = std::getenv("CHAMBER_GRAPHS");
+  m.use_graphs = !(graphs_env && std::string(graphs_env) == "0");
+  m.micro_step_graphs.clear();
 }
 
 void gpt_destroy(GPT& m) {
+  for (GPT::MicroStepGraph& g : m.micro_step_graphs)
+    if (g.graph) m.ops->graph_destroy(g.graph);
+  m.micro_step_graphs.clear();
   arena_destroy(m.param_arena);
   arena_destroy(m.grad_arena);
   arena_destroy(m.m_arena);
@@ -365,15 +402,20 @@ struct LayerRange {
   }
 };
 
-void gpt_forward(GPT& m, const int* tokens, int B, int T) {
-  const Ops& ops = *m.ops;
-  NamedRange phase(ops, "forward");
-  const ModelConfig& cfg = m.cfg;
+// The batch shape a forward will use, checked against the arenas, and its tokens.
+static void check_batch(const GPT& m, const int* tokens, int B, int T) {
   if (B > m.max_B || T > m.max_T)
     fail("batch (", B, ", ", T, ") exceeds the planned activations (", m.max_B, ", ", m.max_T, ")");
   for (int i = 0; i < B * T; i++)
-    if (tokens[i] < 0 || tokens[i] >= cfg.vocab_size)
-      fail("token id ", tokens[i], " at position ", i, " is outside the vocabulary (", cfg.vocab_size, ")");
+    if (tokens[i] < 0 || tokens[i] >= m.cfg.vocab_size)
+      fail("token id ", tokens[i], " at position ", i, " is outside the vocabulary (", m.cfg.vocab_size, ")");
+}
+
+// The forward's ops over the tokens already in acts.tokens (no host traffic: a graph can hold it).
+static void forward_ops(GPT& m, int B, int T) {
+  const Ops& ops = *m.ops;
+  NamedRange phase(ops, "forward");
+  const ModelConfig& cfg = m.cfg;
   m.B = B;
   m.T = T;
   const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
@@ -382,7 +424,6 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   ActivationTensors& a = m.acts;
   const ComputeWeights& w = m.weights;
 
-  ops.from_host(a.tokens, tokens, (size_t)N * sizeof(int));
   ops.encoder_forward(a.encoded, a.tokens, w.wte, w.wpe, B, T, C);
   for (int l = 0; l < L; l++) {
     LayerRange layer(ops, l);
@@ -393,6 +434,12 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   lm_head_forward(ops, w, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd,
                   advance(a.residual3, (L - 1) * BTC, xb), N);
   if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, w.value_w, w.value_b, N, C);
+}
+
+void gpt_forward(GPT& m, const int* tokens, int B, int T) {
+  check_batch(m, tokens, B, T);
+  m.ops->from_host(m.acts.tokens, tokens, (size_t)B * T * sizeof(int));
+  forward_ops(m, B, T);
 }
 
 double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bool with_grad) {
@@ -414,7 +461,9 @@ double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bo
   return total;
 }
 
-void gpt_backward(GPT& m, const float* dvalues) {
+// The backward's ops (no host traffic: a graph can hold it); with_values: acts.values holds the
+// value head's output gradient.
+static void backward_ops(GPT& m, bool with_values) {
   const Ops& ops = *m.ops;
   NamedRange phase(ops, "backward");
   const ModelConfig& cfg = m.cfg;
@@ -431,8 +480,7 @@ void gpt_backward(GPT& m, const float* dvalues) {
   const xfloat* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
   float* d_lm_head = cfg.tied_embeddings ? g.wte : g.lm_head;
   ops.matmul_backward(a.d_ln, d_lm_head, nullptr, a.logits, a.lnf, lm_head, N, C, cfg.padded_vocab);
-  if (dvalues && cfg.value_head) {
-    ops.from_host(a.values, dvalues, (size_t)N * sizeof(float));
+  if (with_values && cfg.value_head) {
     ops.value_head_backward(a.d_ln, g.value_w, g.value_b, a.values, a.lnf, p.value_w, N, C);
   }
   // d_residual carries the gradient of the residual stream down through the layers. A residual
@@ -468,39 +516,110 @@ void gpt_backward(GPT& m, const float* dvalues) {
   ops.encoder_backward(g.wte, g.wpe, a.d_residual, a.tokens, B, T, C);
 }
 
+void gpt_backward(GPT& m, const float* dvalues) {
+  if (!m.grads.wte) fail("gpt_backward: the model was created without training buffers");
+  const bool with_values = dvalues && m.cfg.value_head;
+  if (with_values) m.ops->from_host(m.acts.values, dvalues, (size_t)m.B * m.T * sizeof(float));
+  backward_ops(m, with_values);
+}
+
+// ---- the training step without host round trips ----
+
+void gpt_step_begin(GPT& m) {
+  gpt_zero_grad(m);
+  m.ops->zero(m.acts.loss_sum, sizeof(double));
+}
+
+// One micro-step's device work: forward, classifier with gradients and the loss sum, backward.
+static void micro_step_ops(GPT& m, int B, int T) {
+  const Ops& ops = *m.ops;
+  ActivationTensors& a = m.acts;
+  const int N = B * T;
+  forward_ops(m, B, T);
+  {
+    NamedRange phase(ops, "classifier");
+    ops.classifier_forward_backward(a.logits, a.losses, a.entropy, a.targets, a.token_weights, N,
+                                    m.cfg.vocab_size, m.cfg.padded_vocab, true);
+    ops.loss_sum(a.loss_sum, a.losses, a.token_weights, a.targets, N);
+  }
+  backward_ops(m, false);
+}
+
+void gpt_train_micro_step(GPT& m, const int* tokens, const int* targets,
+                          const float* token_weights, int B, int T) {
+  if (!m.grads.wte) fail("gpt_train_micro_step: the model was created without training buffers");
+  check_batch(m, tokens, B, T);
+  const Ops& ops = *m.ops;
+  ActivationTensors& a = m.acts;
+  const size_t N = (size_t)B * T;
+  ops.from_host_async(a.tokens, tokens, N * sizeof(int));
+  ops.from_host_async(a.targets, targets, N * sizeof(int));
+  ops.from_host_async(a.token_weights, token_weights, N * sizeof(float));
+  // Op by op where the backend has no graphs, where graphs are off, and while data parallel's
+  // per-layer callback must run on the host in the middle of backward.
+  if (!supports(ops, OpId::capture_begin) || !m.use_graphs || m.on_layer_gradients)
+    return micro_step_ops(m, B, T);
+  auto it = std::find_if(m.micro_step_graphs.begin(), m.micro_step_graphs.end(),
+                         [&](const GPT::MicroStepGraph& g) { return g.B == B && g.T == T; });
+  if (it == m.micro_step_graphs.end()) {
+    m.micro_step_graphs.push_back({B, T, 0, nullptr});
+    it = m.micro_step_graphs.end() - 1;
+  }
+  GPT::MicroStepGraph& g = *it;
+  // The first run of a shape settles what a capture cannot do: scratch memory grows to its size
+  // and cuBLASLt picks its algorithms. A graph made before the scratch moved is made again.
+  if (g.runs++ == 0) return micro_step_ops(m, B, T);
+  if (g.graph && ops.graph_launch(g.graph)) {
+    m.B = B, m.T = T;
+    return;
+  }
+  if (g.graph) ops.graph_destroy(g.graph);
+  ops.capture_begin();
+  micro_step_ops(m, B, T);
+  g.graph = ops.capture_end();
+  if (!ops.graph_launch(g.graph)) fail("gpt_train_micro_step: a graph went stale as it was made");
+}
+
+StepScalars gpt_read_step(GPT& m) {
+  double scalars[2];
+  m.ops->to_host(scalars, m.acts.loss_sum, sizeof(scalars));
+  return {scalars[0], std::sqrt(scalars[1])};
+}
+
 void gpt_zero_grad(GPT& m) { m.ops->zero(m.grad_arena.base, m.grad_arena.bytes); }
 
-double gpt_grad_norm(GPT& m) {
+void gpt_compute_grad_norm(GPT& m) {
   NamedRange phase(*m.ops, "grad_norm");
   // The arena is contiguous floats (padding between tensors is zero), so one reduction covers all.
-  double sum = m.ops->sum_squares((const float*)m.grad_arena.base, m.grad_arena.bytes / sizeof(float));
-  return std::sqrt(sum);
+  m.ops->sum_squares(m.acts.grad_sumsq, (const float*)m.grad_arena.base,
+                     m.grad_arena.bytes / sizeof(float));
+}
+
+double gpt_grad_norm(GPT& m) {
+  gpt_compute_grad_norm(m);
+  double sumsq = 0.0;
+  m.ops->to_host(&sumsq, m.acts.grad_sumsq, sizeof(double));
+  return std::sqrt(sumsq);
 }
 
 void gpt_adamw_step(GPT& m, const AdamWSettings& s) {
   NamedRange phase(*m.ops, "optimizer");
   m.adam_step++;
-  // Each tensor's part inside this process's slice (all of it unless the optimizer is sharded).
-  const size_t slice_end = m.shard_first + m.shard_floats;
-  for (size_t k = 0; k < m.param_table.size(); k++) {
-    const TensorSlot& slot = m.param_table[k];
-    size_t first = std::max(slot.offset / sizeof(float), m.shard_first);
-    size_t end = std::min(slot.offset / sizeof(float) + slot.numel(), slice_end);
-    if (first >= end) continue;
-    bool value_head = slot.name == "value_w" || slot.name == "value_b";
-    float lr = value_head && s.value_head_lr ? *s.value_head_lr : s.lr;
-    float wd = parameter_decays(slot.name) ? s.weight_decay : 0.0f;
-    size_t in_slice = first - m.shard_first;
-    // The bf16 copy of this tensor, rewritten as the master weights are updated (never sharded:
-    // gpt_create refuses bf16 with more than one rank). The stochastic rounding's seed differs
-    // per step and per tensor, so no two updates share their rounding noise.
-    xfloat* compute_copy = m.compute_table.empty() ? nullptr : *m.compute_table[k].ptr;
-    uint32_t seed = (uint32_t)(m.adam_step * 0x9E3779B1u) ^ (uint32_t)(k * 0x85EBCA77u);
-    m.ops->adamw_update((float*)m.param_arena.base + first, (const float*)m.grad_arena.base + first,
-                        (float*)m.m_arena.base + in_slice, (float*)m.v_arena.base + in_slice,
-                        compute_copy, end - first, lr, s.beta1, s.beta2, s.eps, wd, s.grad_scale,
-                        m.adam_step, seed);
-  }
+  AdamWStep step{};
+  step.lr = s.lr;
+  step.value_head_lr = s.value_head_lr ? *s.value_head_lr : s.lr;
+  step.beta1 = s.beta1, step.beta2 = s.beta2, step.eps = s.eps;
+  step.weight_decay = s.weight_decay;
+  step.grad_scale = s.grad_scale;
+  step.max_grad_norm = s.clip_by_device_norm ? s.max_grad_norm : 0.0f;
+  step.t = m.adam_step;
+  step.seed = (uint32_t)(m.adam_step * 0x9E3779B1u);
+  // The bf16 copy (null in fp32) is rewritten as the master weights are updated.
+  xfloat* compute_copy = m.compute_table.empty() ? nullptr : m.compute_arena.base;
+  m.ops->adamw_update((float*)m.param_arena.base, (const float*)m.grad_arena.base,
+                      (float*)m.m_arena.base, (float*)m.v_arena.base, compute_copy,
+                      m.adamw_tensors.data(), (int)m.adamw_tensors.size(), step,
+                      s.clip_by_device_norm ? m.acts.grad_sumsq : nullptr);
 }
 
 void gpt_copy_losses(const GPT& m, float* host) {

@@ -106,6 +106,9 @@ struct ActivationTensors {
   xfloat* d_qkv;        // (B, T, 3C)
   xfloat* d_atty;       // (B, T, C)
   xfloat* d_fch;        // (B, T, 4C) gradient of fch_gelu, then in place of fch (GELU backward)
+  // The training step's two scalars, side by side so one copy reads both at the step's end:
+  double* loss_sum;     // (1) the step's weighted loss, summed on the backend (loss_sum op)
+  double* grad_sumsq;   // (1) the gradients' sum of squares (sum_squares op), read by AdamW
 };
 
 // ZeRO stage 1 for data-parallel training: each of `world` ranks keeps AdamW's m and v for one
@@ -142,6 +145,17 @@ struct GPT {
   OptimizerShard shard;         // which slice of the parameters this process's AdamW updates
   size_t shard_first = 0;       // that slice, in floats of the parameter arena; m_arena and
   size_t shard_floats = 0;      // v_arena hold exactly it (the whole arena unsharded)
+  std::vector<AdamWTensor> adamw_tensors;  // AdamW's one call: each tensor's part of the slice
+  // gpt_train_micro_step's CUDA graphs, one per batch shape (backends with graph ops). A shape's
+  // first micro-step runs op by op (scratch memory and cuBLASLt plans settle), its second is
+  // captured, and every later one replays the capture: one launch for the whole micro-step.
+  struct MicroStepGraph {
+    int B = 0, T = 0;
+    int runs = 0;
+    void* graph = nullptr;
+  };
+  std::vector<MicroStepGraph> micro_step_graphs;
+  bool use_graphs = true;       // false: always op by op (CHAMBER_GRAPHS=0 sets it at creation)
 };
 
 // One layer's slice of the stacked (L, ...) parameter tensors: of the compute weights (LayerWeights)
@@ -264,18 +278,43 @@ double gpt_classifier(GPT& model, const int* targets, const float* token_weights
 // null, from the value head. Accumulates into grads (call gpt_zero_grad between steps).
 void gpt_backward(GPT& model, const float* dvalues = nullptr);
 void gpt_zero_grad(GPT& model);
-// Global L2 norm of all gradients.
+// Global L2 norm of all gradients: gpt_compute_grad_norm leaves its square on the backend
+// (acts.grad_sumsq, where AdamW reads it) and reads nothing; gpt_grad_norm also reads it back.
+void gpt_compute_grad_norm(GPT& model);
 double gpt_grad_norm(GPT& model);
+
+// ---- the training step without host round trips (pretraining) ----
+// gpt_step_begin zeroes the gradients and the step's loss sum. gpt_train_micro_step runs one
+// micro-batch: forward, the classifier with gradients (its weighted loss added to the backend's
+// loss sum instead of being read back) and backward, all queued without waiting for the device;
+// a backend with graph ops runs the whole micro-step as one captured CUDA graph from the second
+// call of a shape on (GPT::micro_step_graphs). tokens, targets and token_weights are host (B, T)
+// arrays uploaded without waiting, so they must stay unchanged until gpt_read_step. Then
+// gpt_compute_grad_norm, gpt_adamw_step with clip_by_device_norm, and gpt_read_step: the step's
+// one synchronisation, reading the loss sum and the gradient norm together.
+void gpt_step_begin(GPT& model);
+void gpt_train_micro_step(GPT& model, const int* tokens, const int* targets,
+                          const float* token_weights, int B, int T);
+struct StepScalars {
+  double loss;       // the loss sum of the step's micro-batches
+  double grad_norm;  // sqrt of the last gpt_compute_grad_norm
+};
+StepScalars gpt_read_step(GPT& model);
 // One AdamW step's settings, for pretraining and RL alike.
 struct AdamWSettings {
   float lr;
   float beta1, beta2, eps;
   float weight_decay;        // applies to the 2-D weights only (parameter_decays)
-  float grad_scale = 1.0f;   // multiplies every gradient first (global-norm clipping)
+  float grad_scale = 1.0f;   // multiplies every gradient first (clipping computed on the host)
   // value_w and value_b's own rate (RL's critic_lr); unset: lr like every other parameter
   std::optional<float> value_head_lr = std::nullopt;
+  // Global-norm clipping from the sum of squares gpt_compute_grad_norm left on the backend, so
+  // the norm never visits the host: gradients scaled by min(1, max_grad_norm / norm) (0: not
+  // clipped) and, when the norm is not finite, no update at all (the weights stay as they were).
+  bool clip_by_device_norm = false;
+  float max_grad_norm = 0.0f;
 };
-// AdamW over every parameter, in parameter table order. Increments adam_step.
+// AdamW over every parameter in one op call (one launch on the GPU). Increments adam_step.
 void gpt_adamw_step(GPT& model, const AdamWSettings& settings);
 
 // Copies per-token losses (-logprob), entropy and values of the last forward to the host.

@@ -34,6 +34,7 @@ static std::vector<TensorSlot> cache_table(const ModelConfig& cfg, int max_batch
       {"uniforms", {B}, (void**)&c.uniforms, sizeof(double)},
       {"sampled_ids", {B}, (void**)&c.sampled_ids},
       {"sampled_logprobs", {B}, (void**)&c.sampled_logprobs},
+      {"pos_embed", {max_len, C}, (void**)&c.pos_embed, xb},
   };
   return t;
 }
@@ -67,14 +68,18 @@ void kv_cache_create(KVCache& c, const GPT& model, int max_batch, int max_len) {
   arena_point(c.arena, table);
 }
 
-void kv_cache_destroy(KVCache& c) { arena_destroy(c.arena); }
+void kv_cache_destroy(KVCache& c) {
+  for (KVCache::DecodeGraph& g : c.graphs)
+    if (g.graph) c.arena.ops->graph_destroy(g.graph);
+  c.graphs.clear();
+  arena_destroy(c.arena);
+}
 
-void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* host_slots, int N,
-                        int Tn, int pos0, int logit_rows) {
+void gpt_decode_inputs(GPT& m, KVCache& c, const int* host_tokens, const int* host_slots, int N,
+                       int Tn, int pos0, int logit_rows) {
   const Ops& ops = *m.ops;
-  NamedRange phase(ops, "decode");
   const ModelConfig& cfg = m.cfg;
-  const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, R = N * Tn;
+  const int C = cfg.n_embd, R = N * Tn;
   if (N <= 0 || N > c.max_batch || Tn <= 0 || R > c.scratch_rows || pos0 < 0 || pos0 + Tn > c.max_len)
     fail("gpt_decode_forward: (N=", N, ", Tn=", Tn, ", pos0=", pos0, ") exceeds the cache (",
          c.max_batch, " rows, ", c.max_len, " positions, ", c.scratch_rows, " tokens per call)");
@@ -82,16 +87,26 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
   for (int i = 0; i < R; i++)
     if (host_tokens[i] < 0 || host_tokens[i] >= cfg.vocab_size)
       fail("token id ", host_tokens[i], " is outside the vocabulary (", cfg.vocab_size, ")");
+  c.host_pos.assign(N, pos0);
+  ops.from_host_async(c.tokens, host_tokens, (size_t)R * sizeof(int));
+  ops.from_host_async(c.slots, host_slots, (size_t)N * sizeof(int));
+  ops.from_host_async(c.pos, c.host_pos.data(), (size_t)N * sizeof(int));
+  // All rows sit at the same positions: their rows of the position table, where the encoder of
+  // gpt_decode_ops reads them whatever pos0 is.
+  ops.copy(c.pos_embed, advance(m.weights.wpe, (size_t)pos0 * C, m.compute_bytes),
+           (size_t)Tn * C * m.compute_bytes);
+}
+
+void gpt_decode_ops(GPT& m, KVCache& c, int N, int Tn, int logit_rows) {
+  const Ops& ops = *m.ops;
+  NamedRange phase(ops, "decode");
+  const ModelConfig& cfg = m.cfg;
+  const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer;
   const size_t layer_cache = (size_t)c.max_batch * C * c.max_len;  // NH * max_len * hs per slot
   const ComputeWeights& w = m.weights;
   const size_t xb = m.compute_bytes;
 
-  std::vector<int> pos(N, pos0);
-  ops.from_host(c.tokens, host_tokens, (size_t)R * sizeof(int));
-  ops.from_host(c.slots, host_slots, (size_t)N * sizeof(int));
-  ops.from_host(c.pos, pos.data(), (size_t)N * sizeof(int));
-  // All rows sit at the same positions, so the position table starts at row pos0.
-  ops.encoder_forward(c.x, c.tokens, w.wte, advance(w.wpe, (size_t)pos0 * C, xb), N, Tn, C);
+  ops.encoder_forward(c.x, c.tokens, w.wte, c.pos_embed, N, Tn, C);
   // One set of scratch rows serves every layer: ln1 and ln2 share c.ln, and each block's output
   // overwrites its input in c.x.
   BlockActivations act;
@@ -115,6 +130,14 @@ void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* h
   // Only rows that sample this step need the LM head (the sampler puts them first).
   if (logit_rows > 0)
     lm_head_forward(ops, w, cfg, c.logits, c.ln, c.ln_mean, c.ln_rstd, c.x, logit_rows);
+}
+
+void gpt_decode_forward(GPT& m, KVCache& c, const int* host_tokens, const int* host_slots, int N,
+                        int Tn, int pos0, int logit_rows) {
+  gpt_decode_inputs(m, c, host_tokens, host_slots, N, Tn, pos0, logit_rows);
+  gpt_decode_ops(m, c, N, Tn, logit_rows);
+  // The uploads did not wait: the caller may change host_tokens and host_slots once we return.
+  m.ops->synchronize();
 }
 
 }  // namespace chamber

@@ -9,6 +9,8 @@
 //             up to a few thousand (prompt prefill is cut into chunks that fit)
 //   logits    (max_batch, Vp)
 #pragma once
+#include <vector>
+
 #include "engine/arena.h"
 #include "engine/model.h"
 
@@ -35,6 +37,17 @@ struct KVCache {
   double* uniforms = nullptr;    // (max_batch) one uniform per row for the sampling op
   int* sampled_ids = nullptr;    // (max_batch) its draws
   float* sampled_logprobs = nullptr;  // (max_batch) and their log-probabilities
+  xfloat* pos_embed = nullptr;   // (max_len, C) the position table's rows of this call (from pos0)
+  std::vector<int> host_pos;     // (max_batch) pos's host side, kept for an upload that does not wait
+  // The sampler's decode steps as CUDA graphs (backends with graph ops; engine/sampler.cpp), one
+  // per shape and sampling rule: captured on a shape's second step, replayed after that.
+  struct DecodeGraph {
+    int N, logit_rows, n_draw, top_k;
+    float temperature, top_p;
+    int runs = 0;
+    void* graph = nullptr;
+  };
+  std::vector<DecodeGraph> graphs;
 };
 
 // Plans and allocates the cache on the model's backend. Error when max_len exceeds the context,
@@ -51,5 +64,13 @@ size_t kv_cache_bytes(const ModelConfig& cfg, int max_batch, int max_len,
 // with Tn == 1) the logits of rows 0..logit_rows-1 are left in cache.logits (logit_rows, Vp).
 void gpt_decode_forward(GPT& model, KVCache& cache, const int* host_tokens, const int* host_slots,
                         int N, int Tn, int pos0, int logit_rows);
+// gpt_decode_forward in its two halves, for a caller that runs the second as a graph:
+// gpt_decode_inputs checks and uploads the call's tokens, slots and positions without waiting
+// (host_tokens and host_slots must stay unchanged until the next synchronisation) and copies the
+// position table's rows pos0.. into cache.pos_embed; gpt_decode_ops is the device work alone,
+// the same for every pos0, so one capture serves every step of a shape.
+void gpt_decode_inputs(GPT& model, KVCache& cache, const int* host_tokens, const int* host_slots,
+                       int N, int Tn, int pos0, int logit_rows);
+void gpt_decode_ops(GPT& model, KVCache& cache, int N, int Tn, int logit_rows);
 
 }  // namespace chamber

@@ -10,7 +10,8 @@
 // Before the lockstep, positions 0..min_len-2 (shared by every prompt) are prefilled in blocks.
 // Draws run on the backend (the sample_tokens op: greedy, temperature, top-k and top-p), so a GPU
 // returns only ids and log-probabilities each step; only a backend without the op copies the
-// logits to the host and draws there (sampler_draw).
+// logits to the host and draws there (sampler_draw). On a backend with graph ops each decode step
+// (forward and draw) is one CUDA graph launch (decode_and_draw).
 #include "engine/sampler.h"
 
 #include <algorithm>
@@ -75,6 +76,43 @@ bool append_and_check_stop(Row& row, const std::vector<std::string>& token_bytes
   if (best == std::string::npos) return false;
   row.out.text.resize(best_end);
   return true;
+}
+
+// One decode step's device work: the cached forward of n rows and the draw of the first `ready`.
+// Where the backend has graph ops it is a CUDA graph per shape and sampling rule (KVCache::graphs):
+// a decode step of a small model is a few hundred short kernels, so one graph launch instead of
+// as many launches is most of its time. A shape's first step runs op by op (scratch memory and
+// cuBLASLt plans settle), its second is captured, later ones replay. The inputs it reads (tokens,
+// slots, positions, the position rows, uniforms) were uploaded to fixed buffers first.
+constexpr size_t kMaxDecodeGraphs = 1024;  // shapes beyond this many run op by op
+
+void decode_and_draw(GPT& model, KVCache& cache, int n, int ready, int draw_vocab,
+                     const SamplingParams& p) {
+  const Ops& ops = *model.ops;
+  const int V = model.cfg.vocab_size, Vp = model.cfg.padded_vocab;
+  auto work = [&] {
+    gpt_decode_ops(model, cache, n, 1, ready);
+    ops.sample_tokens(cache.sampled_ids, cache.sampled_logprobs, cache.logits, cache.uniforms,
+                      ready, draw_vocab, V, Vp, p.temperature, p.top_k, p.top_p);
+  };
+  if (!supports(ops, OpId::capture_begin) || !model.use_graphs) return work();
+  auto it = std::find_if(cache.graphs.begin(), cache.graphs.end(), [&](const KVCache::DecodeGraph& g) {
+    return g.N == n && g.logit_rows == ready && g.n_draw == draw_vocab && g.top_k == p.top_k &&
+           g.temperature == p.temperature && g.top_p == p.top_p;
+  });
+  if (it == cache.graphs.end()) {
+    if (cache.graphs.size() >= kMaxDecodeGraphs) return work();
+    cache.graphs.push_back({n, ready, draw_vocab, p.top_k, p.temperature, p.top_p});
+    it = cache.graphs.end() - 1;
+  }
+  KVCache::DecodeGraph& g = *it;
+  if (g.runs++ == 0) return work();
+  if (g.graph && ops.graph_launch(g.graph)) return;
+  if (g.graph) ops.graph_destroy(g.graph);  // stale: the backend's scratch moved since
+  ops.capture_begin();
+  work();
+  g.graph = ops.capture_end();
+  if (!ops.graph_launch(g.graph)) fail("sampler: a decode graph went stale as it was made");
 }
 
 }  // namespace
@@ -148,22 +186,23 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vect
       tokens[r] = feed[active[r]];
       slots[r] = rows[active[r]].slot;
     }
-    gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
     drawn.resize(ready);
     drawn_lp.resize(ready);
     if (ready > 0 && supports(*model.ops, OpId::sample_tokens)) {
-      // Draw where the logits are: only the uniforms go in and the ids and log-probs come out.
-      // Each row takes one uniform from its own generator, as sampler_draw would.
+      // Draw where the logits are: only the tokens and uniforms go in and the ids and log-probs
+      // come out. Each row takes one uniform from its own generator, as sampler_draw would.
       uniforms.resize(ready);
       for (int r = 0; r < ready; r++)
         uniforms[r] = params.temperature > 0.0f ? rows[active[r]].rng.uniform_double() : 0.0;
-      model.ops->from_host(cache.uniforms, uniforms.data(), (size_t)ready * sizeof(double));
-      model.ops->sample_tokens(cache.sampled_ids, cache.sampled_logprobs, cache.logits,
-                               cache.uniforms, ready, draw_vocab, V, Vp, params.temperature,
-                               params.top_k, params.top_p);
+      gpt_decode_inputs(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
+      model.ops->from_host_async(cache.uniforms, uniforms.data(), (size_t)ready * sizeof(double));
+      decode_and_draw(model, cache, n, ready, draw_vocab, params);
       model.ops->to_host(drawn.data(), cache.sampled_ids, (size_t)ready * sizeof(int));
       model.ops->to_host(drawn_lp.data(), cache.sampled_logprobs, (size_t)ready * sizeof(float));
-    } else if (ready > 0) {
+    } else {
+      gpt_decode_forward(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
+    }
+    if (ready > 0 && !supports(*model.ops, OpId::sample_tokens)) {
       // A backend without the op: draw on the host.
       logits.resize((size_t)ready * Vp);
       compute_to_host(*model.ops, logits.data(), cache.logits, logits.size());

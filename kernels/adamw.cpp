@@ -7,7 +7,7 @@
 namespace chamber {
 
 template <typename Real>
-double sum_squares_ref(const Real* g, size_t n) {
+double sum_of_squares_ref(const Real* g, size_t n) {
   // Fixed chunk size (not one chunk per thread) so the summation order never depends on the
   // number of threads.
   constexpr size_t kChunk = 1 << 14;
@@ -26,16 +26,20 @@ double sum_squares_ref(const Real* g, size_t n) {
   return total;
 }
 
+template <typename Real>
+void sum_squares_ref(double* sumsq, const Real* g, size_t n) {
+  *sumsq = sum_of_squares_ref(g, n);
+}
+
 float clip_grad_scale(double grad_norm, float max_norm) {
   if (!(max_norm > 0.0f) || !std::isfinite(grad_norm) || grad_norm <= max_norm) return 1.0f;
   return (float)(max_norm / (grad_norm + 1e-6));
 }
 
 template <typename Real>
-void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
-                      size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                      float grad_scale, int t, uint32_t seed) {
-  (void)seed;  // a float copy needs no rounding
+void adamw_range_ref(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
+                     size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                     float grad_scale, int t) {
   Real correction1 = Real(1.0 - std::pow((double)beta1, t));
   Real correction2 = Real(1.0 - std::pow((double)beta2, t));
   Real b1 = beta1, b2 = beta2, rate = lr, epsilon = eps, decay = weight_decay, scale = grad_scale;
@@ -51,9 +55,39 @@ void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* p
   }
 }
 
-template double sum_squares_ref<float>(const float*, size_t);
-template double sum_squares_ref<double>(const double*, size_t);
-template void adamw_update_ref<float>(float*, const float*, float*, float*, float*, size_t, float, float, float, float, float, float, int, uint32_t);
-template void adamw_update_ref<double>(double*, const double*, double*, double*, double*, size_t, float, float, float, float, float, float, int, uint32_t);
+float adamw_gradient_scale(const AdamWStep& step, const double* grad_sumsq, bool* skip) {
+  *skip = false;
+  if (!grad_sumsq) return step.grad_scale;
+  if (!std::isfinite(*grad_sumsq)) {
+    *skip = true;
+    return 0.0f;
+  }
+  return step.grad_scale * clip_grad_scale(std::sqrt(*grad_sumsq), step.max_grad_norm);
+}
+
+template <typename Real>
+void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
+                      const AdamWTensor* tensors, int num_tensors, AdamWStep step,
+                      const double* grad_sumsq) {
+  bool skip;
+  const float scale = adamw_gradient_scale(step, grad_sumsq, &skip);
+  if (skip) return;
+  for (int k = 0; k < num_tensors; k++) {  // a float copy needs no rounding: the seeds go unused
+    const AdamWTensor& x = tensors[k];
+    adamw_range_ref(params + x.param_first, grads + x.param_first, m + x.moment_first,
+                    v + x.moment_first, params_compute ? params_compute + x.compute_first : nullptr,
+                    x.count, x.value_head ? step.value_head_lr : step.lr, step.beta1, step.beta2,
+                    step.eps, x.decays ? step.weight_decay : 0.0f, scale, step.t);
+  }
+}
+
+template double sum_of_squares_ref<float>(const float*, size_t);
+template double sum_of_squares_ref<double>(const double*, size_t);
+template void sum_squares_ref<float>(double*, const float*, size_t);
+template void sum_squares_ref<double>(double*, const double*, size_t);
+template void adamw_range_ref<float>(float*, const float*, float*, float*, float*, size_t, float, float, float, float, float, float, int);
+template void adamw_range_ref<double>(double*, const double*, double*, double*, double*, size_t, float, float, float, float, float, float, int);
+template void adamw_update_ref<float>(float*, const float*, float*, float*, float*, const AdamWTensor*, int, AdamWStep, const double*);
+template void adamw_update_ref<double>(double*, const double*, double*, double*, double*, const AdamWTensor*, int, AdamWStep, const double*);
 
 }  // namespace chamber

@@ -4,10 +4,13 @@
 //   params_compute = the new params in floatX (when not null)                   OVERWRITTEN
 // params, grads, m, v are float in every build (params are the fp32 master weights). One pass, one
 // thread per element: reads params, grads, m, v once and writes params, m, v (and the compute copy)
-// once (memory bound; the whole optimizer step is this single launch over each arena). The bias
+// once (memory bound). The whole optimizer step is this single launch over every tensor of the
+// model, each with its own rate and decay (the list travels as a kernel parameter). The bias
 // corrections are computed once on the host in double, as in the reference, and the per-element
-// arithmetic follows the reference's order so the two agree to a few ulps. grad_scale carries the
-// global-norm clipping (the norm comes from sum_squares in reduce.cu).
+// arithmetic follows the reference's order so the two agree to a few ulps. The global-norm
+// clipping scale is computed by every thread from the sum of squares that sum_squares (reduce.cu)
+// left in device memory: a double load and a sqrt per thread cost nothing beside the 28 bytes it
+// moves, and the norm never visits the host.
 //
 // The compute copy. The fp32 builds copy the new weight. The bf16 builds round it stochastically:
 // a bf16 keeps the top 16 bits of the float, so adding a uniform 16-bit integer r to the float's
@@ -23,6 +26,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
 namespace chamber::CHAMBER_GPU_NS {
@@ -72,36 +76,73 @@ __device__ __forceinline__ floatX to_compute(float p, uint32_t seed, size_t i) {
   }
 }
 
+// The tensor list as the kernel receives it, by value (kernel parameters live in constant
+// memory, read at the speed of a register when a warp's threads read the same entry): each tensor
+// gets whole blocks, tensor k the blocks first_block[k] .. first_block[k+1]-1, so a block finds
+// its tensor once and every thread of it reads the same entry.
+struct AdamWTable {
+  int num_tensors;
+  unsigned first_block[kAdamWMaxTensors + 1];
+  AdamWTensor tensors[kAdamWMaxTensors];
+};
+
 __global__ void adamw_kernel(float* params, const float* grads, float* m, float* v,
-                             floatX* params_compute, size_t n, float lr, float beta1, float beta2,
-                             float eps, float weight_decay, float grad_scale, float correction1,
-                             float correction2, uint32_t seed) {
-  size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  float g = grad_scale * grads[i];
-  float m_new = beta1 * m[i] + (1.0f - beta1) * g;
-  float v_new = beta2 * v[i] + (1.0f - beta2) * g * g;
-  m[i] = m_new;
-  v[i] = v_new;
+                             floatX* params_compute, const AdamWTable table, AdamWStep step,
+                             float correction1, float correction2, const double* grad_sumsq) {
+  // The gradient's scale, and the skip of a step whose gradient is not finite: clip_grad_scale's
+  // arithmetic (adamw.cpp), from the sum of squares sum_squares left in device memory.
+  float scale = step.grad_scale;
+  if (grad_sumsq) {
+    double sumsq = *grad_sumsq;
+    if (!isfinite(sumsq)) return;
+    double norm = sqrt(sumsq);
+    if (step.max_grad_norm > 0.0f && norm > step.max_grad_norm)
+      scale *= (float)(step.max_grad_norm / (norm + 1e-6));
+  }
+  int k = 0;
+  while (k + 1 < table.num_tensors && blockIdx.x >= table.first_block[k + 1]) k++;
+  const AdamWTensor& tensor = table.tensors[k];
+  size_t i = (size_t)(blockIdx.x - table.first_block[k]) * blockDim.x + threadIdx.x;
+  if (i >= tensor.count) return;
+  const float lr = tensor.value_head ? step.value_head_lr : step.lr;
+  const float weight_decay = tensor.decays ? step.weight_decay : 0.0f;
+  const size_t p_i = tensor.param_first + i, m_i = tensor.moment_first + i;
+  float g = scale * grads[p_i];
+  float m_new = step.beta1 * m[m_i] + (1.0f - step.beta1) * g;
+  float v_new = step.beta2 * v[m_i] + (1.0f - step.beta2) * g * g;
+  m[m_i] = m_new;
+  v[m_i] = v_new;
   float m_hat = m_new / correction1;
   float v_hat = v_new / correction2;
-  float p = params[i];
-  p = p - lr * (m_hat / (sqrtf(v_hat) + eps) + weight_decay * p);
-  params[i] = p;
-  if (params_compute) params_compute[i] = to_compute(p, seed, i);
+  float p = params[p_i];
+  p = p - lr * (m_hat / (sqrtf(v_hat) + step.eps) + weight_decay * p);
+  params[p_i] = p;
+  if (params_compute)
+    params_compute[tensor.compute_first + i] = to_compute(p, step.seed ^ tensor.seed_salt, i);
 }
 
 }  // namespace
 
 void adamw_update(float* params, const float* grads, float* m, float* v, floatX* params_compute,
-                  size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                  float grad_scale, int t, uint32_t seed, cudaStream_t stream) {
-  if (n == 0) return;
-  float correction1 = (float)(1.0 - std::pow((double)beta1, t));
-  float correction2 = (float)(1.0 - std::pow((double)beta2, t));
-  CHAMBER_LAUNCH(adamw_kernel, ceil_div(n, kBlock), kBlock, 0, stream, params, grads, m, v,
-                 params_compute, n, lr, beta1, beta2, eps, weight_decay, grad_scale, correction1,
-                 correction2, seed);
+                  const AdamWTensor* tensors, int num_tensors, AdamWStep step,
+                  const double* grad_sumsq, cudaStream_t stream) {
+  if (num_tensors > kAdamWMaxTensors)
+    fail("adamw_update: ", num_tensors, " tensors, more than one launch takes (",
+         kAdamWMaxTensors, ")");
+  AdamWTable table{};
+  table.num_tensors = num_tensors;
+  unsigned blocks = 0;
+  for (int k = 0; k < num_tensors; k++) {
+    table.tensors[k] = tensors[k];
+    table.first_block[k] = blocks;
+    blocks += ceil_div(tensors[k].count, kBlock);
+  }
+  table.first_block[num_tensors] = blocks;
+  if (blocks == 0) return;
+  float correction1 = (float)(1.0 - std::pow((double)step.beta1, step.t));
+  float correction2 = (float)(1.0 - std::pow((double)step.beta2, step.t));
+  CHAMBER_LAUNCH(adamw_kernel, blocks, kBlock, 0, stream, params, grads, m, v, params_compute,
+                 table, step, correction1, correction2, grad_sumsq);
 }
 
 }  // namespace chamber::CHAMBER_GPU_NS

@@ -57,6 +57,17 @@ void classifier_forward_backward_ref(Real* logits, Real* losses, Real* entropy, 
   }
 }
 
+template <typename Real>
+void loss_sum_ref(double* total, const Real* losses, const Real* token_weights, const int* targets,
+                  int N) {
+  double sum = 0.0;
+  for (int i = 0; i < N; i++)
+    if (targets[i] >= 0) sum += (token_weights ? (double)token_weights[i] : 1.0) * (double)losses[i];
+  *total += sum;
+}
+
+template void loss_sum_ref<float>(double*, const float*, const float*, const int*, int);
+template void loss_sum_ref<double>(double*, const double*, const double*, const int*, int);
 template void classifier_forward_backward_ref<float>(float*, float*, float*, const int*, const float*, int, int, int, bool);
 template void classifier_forward_backward_ref<double>(double*, double*, double*, const int*, const double*, int, int, int, bool);
 

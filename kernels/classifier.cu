@@ -9,6 +9,10 @@
 //   m = max(m1, m2), r_k = e^(m_k - m):  S = r1 S1 + r2 S2,  A = r1 (A1 + (m1-m) S1) + r2 (A2 + (m2-m) S2)
 // Then a second read of the row overwrites it with the gradient. The row is read twice and
 // written once; probabilities are never stored anywhere (they are recomputed from m and S).
+//
+// loss_sum adds the step's weighted loss to a device double, so the training step never reads
+// the losses back: one block (N is a batch's positions, a few thousand to 65k), each thread a
+// strided sum in double, then block_sum. The order is fixed by N alone: deterministic.
 #include <cmath>
 
 #include "util/util.h"
@@ -100,7 +104,26 @@ __global__ void classifier_kernel(floatX* logits, float* losses, float* entropy,
   }
 }
 
+constexpr int kLossSumBlock = 1024;
+
+__global__ void loss_sum_kernel(double* total, const float* losses, const float* token_weights,
+                                const int* targets, int N) {
+  __shared__ double shared[32];
+  double acc = 0.0;
+  for (int i = threadIdx.x; i < N; i += blockDim.x)
+    if (targets[i] >= 0) acc += (token_weights ? (double)token_weights[i] : 1.0) * (double)losses[i];
+  double sum = block_sum(acc, shared);
+  if (threadIdx.x == 0) *total += sum;
+}
+
 }  // namespace
+
+void loss_sum(double* total, const float* losses, const float* token_weights, const int* targets,
+              int N, cudaStream_t stream) {
+  if (N <= 0) return;
+  CHAMBER_LAUNCH(loss_sum_kernel, 1, kLossSumBlock, 0, stream, total, losses, token_weights,
+                 targets, N);
+}
 
 void classifier_forward_backward(floatX* logits, float* losses, float* entropy, const int* targets,
                                  const float* token_weights, int N, int V, int Vp,

@@ -18,6 +18,10 @@
 // appears the running sums are rescaled to it), then one more pass writes the gradient.
 //
 // Parallel over rows; each row is independent, so the result is deterministic.
+//
+// loss_sum: the training step's loss without reading the losses back to the host,
+//     *total += sum over rows i with targets[i] >= 0 of w_i * losses[i]   (w = 1 without weights)
+// the rows' sum formed in double, in row order, before it is added to *total.
 // Templated over the scalar (float, double); the Ops table uses the float instantiation.
 #pragma once
 
@@ -27,5 +31,9 @@ template <typename Real>
 void classifier_forward_backward_ref(Real* logits, Real* losses, Real* entropy, const int* targets,
                                      const Real* token_weights, int N, int V, int Vp,
                                      bool write_grad);
+
+template <typename Real>
+void loss_sum_ref(double* total, const Real* losses, const Real* token_weights, const int* targets,
+                  int N);
 
 }  // namespace chamber

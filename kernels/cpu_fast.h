@@ -54,9 +54,13 @@ void residual_backward_fast(float* da, float* db, const float* dout, size_t n);
 void classifier_forward_backward_fast(float* logits, float* losses, float* entropy,
                                       const int* targets, const float* token_weights, int N, int V,
                                       int Vp, bool write_grad);
-double sum_squares_fast(const float* g, size_t n);
+double sum_of_squares_fast(const float* g, size_t n);
+void sum_squares_fast(double* sumsq, const float* g, size_t n);
+void adamw_range_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
+                      size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                      float grad_scale, int t);
 void adamw_update_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
-                       size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                       float grad_scale, int t, uint32_t seed);
+                       const AdamWTensor* tensors, int num_tensors, AdamWStep step,
+                       const double* grad_sumsq);
 
 }  // namespace chamber

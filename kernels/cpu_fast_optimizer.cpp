@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "kernels/adamw.h"
 #include "kernels/cpu_fast.h"
 #include "kernels/cpu_fast_simd.h"
 
@@ -27,10 +28,9 @@ constexpr size_t kMaxChunks = 1024;        // sum_squares partial sums (on the s
 constexpr size_t kMinSumChunk = 1 << 14;
 }  // namespace
 
-void adamw_update_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
-                       size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                       float grad_scale, int t, uint32_t seed) {
-  (void)seed;  // the compute copy is float here: exact
+void adamw_range_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
+                      size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                      float grad_scale, int t) {
   const float correction1 = (float)(1.0 - std::pow((double)beta1, t));
   const float correction2 = (float)(1.0 - std::pow((double)beta2, t));
   const __m256 b1 = _mm256_set1_ps(beta1), one_minus_b1 = _mm256_set1_ps(1.0f - beta1);
@@ -76,7 +76,25 @@ void adamw_update_fast(float* params, const float* grads, float* m, float* v, fl
   }
 }
 
-double sum_squares_fast(const float* g, size_t n) {
+// The tensors one after another, each with its rate, decay and the step's scale (adamw.h).
+void adamw_update_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
+                       const AdamWTensor* tensors, int num_tensors, AdamWStep step,
+                       const double* grad_sumsq) {
+  bool skip;
+  const float scale = adamw_gradient_scale(step, grad_sumsq, &skip);
+  if (skip) return;
+  for (int k = 0; k < num_tensors; k++) {  // the compute copy is float here: exact, no seeds
+    const AdamWTensor& x = tensors[k];
+    adamw_range_fast(params + x.param_first, grads + x.param_first, m + x.moment_first,
+                     v + x.moment_first, params_compute ? params_compute + x.compute_first : nullptr,
+                     x.count, x.value_head ? step.value_head_lr : step.lr, step.beta1, step.beta2,
+                     step.eps, x.decays ? step.weight_decay : 0.0f, scale, step.t);
+  }
+}
+
+void sum_squares_fast(double* sumsq, const float* g, size_t n) { *sumsq = sum_of_squares_fast(g, n); }
+
+double sum_of_squares_fast(const float* g, size_t n) {
   if (n == 0) return 0.0;
   size_t chunk = (n + kMaxChunks - 1) / kMaxChunks;
   chunk = chunk < kMinSumChunk ? kMinSumChunk : (chunk + 7) / 8 * 8;

@@ -48,6 +48,7 @@ void cuda_check(cudaError_t err, const char* call, const char* file, int line) {
 #if defined(CHAMBER_BF16)
 cudaStream_t run_stream() { return CHAMBER_FP32_NS::run_stream(); }
 void* scratch_buffer(size_t bytes) { return CHAMBER_FP32_NS::scratch_buffer(bytes); }
+unsigned scratch_generation() { return CHAMBER_FP32_NS::scratch_generation(); }
 #else
 cudaStream_t run_stream() {
 #if defined(__CUDACC__)
@@ -62,10 +63,22 @@ cudaStream_t run_stream() {
 #endif
 }
 
+// How many times the scratch buffer has moved: a graph captured before a move holds the old
+// address, so graph_launch refuses it (the caller captures again).
+static unsigned g_scratch_generation = 0;
+unsigned scratch_generation() { return g_scratch_generation; }
+
 void* scratch_buffer(size_t bytes) {
   static void* buffer = nullptr;
   static size_t capacity = 0;
   if (bytes <= capacity) return buffer;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(run_stream(), &capture));
+  if (capture != cudaStreamCaptureStatusNone)
+    fail("CUDA graph capture: an op needs ", human_bytes((double)bytes), " of scratch, more than "
+         "the ", human_bytes((double)capacity), " it had before the capture (run the captured "
+         "work once before capturing it, so the scratch buffer reaches its size)");
+  g_scratch_generation++;
   size_t grown = capacity * 2 > bytes ? capacity * 2 : bytes;
   if (grown < ((size_t)1 << 20)) grown = (size_t)1 << 20;
   CUDA_CHECK(cudaStreamSynchronize(run_stream()));  // no kernel may still use the old buffer
@@ -119,6 +132,43 @@ void backend_from_host(void* dst, const void* host_src, size_t bytes) {
   CUDA_CHECK(cudaStreamSynchronize(run_stream()));
 }
 void backend_synchronize() { CUDA_CHECK(cudaStreamSynchronize(run_stream())); }
+// No wait: the caller keeps host_src unchanged until the next synchronisation (ops.h). From
+// pageable memory the driver stages the bytes itself.
+void backend_from_host_async(void* dst, const void* host_src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, run_stream()));
+}
+
+// ---- graphs: stream capture on the run's stream (ops.h). A graph remembers the scratch
+// buffer's generation at capture; after the buffer has moved its kernels would use freed memory,
+// so graph_launch refuses it and the caller captures again.
+struct CapturedGraph {
+  cudaGraphExec_t exec;
+  unsigned scratch_generation;
+};
+void backend_capture_begin() {
+  CUDA_CHECK(cudaStreamBeginCapture(run_stream(), cudaStreamCaptureModeThreadLocal));
+}
+void* backend_capture_end() {
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamEndCapture(run_stream(), &graph));
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  CUDA_CHECK(cudaGraphDestroy(graph));  // the executable graph keeps what it needs
+  CUDA_CHECK(err);
+  return new CapturedGraph{exec, scratch_generation()};
+}
+bool backend_graph_launch(void* graph) {
+  CapturedGraph* captured = (CapturedGraph*)graph;
+  if (captured->scratch_generation != scratch_generation()) return false;
+  CUDA_CHECK(cudaGraphLaunch(captured->exec, run_stream()));
+  return true;
+}
+void backend_graph_destroy(void* graph) {
+  CapturedGraph* captured = (CapturedGraph*)graph;
+  if (!captured) return;
+  CUDA_CHECK(cudaGraphExecDestroy(captured->exec));
+  delete captured;
+}
 
 // Names each op in Nsight's timeline (the emulated build has no profiler to tell). The model
 // names the phases and layers around them through the table's range_push/range_pop.

@@ -79,11 +79,15 @@ void launch_kernel(const char* name, const char* file, int line, void (*kernel)(
   (void)file;
   (void)line;
   (void)stream;
-  auto run_thread = [&]() { kernel(args...); };
-  using RunThread = decltype(run_thread);
-  ::chamber::simt::run_grid(
-      name, reinterpret_cast<const void*>(kernel), grid, block, shared_bytes,
-      [](void* ctx) { (*(RunThread*)ctx)(); }, &run_thread);
+  // The arguments are held by value, as a CUDA graph holds a captured launch's parameters.
+  ::chamber::simt::stream_work([name, kernel, grid, block, shared_bytes,
+                                ... held = std::decay_t<Args>(args)] {
+    auto run_thread = [&]() { kernel(held...); };
+    using RunThread = decltype(run_thread);
+    ::chamber::simt::run_grid(
+        name, reinterpret_cast<const void*>(kernel), grid, block, shared_bytes,
+        [](void* ctx) { (*(RunThread*)ctx)(); }, &run_thread);
+  });
 #endif
 }
 #define CHAMBER_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                         \
@@ -97,6 +101,8 @@ cudaStream_t run_stream();   // the stream every op of the run is issued on
 // Device scratch of at least `bytes`, shared by all launchers of both precisions (valid until the
 // next call). Grown by reallocation the first few times a larger size is asked for, then stable.
 void* scratch_buffer(size_t bytes);
+// Incremented each time scratch_buffer moves (a captured graph holds the old address).
+unsigned scratch_generation();
 
 // ---- reductions within a warp / block (every lane / thread gets the result) ----
 template <typename T>
@@ -131,5 +137,6 @@ __device__ T block_sum(T v, T* shared) {
 namespace chamber::CHAMBER_FP32_NS {
 cudaStream_t run_stream();
 void* scratch_buffer(size_t bytes);
+unsigned scratch_generation();
 }  // namespace chamber::CHAMBER_FP32_NS
 #endif

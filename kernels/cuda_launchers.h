@@ -12,6 +12,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cuda_common.h"
+#include "kernels/ops.h"
 
 namespace chamber {
 // Which attention kernels run (see attention_forward below). One type for every build, since the
@@ -100,8 +101,8 @@ void column_sums_accumulate(float* out, const floatX* x, const float* row_scale,
 void column_sums_accumulate(float* out, const float* x, const float* row_scale, int N, int C,
                             cudaStream_t stream);
 #endif
-// sum of squares in double, returned to the host (synchronises the stream).
-double sum_squares(const float* g, size_t n, cudaStream_t stream);
+// *sumsq (device) = sum of squares in double; nothing read back.
+void sum_squares(double* sumsq, const float* g, size_t n, cudaStream_t stream);
 
 void encoder_forward(floatX* out, const int* tokens, const floatX* wte, const floatX* wpe, int B,
                      int T, int C, cudaStream_t stream);
@@ -188,6 +189,9 @@ void residual_backward(floatX* da, floatX* db, const floatX* dout, size_t n, cud
 void classifier_forward_backward(floatX* logits, float* losses, float* entropy, const int* targets,
                                  const float* token_weights, int N, int V, int Vp,
                                  bool write_grad, cudaStream_t stream);
+// *total (device) += the weighted sum of the losses (classifier.h); one block, fixed order.
+void loss_sum(double* total, const float* losses, const float* token_weights, const int* targets,
+              int N, cudaStream_t stream);
 
 void value_head_forward(float* values, const floatX* h, const floatX* w, const floatX* b, int N,
                         int C, cudaStream_t stream);
@@ -202,9 +206,10 @@ void sample_tokens(int* ids, float* logprobs, const floatX* logits, const double
 // kernels/adamw.cu (contract in adamw.h and ops.h): params are the fp32 master weights; when
 // params_compute is not null it receives the updated weights in floatX, rounded stochastically
 // from a hash of (seed, element index) in the bf16 builds, copied in the fp32 builds.
+// One launch over every tensor of the host list (passed to the kernel by value).
 void adamw_update(float* params, const float* grads, float* m, float* v, floatX* params_compute,
-                  size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                  float grad_scale, int t, uint32_t seed, cudaStream_t stream);
+                  const AdamWTensor* tensors, int num_tensors, AdamWStep step,
+                  const double* grad_sumsq, cudaStream_t stream);
 
 }  // namespace chamber::CHAMBER_GPU_NS
 

@@ -428,8 +428,11 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
   if (shape.m <= 0 || shape.n <= 0 || shape.batch <= 0) return;
   if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
   if (bias) check_bias_type(D, "gemm");
-  if (D.fp32) gemm_loops<float>(A, B, D, shape, alpha, beta, bias);
-  else gemm_loops<floatX>(A, B, D, shape, alpha, beta, bias);
+  // Stream work, like the cuBLASLt call it stands for (recorded while a graph is captured).
+  ::chamber::simt::stream_work([=] {
+    if (D.fp32) gemm_loops<float>(A, B, D, shape, alpha, beta, bias);
+    else gemm_loops<floatX>(A, B, D, shape, alpha, beta, bias);
+  });
 }
 
 void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floatX* pre_gelu,

@@ -31,6 +31,28 @@ namespace chamber {
 // The compute type's pointer (see the conventions above): void, so that any float* converts.
 using xfloat = void;
 
+// One tensor of an AdamW call (adamw_update below): where its elements lie in each array.
+struct AdamWTensor {
+  size_t param_first;    // its first element in params and grads
+  size_t moment_first;   // in m and v (they hold only this process's slice when sharded)
+  size_t compute_first;  // in params_compute (the bf16 copy has its own layout)
+  size_t count;          // elements
+  bool decays;           // weight decay applies (2-D weights; not biases, norms, the value head)
+  bool value_head;       // takes AdamWStep::value_head_lr instead of lr
+  uint32_t seed_salt;    // mixed into the step's seed for the stochastic rounding
+};
+constexpr int kAdamWMaxTensors = 32;  // the model has at most 19; the GPU passes the list by value
+// One AdamW step's settings (adamw_update below).
+struct AdamWStep {
+  float lr, value_head_lr;
+  float beta1, beta2, eps;
+  float weight_decay;    // for tensors that decay
+  float grad_scale;      // multiplies every gradient first
+  float max_grad_norm;   // > 0: clip to this global norm (read from grad_sumsq); 0: no clipping
+  int t;                 // step, >= 1 (bias correction)
+  uint32_t seed;         // this step's stochastic-rounding seed (bf16 tables)
+};
+
 // Every op of the table, named once. Each entry is X(name, phase, return type, (parameters)):
 // the Ops member `ret (*name)(parameters)`, OpId::name, the name's string, and the phase the
 // profiler sums it under (train/profile.cpp). From these lists come the table below, the
@@ -51,6 +73,19 @@ using xfloat = void;
   X(to_host, memory, void, (void* host_dst, const void* src, size_t bytes))                       \
   X(from_host, memory, void, (void* dst, const void* host_src, size_t bytes))                     \
   X(synchronize, memory, void, ())                                                                \
+  /* from the host without waiting: host_src must stay unchanged until the next synchronize or    \
+     to_host (the training step's inputs, so uploading them never drains the device's queue) */   \
+  X(from_host_async, memory, void, (void* dst, const void* host_src, size_t bytes))               \
+  /* ---- graphs: the ops issued between capture_begin and capture_end are recorded, not run, and \
+          graph_launch replays them with the same arguments (a CUDA graph). Between the two, no   \
+          op may wait for the device or allocate (to_host, from_host, synchronize, alloc fail).   \
+          graph_launch returns false when the graph is stale (the backend's scratch memory moved  \
+          since the capture): destroy it and capture again. Null in the CPU backends, which run   \
+          ops at once (engine/model.cpp's gpt_train_micro_step then calls the ops directly). */   \
+  X(capture_begin, graph, void, ())                                                               \
+  X(capture_end, graph, void*, ())                                                                \
+  X(graph_launch, graph, bool, (void* graph))                                                     \
+  X(graph_destroy, graph, void, (void* graph))                                                    \
   /* ---- profiler ranges: name a phase or layer in Nsight's timeline (nvtxRangePush/Pop on the   \
           CUDA backend). Null in backends with no profiler to tell; call through NamedRange. */   \
   X(range_push, timeline, void, (const char* name))                                               \
@@ -145,6 +180,12 @@ using xfloat = void;
   X(classifier_forward_backward, classifier, void,                                                \
     (xfloat* logits, float* losses, float* entropy, const int* targets,                           \
      const float* token_weights, int N, int V, int Vp, bool write_grad))                          \
+  /* ---- the loss of a batch for the training step, without reading it back: *total (a backend   \
+          double) += sum over rows i with targets[i] >= 0 of w_i * losses[i], w = token_weights   \
+          (1 where null). The rows' sum is formed in double first (in row order on the CPU, in a  \
+          fixed order on the GPU) and then added, so micro-steps add up as separate terms. */     \
+  X(loss_sum, classifier, void,                                                                   \
+    (double* total, const float* losses, const float* token_weights, const int* targets, int N))  \
                                                                                                   \
   /* ---- scalar value head: values[i] = h[i,:] . w + b[0] ---- */                                \
   X(value_head_forward, forward, void,                                                            \
@@ -165,21 +206,27 @@ using xfloat = void;
      int V, int Vp, float temperature, int top_k, float top_p))                                   \
                                                                                                   \
   /* ---- optimizer ---- */                                                                       \
-  /* sum of squares of g[0..n) in double, returned to the host (the caller sums over tensors) */  \
-  X(sum_squares, optimizer, double, (const float* g, size_t n))                                   \
-  /* AdamW with decoupled weight decay, step t >= 1 (bias correction), gradient scaled by         \
-     grad_scale first (global-norm clipping folds in here):                                       \
-       g = grad_scale*grads; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2                           \
-       params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + weight_decay * params )         \
-     params are the fp32 master weights. params_compute, when not null, receives the updated      \
-     weights in the compute type for the next forward: a bf16 table rounds stochastically (the    \
-     bits below bf16's 8-bit mantissa decide the rounding direction with matching probability,    \
-     drawn from a hash of seed and the element's index, so small updates are not lost on         \
-     average); a float table copies. Null in fp32 tables, whose forward reads params itself. */  \
+  /* *sumsq (a backend double) = sum of squares of g[0..n) in double, OVERWRITTEN: the global     \
+     gradient norm's square, kept on the backend for adamw_update */                              \
+  X(sum_squares, optimizer, void, (double* sumsq, const float* g, size_t n))                      \
+  /* AdamW with decoupled weight decay over every tensor of `tensors` (a HOST array of            \
+     num_tensors, at most kAdamWMaxTensors; one launch on the GPU), step t >= 1 (bias             \
+     correction). Per element, with the tensor's rate lr (step.value_head_lr for the value head)  \
+     and decay wd (step.weight_decay where the tensor decays, else 0):                            \
+       g = scale*grads; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2                                \
+       params -= lr * ( (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps) + wd * params )                   \
+     scale = step.grad_scale, times clip_grad_scale(sqrt(*grad_sumsq), step.max_grad_norm) when   \
+     grad_sumsq (a backend double from sum_squares) is given: global-norm clipping without the    \
+     norm visiting the host. A non-finite *grad_sumsq skips the whole update (nothing written),   \
+     so a step that went wrong leaves the weights as they were. params are the fp32 master        \
+     weights. params_compute, when not null, receives the updated weights in the compute type for \
+     the next forward: a bf16 table rounds stochastically (the bits below bf16's 8-bit mantissa   \
+     decide the rounding direction with matching probability, drawn from a hash of               \
+     step.seed ^ tensor.seed_salt and the element's index in its tensor, so small updates are not \
+     lost on average); a float table copies. Null in fp32 tables, whose forward reads params. */  \
   X(adamw_update, optimizer, void,                                                                \
-    (float* params, const float* grads, float* m, float* v, xfloat* params_compute, size_t n,     \
-     float lr, float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,  \
-     uint32_t seed))
+    (float* params, const float* grads, float* m, float* v, xfloat* params_compute,               \
+     const AdamWTensor* tensors, int num_tensors, AdamWStep step, const double* grad_sumsq))
 
 #define CHAMBER_OPS(X) CHAMBER_RUNTIME_OPS(X) CHAMBER_KERNEL_OPS(X)
 
@@ -201,8 +248,8 @@ enum class OpId {
 constexpr int kNumOps = 0 CHAMBER_OPS(CHAMBER_OP_ONE);
 #undef CHAMBER_OP_ONE
 
-// "matmul_forward"; the phase it belongs to: "memory", "timeline", "forward", "backward",
-// "classifier", "sampling" or "optimizer".
+// "matmul_forward"; the phase it belongs to: "memory", "timeline", "graph", "forward",
+// "backward", "classifier", "sampling" or "optimizer".
 inline const char* op_name(OpId op) {
   switch (op) {
 #define CHAMBER_OP_NAME(name, ...) \
@@ -224,8 +271,8 @@ inline const char* op_phase(OpId op) {
   return "?";
 }
 
-// Whether the backend has the op: optional ops (the profiler ranges, the fused matmul + GELU
-// forward and backward, and those a backend has not written yet) are null in a table without them.
+// Whether the backend has the op: optional ops (the profiler ranges, the graph ops, the fused
+// matmul + GELU forward and backward, and those a backend has not written yet) are null in a table without them.
 inline bool supports(const Ops& ops, OpId op) {
   switch (op) {
 #define CHAMBER_OP_IS_SET(name, ...) \

@@ -10,7 +10,7 @@
 //     partials in order. One pass over N for each channel would leave the GPU mostly idle
 //     (C ~ 768 threads), atomics would make the sum order vary.
 //
-//   sum_squares: sum_i g[i]^2 in double for float g (parameter gradients), returned to the host. A fixed grid (from n only) of
+//   sum_squares: sum_i g[i]^2 in double for float g (parameter gradients), left in device memory. A fixed grid (from n only) of
 //     blocks, each thread striding over the array, block sums in shared memory to one partial per
 //     block, then one block adds the partials.
 #include "kernels/cuda_launchers.h"
@@ -115,19 +115,18 @@ void column_sums_accumulate(float* out, const float* x, const float* row_scale, 
 }
 #endif
 
-double sum_squares(const float* g, size_t n, cudaStream_t stream) {
-  if (n == 0) return 0.0;
+void sum_squares(double* sumsq, const float* g, size_t n, cudaStream_t stream) {
+  if (n == 0) {
+    CUDA_CHECK(cudaMemsetAsync(sumsq, 0, sizeof(double), stream));
+    return;
+  }
   unsigned blocks = ceil_div(n, (size_t)kSumSquaresBlock * 8);  // >= 8 elements per thread
   if (blocks > kSumSquaresMaxBlocks) blocks = kSumSquaresMaxBlocks;
-  double* partials = (double*)scratch_buffer((blocks + 1) * sizeof(double));
-  double* result = partials + blocks;
+  double* partials = (double*)scratch_buffer(blocks * sizeof(double));
   CHAMBER_LAUNCH(sum_squares_partial_kernel, blocks, kSumSquaresBlock, 0, stream, partials, g, n);
-  CHAMBER_LAUNCH(sum_partials_kernel, 1, 1024, 0, stream, result, (const double*)partials,
+  // The result stays on the device, where AdamW reads it (no host round trip inside a step).
+  CHAMBER_LAUNCH(sum_partials_kernel, 1, 1024, 0, stream, sumsq, (const double*)partials,
                  (int)blocks);
-  double host_result = 0.0;
-  CUDA_CHECK(cudaMemcpyAsync(&host_result, result, sizeof(double), cudaMemcpyDeviceToHost, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  return host_result;
 }
 
 }  // namespace chamber::CHAMBER_GPU_NS

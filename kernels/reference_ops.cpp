@@ -62,6 +62,7 @@ Ops make_reference_ops() {
   ops.copy = host_copy;
   ops.to_host = host_copy;
   ops.from_host = host_copy;
+  ops.from_host_async = host_copy;  // every op completes before it returns
   ops.synchronize = host_synchronize;
   // Every kernel op points at its reference kernel, the float instantiation of <name>_ref.
 #define CHAMBER_REFERENCE_OP(name, ...) \

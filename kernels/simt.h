@@ -21,6 +21,11 @@
 //     block and thread.
 //   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 and bf16 m16n16k16
 //     (simt_wmma.h).
+//   - Stream capture (CUDA graphs): while a capture is open, launches, memsets, device copies and
+//     the emulated cuBLAS products are recorded as closures holding their arguments by value, as
+//     a CUDA graph holds its kernel parameters, and cudaGraphLaunch replays them in order. What a
+//     capture forbids on a GPU fails here too (a host copy, a synchronisation, cudaMalloc), so a
+//     step that would not capture on the device does not capture in CI either.
 //   - Atomics (std::atomic_ref, so they stay correct if blocks ever run on several OS threads), the half/bf16 storage
 //     types with round-to-nearest-even conversions, a few intrinsics (rsqrtf, __expf, __ffs, ...),
 //     and the slice of the CUDA runtime API the backend uses (cudaMalloc is host memory).
@@ -32,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <type_traits>
 
 // ---- qualifiers ----------------------------------------------------------------------------------
@@ -82,6 +88,15 @@ void run_grid(const char* kernel_name, const void* kernel, dim3 grid, dim3 block
 // cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes); false if
 // bytes is beyond what a GPU allows.
 bool set_max_dynamic_shared(const void* kernel, int bytes);
+
+// The emulated stream's work: run now, or recorded while a capture is open (cudaStreamBeginCapture).
+bool capturing();
+void record_work(std::function<void()> work);
+template <typename Work>
+void stream_work(Work&& work) {
+  if (capturing()) record_work(std::function<void()>(std::forward<Work>(work)));
+  else work();
+}
 
 template <typename T>
 uint64_t to_bits(T v) {
@@ -230,6 +245,8 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
@@ -255,6 +272,29 @@ cudaError_t cudaFuncSetAttribute(Kernel* kernel, cudaFuncAttribute attr, int val
     return cudaErrorInvalidValue;
   return cudaSuccess;
 }
+// Stream capture and graphs (one stream, one capture at a time).
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
+struct CUgraph_st;
+using cudaGraph_t = CUgraph_st*;
+struct CUgraphExec_st;
+using cudaGraphExec_t = CUgraphExec_st*;
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
+                                 unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorName(cudaError_t err);
 const char* cudaGetErrorString(cudaError_t err);

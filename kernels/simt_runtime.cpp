@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <vector>
 
 #include "kernels/simt.h"
 
@@ -60,26 +62,110 @@ cudaError_t record(cudaError_t err) {
 }
 }  // namespace
 
+// ---- stream capture: the open capture's recorded work, and the graphs made from it ----
+namespace {
+struct Capture {
+  bool open = false;
+  bool invalidated = false;  // an operation a capture forbids was attempted
+  std::vector<std::function<void()>> work;
+};
+Capture g_capture;
+// A capture-forbidden call: invalidates the open capture, as CUDA does, and fails the call.
+cudaError_t forbidden_in_capture() {
+  g_capture.invalidated = true;
+  return record(cudaErrorStreamCaptureUnsupported);
+}
+}  // namespace
+
+struct CUgraph_st {
+  std::vector<std::function<void()>> work;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> work;
+};
+
+namespace chamber::simt {
+bool capturing() { return g_capture.open; }
+void record_work(std::function<void()> work) { g_capture.work.push_back(std::move(work)); }
+}  // namespace chamber::simt
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+  if (g_capture.open) return record(cudaErrorStreamCaptureUnsupported);
+  g_capture = Capture{};
+  g_capture.open = true;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* graph) {
+  if (!g_capture.open) return record(cudaErrorInvalidValue);
+  Capture done = std::move(g_capture);
+  g_capture = Capture{};
+  if (done.invalidated) {
+    *graph = nullptr;
+    return record(cudaErrorStreamCaptureInvalidated);
+  }
+  *graph = new CUgraph_st{std::move(done.work)};
+  return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* status) {
+  *status = !g_capture.open          ? cudaStreamCaptureStatusNone
+            : g_capture.invalidated ? cudaStreamCaptureStatusInvalidated
+                                    : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (!graph) return record(cudaErrorInvalidValue);
+  *exec = new CUgraphExec_st{graph->work};
+  return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t) {
+  if (!exec) return record(cudaErrorInvalidValue);
+  if (g_capture.open) return forbidden_in_capture();
+  for (auto& work : exec->work) work();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  if (g_capture.open) return forbidden_in_capture();
   size_t rounded = (bytes + 255) / 256 * 256;  // cudaMalloc's 256-byte alignment
   *ptr = std::aligned_alloc(256, rounded ? rounded : 256);
   return *ptr ? cudaSuccess : record(cudaErrorMemoryAllocation);
 }
 cudaError_t cudaFree(void* ptr) {
+  if (g_capture.open) return forbidden_in_capture();
   std::free(ptr);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t) {
   if (bytes && (!dst || !src)) return record(cudaErrorInvalidValue);
-  if (bytes) std::memmove(dst, src, bytes);
+  if (!bytes) return cudaSuccess;
+  if (g_capture.open) {
+    // A graph may copy between device buffers; a copy to or from (pageable) host memory would
+    // read or write the host when the graph runs, which the backend never means.
+    if (kind != cudaMemcpyDeviceToDevice) return forbidden_in_capture();
+    chamber::simt::record_work([=] { std::memmove(dst, src, bytes); });
+    return cudaSuccess;
+  }
+  std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t) {
   if (bytes && !ptr) return record(cudaErrorInvalidValue);
-  if (bytes) std::memset(ptr, value, bytes);
+  if (bytes) chamber::simt::stream_work([=] { std::memset(ptr, value, bytes); });
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  if (g_capture.open) return forbidden_in_capture();
+  return cudaSuccess;
+}
 cudaError_t cudaGetLastError() {
   cudaError_t err = g_last_error;
   g_last_error = cudaSuccess;
@@ -91,6 +177,8 @@ const char* cudaGetErrorName(cudaError_t err) {
     case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
   }
   return "cudaErrorUnknown";
 }
@@ -100,6 +188,10 @@ const char* cudaGetErrorString(cudaError_t err) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
   }
   return "unknown error";
 }

@@ -16,8 +16,13 @@ double dp_average_gradients(const Comm& comm, GPT& model) {
   // Only this rank's slice is averaged (the rest of the arena keeps the local gradients, which
   // nothing reads); the norm is the sum of the slices' squares.
   comm_reduce_scatter_mean(comm, grads, model.shard_floats);
-  double sum_squares = model.ops->sum_squares(grads + model.shard_first, model.shard_floats);
+  double* sumsq_on_backend = model.acts.grad_sumsq;
+  model.ops->sum_squares(sumsq_on_backend, grads + model.shard_first, model.shard_floats);
+  double sum_squares = 0.0;
+  model.ops->to_host(&sum_squares, sumsq_on_backend, sizeof(double));
   comm_all_reduce_sum(comm, &sum_squares, 1);
+  // The global sum goes back where AdamW's clipping reads it (gpt_adamw_step).
+  model.ops->from_host(sumsq_on_backend, &sum_squares, sizeof(double));
   return std::sqrt(sum_squares);
 }
 

@@ -15,7 +15,8 @@
 
 namespace chamber {
 
-// Step 1. Returns the norm of the averaged gradient over all parameters.
+// Step 1. Returns the norm of the averaged gradient over all parameters, and leaves its square
+// on the backend (acts.grad_sumsq) for gpt_adamw_step's clip_by_device_norm.
 double dp_average_gradients(const Comm& comm, GPT& model);
 // Step 1 overlapped with the backward pass, in buckets (several ranks, unsharded optimizer): call
 // dp_overlap_begin before a step's last backward, which then starts averaging each layer's

@@ -242,7 +242,10 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   };
 
   // ---- the loop ----
-  std::vector<int> inputs(N), targets(N);
+  // One input buffer per micro-batch: a step's uploads do not wait for the device, so each
+  // micro-batch's tokens stay untouched until the step's one read (gpt_train_micro_step).
+  std::vector<std::vector<int>> inputs(tc.grad_accum, std::vector<int>(N));
+  std::vector<std::vector<int>> targets(tc.grad_accum, std::vector<int>(N));
   // Every position is predicted; the 1/(B_rank*T*accum) weight makes the summed loss this rank's
   // mean, and averaging over ranks makes it the global batch's.
   std::vector<float> weights(N_rank, 1.0f / (float)(N_rank * tc.grad_accum));
@@ -259,17 +262,33 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     }
     double t0 = now_seconds();
     NamedRange step_range(ops, "train step");
-    gpt_zero_grad(model);
-    double loss = 0.0;
+    // The step is queued without waiting for the device (micro-steps as CUDA graphs where the
+    // backend has them, the gradient norm and the clipping on the device), then read once.
+    gpt_step_begin(model);
     for (int micro = 0; micro < tc.grad_accum; micro++) {
-      loader_next(train, inputs.data(), targets.data());
-      gpt_forward(model, inputs.data() + first_row, B_rank, T);
-      loss += gpt_classifier(model, targets.data() + first_row, weights.data(), true);
+      loader_next(train, inputs[micro].data(), targets[micro].data());
       // The step's last backward reduces each layer's gradients as soon as they are complete.
       if (overlap && micro == tc.grad_accum - 1) dp_overlap_begin(comm, model);
-      gpt_backward(model);
+      gpt_train_micro_step(model, inputs[micro].data() + first_row,
+                           targets[micro].data() + first_row, weights.data(), B_rank, T);
     }
-    double grad_norm = overlap ? dp_overlap_finish(comm, model) : dp_average_gradients(comm, model);
+    // Data parallel averages the gradients first (and leaves the global norm's square where
+    // AdamW reads it); one process just sums the squares on the device.
+    if (comm.world > 1) {
+      if (overlap) dp_overlap_finish(comm, model);
+      else dp_average_gradients(comm, model);
+    } else {
+      gpt_compute_grad_norm(model);
+    }
+    float lr = lr_schedule(cfg.optim, step, tc.steps);
+    // A non-finite gradient norm skips the update on the device, so the weights stay the last
+    // good step's when the check below stops the run.
+    gpt_adamw_step(model, {.lr = lr, .beta1 = cfg.optim.beta1, .beta2 = cfg.optim.beta2,
+                           .eps = cfg.optim.eps, .weight_decay = cfg.optim.weight_decay,
+                           .clip_by_device_norm = true, .max_grad_norm = cfg.optim.grad_clip});
+    dp_share_updated_parameters(comm, model);
+    const StepScalars read = gpt_read_step(model);  // the step's one wait for the device
+    double loss = read.loss, grad_norm = read.grad_norm;
     if (comm.world > 1) {
       comm_all_reduce_sum(comm, &loss, 1);
       loss /= comm.world;
@@ -281,13 +300,6 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
            last_checkpoint.empty() ? "(none yet)" : last_checkpoint,
            ". Lower optim.lr, raise optim.warmup_steps or check the data.");
     }
-    float lr = lr_schedule(cfg.optim, step, tc.steps);
-    float grad_scale = clip_grad_scale(grad_norm, cfg.optim.grad_clip);
-    gpt_adamw_step(model, {.lr = lr, .beta1 = cfg.optim.beta1, .beta2 = cfg.optim.beta2,
-                           .eps = cfg.optim.eps, .weight_decay = cfg.optim.weight_decay,
-                           .grad_scale = grad_scale});
-    dp_share_updated_parameters(comm, model);
-    ops.synchronize();
     double dt = now_seconds() - t0;
     double tokens_per_s = (double)N * tc.grad_accum / dt;
     steps_timed++;

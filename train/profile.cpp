@@ -14,6 +14,7 @@ namespace {
 
 const Ops* g_inner = nullptr;
 Ops g_profiled;
+bool g_capturing = false;  // between capture_begin and capture_end (shapes-only predictions)
 
 // Summed per op (kernels/ops.h's OpId).
 double g_seconds[kNumOps];
@@ -28,7 +29,10 @@ template <typename F>
 auto timed(OpId op, const OpCost& cost, F&& call) {
   const int id = (int)op;
   g_cost[id] += cost;
-  g_predicted[id] += predicted_seconds(cost, g_device);
+  // An op recorded into a graph is launched by the graph's one launch: no launch cost of its own.
+  RooflineDevice device = g_device;
+  if (g_capturing) device.graph = true;
+  g_predicted[id] += predicted_seconds(cost, device);
   double t0 = now_seconds();
   if constexpr (std::is_void_v<decltype(call())>) {
     call();
@@ -108,8 +112,12 @@ OpCost op_cost(Op<OpId::value_head_forward>, auto, auto, auto, auto, int N, int 
 OpCost op_cost(Op<OpId::value_head_backward>, auto, auto, auto, auto, auto, auto, int N, int C) {
   return cost_value_head(N, C, element_bytes());
 }
-OpCost op_cost(Op<OpId::sum_squares>, auto, size_t n) { return cost_sum_squares(n); }
-OpCost op_cost(Op<OpId::adamw_update>, auto, auto, auto, auto, auto, size_t n, auto...) {
+OpCost op_cost(Op<OpId::loss_sum>, auto, auto, auto, auto, int N) { return cost_loss_sum(N); }
+OpCost op_cost(Op<OpId::sum_squares>, auto, auto, size_t n) { return cost_sum_squares(n); }
+OpCost op_cost(Op<OpId::adamw_update>, auto, auto, auto, auto, auto, const AdamWTensor* tensors,
+               int num_tensors, auto...) {
+  size_t n = 0;
+  for (int k = 0; k < num_tensors; k++) n += tensors[k].count;
   return cost_adamw(n, element_bytes());
 }
 
@@ -123,7 +131,7 @@ constexpr bool kHasCost<op, R (*)(A...)> = requires(A... args) { op_cost(Op<op>{
 // match its op's would otherwise leave the op untimed without a word.
 constexpr bool kTimedPhase_forward = true, kTimedPhase_backward = true,
                kTimedPhase_classifier = true, kTimedPhase_optimizer = true,
-               kTimedPhase_memory = false, kTimedPhase_timeline = false,
+               kTimedPhase_memory = false, kTimedPhase_timeline = false, kTimedPhase_graph = false,
                kTimedPhase_sampling = false;
 #define CHAMBER_CHECK_COST(name, phase, ...)                                       \
   static_assert(kHasCost<OpId::name, decltype(Ops::name)> || !kTimedPhase_##phase, \
@@ -148,13 +156,31 @@ void time_op(Ops& profiled, const Ops& inner) {
 
 }  // namespace
 
-const Ops& profiled_ops(const Ops& inner) {
+const Ops& profiled_ops(const Ops& inner, bool predict_graphs) {
   g_inner = &inner;
   g_profiled = inner;
   g_profiled.name = "profiled";
 #define CHAMBER_TIME_OP(name, ...) time_op<OpId::name, &Ops::name>(g_profiled, inner);
   CHAMBER_OPS(CHAMBER_TIME_OP)
 #undef CHAMBER_TIME_OP
+  g_capturing = false;
+  if (!predict_graphs) {
+    // Timing an op needs it to run when called: no graphs, so the model goes op by op.
+    g_profiled.capture_begin = nullptr;
+    g_profiled.capture_end = nullptr;
+    g_profiled.graph_launch = nullptr;
+    g_profiled.graph_destroy = nullptr;
+  } else if (supports(inner, OpId::capture_begin)) {
+    // A backend that only records shapes: what is captured is predicted without launch costs.
+    g_profiled.capture_begin = [] {
+      g_capturing = true;
+      g_inner->capture_begin();
+    };
+    g_profiled.capture_end = []() -> void* {
+      g_capturing = false;
+      return g_inner->capture_end();
+    };
+  }
   return g_profiled;
 }
 

@@ -11,7 +11,11 @@
 
 namespace chamber {
 
-const Ops& profiled_ops(const Ops& inner);
+// The table has no graph ops (a graph would record the ops instead of running them when timed),
+// so the model runs op by op; with predict_graphs (over shape_only_ops, which has graph ops that
+// do nothing) it keeps them, and what is captured is predicted without per-launch costs, as the
+// engine runs it on a GPU.
+const Ops& profiled_ops(const Ops& inner, bool predict_graphs = false);
 void print_profile(FILE* out);
 void reset_profile();
 // The GPU whose predicted times the table shows.

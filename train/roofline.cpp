@@ -132,10 +132,11 @@ OpCost cost_classifier(int N, int Vp, double S) {
 }
 OpCost cost_value_head(int N, int C, double S) { return {2.0 * N * C, (double)N * C * S + 8.0 * N, 1}; }
 OpCost cost_sum_squares(size_t n) { return {2.0 * n, 4.0 * n, 2}; }
+OpCost cost_loss_sum(int N) { return {2.0 * N, 12.0 * N, 1}; }  // loss, weight, target per row
 OpCost cost_adamw(size_t n, double S) {
-  // fp32 master weights, m and v read and written, the gradient read; in bf16 also the bf16 copy
-  // of the weights written for the next forward.
-  return {12.0 * n, (double)n * (6 * 4 + S + (S < 4 ? S : 0)), 1};
+  // fp32 master weights, m and v read and written, the fp32 gradient read; in bf16 also the bf16
+  // copy of the weights written for the next forward. One launch over every tensor.
+  return {12.0 * n, (double)n * (7 * 4 + (S < 4 ? S : 0)), 1};
 }
 OpCost cost_memory(size_t bytes) { return {0, (double)bytes, 1}; }
 
@@ -175,7 +176,11 @@ Ops make_shape_only_ops() {
     if (it != g_mappings.end()) munmap(p, it->second), g_mappings.erase(it);
   };
   ops.to_host = [](void* dst, const void*, size_t n) { std::memset(dst, 0, n); };
-  ops.sum_squares = [](const float*, size_t) { return 1.0; };
+  // Graphs as the GPU has them: the engine captures its micro-steps (profiled_ops with
+  // predict_graphs counts no launches inside a capture).
+  static char a_graph;
+  ops.capture_end = []() -> void* { return &a_graph; };
+  ops.graph_launch = [](void*) { return true; };
   return ops;
 }
 
@@ -187,19 +192,23 @@ const Ops& shape_only_ops() {
 }
 
 RooflineStep predict_step(const ModelConfig& cfg, int B, int T) {
-  const Ops& ops = profiled_ops(shape_only_ops());
+  const Ops& ops = profiled_ops(shape_only_ops(), /*predict_graphs=*/true);
   GPT model;
   gpt_create(model, cfg, ops, B, T, true);
   const int N = B * T;
   std::vector<int> tokens(N, 0), targets(N, 0);
   std::vector<float> weights(N, 1.0f / N);
-  reset_profile();  // the step only, not the arenas' zeroing at creation
-  gpt_zero_grad(model);
-  gpt_forward(model, tokens.data(), B, T);
-  gpt_classifier(model, targets.data(), weights.data(), true);
-  gpt_backward(model);
-  gpt_grad_norm(model);
-  gpt_adamw_step(model, {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f});
+  // The pretraining step as train/pretrain.cpp runs it. A shape's first micro-step runs op by op
+  // and its second is captured (gpt_train_micro_step): the steady step is the captured one.
+  gpt_step_begin(model);
+  gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, T);
+  reset_profile();  // the steady step only, not the warm-up or the arenas' zeroing at creation
+  gpt_step_begin(model);
+  gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, T);
+  gpt_compute_grad_norm(model);
+  gpt_adamw_step(model, {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                         .weight_decay = 0.1f, .clip_by_device_norm = true, .max_grad_norm = 1.0f});
+  gpt_read_step(model);
   RooflineStep step;
   step.seconds = profile_predicted_seconds();
   step.cost = profile_total_cost();

@@ -4,7 +4,7 @@
 // through device memory (each input read once, each output written once, accumulated outputs read
 // and written), then a predicted time
 //     max(flops / (70% of the matrix peak), bytes / (80% of memory bandwidth)) + 4 us per launch
-// (the launch term is dropped for a step captured as a CUDA graph). Summed over a step this gives
+// (the launch term is dropped for work captured as a CUDA graph). Summed over a step this gives
 // a predicted step time and MFU without a device, shows which op holds the step back, and on a
 // device sits beside the measured times (`chamber pretrain --profile`, bench_roofline).
 //
@@ -28,7 +28,9 @@ struct RooflineDevice {
   double bytes_per_s;          // memory bandwidth, bytes/s
   double element_bytes;        // storage of weights, activations and gradients: 4 (fp32) or 2 (bf16)
   double launch_s = 4e-6;      // per kernel launch outside a CUDA graph
-  bool graph = false;          // step captured as a CUDA graph: no per-launch cost
+  bool graph = false;          // the whole step in a CUDA graph: no per-launch cost anywhere (the
+                               // engine captures each micro-step; profiled_ops predicts that part
+                               // without launch costs either way)
   std::string attention = "auto";  // auto | materialized | flash
 };
 // gpu: h100 | h200; dtype: fp32 (TF32 products, what the CUDA engine runs today) | bf16.
@@ -65,6 +67,7 @@ OpCost cost_elementwise(size_t n, int tensors, double S);  // GELU, residual: n 
 OpCost cost_classifier(int N, int Vp, double S);
 OpCost cost_value_head(int N, int C, double S);
 OpCost cost_sum_squares(size_t n);
+OpCost cost_loss_sum(int N);
 OpCost cost_adamw(size_t n, double S);
 OpCost cost_memory(size_t bytes);
 
@@ -74,7 +77,7 @@ OpCost cost_memory(size_t bytes);
 double model_flops_per_token(long long params_without_wpe, int L, int C, int T);
 constexpr double kMfuPeakFlops = 989e12;
 
-// A backend whose ops compute nothing (to_host reads zeros, sum_squares returns 1) and whose
+// A backend whose ops compute nothing (to_host reads zeros; graphs capture nothing) and whose
 // arenas are address space without backing (mmap with MAP_NORESERVE): the model code runs over it
 // at any size in no time and no memory, so profiled_ops() over it records a step's shapes.
 const Ops& shape_only_ops();

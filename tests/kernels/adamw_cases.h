@@ -3,6 +3,7 @@
 #pragma once
 #include "kernels/adamw.h"
 #include "tests/kernels/backend_cases.h"
+#include "tests/kernels/optimizer_calls.h"
 
 namespace chamber::testing {
 
@@ -16,10 +17,10 @@ TEST_P(OptimizerCases, AdamwThreeSteps) {
   BackendArray<float> p(*ops, params), dm(*ops, m), dv(*ops, v);
   for (int t = 1; t <= 3; t++) {
     auto g = random_vector(n, 84 + t);
-    adamw_update_ref<double>(p_ref.data(), widen(g).data(), m_ref.data(), v_ref.data(),
-                             (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 0);
+    adamw_range_ref<double>(p_ref.data(), widen(g).data(), m_ref.data(), v_ref.data(),
+                            (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
     BackendArray<float> grads(*ops, g);
-    ops->adamw_update(p, grads, dm, dv, nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 0);
+    adamw_whole(*ops, p, grads, dm, dv, nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 0);
   }
   // A handful of float operations per element and step; m/sqrt(v) amplifies v's rounding.
   EXPECT_BACKEND_CLOSE(p.download(), narrow(p_ref), f32_tolerance(10));
@@ -30,18 +31,18 @@ TEST_P(OptimizerCases, AdamwThreeSteps) {
 TEST_P(OptimizerCases, SumSquaresManyBlocks) {
   const size_t n = 100003;  // many blocks of the first pass, the last partial
   auto g = random_vector(n, 91);
-  double want = sum_squares_ref<double>(widen(g).data(), n);
+  double want = sum_of_squares_ref<double>(widen(g).data(), n);
   BackendArray<float> grads(*ops, g);
-  double got = ops->sum_squares(grads, n);
+  double got = sum_squares_on(*ops, grads, n);
   EXPECT_NEAR(got, want, 1e-12 * want);  // double accumulation, different order
 }
 
 TEST_P(OptimizerCases, SumSquaresTinyAndEmpty) {
   auto g = random_vector(5, 92);
   BackendArray<float> grads(*ops, g);
-  double want = sum_squares_ref<double>(widen(g).data(), 5);
-  EXPECT_NEAR(ops->sum_squares(grads, 5), want, 1e-12 * want);
-  EXPECT_EQ(ops->sum_squares(grads, 0), 0.0);
+  double want = sum_of_squares_ref<double>(widen(g).data(), 5);
+  EXPECT_NEAR(sum_squares_on(*ops, grads, 5), want, 1e-12 * want);
+  EXPECT_EQ(sum_squares_on(*ops, grads, 0), 0.0);
 }
 
 }  // namespace chamber::testing

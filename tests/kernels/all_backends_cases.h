@@ -13,6 +13,7 @@
 // This header is included once per test executable (by the file that instantiates the suite).
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <memory>
 #include <string>
@@ -31,6 +32,7 @@
 #include "kernels/sample.h"
 #include "kernels/value_head.h"
 #include "tests/kernels/backend_cases.h"
+#include "tests/kernels/optimizer_calls.h"
 
 namespace chamber::testing {
 
@@ -117,6 +119,33 @@ class OpCall {
   std::deque<Array<double>> doubles_;
 };
 
+// The graph ops together (kernels/ops.h): capture a residual add, launch it twice over changed
+// inputs, and check that a host copy inside a capture is refused.
+inline void expect_graph_replays(const Ops& ops, OpCall& call) {
+  const size_t n = 777;
+  std::vector<float> a = random_vector(n, call.next_seed()), b = random_vector(n, call.next_seed());
+  BackendArray<float> da(ops, a), db(ops, b), out(ops, nan_vector(n));
+  ops.capture_begin();
+  ops.residual_forward(out.ptr, da.ptr, db.ptr, n);
+  void* graph = ops.capture_end();
+  std::vector<float> before = out.download();
+  EXPECT_TRUE(std::isnan(before[0]) && std::isnan(before[n - 1])) << "the capture ran the op";
+  for (int launch = 0; launch < 2; launch++) {
+    ASSERT_TRUE(ops.graph_launch(graph));
+    std::vector<float> got = out.download(), want(n);
+    for (size_t i = 0; i < n; i++) want[i] = a[i] + b[i];
+    EXPECT_EQ(got, want) << "launch " << launch;
+    a = random_vector(n, call.next_seed());  // the graph reads the memory, not the capture's copy
+    da.upload(a);
+  }
+  ops.graph_destroy(graph);
+  ops.capture_begin();
+  std::vector<float> host(n);
+  EXPECT_THROW(ops.to_host(host.data(), out.ptr, n * sizeof(float)), Error);
+  EXPECT_THROW(ops.capture_end(), Error);  // the refused copy invalidated the capture
+  EXPECT_EQ(db.download(), b);            // and the backend works on afterwards
+}
+
 class AllBackendOps : public BackendTest {
  protected:
   void check(OpId op) {
@@ -134,6 +163,22 @@ class AllBackendOps : public BackendTest {
       case OpId::from_host:
       case OpId::synchronize:
         return expect_memory_round_trip(*ops);
+      // An upload that does not wait: the bytes are there once the backend has synchronised.
+      case OpId::from_host_async: {
+        std::vector<float> values = random_vector(1031, call.next_seed());
+        BackendArray<float> dst(*ops, values.size());
+        ops->from_host_async(dst, values.data(), values.size() * sizeof(float));
+        ops->synchronize();
+        EXPECT_EQ(dst.download(), values);
+        return;
+      }
+      // A captured residual add: nothing runs at capture; each launch replays it on the memory's
+      // contents at that time; a host copy inside a capture fails and ends it.
+      case OpId::capture_begin:
+      case OpId::capture_end:
+      case OpId::graph_launch:
+      case OpId::graph_destroy:
+        return expect_graph_replays(*ops, call);
       // Nothing to compare: a range opens and closes.
       case OpId::range_push:
       case OpId::range_pop: {
@@ -377,27 +422,63 @@ class AllBackendOps : public BackendTest {
                         n_draw, V, Vp, 1.0f, 40, 0.9f);
       }
 
-      // Both sides accumulate in double, in different orders.
+      // Both sides accumulate in double, in different orders; the result stays on the backend.
       case OpId::sum_squares: {
         const size_t n = 100003;
         std::vector<float> g = random_vector(n, call.next_seed());
         auto& grads = call.input(g);
-        const double want = sum_squares_ref<double>(widen(g).data(), n);
-        EXPECT_NEAR(ops->sum_squares(grads.backend, n), want, 1e-12 * want);
+        BackendArray<double> sumsq(*ops, std::vector<double>{std::nan("")});
+        ops->sum_squares(sumsq, grads.backend, n);
+        const double want = sum_of_squares_ref<double>(widen(g).data(), n);
+        EXPECT_NEAR(sumsq.download()[0], want, 1e-12 * want);
         return;
       }
-      // Step 3 (bias corrections below 1), gradient scaled. A handful of float operations per
-      // element; m/sqrt(v) amplifies v's rounding.
+      // Added to a running total, rows with target -1 left out; with weights and without.
+      case OpId::loss_sum: {
+        const int N = 1001;
+        std::vector<float> losses = random_vector(N, call.next_seed(), 0.0f, 5.0f);
+        std::vector<float> weights = random_vector(N, call.next_seed(), -1.0f, 1.0f);
+        std::vector<int> targets = random_tokens(N, 50, call.next_seed());
+        for (int i = 0; i < N; i += 7) targets[i] = -1;
+        auto& l = call.input(losses);
+        auto& w = call.input(weights);
+        auto& t = call.input(targets);
+        BackendArray<double> total(*ops, std::vector<double>{0.375});
+        double want = 0.375;
+        loss_sum_ref<double>(&want, widen(losses).data(), widen(weights).data(), targets.data(), N);
+        ops->loss_sum(total, l.backend, w.backend, t.backend, N);
+        EXPECT_NEAR(total.download()[0], want, 1e-12 * std::fabs(want));
+        loss_sum_ref<double>(&want, widen(losses).data(), nullptr, targets.data(), N);
+        ops->loss_sum(total, l.backend, nullptr, t.backend, N);
+        EXPECT_NEAR(total.download()[0], want, 1e-12 * std::fabs(want));
+        return;
+      }
+      // Step 3 (bias corrections below 1), three tensors in one call: each with its own place in
+      // params, m/v and the compute copy (gaps between them untouched), a decaying one, one at
+      // the value head's rate; the gradient scaled and clipped by a device norm of 4 to 1.5. A
+      // handful of float operations per element; m/sqrt(v) amplifies v's rounding. Then a
+      // non-finite norm: nothing is written.
       case OpId::adamw_update: {
-        const size_t n = 1037;
+        const size_t n = 1100;
         auto& params = call.updated("params", n, f32_tolerance(10));
         auto& m = call.updated("m", n, f32_tolerance(10), -0.1f, 0.1f);
         auto& v = call.updated("v", n, f32_tolerance(10), 0.01f, 0.1f);  // positive
         auto& grads = call.input(n);
         // The compute copy, written in these float tables as the updated params exactly.
-        auto& copy = call.output("params_compute", n, f32_tolerance(10));
-        return call.run(ops->adamw_update, adamw_update_ref<double>, params, grads, m, v, copy, n,
-                        1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3, 11u);
+        auto& copy = call.updated("params_compute", n, f32_tolerance(10));
+        auto& sumsq = call.input(std::vector<double>{16.0});
+        static const AdamWTensor tensor_list[3] = {{0, 40, 500, 437, true, false, 1u},
+                                                   {450, 500, 0, 300, false, false, 2u},
+                                                   {800, 850, 960, 97, false, true, 3u}};
+        const AdamWTensor* tensors = tensor_list;
+        AdamWStep step = adamw_step_of(1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3, 11u);
+        step.value_head_lr = 3e-3f;
+        step.max_grad_norm = 1.5f;
+        call.run(ops->adamw_update, adamw_update_ref<double>, params, grads, m, v, copy, tensors, 3,
+                 step, sumsq);
+        auto& not_finite = call.input(std::vector<double>{INFINITY});
+        return call.run(ops->adamw_update, adamw_update_ref<double>, params, grads, m, v, copy,
+                        tensors, 3, step, not_finite);
       }
     }
     ADD_FAILURE() << "op '" << op_name(op) << "' is in kernels/ops.h's list but has no case in "

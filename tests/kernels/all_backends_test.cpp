@@ -19,7 +19,7 @@ INSTANTIATE_TEST_SUITE_P(
 static_assert(sizeof(Ops) == offsetof(Ops, alloc) + kNumOps * sizeof(void (*)()));
 
 TEST(OpList, NamesPhasesAndSupport) {
-  EXPECT_EQ(kNumOps, 30);
+  EXPECT_EQ(kNumOps, 36);
   EXPECT_STREQ(op_name(OpId::alloc), "alloc");
   EXPECT_STREQ(op_name(OpId::classifier_forward_backward), "classifier_forward_backward");
   EXPECT_STREQ(op_name(OpId::adamw_update), "adamw_update");
@@ -28,12 +28,14 @@ TEST(OpList, NamesPhasesAndSupport) {
   EXPECT_STREQ(op_phase(OpId::classifier_forward_backward), "classifier");
   EXPECT_STREQ(op_phase(OpId::sample_tokens), "sampling");
   EXPECT_STREQ(op_phase(OpId::sum_squares), "optimizer");
+  EXPECT_STREQ(op_phase(OpId::graph_launch), "graph");
   const Ops& ops = reference_ops();
   EXPECT_TRUE(supports(ops, OpId::matmul_forward));
   EXPECT_TRUE(supports(ops, OpId::attention_decode));
   EXPECT_FALSE(supports(ops, OpId::matmul_gelu_forward));  // the model calls matmul, then GELU
   EXPECT_FALSE(supports(ops, OpId::matmul_gelu_backward));
   EXPECT_FALSE(supports(ops, OpId::range_push));
+  EXPECT_FALSE(supports(ops, OpId::capture_begin));  // the CPU runs every op when called
   Ops without = ops;
   without.sample_tokens = nullptr;
   EXPECT_FALSE(supports(without, OpId::sample_tokens));

@@ -40,6 +40,7 @@
 #include "kernels/sample.h"
 #include "kernels/simt_backend.h"
 #include "kernels/value_head.h"
+#include "tests/kernels/optimizer_calls.h"
 #include "tests/test_util.h"
 
 namespace chamber::cuda_emulated_bf16 {
@@ -478,10 +479,22 @@ TEST(Bf16Simt, SampleTokensFromBf16Logits) {
 
 // ---- the optimizer ----
 
+// The launcher over whole arrays as one tensor (AdamW's list of one).
+void adamw_whole_launch(float* params, const float* grads, float* m, float* v, floatX* copy,
+                        size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                        float grad_scale, int t, uint32_t seed) {
+  AdamWTensor whole = adamw_whole_arrays(n);
+  adamw_update(params, grads, m, v, copy, &whole, 1,
+               testing::adamw_step_of(lr, beta1, beta2, eps, weight_decay, grad_scale, t, seed),
+               nullptr, nullptr);
+}
+
 TEST(Bf16Simt, SumSquaresOfFloatGradients) {
   std::vector<float> g = testing::random_vector(5001, 141);
-  double want = sum_squares_ref<double>(widen(g).data(), g.size());
-  EXPECT_NEAR(sum_squares(g.data(), g.size(), nullptr), want, 1e-9 * want);
+  double want = sum_of_squares_ref<double>(widen(g).data(), g.size());
+  double got = 0.0;
+  sum_squares(&got, g.data(), g.size(), nullptr);
+  EXPECT_NEAR(got, want, 1e-9 * want);
 }
 
 // Master weights, moments: float, as the reference. The compute copy is one of the two bf16
@@ -492,10 +505,10 @@ TEST(Bf16Simt, AdamwUpdatesFloatMastersAndABf16Copy) {
   auto m = testing::random_vector(n, 153), v = testing::random_vector(n, 154, 0.01f, 1.0f);
   std::vector<double> want_p = widen(params), want_m = widen(m), want_v = widen(v);
   auto copy = nan_bf16(n);
-  adamw_update(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 1e-2f, 0.9f, 0.95f,
-               1e-8f, 0.1f, 0.5f, 3, 7u, nullptr);
-  adamw_update_ref<double>(want_p.data(), widen(grads).data(), want_m.data(), want_v.data(),
-                           (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3, 7u);
+  adamw_whole_launch(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 1e-2f, 0.9f,
+                     0.95f, 1e-8f, 0.1f, 0.5f, 3, 7u);
+  adamw_range_ref<double>(want_p.data(), widen(grads).data(), want_m.data(), want_v.data(),
+                          (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3);
   EXPECT_FLOAT_OUTPUT(params, want_p, 8);
   EXPECT_FLOAT_OUTPUT(m, want_m, 4);
   EXPECT_FLOAT_OUTPUT(v, want_v, 4);
@@ -507,8 +520,8 @@ TEST(Bf16Simt, AdamwUpdatesFloatMastersAndABf16Copy) {
         << "at " << i << ": " << params[i] << " -> " << (float)copy[i];
   }
   // Null params_compute: only the masters change.
-  adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, n, 1e-2f, 0.9f, 0.95f,
-               1e-8f, 0.1f, 0.5f, 4, 7u, nullptr);
+  adamw_whole_launch(params.data(), grads.data(), m.data(), v.data(), nullptr, n, 1e-2f, 0.9f,
+                     0.95f, 1e-8f, 0.1f, 0.5f, 4, 7u);
 }
 
 // Copies of one master weight (lr 0 leaves it as it is) rounded stochastically, one per element
@@ -516,8 +529,8 @@ TEST(Bf16Simt, AdamwUpdatesFloatMastersAndABf16Copy) {
 std::vector<bf16> rounded_copies(float value, size_t n, uint32_t seed) {
   std::vector<float> params(n, value), grads(n, 0.5f), m(n, 0.0f), v(n, 1.0f);
   std::vector<bf16> copy = nan_bf16(n);
-  adamw_update(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 0.0f, 0.9f, 0.95f,
-               1e-8f, 0.0f, 1.0f, 1, seed, nullptr);
+  adamw_whole_launch(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 0.0f, 0.9f,
+                     0.95f, 1e-8f, 0.0f, 1.0f, 1, seed);
   return copy;
 }
 
@@ -575,8 +588,8 @@ TEST(Bf16Simt, Fp32TableCopiesTheMasterWeights) {
   ops.from_host(dev + n, grads.data(), n * sizeof(float));
   ops.from_host(dev + 2 * n, m.data(), n * sizeof(float));
   ops.from_host(dev + 3 * n, v.data(), n * sizeof(float));
-  ops.adamw_update(dev, dev + n, dev + 2 * n, dev + 3 * n, dev + 4 * n, n, 1e-2f, 0.9f, 0.95f,
-                   1e-8f, 0.1f, 1.0f, 1, 9u);
+  testing::adamw_whole(ops, dev, dev + n, dev + 2 * n, dev + 3 * n, dev + 4 * n, n, 1e-2f, 0.9f,
+                       0.95f, 1e-8f, 0.1f, 1.0f, 1, 9u);
   ops.to_host(params.data(), dev, n * sizeof(float));
   ops.to_host(copy.data(), dev + 4 * n, n * sizeof(float));
   ops.free(dev);

@@ -34,6 +34,7 @@
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
 #include "tests/kernels/kernel_checks.h"
+#include "tests/kernels/optimizer_calls.h"
 #include "tests/test_util.h"
 
 namespace chamber {
@@ -217,10 +218,10 @@ TEST(CpuFastVsReference, AdamWAndSumSquares) {
   VecF copy(n, NAN);
   for (int t = 1; t <= 3; t++) {
     VecF grads = random_vector(n, 10 + t);
-    fast().adamw_update(params.data(), grads.data(), m.data(), v.data(), copy.data(), n, 1e-2f,
-                        0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 7);
-    adamw_update_ref(params_d.data(), to_double(grads).data(), m_d.data(), v_d.data(),
-                     (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 7);
+    testing::adamw_whole(fast(), params.data(), grads.data(), m.data(), v.data(), copy.data(), n,
+                         1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t, 7);
+    adamw_range_ref(params_d.data(), to_double(grads).data(), m_d.data(), v_d.data(),
+                    (double*)nullptr, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
     EXPECT_EQ(copy, params);  // the compute copy is float here: exactly the master weights
   }
   EXPECT_FLOAT_MATCHES_DOUBLE(params, params_d);
@@ -232,7 +233,7 @@ TEST(CpuFastVsReference, AdamWAndSumSquares) {
     VecF g = random_vector(len, 20);
     long double want = 0.0L;
     for (float x : g) want += (long double)x * x;
-    EXPECT_NEAR(fast().sum_squares(g.data(), len), (double)want, 1e-12 * ((double)want + 1.0)) << "n = " << len;
+    EXPECT_NEAR(testing::sum_squares_on(fast(), g.data(), len), (double)want, 1e-12 * ((double)want + 1.0)) << "n = " << len;
   }
 }
 
@@ -282,8 +283,9 @@ std::vector<VecF> run_all_ops() {
   ops.classifier_forward_backward(logits.data(), losses.data(), entropy.data(), targets.data(),
                                   tw.data(), N, V, Vp, true);
   VecF p = big, m(big.size(), 0.f), v(big.size(), 0.f);
-  ops.adamw_update(p.data(), g.data(), m.data(), v.data(), nullptr, p.size(), 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.f, 1, 0);
-  double ss = ops.sum_squares(big.data(), big.size());
+  testing::adamw_whole(ops, p.data(), g.data(), m.data(), v.data(), nullptr, p.size(), 1e-3f, 0.9f,
+                       0.95f, 1e-8f, 0.1f, 1.f, 1, 0);
+  double ss = testing::sum_squares_on(ops, big.data(), big.size());
   VecF ss_bits(2);
   std::memcpy(ss_bits.data(), &ss, sizeof(ss));
   // The first three come from sgemm, whose split over threads may change with the thread count.

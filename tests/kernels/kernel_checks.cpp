@@ -76,7 +76,9 @@ void expect_ops_filled(const Ops& ops) {
   const size_t num_slots = (sizeof(Ops) - first_slot) / sizeof(void (*)());
   ASSERT_EQ(sizeof(Ops), first_slot + num_slots * sizeof(void (*)()));
   EXPECT_TRUE(ops.compute_bytes == 4 || ops.compute_bytes == 2) << ops.name;
-  const size_t optional[] = {offsetof(Ops, range_push), offsetof(Ops, range_pop),
+  const size_t optional[] = {offsetof(Ops, range_push),          offsetof(Ops, range_pop),
+                             offsetof(Ops, capture_begin),       offsetof(Ops, capture_end),
+                             offsetof(Ops, graph_launch),        offsetof(Ops, graph_destroy),
                              offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward)};
   for (size_t k = 0; k < num_slots; k++) {
     const size_t offset = first_slot + k * sizeof(void (*)());

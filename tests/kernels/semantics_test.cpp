@@ -17,13 +17,16 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "tests/kernels/kernel_checks.h"
+#include "tests/kernels/optimizer_calls.h"
 #include "tests/test_util.h"
 
 namespace chamber {
 namespace {
 
+using testing::adamw_whole;
 using testing::random_doubles;
 using testing::random_vector;
+using testing::sum_squares_on;
 using Vec = std::vector<double>;
 using VecF = std::vector<float>;
 
@@ -164,7 +167,7 @@ TEST(ReferenceAdamW, HandComputedSteps) {
   // direction is g / (|g| + 1e-8) = sign(g) (to 1e-7) and
   //   p1 = p0 - 0.01 * (sign(g) + 0.1 * p0).
   VecF params = {0.5f, -1.0f, 2.0f}, grads = {0.1f, -0.2f, 0.3f}, m(3, 0.f), v(3, 0.f);
-  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, 3, 0.01f,
+  adamw_whole(reference_ops(), params.data(), grads.data(), m.data(), v.data(), nullptr, 3, 0.01f,
                                0.9f, 0.999f, 1e-8f, 0.1f, 0.5f, 1, 0);
   EXPECT_NEAR(params[0], 0.5 - 0.01 * (1 + 0.05), 1e-6);   // 0.4895
   EXPECT_NEAR(params[1], -1.0 - 0.01 * (-1 - 0.1), 1e-6);  // -0.989
@@ -178,7 +181,7 @@ TEST(ReferenceAdamW, HandComputedSteps) {
   //   m_hat = 0.0145/0.19 = 0.0763158;   v_hat = 1.24975e-5/0.001999 = 0.00625188
   //   update = 0.0763158/0.0790688 + 0.1*0.4895 = 0.965183 + 0.04895
   grads = {0.2f, 0.f, 0.f};
-  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, 3, 0.01f,
+  adamw_whole(reference_ops(), params.data(), grads.data(), m.data(), v.data(), nullptr, 3, 0.01f,
                                0.9f, 0.999f, 1e-8f, 0.1f, 0.5f, 2, 0);
   EXPECT_NEAR(m[0], 0.0145, 0.0145 * 1e-5);
   EXPECT_NEAR(v[0], 1.24975e-5, 1.24975e-5 * 3e-5);
@@ -188,7 +191,7 @@ TEST(ReferenceAdamW, HandComputedSteps) {
 TEST(ReferenceAdamW, DecayIsDecoupledFromTheGradient) {
   // Zero gradient and zero moments: only weight decay moves the parameters, by lr * wd * p.
   VecF params = {1.f, -3.f}, grads = {0.f, 0.f}, m(2, 0.f), v(2, 0.f);
-  reference_ops().adamw_update(params.data(), grads.data(), m.data(), v.data(), nullptr, 2, 0.1f,
+  adamw_whole(reference_ops(), params.data(), grads.data(), m.data(), v.data(), nullptr, 2, 0.1f,
                                0.9f, 0.95f, 1e-8f, 0.5f, 1.f, 3, 0);
   EXPECT_FLOAT_EQ(params[0], 1.f - 0.1f * 0.5f * 1.f);
   EXPECT_FLOAT_EQ(params[1], -3.f + 0.1f * 0.5f * 3.f);
@@ -196,12 +199,12 @@ TEST(ReferenceAdamW, DecayIsDecoupledFromTheGradient) {
 
 TEST(ReferenceOptimizer, SumSquares) {
   VecF halves(100003, 0.5f);  // more than one 16384-element chunk, not a multiple of it
-  EXPECT_EQ(reference_ops().sum_squares(halves.data(), halves.size()), 0.25 * 100003);
+  EXPECT_EQ(sum_squares_on(reference_ops(), halves.data(), halves.size()), 0.25 * 100003);
   VecF g = random_vector(50001, 1);
   double want = 0.0;
   for (float x : g) want += (double)x * x;
-  EXPECT_NEAR(reference_ops().sum_squares(g.data(), g.size()), want, 1e-9 * want);
-  EXPECT_EQ(reference_ops().sum_squares(g.data(), 0), 0.0);
+  EXPECT_NEAR(sum_squares_on(reference_ops(), g.data(), g.size()), want, 1e-9 * want);
+  EXPECT_EQ(sum_squares_on(reference_ops(), g.data(), 0), 0.0);
 }
 
 TEST(ReferenceOptimizer, ClipGradScale) {

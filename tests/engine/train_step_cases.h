@@ -1,0 +1,102 @@
+// The pretraining step as train/pretrain.cpp runs it (gpt_step_begin, gpt_train_micro_step, the
+// gradient norm and the clipping on the backend, gpt_read_step) against the step written with
+// host round trips (gpt_forward, gpt_classifier, gpt_backward, gpt_grad_norm, clip_grad_scale on
+// the host), and with its micro-steps replayed as graphs against op by op. Shared by the CPU
+// tests (train_step_test.cpp), the emulated CUDA kernels (train_step_simt.cpp) and the GPU
+// (train_step_gpu.cpp).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "engine/model.h"
+#include "kernels/adamw.h"
+#include "tests/test_util.h"
+
+namespace chamber::testing {
+
+inline ModelConfig train_step_config() {
+  return model_config_of(/*vocab*/ 45, /*layers*/ 2, /*heads*/ 3, /*C*/ 24, /*context*/ 13);
+}
+
+struct TrainRun {
+  std::vector<double> losses, grad_norms;
+  std::vector<float> params;
+  size_t graphs = 0;  // micro-step graphs the model made
+};
+
+enum class StepPath { host_round_trips, on_backend };
+
+// `steps` steps of `accum` micro-batches of (B, T) random tokens, clipped to a norm of 0.5 (the
+// gradients here are larger, so clipping acts), lr 1e-2. Batches depend on the step only.
+inline TrainRun run_training(const Ops& ops, StepPath path, bool graphs, int steps, int accum,
+                             int B, int T) {
+  const ModelConfig c = train_step_config();
+  GPT m;
+  gpt_create(m, c, ops, B, T, true);
+  gpt_init_parameters(m, 77);
+  m.use_graphs = graphs;
+  const int N = B * T;
+  std::vector<std::vector<int>> tokens, targets;
+  for (int k = 0; k < steps * accum; k++) {
+    tokens.push_back(random_tokens(N, c.vocab_size, 1000 + k));
+    targets.push_back(random_tokens(N, c.vocab_size, 2000 + k));
+    targets.back()[3] = -1;  // a masked position
+  }
+  std::vector<float> weights(N, 1.0f / (float)(N * accum));
+  const float max_norm = 0.5f;
+  TrainRun run;
+  for (int s = 0; s < steps; s++) {
+    AdamWSettings adamw{.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                        .weight_decay = 0.1f};
+    if (path == StepPath::on_backend) {
+      gpt_step_begin(m);
+      for (int k = s * accum; k < (s + 1) * accum; k++)
+        gpt_train_micro_step(m, tokens[k].data(), targets[k].data(), weights.data(), B, T);
+      gpt_compute_grad_norm(m);
+      adamw.clip_by_device_norm = true;
+      adamw.max_grad_norm = max_norm;
+      gpt_adamw_step(m, adamw);
+      StepScalars read = gpt_read_step(m);
+      run.losses.push_back(read.loss);
+      run.grad_norms.push_back(read.grad_norm);
+    } else {
+      gpt_zero_grad(m);
+      double loss = 0.0;
+      for (int k = s * accum; k < (s + 1) * accum; k++) {
+        gpt_forward(m, tokens[k].data(), B, T);
+        loss += gpt_classifier(m, targets[k].data(), weights.data(), true);
+        gpt_backward(m);
+      }
+      double norm = gpt_grad_norm(m);
+      adamw.grad_scale = clip_grad_scale(norm, max_norm);
+      gpt_adamw_step(m, adamw);
+      run.losses.push_back(loss);
+      run.grad_norms.push_back(norm);
+    }
+  }
+  run.params = gpt_parameters_to_host(m);
+  for (const GPT::MicroStepGraph& g : m.micro_step_graphs) run.graphs += g.graph != nullptr;
+  gpt_destroy(m);
+  return run;
+}
+
+// A non-finite gradient norm leaves every weight as it was (the update is skipped on the backend).
+inline void expect_non_finite_norm_skips_update(const Ops& ops) {
+  const ModelConfig c = train_step_config();
+  GPT m;
+  gpt_create(m, c, ops, 2, 5, true);
+  gpt_init_parameters(m, 3);
+  std::vector<float> before = gpt_parameters_to_host(m);
+  std::vector<float> grads(m.grad_arena.bytes / sizeof(float), 0.25f);
+  grads[17] = NAN;
+  ops.from_host(m.grad_arena.base, grads.data(), m.grad_arena.bytes);
+  gpt_compute_grad_norm(m);
+  gpt_adamw_step(m, {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                     .clip_by_device_norm = true, .max_grad_norm = 1.0f});
+  EXPECT_FALSE(std::isfinite(gpt_read_step(m).grad_norm));
+  EXPECT_EQ(gpt_parameters_to_host(m), before);
+  gpt_destroy(m);
+}
+
+}  // namespace chamber::testing
