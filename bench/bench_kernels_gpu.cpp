@@ -31,6 +31,18 @@ constexpr int kB = 8, kT = 1024, kC = 768, kNH = 12, kV = 50257, kVp = 50304, kN
 constexpr double kF = sizeof(float);
 
 double g_peak_bytes_per_s = 0, g_peak_flops = 0, g_peak_flops_bf16 = 0;
+size_t g_used_at_start = 0;  // device memory in use before any benchmark (the CUDA context)
+
+// Device memory in use now beyond g_used_at_start, in GiB.
+double device_gib_in_use() {
+#ifdef CHAMBER_HAVE_CUDA
+  size_t free_bytes = 0, total_bytes = 0;
+  chamber::cuda_memory_info(&free_bytes, &total_bytes);
+  return (double)(total_bytes - free_bytes - g_used_at_start) / (double)(1ull << 30);
+#else
+  return 0.0;
+#endif
+}
 
 const Ops& gpu() {
 #ifdef CHAMBER_HAVE_CUDA
@@ -304,6 +316,10 @@ void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double
   state.counters["peak_TFLOP/s"] = peak_flops / 1e12;
   state.counters["MFU_%"] = 100.0 * tokens_per_s * flops_per_token / peak_flops;
   state.counters["MFU_989_%"] = 100.0 * tokens_per_s * llmc_flops_per_token / 989e12;
+  // The model's arenas, the scratch buffer and cuBLASLt's workspace as the step leaves them: an
+  // upper bound of the step's peak, to set beside PyTorch's max_memory_allocated (the scratch
+  // buffer keeps the largest size any earlier benchmark asked of it).
+  state.counters["device_GiB"] = device_gib_in_use();
   chamber::gpt_destroy(model);
 }
 
@@ -411,6 +427,11 @@ int main(int argc, char** argv) {
   return 0;
 #endif
   try {
+#ifdef CHAMBER_HAVE_CUDA
+    size_t free_bytes = 0, total_bytes = 0;
+    chamber::cuda_memory_info(&free_bytes, &total_bytes);  // after the context exists
+    g_used_at_start = total_bytes - free_bytes;
+#endif
     measure_peaks();
     std::printf("measured peaks: copy %.0f GB/s, TF32 matmul %.1f TFLOP/s, bf16 matmul %.1f TFLOP/s\n",
                 g_peak_bytes_per_s / 1e9, g_peak_flops / 1e12, g_peak_flops_bf16 / 1e12);
