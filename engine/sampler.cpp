@@ -78,13 +78,18 @@ bool append_and_check_stop(Row& row, const std::vector<std::string>& token_bytes
   return true;
 }
 
-// One decode step's device work: the cached forward of n rows and the draw of the first `ready`.
+// One decode step's device work: the cached forward of n rows and the draw of the first `ready`
+// (all n when graphs are on, see the caller).
 // Where the backend has graph ops it is a CUDA graph per shape and sampling rule (KVCache::graphs):
 // a decode step of a small model is a few hundred short kernels, so one graph launch instead of
 // as many launches is most of its time. A shape's first step runs op by op (scratch memory and
 // cuBLASLt plans settle), its second is captured, later ones replay. The inputs it reads (tokens,
 // slots, positions, the position rows, uniforms) were uploaded to fixed buffers first.
 constexpr size_t kMaxDecodeGraphs = 1024;  // shapes beyond this many run op by op
+
+bool decode_graphs(const GPT& model) {
+  return supports(*model.ops, OpId::capture_begin) && model.use_graphs;
+}
 
 void decode_and_draw(GPT& model, KVCache& cache, int n, int ready, int draw_vocab,
                      const SamplingParams& p) {
@@ -95,7 +100,7 @@ void decode_and_draw(GPT& model, KVCache& cache, int n, int ready, int draw_voca
     ops.sample_tokens(cache.sampled_ids, cache.sampled_logprobs, cache.logits, cache.uniforms,
                       ready, draw_vocab, V, Vp, p.temperature, p.top_k, p.top_p);
   };
-  if (!supports(ops, OpId::capture_begin) || !model.use_graphs) return work();
+  if (!decode_graphs(model)) return work();
   auto it = std::find_if(cache.graphs.begin(), cache.graphs.end(), [&](const KVCache::DecodeGraph& g) {
     return g.N == n && g.logit_rows == ready && g.n_draw == draw_vocab && g.top_k == p.top_k &&
            g.temperature == p.temperature && g.top_p == p.top_p;
@@ -191,12 +196,18 @@ std::vector<Completion> sampler_generate(Sampler& s, GPT& model, const std::vect
     if (ready > 0 && supports(*model.ops, OpId::sample_tokens)) {
       // Draw where the logits are: only the tokens and uniforms go in and the ids and log-probs
       // come out. Each row takes one uniform from its own generator, as sampler_draw would.
-      uniforms.resize(ready);
+      // With graphs every active row gets logits and a draw, so a step's shape is its row count
+      // alone and the prompt-reading steps (each with another count of sampling rows) share one
+      // graph; the rows still reading their prompt take no uniform from their generator and their
+      // draws are ignored. Op by op, only the sampling rows are computed.
+      const int drawn_rows = decode_graphs(model) ? n : ready;
+      uniforms.assign(drawn_rows, 0.0);
       for (int r = 0; r < ready; r++)
         uniforms[r] = params.temperature > 0.0f ? rows[active[r]].rng.uniform_double() : 0.0;
-      gpt_decode_inputs(model, cache, tokens.data(), slots.data(), n, 1, step, ready);
-      model.ops->from_host_async(cache.uniforms, uniforms.data(), (size_t)ready * sizeof(double));
-      decode_and_draw(model, cache, n, ready, draw_vocab, params);
+      gpt_decode_inputs(model, cache, tokens.data(), slots.data(), n, 1, step, drawn_rows);
+      model.ops->from_host_async(cache.uniforms, uniforms.data(),
+                                 (size_t)drawn_rows * sizeof(double));
+      decode_and_draw(model, cache, n, drawn_rows, draw_vocab, params);
       model.ops->to_host(drawn.data(), cache.sampled_ids, (size_t)ready * sizeof(int));
       model.ops->to_host(drawn_lp.data(), cache.sampled_logprobs, (size_t)ready * sizeof(float));
     } else {
