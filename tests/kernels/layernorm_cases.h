@@ -41,11 +41,44 @@ class LayernormCases : public BackendTest {
     EXPECT_BACKEND_CLOSE(dw.download(), narrow(want_dw), param_tol);
     EXPECT_BACKEND_CLOSE(db.download(), narrow(want_db), param_tol);
   }
+
+  // Backward from fixed random inputs into zeroed gradients: dinp, dweight and dbias end to end.
+  std::vector<float> backward_bits(int N, int C, uint64_t seed) {
+    auto x = random_vector((size_t)N * C, seed, 2.0f, 4.0f);
+    BackendArray<float> inp(*ops, x), weight(*ops, random_vector(C, seed + 1));
+    BackendArray<float> d(*ops, random_vector((size_t)N * C, seed + 2));
+    BackendArray<float> mean(*ops, random_vector(N, seed + 3, 2.0f, 4.0f));
+    BackendArray<float> rstd(*ops, random_vector(N, seed + 4, 0.5f, 2.0f));
+    BackendArray<float> dinp(*ops, (size_t)N * C), dw(*ops, C), db(*ops, C);
+    ops->layernorm_backward(dinp, dw, db, d, inp, weight, mean, rstd, N, C);
+    std::vector<float> bits = dinp.download(), w = dw.download(), b = db.download();
+    bits.insert(bits.end(), w.begin(), w.end());
+    bits.insert(bits.end(), b.begin(), b.end());
+    return bits;
+  }
 };
 
 // 37 rows: 4 full warps-per-block groups and a partial one; C = 70 strides a warp 3 times.
 TEST_P(LayernormCases, SmallRows) { check(37, 70, 21); }
-// 600 rows: the parameter gradients go through 3 partial-sum parts (256 rows each).
+// 600 rows: on the GPU backends the backward's parameter gradients are summed over 38 blocks of
+// 16 rows, in 6 groups.
 TEST_P(LayernormCases, ManyRowsSeveralParts) { check(600, 45, 31); }
+// More channels than a block has threads (512 on the GPU backends): each thread sums several.
+TEST_P(LayernormCases, WideRows) { check(19, 1100, 41); }
+// 8300 rows: on the GPU backends each block walks 2 tiles of 16 rows (its 512-block cap).
+TEST_P(LayernormCases, RowsBeyondOneTilePerBlock) { check(8300, 9, 61); }
+
+// The GPU backward sums the blocks' partials in the same launch, the last block to finish doing
+// it and setting the arrival counters back to zero. Repeated calls give the same bits, and calls
+// of other shapes (other block and group counts) in between find the counters at zero: a count
+// left behind would skip or misplace a sum, and the comparisons with the reference would fail.
+TEST_P(LayernormCases, BackwardRepeatsBitForBitAndLeavesNoCountBehind) {
+  const std::vector<float> first = backward_bits(600, 45, 71);
+  EXPECT_EQ(backward_bits(600, 45, 71), first);
+  check(37, 70, 72);   // one block, one group
+  check(600, 45, 73);  // 38 blocks, 6 groups
+  check(5, 3, 74);     // fewer rows than warps
+  EXPECT_EQ(backward_bits(600, 45, 71), first);
+}
 
 }  // namespace chamber::testing
