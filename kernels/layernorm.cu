@@ -3,12 +3,21 @@
 //             out (N,C), mean (N), rstd (N) OVERWRITTEN
 //   backward: dinp += rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dout * weight
 //             dweight += sum_i dout * xhat;  dbias += sum_i dout        all ACCUMULATE
-// Types: out, inp, weight, bias, dinp, dout floatX; mean, rstd, dweight, dbias float; all the
-// arithmetic in float.
+//   residual_layernorm_forward: residual_out = a + b, then the forward of residual_out
+//             residual_out, ln_out (N,C), mean, rstd (N) OVERWRITTEN
+// Types: out, inp, weight, bias, dinp, dout, a, b, residual_out, ln_out floatX; mean, rstd,
+// dweight, dbias float; all the arithmetic in float.
 //
 // Forward: a row (C ~ 768) is small, so one warp owns a row. Its 32 lanes stride over the
 // channels (coalesced), reduce with shuffles, no shared memory or block barrier. The variance is a
 // second pass over the row (it stays in L1), as in the reference, so a large mean does not cancel.
+//
+// residual_layernorm_forward (kernels/ops.h) is the residual add before a LayerNorm folded into
+// its first pass: each lane adds its elements of a and b, stores them to residual_out (rounded to
+// floatX, as residual_forward stores them) and sums what it stored; the variance and output passes
+// then read the row back from residual_out (L1). The passes after the sum are the forward's own
+// code (normalize_row), so the fused op gives the bits of residual_forward then
+// layernorm_forward, and saves a launch and a read of the row from memory.
 //
 // Backward is one launch. Each block owns a contiguous range of rows and walks it in tiles of one
 // row per warp:
@@ -77,6 +86,24 @@ __global__ void layernorm_forward_kernel(floatX* out, float* mean, float* rstd, 
   float sum = 0.0f;
   for (int c = lane; c < C; c += 32) sum += (float)x[c];
   normalize_row(out + (size_t)row * C, mean, rstd, x, weight, bias, sum, row, C, lane);
+}
+
+__global__ void residual_layernorm_forward_kernel(floatX* residual_out, floatX* ln_out,
+                                                  float* mean, float* rstd, const floatX* a,
+                                                  const floatX* b, const floatX* weight,
+                                                  const floatX* bias, int N, int C) {
+  int lane = threadIdx.x % 32;
+  int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+  if (row >= N) return;
+  size_t offset = (size_t)row * C;
+  floatX* x = residual_out + offset;
+  float sum = 0.0f;
+  for (int c = lane; c < C; c += 32) {
+    floatX r = (floatX)((float)a[offset + c] + (float)b[offset + c]);
+    x[c] = r;
+    sum += (float)r;
+  }
+  normalize_row(ln_out + offset, mean, rstd, x, weight, bias, sum, row, C, lane);
 }
 
 // dinp for one row, by one warp.
@@ -188,6 +215,15 @@ void layernorm_forward(floatX* out, float* mean, float* rstd, const floatX* inp,
   if (N <= 0) return;
   CHAMBER_LAUNCH(layernorm_forward_kernel, ceil_div(N, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
                  stream, out, mean, rstd, inp, weight, bias, N, C);
+}
+
+void residual_layernorm_forward(floatX* residual_out, floatX* ln_out, float* mean, float* rstd,
+                                const floatX* a, const floatX* b, const floatX* weight,
+                                const floatX* bias, int N, int C, cudaStream_t stream) {
+  if (N <= 0) return;
+  CHAMBER_LAUNCH(residual_layernorm_forward_kernel, ceil_div(N, kWarpsPerBlock),
+                 kWarpsPerBlock * 32, 0, stream, residual_out, ln_out, mean, rstd, a, b, weight,
+                 bias, N, C);
 }
 
 void layernorm_backward(floatX* dinp, float* dweight, float* dbias, const floatX* dout,

@@ -67,6 +67,11 @@ OpCost cost_layernorm_backward(int N, int C, double S) {
   // are added up by the last blocks to finish, in the same launch).
   return {12.0 * N * C, (double)N * C * S * 4 + 2.0 * N * 4 + 5.0 * C * S, 1};
 }
+OpCost cost_residual_layernorm_forward(int N, int C, double S) {
+  // a, b, weight and bias read; residual_out and ln_out written, mean and rstd written; one
+  // launch (the sum of a and b is LayerNorm's input, never read back from memory).
+  return {9.0 * N * C, (double)N * C * S * 4 + 2.0 * C * S + 2.0 * N * 4, 1};
+}
 OpCost cost_matmul_forward(int N, int C, int OC, bool bias, double S) {
   return {2.0 * N * C * OC, ((double)N * C + (double)OC * C + (double)N * OC + (bias ? OC : 0)) * S, 1};
 }

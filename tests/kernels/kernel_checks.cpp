@@ -77,7 +77,8 @@ void expect_ops_filled(const Ops& ops) {
   ASSERT_EQ(sizeof(Ops), first_slot + num_slots * sizeof(void (*)()));
   EXPECT_TRUE(ops.compute_bytes == 4 || ops.compute_bytes == 2) << ops.name;
   const size_t optional[] = {offsetof(Ops, range_push), offsetof(Ops, range_pop),
-                             offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward)};
+                             offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward),
+                             offsetof(Ops, residual_layernorm_forward)};
   for (size_t k = 0; k < num_slots; k++) {
     const size_t offset = first_slot + k * sizeof(void (*)());
     if (std::find(std::begin(optional), std::end(optional), offset) != std::end(optional)) continue;

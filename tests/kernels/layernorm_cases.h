@@ -68,6 +68,29 @@ TEST_P(LayernormCases, WideRows) { check(19, 1100, 41); }
 // 8300 rows: on the GPU backends each block walks 2 tiles of 16 rows (its 512-block cap).
 TEST_P(LayernormCases, RowsBeyondOneTilePerBlock) { check(8300, 9, 61); }
 
+// The fused residual add + LayerNorm gives the bits of residual_forward then layernorm_forward
+// on the same backend (a backend without it, the reference, skips).
+TEST_P(LayernormCases, FusedResidualLayernormIsTheTwoOpsBitForBit) {
+  if (!supports(*ops, OpId::residual_layernorm_forward)) GTEST_SKIP() << "no fused op";
+  const int N = 37, C = 70;
+  auto va = random_vector((size_t)N * C, 81, 1.0f, 3.0f), vb = random_vector((size_t)N * C, 82);
+  BackendArray<float> a(*ops, va), b(*ops, vb), weight(*ops, random_vector(C, 83)),
+      bias(*ops, random_vector(C, 84));
+  std::vector<std::vector<float>> results[2];
+  for (int fused = 0; fused < 2; fused++) {
+    BackendArray<float> residual(*ops, nan_vector((size_t)N * C)),
+        out(*ops, nan_vector((size_t)N * C)), mean(*ops, nan_vector(N)), rstd(*ops, nan_vector(N));
+    if (fused) {
+      ops->residual_layernorm_forward(residual, out, mean, rstd, a, b, weight, bias, N, C);
+    } else {
+      ops->residual_forward(residual, a, b, (size_t)N * C);
+      ops->layernorm_forward(out, mean, rstd, residual, weight, bias, N, C);
+    }
+    results[fused] = {residual.download(), out.download(), mean.download(), rstd.download()};
+  }
+  EXPECT_EQ(results[1], results[0]);
+}
+
 // The GPU backward sums the blocks' partials in the same launch, the last block to finish doing
 // it and setting the arrival counters back to zero. Repeated calls give the same bits, and calls
 // of other shapes (other block and group counts) in between find the counters at zero: a count
