@@ -208,6 +208,16 @@ void BM_residual_forward(benchmark::State& state) {
   DeviceFloats a(n, 1), b(n, 2), out(n, 3);
   run(state, [&] { gpu().residual_forward(out, a, b, n); }, kF * n * 3, 0);
 }
+// The attention branch's add and ln2 in one kernel, against BM_residual_forward +
+// BM_layernorm_forward.
+void BM_residual_layernorm_forward(benchmark::State& state) {
+  size_t n = (size_t)kN * kC;
+  DeviceFloats a(n, 1), b(n, 2), residual(n, 3), out(n, 4), w(kC, 5), bias(kC, 6);
+  DeviceFloats mean(kN, 7), rstd(kN, 8);
+  run(state,
+      [&] { gpu().residual_layernorm_forward(residual, out, mean, rstd, a, b, w, bias, kN, kC); },
+      kF * n * 4, 0);
+}
 void BM_classifier(benchmark::State& state) {
   DeviceFloats logits((size_t)kN * kVp, 1, -4.0f, 4.0f), losses(kN, 2), entropy(kN, 3), w(kN, 4);
   DeviceTokens targets(kN, kV, 5);
@@ -406,6 +416,7 @@ BENCHMARK(BM_attention_backward)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond
 BENCHMARK(BM_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_residual_layernorm_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_classifier)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sample_tokens)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_adamw)->Unit(benchmark::kMicrosecond)->UseRealTime();

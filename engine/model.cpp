@@ -360,6 +360,19 @@ void gelu_fc_proj_backward(const Ops& ops, xfloat* d_fch, float* d_fc_proj_w, fl
   }
 }
 
+// residual_out = a + b, then ln_out = LayerNorm(residual_out) with its statistics: one fused op
+// where the backend has one, else the two ops (the same bits either way, kernels/ops.h).
+static void residual_layernorm_forward(const Ops& ops, xfloat* residual_out, xfloat* ln_out,
+                                       float* mean, float* rstd, const xfloat* a, const xfloat* b,
+                                       const xfloat* weight, const xfloat* bias, int N, int C) {
+  if (supports(ops, OpId::residual_layernorm_forward)) {
+    ops.residual_layernorm_forward(residual_out, ln_out, mean, rstd, a, b, weight, bias, N, C);
+  } else {
+    ops.residual_forward(residual_out, a, b, (size_t)N * C);
+    ops.layernorm_forward(ln_out, mean, rstd, residual_out, weight, bias, N, C);
+  }
+}
+
 void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations& a,
                    const LayerKV* kv, int B, int T, int C, int NH) {
   const int N = B * T;
@@ -371,8 +384,8 @@ void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations
   else
     ops.attention_forward(a.atty, a.lse, a.qkv, B, T, C, NH);
   ops.matmul_forward(a.proj_out, a.atty, w.attn_proj_w, w.attn_proj_b, N, C, C);
-  ops.residual_forward(a.residual2, a.residual, a.proj_out, NC);
-  ops.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, w.ln2_w, w.ln2_b, N, C);
+  residual_layernorm_forward(ops, a.residual2, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual,
+                             a.proj_out, w.ln2_w, w.ln2_b, N, C);
   fc_gelu_forward(ops, a.fch_gelu, a.fch, a.ln2, w.fc_w, w.fc_b, N, C);
   ops.matmul_forward(a.proj_out, a.fch_gelu, w.fc_proj_w, w.fc_proj_b, N, 4 * C, C);
   ops.residual_forward(a.residual3, a.residual2, a.proj_out, NC);

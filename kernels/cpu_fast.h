@@ -34,7 +34,8 @@ namespace chamber {
 // arithmetic exactly; against attention_forward_fast it agrees within float32 rounding instead.
 const Ops& cpu_fast_ops();
 
-// The fast ops, each with the signature and contract of its Ops entry (and of its *_ref function).
+// The fast ops, each with the signature and contract of its Ops entry (and of its *_ref function;
+// the fused residual + LayerNorm's is residual_forward_ref then layernorm_forward_ref).
 void matmul_forward_fast(float* out, const float* inp, const float* weight, const float* bias,
                          int N, int C, int OC);
 void matmul_backward_fast(float* dinp, float* dweight, float* dbias, const float* dout,
@@ -51,6 +52,9 @@ void gelu_forward_fast(float* out, const float* inp, size_t n);
 void gelu_backward_fast(float* dinp, const float* inp, const float* dout, size_t n);
 void residual_forward_fast(float* out, const float* a, const float* b, size_t n);
 void residual_backward_fast(float* da, float* db, const float* dout, size_t n);
+void residual_layernorm_forward_fast(float* residual_out, float* ln_out, float* mean, float* rstd,
+                                     const float* a, const float* b, const float* weight,
+                                     const float* bias, int N, int C);
 void classifier_forward_backward_fast(float* logits, float* losses, float* entropy,
                                       const int* targets, const float* token_weights, int N, int V,
                                       int Vp, bool write_grad);

@@ -14,7 +14,7 @@
 //
 // LayerNorm forward is one row per iteration (mean, then the variance in a second pass over the
 // row as the reference does, then the output), vectorised by `omp simd` reductions whose order is
-// fixed at compile time. Backward: dinp row by row, then dweight/dbias as sums over rows, parallel
+// fixed at compile time; the fused residual add + LayerNorm adds each row just before it. Backward: dinp row by row, then dweight/dbias as sums over rows, parallel
 // over blocks of channels so every channel's sum runs over the rows in order (deterministic for
 // any thread count, no atomics, no scratch).
 #include <immintrin.h>
@@ -124,24 +124,49 @@ void residual_backward_fast(float* da, float* db, const float* dout, size_t n) {
 
 // ---- LayerNorm -----------------------------------------------------------------------------------
 
+namespace {
+
+// One row of the forward. Not inlined, so that the plain and the fused forward run the very same
+// instructions on a row and agree bit for bit.
+[[gnu::noinline]] void layernorm_row(float* y, float* mean, float* rstd, const float* x,
+                                     const float* weight, const float* bias, int C) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int c = 0; c < C; c++) sum += x[c];
+  float m = sum / (float)C;
+  float sum_sq = 0.0f;
+#pragma omp simd reduction(+ : sum_sq)
+  for (int c = 0; c < C; c++) sum_sq += (x[c] - m) * (x[c] - m);
+  float s = 1.0f / std::sqrt(sum_sq / (float)C + (float)kLayerNormEps);
+#pragma omp simd
+  for (int c = 0; c < C; c++) y[c] = (x[c] - m) * s * weight[c] + bias[c];
+  *mean = m;
+  *rstd = s;
+}
+
+}  // namespace
+
 void layernorm_forward_fast(float* out, float* mean, float* rstd, const float* inp,
                             const float* weight, const float* bias, int N, int C) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= kSerialBelow)
   for (int i = 0; i < N; i++) {
-    const float* x = inp + (size_t)i * C;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int c = 0; c < C; c++) sum += x[c];
-    float m = sum / (float)C;
-    float sum_sq = 0.0f;
-#pragma omp simd reduction(+ : sum_sq)
-    for (int c = 0; c < C; c++) sum_sq += (x[c] - m) * (x[c] - m);
-    float s = 1.0f / std::sqrt(sum_sq / (float)C + (float)kLayerNormEps);
-    float* y = out + (size_t)i * C;
+    const size_t offset = (size_t)i * C;
+    layernorm_row(out + offset, mean + i, rstd + i, inp + offset, weight, bias, C);
+  }
+}
+
+// The add is done a row at a time right before that row's LayerNorm, which then reads it from
+// cache instead of memory.
+void residual_layernorm_forward_fast(float* residual_out, float* ln_out, float* mean, float* rstd,
+                                     const float* a, const float* b, const float* weight,
+                                     const float* bias, int N, int C) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kSerialBelow)
+  for (int i = 0; i < N; i++) {
+    const size_t offset = (size_t)i * C;
+    float* x = residual_out + offset;
 #pragma omp simd
-    for (int c = 0; c < C; c++) y[c] = (x[c] - m) * s * weight[c] + bias[c];
-    mean[i] = m;
-    rstd[i] = s;
+    for (int c = 0; c < C; c++) x[c] = a[offset + c] + b[offset + c];
+    layernorm_row(ln_out + offset, mean + i, rstd + i, x, weight, bias, C);
   }
 }
 

@@ -61,6 +61,7 @@ const Ops& cpu_fast_ops() {
     CHAMBER_FAST_OP(layernorm_forward) CHAMBER_FAST_OP(layernorm_backward)
     CHAMBER_FAST_OP(gelu_forward) CHAMBER_FAST_OP(gelu_backward)
     CHAMBER_FAST_OP(residual_forward) CHAMBER_FAST_OP(residual_backward)
+    CHAMBER_FAST_OP(residual_layernorm_forward)
     CHAMBER_FAST_OP(classifier_forward_backward)
     CHAMBER_FAST_OP(sum_squares) CHAMBER_FAST_OP(adamw_update)
 #undef CHAMBER_FAST_OP

@@ -114,6 +114,10 @@ void layernorm_forward(floatX* out, float* mean, float* rstd, const floatX* inp,
 void layernorm_backward(floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                         const floatX* inp, const floatX* weight, const float* mean,
                         const float* rstd, int N, int C, cudaStream_t stream);
+// residual_forward then layernorm_forward in one pass over each row (kernels/layernorm.cu).
+void residual_layernorm_forward(floatX* residual_out, floatX* ln_out, float* mean, float* rstd,
+                                const floatX* a, const floatX* b, const floatX* weight,
+                                const floatX* bias, int N, int C, cudaStream_t stream);
 
 void matmul_forward(floatX* out, const floatX* inp, const floatX* weight, const floatX* bias,
                     int N, int C, int OC, cudaStream_t stream);

@@ -92,8 +92,8 @@ struct AdamWStep {
   X(range_pop, timeline, void, ())
 
 // The math: each op has its plain C++ reference `<name>_ref` in kernels/<op>.cpp (the fused
-// matmul_gelu_forward and matmul_gelu_backward excepted: their reference is the two ops they fuse)
-// and its launcher of the same name in kernels/<op>.cu.
+// matmul_gelu_forward, matmul_gelu_backward and residual_layernorm_forward excepted: their
+// reference is the two ops they fuse) and its launcher of the same name in kernels/<op>.cu.
 #define CHAMBER_KERNEL_OPS(X)                                                                     \
   /* ---- embedding: out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] ---- */                           \
   X(encoder_forward, forward, void,                                                               \
@@ -168,6 +168,14 @@ struct AdamWStep {
   X(residual_forward, forward, void,                                                              \
     (xfloat* out, const xfloat* a, const xfloat* b, size_t n))                                    \
   X(residual_backward, backward, void, (xfloat* da, xfloat* db, const xfloat* dout, size_t n))    \
+  /* ---- a residual add and the LayerNorm that reads it, in one op (one pass over each row on     \
+          the GPU): residual_out (N,C) = a + b, then ln_out (N,C), mean, rstd (N) = LayerNorm     \
+          of residual_out as stored (in the compute type, so rounded to bf16 in a bf16 table),    \
+          all OVERWRITTEN. Exactly residual_forward then layernorm_forward, bit for bit; null     \
+          where a backend has no fused version (the model then calls those two). ---- */         \
+  X(residual_layernorm_forward, forward, void,                                                    \
+    (xfloat* residual_out, xfloat* ln_out, float* mean, float* rstd, const xfloat* a,             \
+     const xfloat* b, const xfloat* weight, const xfloat* bias, int N, int C))                    \
                                                                                                   \
   /* ---- fused classifier over logits (N, Vp), the first V columns real, the rest padding.       \
           For each row i with targets[i] >= 0:                                                    \
@@ -272,7 +280,8 @@ inline const char* op_phase(OpId op) {
 }
 
 // Whether the backend has the op: optional ops (the profiler ranges, the graph ops, the fused
-// matmul + GELU forward and backward, and those a backend has not written yet) are null in a table without them.
+// matmul + GELU forward and backward, the fused residual + LayerNorm forward, and those a backend
+// has not written yet) are null in a table without them.
 inline bool supports(const Ops& ops, OpId op) {
   switch (op) {
 #define CHAMBER_OP_IS_SET(name, ...) \

@@ -1,5 +1,4 @@
-// How reduce.cu cuts N rows into parts for its deterministic two-pass column sums, shared with
-// layernorm.cu, whose parameter gradients are column sums of a product computed on the fly.
+// How reduce.cu cuts N rows into parts for its deterministic two-pass column sums.
 #pragma once
 #include "kernels/cuda_common.h"
 

@@ -51,6 +51,9 @@ template <typename Real>
 constexpr std::nullptr_t matmul_gelu_forward_ref = nullptr;
 template <typename Real>
 constexpr std::nullptr_t matmul_gelu_backward_ref = nullptr;
+// Nor a fused residual add + LayerNorm: the model calls residual_forward then layernorm_forward.
+template <typename Real>
+constexpr std::nullptr_t residual_layernorm_forward_ref = nullptr;
 
 Ops make_reference_ops() {
   Ops ops{};

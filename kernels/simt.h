@@ -218,6 +218,8 @@ inline unsigned __float_as_uint(float x) {
 inline int __clz(unsigned x) { return x ? __builtin_clz(x) : 32; }
 template <typename T>
 T __ldg(const T* p) { return *p; }
+template <typename T>
+T __ldcg(const T* p) { return *p; }  // a load that skips L1; the emulator has no caches
 
 // ---- 16-bit storage types ----------------------------------------------------------------------
 // Storage only: arithmetic goes through float, as the kernels do on the GPU. bf16 has its own

@@ -102,6 +102,10 @@ OpCost op_cost(Op<OpId::residual_forward>, auto, auto, auto, size_t n) {
 OpCost op_cost(Op<OpId::residual_backward>, auto, auto, auto, size_t n) {
   return cost_elementwise(n, 5, element_bytes());
 }
+OpCost op_cost(Op<OpId::residual_layernorm_forward>, auto, auto, auto, auto, auto, auto, auto,
+               auto, int N, int C) {
+  return cost_residual_layernorm_forward(N, C, element_bytes());
+}
 OpCost op_cost(Op<OpId::classifier_forward_backward>, auto, auto, auto, auto, auto, int N, int V,
                int Vp, auto) {
   return cost_classifier(N, Vp, element_bytes());

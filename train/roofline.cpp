@@ -62,10 +62,15 @@ OpCost cost_layernorm_forward(int N, int C, double S) {
   return {8.0 * N * C, (double)N * C * S * 2 + 2.0 * C * S + 2.0 * N * 4, 1};
 }
 OpCost cost_layernorm_backward(int N, int C, double S) {
-  // dout and inp read, dinp accumulated, mean and rstd read, dweight and dbias accumulated
-  // through per-part partial sums: four launches as kernels/layernorm.cu issues them (the input
-  // gradient, the partials, and one add_partials each for dweight and dbias).
-  return {12.0 * N * C, (double)N * C * S * 4 + 2.0 * N * 4 + 5.0 * C * S, 4};
+  // dout and inp read, dinp accumulated, mean and rstd read, dweight and dbias accumulated: one
+  // launch, as kernels/layernorm.cu issues it (the per-block partial sums of dweight and dbias
+  // are added up by the last blocks to finish, in the same launch).
+  return {12.0 * N * C, (double)N * C * S * 4 + 2.0 * N * 4 + 5.0 * C * S, 1};
+}
+OpCost cost_residual_layernorm_forward(int N, int C, double S) {
+  // a, b, weight and bias read; residual_out and ln_out written, mean and rstd written; one
+  // launch (the sum of a and b is LayerNorm's input, never read back from memory).
+  return {9.0 * N * C, (double)N * C * S * 4 + 2.0 * C * S + 2.0 * N * 4, 1};
 }
 OpCost cost_matmul_forward(int N, int C, int OC, bool bias, double S) {
   return {2.0 * N * C * OC, ((double)N * C + (double)OC * C + (double)N * OC + (bias ? OC : 0)) * S, 1};

@@ -57,6 +57,7 @@ OpCost cost_encoder_forward(int B, int T, int C, double S);
 OpCost cost_encoder_backward(int B, int T, int C, double S);
 OpCost cost_layernorm_forward(int N, int C, double S);
 OpCost cost_layernorm_backward(int N, int C, double S);
+OpCost cost_residual_layernorm_forward(int N, int C, double S);
 OpCost cost_matmul_forward(int N, int C, int OC, bool bias, double S);
 OpCost cost_matmul_gelu_forward(int N, int C, int OC, double S);
 OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double S);

@@ -248,9 +248,10 @@ TEST(Model, InitialisationIsDeterministic) {
 }
 
 // A reference backend that logs its profiler ranges and has fused fc + GELU ops, forward and
-// backward (counted), to check what the model asks of a backend that offers them.
+// backward, and a fused residual + LayerNorm forward (all counted), to check what the model asks
+// of a backend that offers them.
 std::vector<std::string> range_log;
-int fused_gelu_calls = 0, fused_gelu_backward_calls = 0;
+int fused_gelu_calls = 0, fused_gelu_backward_calls = 0, fused_residual_layernorm_calls = 0;
 const Ops& instrumented_ops() {
   static const Ops ops = [] {
     Ops o = reference_ops();
@@ -268,6 +269,13 @@ const Ops& instrumented_ops() {
       fused_gelu_backward_calls++;
       reference_ops().matmul_backward(d_pre, dw, db, dout, inp, w, N, C, OC);
       reference_ops().gelu_backward(d_pre, pre, d_pre, (size_t)N * C);
+    };
+    o.residual_layernorm_forward = [](xfloat* residual, xfloat* ln, float* mean, float* rstd,
+                                      const xfloat* a, const xfloat* b, const xfloat* w,
+                                      const xfloat* bias, int N, int C) {
+      fused_residual_layernorm_calls++;
+      reference_ops().residual_forward(residual, a, b, (size_t)N * C);
+      reference_ops().layernorm_forward(ln, mean, rstd, residual, w, bias, N, C);
     };
     return o;
   }();
@@ -337,6 +345,29 @@ TEST(Model, FusedFcGeluIsUsedAndMatches) {
   std::vector<float> want(c.padded_vocab), got(c.padded_vocab);
   gpt_copy_logits_row(plain, 1, 6, want.data());
   gpt_copy_logits_row(fused, 1, 6, got.data());
+  EXPECT_EQ(got, want);
+  gpt_destroy(plain);
+  gpt_destroy(fused);
+}
+
+// A backend's fused residual + LayerNorm replaces the attention branch's add and ln2, one call per
+// layer, with the same activations bit for bit (the fused op here is those two ops; the kernels'
+// own fused ops are checked the same way in step_simt.cpp and step_gpu.cpp).
+TEST(Model, FusedResidualLayernormIsUsedAndMatches) {
+  ModelConfig c = tiny_config();
+  GPT plain, fused;
+  gpt_create(plain, c, reference_ops(), 2, 7, false);
+  gpt_create(fused, c, instrumented_ops(), 2, 7, false);
+  gpt_init_parameters(plain, 9);
+  gpt_init_parameters(fused, 9);
+  Batch b = make_batch(c, 4);
+  fused_residual_layernorm_calls = 0;
+  gpt_forward(plain, b.tokens.data(), b.B, b.T);
+  gpt_forward(fused, b.tokens.data(), b.B, b.T);
+  EXPECT_EQ(fused_residual_layernorm_calls, c.n_layer);
+  std::vector<unsigned char> want(plain.act_arena.bytes), got(fused.act_arena.bytes);
+  plain.ops->to_host(want.data(), plain.act_arena.base, want.size());
+  fused.ops->to_host(got.data(), fused.act_arena.base, got.size());
   EXPECT_EQ(got, want);
   gpt_destroy(plain);
   gpt_destroy(fused);

@@ -70,6 +70,33 @@ inline StepResult run_step(const Ops& ops, const ModelConfig& c, int B, int T) {
   return r;
 }
 
+// The activations (every byte of the arena) after one forward over `ops`, from fixed weights and
+// tokens.
+inline std::vector<unsigned char> forward_activations(const Ops& ops, const ModelConfig& c, int B,
+                                                      int T) {
+  GPT m;
+  gpt_create(m, c, ops, B, T, false);
+  gpt_init_parameters(m, 21);
+  std::vector<int> tokens = random_tokens(B * T, c.vocab_size, 22);
+  gpt_forward(m, tokens.data(), B, T);
+  std::vector<unsigned char> bytes(m.act_arena.bytes);
+  ops.to_host(bytes.data(), m.act_arena.base, bytes.size());
+  gpt_destroy(m);
+  return bytes;
+}
+
+// A table's fused residual + LayerNorm leaves the model's activations exactly as the two ops it
+// replaces do: a forward over the table and one over a copy without the fused op (the model then
+// calls residual_forward and layernorm_forward) fill the arena with the same bytes.
+inline void expect_fused_residual_layernorm_matches(const Ops& ops) {
+  SCOPED_TRACE(ops.name);
+  ASSERT_TRUE(supports(ops, OpId::residual_layernorm_forward));
+  Ops unfused = ops;
+  unfused.residual_layernorm_forward = nullptr;
+  ModelConfig c = step_config(true);
+  EXPECT_EQ(forward_activations(ops, c, 2, 11), forward_activations(unfused, c, 2, 11));
+}
+
 // float32 end to end in both engines, summed in different orders through two layers and their
 // backward: step_simt.cpp's bounds (measured worst cases there: losses ~2e-7 relative, gradients
 // ~4e-5 relative on the smallest ones, parameters after the step ~8e-7; the bounds leave ~10x),

@@ -153,6 +153,18 @@ TEST(StepGpu, Bf16MatchesCpuFp32WithinBf16Tolerance) {
 #endif
 }
 
+// The fused residual + LayerNorm kernel gives the model the bits of the two launches it replaces,
+// in fp32 and in bf16 (step_cases.h).
+TEST(StepGpu, FusedResidualLayernormGivesTheBitsOfTheTwoOps) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (!cuda_device_available()) GTEST_SKIP() << "no usable CUDA GPU on this machine";
+  expect_fused_residual_layernorm_matches(cuda_ops());
+  expect_fused_residual_layernorm_matches(cuda_bf16_ops());
+#else
+  GTEST_SKIP() << "this build has no CUDA backend (nvcc was not found)";
+#endif
+}
+
 TEST(StepGpu, TiedEmbeddingsMatchesCpuFp32) { check_gpu_step(true, false); }
 TEST(StepGpu, UntiedHeadMatchesCpuFp32) { check_gpu_step(false, false); }
 TEST(StepGpu, TiedEmbeddingsMatchesCpuTf32) { check_gpu_step(true, true); }

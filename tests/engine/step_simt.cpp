@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu_fast.h"
 #include "kernels/cuda_launchers.h"
 #include "kernels/simt_backend.h"
 #include "tests/engine/step_cases.h"
@@ -35,6 +36,14 @@ TEST(StepSimt, MaterializedAttentionMatchesCpu) {
   cuda_emulated::set_attention_preference(saved);
 }
 TEST(StepSimt, UntiedHeadMatchesCpu) { check_step_matches(false); }
+
+// The fused residual + LayerNorm forward of the emulated tables (fp32 and bf16) and of the fast
+// CPU table gives the model the bits of residual_forward then layernorm_forward.
+TEST(StepSimt, FusedResidualLayernormGivesTheBitsOfTheTwoOps) {
+  expect_fused_residual_layernorm_matches(simt_ops());
+  expect_fused_residual_layernorm_matches(simt_bf16_ops());
+  expect_fused_residual_layernorm_matches(cpu_fast_ops());
+}
 
 }  // namespace
 }  // namespace chamber::testing

@@ -3,7 +3,8 @@
 // fast CPU backends (all_backends_test.cpp, test_kernels), the SIMT emulator
 // (all_backends_simt.cpp) and the GPU (all_backends_gpu.cpp; skipped without one). An op of the list with no case below
 // fails its test on every backend, so a new op comes with its case. A backend without an op
-// (supports() false: the profiler ranges and the fused matmul + GELU on the CPU) skips it.
+// (supports() false: the profiler ranges and the fused matmul + GELU on the CPU, the fused
+// residual + LayerNorm in the reference) skips it.
 //
 // Each case follows backend_cases.h: random inputs (never zeros) of sizes that are not multiples
 // of any block, outputs (overwritten gradients included) NaN before the call, accumulated
@@ -361,6 +362,26 @@ class AllBackendOps : public BackendTest {
         auto& db = call.updated("db", n, f32_tolerance(1));
         auto& dout = call.input(n);
         return call.run(ops->residual_backward, residual_backward_ref<double>, da, db, dout, n);
+      }
+      // residual_forward then layernorm_forward in one op; the sum has a non-zero mean. The
+      // reference normalises the exact sum, the backend its float rounding: LayerNorm's slack.
+      case OpId::residual_layernorm_forward: {
+        const int N = 37, C = 70;
+        const Tolerance tol = f32_tolerance(20);
+        auto& residual_out = call.output("residual_out", (size_t)N * C, f32_tolerance(1));
+        auto& ln_out = call.output("ln_out", (size_t)N * C, tol);
+        auto& mean = call.output("mean", N, tol);
+        auto& rstd = call.output("rstd", N, tol);
+        auto &a = call.input((size_t)N * C, 1.0f, 3.0f), &b = call.input((size_t)N * C);
+        auto &weight = call.input(C), &bias = call.input(C);
+        auto add_then_layernorm = [](double* res, double* ln, double* m, double* s, const double* a,
+                                     const double* b, const double* w, const double* bias, int N,
+                                     int C) {
+          residual_forward_ref<double>(res, a, b, (size_t)N * C);
+          layernorm_forward_ref<double>(ln, m, s, res, w, bias, N, C);
+        };
+        return call.run(ops->residual_layernorm_forward, add_then_layernorm, residual_out, ln_out,
+                        mean, rstd, a, b, weight, bias, N, C);
       }
 
       // V = 1037 real columns of 1100; every third row ignored, the last real column a target,

@@ -19,7 +19,7 @@ INSTANTIATE_TEST_SUITE_P(
 static_assert(sizeof(Ops) == offsetof(Ops, alloc) + kNumOps * sizeof(void (*)()));
 
 TEST(OpList, NamesPhasesAndSupport) {
-  EXPECT_EQ(kNumOps, 36);
+  EXPECT_EQ(kNumOps, 37);
   EXPECT_STREQ(op_name(OpId::alloc), "alloc");
   EXPECT_STREQ(op_name(OpId::classifier_forward_backward), "classifier_forward_backward");
   EXPECT_STREQ(op_name(OpId::adamw_update), "adamw_update");
@@ -34,6 +34,8 @@ TEST(OpList, NamesPhasesAndSupport) {
   EXPECT_TRUE(supports(ops, OpId::attention_decode));
   EXPECT_FALSE(supports(ops, OpId::matmul_gelu_forward));  // the model calls matmul, then GELU
   EXPECT_FALSE(supports(ops, OpId::matmul_gelu_backward));
+  EXPECT_FALSE(supports(ops, OpId::residual_layernorm_forward));  // residual, then LayerNorm
+  EXPECT_TRUE(supports(cpu_fast_ops(), OpId::residual_layernorm_forward));
   EXPECT_FALSE(supports(ops, OpId::range_push));
   EXPECT_FALSE(supports(ops, OpId::capture_begin));  // the CPU runs every op when called
   Ops without = ops;

@@ -218,6 +218,38 @@ TEST(Bf16Simt, LayernormForwardAndBackward) {
   EXPECT_FLOAT_OUTPUT(dbias, want_dbias, N);
 }
 
+// The fused residual add + LayerNorm: residual_out is one rounding of a + b, and the LayerNorm
+// reads that rounded sum, exactly as residual_forward then layernorm_forward do: the same bits as
+// those two launches, and the reference's LayerNorm of the rounded sum within the forward's bounds.
+TEST(Bf16Simt, ResidualLayernormForwardIsTheTwoOpsBitForBit) {
+  const int N = 37, C = 75;
+  auto a = random_bf16((size_t)N * C, 48, -2.0f, 3.0f), b = random_bf16((size_t)N * C, 49),
+       weight = random_bf16(C, 50), bias = random_bf16(C, 51);
+  auto residual = nan_bf16((size_t)N * C), out = nan_bf16((size_t)N * C);
+  auto mean = nan_float(N), rstd = nan_float(N);
+  residual_layernorm_forward(residual.data(), out.data(), mean.data(), rstd.data(), a.x.data(),
+                             b.x.data(), weight.x.data(), bias.x.data(), N, C, nullptr);
+  auto residual2 = nan_bf16((size_t)N * C), out2 = nan_bf16((size_t)N * C);
+  auto mean2 = nan_float(N), rstd2 = nan_float(N);
+  residual_forward(residual2.data(), a.x.data(), b.x.data(), (size_t)N * C, nullptr);
+  layernorm_forward(out2.data(), mean2.data(), rstd2.data(), residual2.data(), weight.x.data(),
+                    bias.x.data(), N, C, nullptr);
+  EXPECT_EQ(to_float(residual), to_float(residual2));
+  EXPECT_EQ(to_float(out), to_float(out2));
+  EXPECT_EQ(mean, mean2);
+  EXPECT_EQ(rstd, rstd2);
+
+  std::vector<double> want_residual((size_t)N * C), want((size_t)N * C), want_mean(N), want_rstd(N);
+  residual_forward_ref<double>(want_residual.data(), a.d.data(), b.d.data(), (size_t)N * C);
+  EXPECT_BF16_CLOSE(residual, want_residual, 1, 0.0);
+  std::vector<double> rounded = widen(to_float(residual));
+  layernorm_forward_ref<double>(want.data(), want_mean.data(), want_rstd.data(), rounded.data(),
+                                weight.d.data(), bias.d.data(), N, C);
+  EXPECT_FLOAT_OUTPUT(mean, want_mean, C);
+  EXPECT_FLOAT_OUTPUT(rstd, want_rstd, C);
+  EXPECT_BF16_CLOSE(out, want, 1, kSumAtol * C);
+}
+
 // ---- matmul, its GELU fusions, and gemm's two output types ----
 
 TEST(Bf16Simt, MatmulForwardAndBackward) {

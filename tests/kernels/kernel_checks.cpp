@@ -79,7 +79,8 @@ void expect_ops_filled(const Ops& ops) {
   const size_t optional[] = {offsetof(Ops, range_push),          offsetof(Ops, range_pop),
                              offsetof(Ops, capture_begin),       offsetof(Ops, capture_end),
                              offsetof(Ops, graph_launch),        offsetof(Ops, graph_destroy),
-                             offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward)};
+                             offsetof(Ops, matmul_gelu_forward), offsetof(Ops, matmul_gelu_backward),
+                             offsetof(Ops, residual_layernorm_forward)};
   for (size_t k = 0; k < num_slots; k++) {
     const size_t offset = first_slot + k * sizeof(void (*)());
     if (std::find(std::begin(optional), std::end(optional), offset) != std::end(optional)) continue;

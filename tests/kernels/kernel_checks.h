@@ -36,8 +36,9 @@ struct ScopedOmpThreads {
 };
 
 // Every entry of a CPU backend's operation table is set, except the optional ones that only a
-// GPU backend has (profiler ranges, the fused matmul + GELU). Ops is a struct of the name
-// followed only by function pointers, so each slot is checked by position.
+// GPU backend has (profiler ranges, the fused matmul + GELU) or that the reference leaves to the
+// two ops it fuses (residual + LayerNorm). Ops is a struct of the name followed only by function
+// pointers, so each slot is checked by position.
 void expect_ops_filled(const Ops& ops);
 
 // |got - want| <= atol + rtol*|want| everywhere; any NaN/Inf fails.
