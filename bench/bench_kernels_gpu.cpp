@@ -351,6 +351,17 @@ void BM_train_step_gpt2_124m_bf16_batch(benchmark::State& state) {
 #endif
 }
 
+// bf16 at B 16 with each attention path (the argument: auto, materialized, flash): the flash
+// kernels decide whether the step reaches the target (README's analytic profile).
+void BM_train_step_gpt2_124m_bf16_attention(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
+#ifdef CHAMBER_HAVE_CUDA
+  train_step_gpt2_124m(state, chamber::cuda_bf16_ops(), 16, g_peak_flops_bf16);
+#else
+  state.SkipWithError("no CUDA build");
+#endif
+}
+
 // bf16 at B 16 with the micro-step op by op instead of one CUDA graph: what the graph saves.
 void BM_train_step_gpt2_124m_bf16_no_graph(benchmark::State& state) {
 #ifdef CHAMBER_HAVE_CUDA
@@ -424,6 +435,7 @@ BENCHMARK(BM_sum_squares)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m_fp32_batch)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m_bf16_batch)->Arg(8)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_step_gpt2_124m_bf16_attention)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step_gpt2_124m_bf16_no_graph)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {
