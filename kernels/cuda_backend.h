@@ -3,9 +3,12 @@
 // (CHAMBER_HAVE_CUDA); kernels/simt_backend.h is the same sources run on the CPU.
 //
 // Every op is issued on one stream owned by the backend (the run's stream) and returns without
-// waiting, except the ones that hand data to or from the host (to_host, from_host, sum_squares,
-// synchronize) and alloc/free (cudaMalloc + zero fill, cudaFree). The first call of a kernel that
-// needs scratch (column sums, sum_squares) allocates it once; cuBLASLt's 32 MiB workspace too.
+// waiting, except the ones that hand data to the host or take it from host memory the caller may
+// reuse at once (to_host, from_host, synchronize) and alloc/free (cudaMalloc + zero fill,
+// cudaFree); from_host_async does not wait. The graph ops are stream capture on that stream
+// (kernels/ops.h). The first call of a kernel that needs scratch (column sums, sum_squares)
+// allocates it; the buffer grows but never during a capture; cuBLASLt's 32 MiB workspace is
+// allocated once.
 // Every CUDA, cuBLASLt and cuRAND call is checked; a failure is a chamber::Error naming the call,
 // file and line. Each op is an NVTX range named after it, and the table's
 // range_push/range_pop let the model name the phases and layers around them.
