@@ -561,6 +561,7 @@ static void micro_step_ops(GPT& m, int B, int T) {
 void gpt_train_micro_step(GPT& m, const int* tokens, const int* targets,
                           const float* token_weights, int B, int T) {
   if (!m.grads.wte) fail("gpt_train_micro_step: the model was created without training buffers");
+  if (!targets || !token_weights) fail("gpt_train_micro_step: targets and token_weights are required");
   check_batch(m, tokens, B, T);
   const Ops& ops = *m.ops;
   ActivationTensors& a = m.acts;
