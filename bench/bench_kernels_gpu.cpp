@@ -284,7 +284,7 @@ void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double
   chamber::model_config_finalize(cfg);
   const int N = B * kT;
   chamber::GPT model;
-  chamber::gpt_create(model, cfg, ops, B, kT, true);
+  chamber::gpt_create(model, cfg, ops, B, kT, true, {}, chamber::kPretrainLogitRows);
   chamber::gpt_init_parameters(model, 1);
   chamber::Rng rng(2);
   std::vector<int> tokens(N), targets(N);

@@ -22,7 +22,7 @@ static void BM_TrainStep(benchmark::State& state, std::string device) {
   model_config_finalize(mc);
   const int B = g_cfg.train.batch_size, T = g_cfg.train.seq_len, N = B * T;
   GPT model;
-  gpt_create(model, mc, ops, B, T, true);
+  gpt_create(model, mc, ops, B, T, true, {}, kPretrainLogitRows);
   gpt_init_parameters(model, 1);
   Rng rng(1);
   std::vector<int> tokens(N), targets(N);

@@ -72,7 +72,7 @@ bool parameter_decays(const std::string& name) {
 
 static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, int T,
                                                 ActivationTensors& a, bool with_training,
-                                                size_t compute_bytes) {
+                                                size_t compute_bytes, int64_t logit_rows) {
   const int64_t L = cfg.n_layer, C = cfg.n_embd, NH = cfg.n_head, Vp = cfg.padded_vocab;
   const int64_t BT = (int64_t)B * T;
   std::vector<TensorSlot> t = {
@@ -96,7 +96,7 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
       {"lnf", {BT, C}, (void**)&a.lnf, compute_bytes},
       {"lnf_mean", {BT}, (void**)&a.lnf_mean},
       {"lnf_rstd", {BT}, (void**)&a.lnf_rstd},
-      {"logits", {BT, Vp}, (void**)&a.logits, compute_bytes},
+      {"logits", {logit_rows, Vp}, (void**)&a.logits, compute_bytes},
       {"losses", {BT}, (void**)&a.losses},
       {"entropy", {BT}, (void**)&a.entropy},
       {"values", {BT}, (void**)&a.values},
@@ -120,14 +120,21 @@ static size_t shard_slice_floats(size_t arena_floats, int world) {
   return (slice + 15) / 16 * 16;
 }
 
+// The rows of the logits buffer for a (max_B, max_T) arena and a requested cap (0: none).
+static int logits_buffer_rows(int max_B, int max_T, int logit_rows) {
+  const int all = max_B * max_T;
+  return logit_rows > 0 && logit_rows < all ? logit_rows : all;
+}
+
 ArenaSizes gpt_arena_sizes(const ModelConfig& cfg_in, int max_B, int max_T, bool with_training,
-                           OptimizerShard shard, size_t compute_bytes) {
+                           OptimizerShard shard, size_t compute_bytes, int logit_rows) {
   ModelConfig cfg = cfg_in;
   ParameterTensors p{};
   ComputeWeights w{};
   ActivationTensors a{};
   auto pt = parameter_table(cfg, p);
-  auto at = activation_table(cfg, max_B, max_T, a, with_training, compute_bytes);
+  auto at = activation_table(cfg, max_B, max_T, a, with_training, compute_bytes,
+                             logits_buffer_rows(max_B, max_T, logit_rows));
   auto wt = parameter_table(cfg, w, compute_bytes);
   size_t compute_weights = compute_bytes == sizeof(float) ? 0 : arena_plan(wt);
   size_t params = arena_plan(pt), adam = 2 * params;
@@ -141,7 +148,7 @@ ArenaSizes gpt_arena_sizes(const ModelConfig& cfg_in, int max_B, int max_T, bool
 }
 
 void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
-                bool with_training, OptimizerShard shard) {
+                bool with_training, OptimizerShard shard, int logit_rows) {
   if (max_T > cfg.context_length)
     fail("sequence length ", max_T, " exceeds model.context_length ", cfg.context_length);
   m.cfg = cfg;
@@ -156,6 +163,7 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
          "more than one rank.");
   m.max_B = max_B;
   m.max_T = max_T;
+  m.logit_rows = logits_buffer_rows(max_B, max_T, logit_rows);
   m.param_table = parameter_table(cfg, m.params);
   size_t param_bytes = arena_plan(m.param_table);
   m.num_parameters = 0;
@@ -206,7 +214,8 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
     arena_point(m.m_arena, m_table);
     arena_point(m.v_arena, v_table);
   }
-  auto act_table = activation_table(cfg, max_B, max_T, m.acts, with_training, m.compute_bytes);
+  auto act_table = activation_table(cfg, max_B, max_T, m.acts, with_training, m.compute_bytes,
+                                    m.logit_rows);
   size_t act_bytes = arena_plan(act_table);
   m.act_arena = arena_create(ops, act_bytes, "activations");
   arena_point(m.act_arena, act_table);
@@ -425,7 +434,9 @@ static void check_batch(const GPT& m, const int* tokens, int B, int T) {
 }
 
 // The forward's ops over the tokens already in acts.tokens (no host traffic: a graph can hold it).
-static void forward_ops(GPT& m, int B, int T) {
+// with_logits: the LM head's product into acts.logits too (else the forward stops at ln_f and
+// the value head, and lm_head_chunks makes the logits).
+static void forward_ops(GPT& m, int B, int T, bool with_logits) {
   const Ops& ops = *m.ops;
   NamedRange phase(ops, "forward");
   const ModelConfig& cfg = m.cfg;
@@ -444,15 +455,60 @@ static void forward_ops(GPT& m, int B, int T) {
     block_forward(ops, layer_params(w, cfg, l, xb), layer_activations(a, cfg, l, B, T, xb),
                   no_cache, B, T, C, NH);
   }
-  lm_head_forward(ops, w, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd,
-                  advance(a.residual3, (L - 1) * BTC, xb), N);
+  const xfloat* x = advance(a.residual3, (L - 1) * BTC, xb);
+  if (with_logits) lm_head_forward(ops, w, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd, x, N);
+  else ops.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, x, w.lnf_w, w.lnf_b, N, C);
   if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, w.value_w, w.value_b, N, C);
 }
 
 void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   check_batch(m, tokens, B, T);
+  if (B * T > m.logit_rows)
+    fail("gpt_forward: this model keeps logits for ", m.logit_rows, " rows, fewer than the batch's ",
+         B * T, " (it computes them in chunks: use gpt_train_micro_step or gpt_eval_loss)");
   m.ops->from_host(m.acts.tokens, tokens, (size_t)B * T * sizeof(int));
-  forward_ops(m, B, T);
+  forward_ops(m, B, T, true);
+}
+
+// The LM head, the classifier and the loss sum over the N rows of acts.lnf, in chunks of
+// m.logit_rows rows through the one logits buffer; with_grad: each chunk's logits gradient goes
+// straight back through the LM head (d_ln's rows written, the head's weight gradient added), so
+// no more than a chunk of logits ever exists. weights: backend token weights or null (weight 1).
+static void lm_head_chunks(GPT& m, int N, const float* weights, bool with_grad) {
+  const Ops& ops = *m.ops;
+  NamedRange phase(ops, "classifier");
+  const ModelConfig& cfg = m.cfg;
+  const int C = cfg.n_embd, Vp = cfg.padded_vocab;
+  const size_t xb = m.compute_bytes;
+  ActivationTensors& a = m.acts;
+  const xfloat* lm_head = cfg.tied_embeddings ? m.weights.wte : m.weights.lm_head;
+  float* d_lm_head = cfg.tied_embeddings ? m.grads.wte : m.grads.lm_head;
+  for (int r0 = 0; r0 < N; r0 += m.logit_rows) {
+    const int rows = std::min(m.logit_rows, N - r0);
+    const xfloat* lnf = advance(a.lnf, (size_t)r0 * C, xb);
+    const float* w = weights ? weights + r0 : nullptr;
+    ops.matmul_forward(a.logits, lnf, lm_head, nullptr, rows, C, Vp);
+    ops.classifier_forward_backward(a.logits, a.losses + r0, a.entropy + r0, a.targets + r0, w,
+                                    rows, cfg.vocab_size, Vp, with_grad);
+    ops.loss_sum(a.loss_sum, a.losses + r0, w, a.targets + r0, rows);
+    if (with_grad)
+      ops.matmul_backward(advance(a.d_ln, (size_t)r0 * C, xb), d_lm_head, nullptr, a.logits, lnf,
+                          lm_head, rows, C, Vp);
+  }
+}
+
+double gpt_eval_loss(GPT& m, const int* tokens, const int* targets, int B, int T) {
+  check_batch(m, tokens, B, T);
+  const Ops& ops = *m.ops;
+  const size_t N = (size_t)B * T;
+  ops.from_host(m.acts.tokens, tokens, N * sizeof(int));
+  ops.from_host(m.acts.targets, targets, N * sizeof(int));
+  forward_ops(m, B, T, false);
+  ops.zero(m.acts.loss_sum, sizeof(double));
+  lm_head_chunks(m, B * T, nullptr, false);
+  double loss = 0.0;
+  ops.to_host(&loss, m.acts.loss_sum, sizeof(double));
+  return loss;
 }
 
 double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bool with_grad) {
@@ -475,8 +531,9 @@ double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bo
 }
 
 // The backward's ops (no host traffic: a graph can hold it); with_values: acts.values holds the
-// value head's output gradient.
-static void backward_ops(GPT& m, bool with_values) {
+// value head's output gradient; lm_head_done: lm_head_chunks already wrote d_ln and the head's
+// weight gradient.
+static void backward_ops(GPT& m, bool with_values, bool lm_head_done) {
   const Ops& ops = *m.ops;
   NamedRange phase(ops, "backward");
   const ModelConfig& cfg = m.cfg;
@@ -492,7 +549,8 @@ static void backward_ops(GPT& m, bool with_values) {
   // head adds to it.
   const xfloat* lm_head = cfg.tied_embeddings ? p.wte : p.lm_head;
   float* d_lm_head = cfg.tied_embeddings ? g.wte : g.lm_head;
-  ops.matmul_backward(a.d_ln, d_lm_head, nullptr, a.logits, a.lnf, lm_head, N, C, cfg.padded_vocab);
+  if (!lm_head_done)
+    ops.matmul_backward(a.d_ln, d_lm_head, nullptr, a.logits, a.lnf, lm_head, N, C, cfg.padded_vocab);
   if (with_values && cfg.value_head) {
     ops.value_head_backward(a.d_ln, g.value_w, g.value_b, a.values, a.lnf, p.value_w, N, C);
   }
@@ -533,7 +591,7 @@ void gpt_backward(GPT& m, const float* dvalues) {
   if (!m.grads.wte) fail("gpt_backward: the model was created without training buffers");
   const bool with_values = dvalues && m.cfg.value_head;
   if (with_values) m.ops->from_host(m.acts.values, dvalues, (size_t)m.B * m.T * sizeof(float));
-  backward_ops(m, with_values);
+  backward_ops(m, with_values, false);
 }
 
 // ---- the training step without host round trips ----
@@ -543,19 +601,12 @@ void gpt_step_begin(GPT& m) {
   m.ops->zero(m.acts.loss_sum, sizeof(double));
 }
 
-// One micro-step's device work: forward, classifier with gradients and the loss sum, backward.
+// One micro-step's device work: forward to ln_f, the LM head, classifier (with gradients), loss
+// sum and the LM head's backward chunk by chunk, then the rest of backward.
 static void micro_step_ops(GPT& m, int B, int T) {
-  const Ops& ops = *m.ops;
-  ActivationTensors& a = m.acts;
-  const int N = B * T;
-  forward_ops(m, B, T);
-  {
-    NamedRange phase(ops, "classifier");
-    ops.classifier_forward_backward(a.logits, a.losses, a.entropy, a.targets, a.token_weights, N,
-                                    m.cfg.vocab_size, m.cfg.padded_vocab, true);
-    ops.loss_sum(a.loss_sum, a.losses, a.token_weights, a.targets, N);
-  }
-  backward_ops(m, false);
+  forward_ops(m, B, T, false);
+  lm_head_chunks(m, B * T, m.acts.token_weights, true);
+  backward_ops(m, false, true);
 }
 
 void gpt_train_micro_step(GPT& m, const int* tokens, const int* targets,

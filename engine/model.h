@@ -125,6 +125,8 @@ struct GPT {
   const Ops* ops = nullptr;
   size_t compute_bytes = 4;     // ops->compute_bytes: 4 (float) or 2 (bf16 mixed precision)
   int max_B = 0, max_T = 0;     // activation arena capacity
+  int logit_rows = 0;           // rows acts.logits holds: max_B * max_T, or fewer for a model whose
+                                // training step and evaluation compute the logits in chunks
   ParameterTensors params{};    // fp32 master weights (what AdamW updates and checkpoints hold)
   ComputeWeights weights{};     // what forward and backward read: params, or their bf16 copy
   ParameterTensors grads{};
@@ -248,8 +250,16 @@ bool parameter_decays(const std::string& name);
 // AdamW state and backward buffers (evaluation and sampling only). The activations and the
 // weights forward reads take ops.compute_bytes per element; with bf16 (2) the weights also get
 // their bf16 copy, refreshed from the master weights on every load and by every AdamW step.
+// logit_rows > 0 caps the logits buffer at that many rows (of Vp each): gpt_train_micro_step
+// and gpt_eval_loss then run the LM head, the classifier and the LM head's backward over chunks
+// of rows, while gpt_forward refuses batches of more rows (pretraining passes kPretrainLogitRows).
 void gpt_create(GPT& model, const ModelConfig& cfg, const Ops& ops, int max_B, int max_T,
-                bool with_training = true, OptimizerShard shard = {});
+                bool with_training = true, OptimizerShard shard = {}, int logit_rows = 0);
+// The logits rows pretraining keeps: (B*T, Vp) logits are the largest activation of a step at a
+// large vocabulary (GPT-2 124M at B 16 x T 1024 in bf16: 1.65 GB, at B 64: 6.6 GB), and a chunk of
+// 8192 rows (824 MB) keeps the LM head's products large. Batches of up to this many rows (every
+// CPU config) are one chunk: the same ops as without chunks.
+constexpr int kPretrainLogitRows = 8192;
 void gpt_destroy(GPT& model);
 // Bytes of each arena, for the start-of-run report and "does it fit" checks before allocating.
 struct ArenaSizes {
@@ -258,7 +268,8 @@ struct ArenaSizes {
   size_t total() const { return params + grads + adam + acts + compute_weights; }
 };
 ArenaSizes gpt_arena_sizes(const ModelConfig& cfg, int max_B, int max_T, bool with_training,
-                           OptimizerShard shard = {}, size_t compute_bytes = sizeof(float));
+                           OptimizerShard shard = {}, size_t compute_bytes = sizeof(float),
+                           int logit_rows = 0);
 
 // GPT-2 initialisation from the seed: N(0, 0.02), residual projections scaled by 1/sqrt(2L),
 // biases 0, LayerNorm weights 1, value head 0. Drawn on the host so every backend starts equal.
@@ -269,6 +280,9 @@ void gpt_parameters_from_host(GPT& model, const std::vector<float>& host);
 
 // Forward pass to logits (and values when the value head is on). tokens: host (B, T).
 void gpt_forward(GPT& model, const int* tokens, int B, int T);
+// The summed loss of a batch (sum of -logprob of targets[i] >= 0; host (B, T) arrays), with the
+// logits in chunks of model.logit_rows rows: evaluation on a model that caps its logits.
+double gpt_eval_loss(GPT& model, const int* tokens, const int* targets, int B, int T);
 // Runs the fused classifier on the logits of the last forward. targets and token_weights are host
 // (B, T) arrays (token_weights may be null when !with_grad). Returns sum_i w_i * loss_i (with
 // w = 1 when token_weights is null, over positions with target >= 0). When with_grad, the logits

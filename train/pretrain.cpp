@@ -108,8 +108,8 @@ static double evaluate(GPT& model, DataLoader& val, int batches, const Comm& com
   for (int b = 0; b < batches; b++) {
     loader_next(val, inputs.data(), targets.data());
     const int first = comm.rank * N_rank;
-    gpt_forward(model, inputs.data() + first, B_rank, val.T);
-    total += gpt_classifier(model, targets.data() + first, nullptr, false) / N_rank;
+    // The logits in chunks, as the training step makes them (the model keeps kPretrainLogitRows).
+    total += gpt_eval_loss(model, inputs.data() + first, targets.data() + first, B_rank, val.T) / N_rank;
   }
   total /= batches;
   comm_all_reduce_sum(comm, &total, 1);
@@ -191,13 +191,14 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   if (opt.comm) comm_attach(*opt.comm, base_ops, device == "cuda");
   // ZeRO-1: with several ranks, --shard-optimizer keeps 1/world of AdamW's state on each.
   const OptimizerShard shard = opt.shard_optimizer ? OptimizerShard{comm.rank, comm.world} : OptimizerShard{};
-  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true, shard, base_ops.compute_bytes);
+  ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true, shard, base_ops.compute_bytes,
+                                       kPretrainLogitRows);
   check_device_memory(device, planned.total() + device_scratch_bytes(device, B_rank, T, cfg.model.n_embd,
                                                                       cfg.model.n_head),
                       "pretraining " + cfg.name,
                       "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;
-  gpt_create(model, cfg.model, ops, B_rank, T, true, shard);
+  gpt_create(model, cfg.model, ops, B_rank, T, true, shard, kPretrainLogitRows);
   // Data parallel without ZeRO-1: the gradient all-reduce overlaps the backward pass.
   const bool overlap = opt.overlap_reduce && dp_can_overlap(comm, model);
   if (!quiet) {

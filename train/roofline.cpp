@@ -199,7 +199,7 @@ const Ops& shape_only_ops() {
 RooflineStep predict_step(const ModelConfig& cfg, int B, int T) {
   const Ops& ops = profiled_ops(shape_only_ops(), /*predict_graphs=*/true);
   GPT model;
-  gpt_create(model, cfg, ops, B, T, true);
+  gpt_create(model, cfg, ops, B, T, true, {}, kPretrainLogitRows);
   const int N = B * T;
   std::vector<int> tokens(N, 0), targets(N, 0);
   std::vector<float> weights(N, 1.0f / N);

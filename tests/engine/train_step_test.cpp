@@ -22,6 +22,11 @@ TEST(TrainStep, ReferenceBackendMatchesHostRoundTripsBitForBit) {
 }
 TEST(TrainStep, FastCpuMatchesHostRoundTripsBitForBit) { expect_same_training(cpu_fast_ops()); }
 
+TEST(TrainStep, ChunkedLogitsMatchOneChunk) {
+  expect_chunked_logits_match(reference_ops());
+  expect_chunked_logits_match(cpu_fast_ops());
+}
+
 TEST(TrainStep, NonFiniteNormSkipsTheUpdate) {
   expect_non_finite_norm_skips_update(reference_ops());
   expect_non_finite_norm_skips_update(cpu_fast_ops());
