@@ -28,14 +28,10 @@ static void BM_TrainStep(benchmark::State& state, std::string device) {
   std::vector<int> tokens(N), targets(N);
   for (int i = 0; i < N; i++) tokens[i] = (int)rng.below(mc.vocab_size), targets[i] = (int)rng.below(mc.vocab_size);
   std::vector<float> weights(N, 1.0f / N);
-  for (auto _ : state) {  // the step as pretraining runs it (train/pretrain.cpp)
-    gpt_step_begin(model);
-    gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, T);
-    gpt_compute_grad_norm(model);
-    gpt_adamw_step(model, {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
-                           .weight_decay = 0.1f, .clip_by_device_norm = true, .max_grad_norm = 1.0f});
-    gpt_read_step(model);
-  }
+  for (auto _ : state)  // the step as pretraining runs it (train/pretrain.cpp)
+    gpt_train_step(model, tokens.data(), targets.data(), weights.data(), B, T,
+                   {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                    .max_grad_norm = 1.0f});
   state.counters["tokens_per_s"] = benchmark::Counter((double)N * state.iterations(), benchmark::Counter::kIsRate);
   state.SetLabel(std::string(ops.name) + " B=" + std::to_string(B) + " T=" + std::to_string(T));
   gpt_destroy(model);

@@ -107,11 +107,14 @@ std::string gpu_description(const std::string& device) {
   return "";
 }
 
-size_t device_scratch_bytes(const std::string& device, int B, int T, int C, int NH) {
+size_t device_scratch_bytes(const std::string& device, int B, int T, int C, int NH,
+                            size_t compute_bytes) {
 #ifdef CHAMBER_HAVE_CUDA
-  if (resolve_device_name(device) == "cuda") return cuda_scratch_bytes(B, T, C, NH);
+  if (resolve_device_name(device) == "cuda")
+    return compute_bytes == sizeof(float) ? cuda_scratch_bytes(B, T, C, NH)
+                                          : cuda_bf16_scratch_bytes(B, T, C, NH);
 #endif
-  (void)device, (void)B, (void)T, (void)C, (void)NH;
+  (void)device, (void)B, (void)T, (void)C, (void)NH, (void)compute_bytes;
   return 0;
 }
 

@@ -25,8 +25,10 @@ void check_device_memory(const std::string& device, size_t bytes, const std::str
 std::string gpu_description(const std::string& device);
 // What the backend allocates beyond the arenas for forward and backward at B x T of a model of
 // width C with NH heads (on a GPU: attention's scratch and cuBLASLt's workspace; 0 on the CPU),
-// to add to the arenas before check_device_memory.
-size_t device_scratch_bytes(const std::string& device, int B, int T, int C, int NH);
+// to add to the arenas before check_device_memory. compute_bytes: the table's compute type (2 in
+// bf16, whose attention scratch is half the fp32 one).
+size_t device_scratch_bytes(const std::string& device, int B, int T, int C, int NH,
+                            size_t compute_bytes = sizeof(float));
 
 // Threads for OpenMP loops and OpenBLAS: n > 0, else $CHAMBER_THREADS, else all cores.
 // Returns the count in effect.

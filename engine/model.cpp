@@ -651,6 +651,16 @@ StepScalars gpt_read_step(GPT& m) {
   return {scalars[0], std::sqrt(scalars[1])};
 }
 
+StepScalars gpt_train_step(GPT& m, const int* tokens, const int* targets,
+                           const float* token_weights, int B, int T, AdamWSettings settings) {
+  gpt_step_begin(m);
+  gpt_train_micro_step(m, tokens, targets, token_weights, B, T);
+  gpt_compute_grad_norm(m);
+  settings.clip_by_device_norm = true;
+  gpt_adamw_step(m, settings);
+  return gpt_read_step(m);
+}
+
 void gpt_zero_grad(GPT& m) { m.ops->zero(m.grad_arena.base, m.grad_arena.bytes); }
 
 void gpt_compute_grad_norm(GPT& m) {

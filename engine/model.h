@@ -330,6 +330,11 @@ struct AdamWSettings {
 };
 // AdamW over every parameter in one op call (one launch on the GPU). Increments adam_step.
 void gpt_adamw_step(GPT& model, const AdamWSettings& settings);
+// The whole step for one micro-batch, as pretraining runs it without data parallel (benchmarks,
+// the analytic profile): gpt_step_begin, gpt_train_micro_step, gpt_compute_grad_norm,
+// gpt_adamw_step (clip_by_device_norm set) and gpt_read_step.
+StepScalars gpt_train_step(GPT& model, const int* tokens, const int* targets,
+                           const float* token_weights, int B, int T, AdamWSettings settings);
 
 // Copies per-token losses (-logprob), entropy and values of the last forward to the host.
 void gpt_copy_losses(const GPT& model, float* host_losses);

@@ -69,16 +69,13 @@ template <typename Real>
 void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
                       const AdamWTensor* tensors, int num_tensors, AdamWStep step,
                       const double* grad_sumsq) {
-  bool skip;
-  const float scale = adamw_gradient_scale(step, grad_sumsq, &skip);
-  if (skip) return;
-  for (int k = 0; k < num_tensors; k++) {  // a float copy needs no rounding: the seeds go unused
-    const AdamWTensor& x = tensors[k];
-    adamw_range_ref(params + x.param_first, grads + x.param_first, m + x.moment_first,
-                    v + x.moment_first, params_compute ? params_compute + x.compute_first : nullptr,
-                    x.count, x.value_head ? step.value_head_lr : step.lr, step.beta1, step.beta2,
-                    step.eps, x.decays ? step.weight_decay : 0.0f, scale, step.t);
-  }
+  // A float copy needs no rounding: the seeds go unused.
+  adamw_for_each_tensor(params, grads, m, v, params_compute, tensors, num_tensors, step, grad_sumsq,
+                        [&](Real* p, const Real* g, Real* mk, Real* vk, Real* copy, size_t n,
+                            float lr, float weight_decay, float scale) {
+                          adamw_range_ref(p, g, mk, vk, copy, n, lr, step.beta1, step.beta2,
+                                          step.eps, weight_decay, scale, step.t);
+                        });
 }
 
 template double sum_of_squares_ref<float>(const float*, size_t);

@@ -53,6 +53,24 @@ void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* p
                       const AdamWTensor* tensors, int num_tensors, AdamWStep step,
                       const double* grad_sumsq);
 
+// The walk over an AdamW call's tensors that the CPU tables share: the step's gradient scale (and
+// the skip of a non-finite norm) once, then range(params, grads, m, v, params_compute, count, lr,
+// weight_decay, scale) on each tensor's part of the arrays (params_compute null stays null).
+template <typename Real, typename Range>
+void adamw_for_each_tensor(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
+                           const AdamWTensor* tensors, int num_tensors, const AdamWStep& step,
+                           const double* grad_sumsq, Range range) {
+  bool skip;
+  const float scale = adamw_gradient_scale(step, grad_sumsq, &skip);
+  if (skip) return;
+  for (int k = 0; k < num_tensors; k++) {
+    const AdamWTensor& x = tensors[k];
+    range(params + x.param_first, grads + x.param_first, m + x.moment_first, v + x.moment_first,
+          params_compute ? params_compute + x.compute_first : nullptr, x.count,
+          x.value_head ? step.value_head_lr : step.lr, x.decays ? step.weight_decay : 0.0f, scale);
+  }
+}
+
 // One tensor covering whole arrays of n elements (tests, benchmarks, one-array callers).
 inline AdamWTensor adamw_whole_arrays(size_t n, bool decays = true) {
   return AdamWTensor{0, 0, 0, n, decays, false, 0u};

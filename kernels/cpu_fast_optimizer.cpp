@@ -80,16 +80,13 @@ void adamw_range_fast(float* params, const float* grads, float* m, float* v, flo
 void adamw_update_fast(float* params, const float* grads, float* m, float* v, float* params_compute,
                        const AdamWTensor* tensors, int num_tensors, AdamWStep step,
                        const double* grad_sumsq) {
-  bool skip;
-  const float scale = adamw_gradient_scale(step, grad_sumsq, &skip);
-  if (skip) return;
-  for (int k = 0; k < num_tensors; k++) {  // the compute copy is float here: exact, no seeds
-    const AdamWTensor& x = tensors[k];
-    adamw_range_fast(params + x.param_first, grads + x.param_first, m + x.moment_first,
-                     v + x.moment_first, params_compute ? params_compute + x.compute_first : nullptr,
-                     x.count, x.value_head ? step.value_head_lr : step.lr, step.beta1, step.beta2,
-                     step.eps, x.decays ? step.weight_decay : 0.0f, scale, step.t);
-  }
+  // The compute copy is float here: exact, no seeds.
+  adamw_for_each_tensor(params, grads, m, v, params_compute, tensors, num_tensors, step, grad_sumsq,
+                        [&](float* p, const float* g, float* mk, float* vk, float* copy, size_t n,
+                            float lr, float weight_decay, float scale) {
+                          adamw_range_fast(p, g, mk, vk, copy, n, lr, step.beta1, step.beta2,
+                                           step.eps, weight_decay, scale, step.t);
+                        });
 }
 
 void sum_squares_fast(double* sumsq, const float* g, size_t n) { *sumsq = sum_of_squares_fast(g, n); }

@@ -18,7 +18,7 @@ void load_model(LoadedModel& out, const std::string& path, const std::string& de
     fail(out.dir, ": tokenizer.json has ", out.tokenizer.vocab_size(), " tokens but the model only ", cfg.vocab_size);
   if (max_T <= 0) max_T = cfg.context_length;
   check_device_memory(device, gpt_arena_sizes(cfg, max_B, max_T, with_training, {}, ops.compute_bytes).total() +
-                                  device_scratch_bytes(device, max_B, max_T, cfg.n_embd, cfg.n_head),
+                                  device_scratch_bytes(device, max_B, max_T, cfg.n_embd, cfg.n_head, ops.compute_bytes),
                       "the model of " + out.dir, "Use a smaller batch, or --device cpu.");
   gpt_create(out.model, cfg, ops, max_B, max_T, with_training);
   checkpoint_load_weights(out.dir, out.model);

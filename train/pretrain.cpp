@@ -194,7 +194,8 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   ArenaSizes planned = gpt_arena_sizes(cfg.model, B_rank, T, true, shard, base_ops.compute_bytes,
                                        kPretrainLogitRows);
   check_device_memory(device, planned.total() + device_scratch_bytes(device, B_rank, T, cfg.model.n_embd,
-                                                                      cfg.model.n_head),
+                                                                      cfg.model.n_head,
+                                                                      base_ops.compute_bytes),
                       "pretraining " + cfg.name,
                       "Reduce train.batch_size or seq_len (and raise grad_accum), or use a smaller model.");
   GPT model;

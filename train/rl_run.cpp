@@ -72,7 +72,8 @@ std::string run_rl(RLConfig cfg, const RLOptions& opt) {
     size_t frozen = gpt_arena_sizes(shape, cfg.micro_batch, T, false, {}, compute_bytes).total();
     size_t total = trained * (has_critic ? 2 : 1) + frozen +   // policy, critic; reference
                    kv_cache_bytes(shape, rl_sampler_rows(cfg), T, compute_bytes) +
-                   device_scratch_bytes(device, cfg.micro_batch, T, shape.n_embd, shape.n_head);
+                   device_scratch_bytes(device, cfg.micro_batch, T, shape.n_embd, shape.n_head,
+                                        compute_bytes);
     check_device_memory(device, total,
                         "rl " + cfg.name + " (the policy, the reference model" +
                             (has_critic ? ", the critic" : "") + " and a KV cache of " +

@@ -205,15 +205,11 @@ RooflineStep predict_step(const ModelConfig& cfg, int B, int T) {
   std::vector<float> weights(N, 1.0f / N);
   // The pretraining step as train/pretrain.cpp runs it. A shape's first micro-step runs op by op
   // and its second is captured (gpt_train_micro_step): the steady step is the captured one.
-  gpt_step_begin(model);
-  gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, T);
+  const AdamWSettings adamw{.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                            .weight_decay = 0.1f, .max_grad_norm = 1.0f};
+  gpt_train_step(model, tokens.data(), targets.data(), weights.data(), B, T, adamw);
   reset_profile();  // the steady step only, not the warm-up or the arenas' zeroing at creation
-  gpt_step_begin(model);
-  gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, T);
-  gpt_compute_grad_norm(model);
-  gpt_adamw_step(model, {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
-                         .weight_decay = 0.1f, .clip_by_device_norm = true, .max_grad_norm = 1.0f});
-  gpt_read_step(model);
+  gpt_train_step(model, tokens.data(), targets.data(), weights.data(), B, T, adamw);
   RooflineStep step;
   step.seconds = profile_predicted_seconds();
   step.cost = profile_total_cost();
