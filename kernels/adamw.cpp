@@ -71,11 +71,7 @@ void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* p
                       const double* grad_sumsq) {
   // A float copy needs no rounding: the seeds go unused.
   adamw_for_each_tensor(params, grads, m, v, params_compute, tensors, num_tensors, step, grad_sumsq,
-                        [&](Real* p, const Real* g, Real* mk, Real* vk, Real* copy, size_t n,
-                            float lr, float weight_decay, float scale) {
-                          adamw_range_ref(p, g, mk, vk, copy, n, lr, step.beta1, step.beta2,
-                                          step.eps, weight_decay, scale, step.t);
-                        });
+                        adamw_range_ref<Real>);
 }
 
 template double sum_of_squares_ref<float>(const float*, size_t);

@@ -54,8 +54,8 @@ void adamw_update_ref(Real* params, const Real* grads, Real* m, Real* v, Real* p
                       const double* grad_sumsq);
 
 // The walk over an AdamW call's tensors that the CPU tables share: the step's gradient scale (and
-// the skip of a non-finite norm) once, then range(params, grads, m, v, params_compute, count, lr,
-// weight_decay, scale) on each tensor's part of the arrays (params_compute null stays null).
+// the skip of a non-finite norm) once, then range (adamw_range_ref's parameters) on each tensor's
+// part of the arrays, with its rate and decay (params_compute null stays null).
 template <typename Real, typename Range>
 void adamw_for_each_tensor(Real* params, const Real* grads, Real* m, Real* v, Real* params_compute,
                            const AdamWTensor* tensors, int num_tensors, const AdamWStep& step,
@@ -67,7 +67,8 @@ void adamw_for_each_tensor(Real* params, const Real* grads, Real* m, Real* v, Re
     const AdamWTensor& x = tensors[k];
     range(params + x.param_first, grads + x.param_first, m + x.moment_first, v + x.moment_first,
           params_compute ? params_compute + x.compute_first : nullptr, x.count,
-          x.value_head ? step.value_head_lr : step.lr, x.decays ? step.weight_decay : 0.0f, scale);
+          x.value_head ? step.value_head_lr : step.lr, step.beta1, step.beta2, step.eps,
+          x.decays ? step.weight_decay : 0.0f, scale, step.t);
   }
 }
 

@@ -82,11 +82,7 @@ void adamw_update_fast(float* params, const float* grads, float* m, float* v, fl
                        const double* grad_sumsq) {
   // The compute copy is float here: exact, no seeds.
   adamw_for_each_tensor(params, grads, m, v, params_compute, tensors, num_tensors, step, grad_sumsq,
-                        [&](float* p, const float* g, float* mk, float* vk, float* copy, size_t n,
-                            float lr, float weight_decay, float scale) {
-                          adamw_range_fast(p, g, mk, vk, copy, n, lr, step.beta1, step.beta2,
-                                           step.eps, weight_decay, scale, step.t);
-                        });
+                        adamw_range_fast);
 }
 
 void sum_squares_fast(double* sumsq, const float* g, size_t n) { *sumsq = sum_of_squares_fast(g, n); }

@@ -303,74 +303,60 @@ TEST(Model, ProfilerRangesNameEveryPhaseAndLayer) {
   gpt_destroy(m);
 }
 
-// A backend's fused fc_proj + GELU backward replaces matmul_backward and gelu_backward, one call
-// per layer, with the same gradients bit for bit (the fused op here is those two ops).
+// The reference backend beside instrumented_ops() (whose fused ops are the reference's two ops)
+// with the same weights: a fused op must be called once per layer and change no bit of what the
+// model computes.
+struct PlainAndFused {
+  GPT plain, fused;
+  PlainAndFused(const ModelConfig& c, bool with_training) {
+    gpt_create(plain, c, reference_ops(), 2, 7, with_training);
+    gpt_create(fused, c, instrumented_ops(), 2, 7, with_training);
+    gpt_init_parameters(plain, 9);
+    gpt_init_parameters(fused, 9);
+  }
+  ~PlainAndFused() {
+    gpt_destroy(plain);
+    gpt_destroy(fused);
+  }
+  // The two models' bytes of one of their arenas are equal.
+  void expect_same(Arena GPT::*arena) const {
+    const Arena &a = plain.*arena, &f = fused.*arena;
+    std::vector<unsigned char> want(a.bytes), got(f.bytes);
+    plain.ops->to_host(want.data(), a.base, want.size());
+    fused.ops->to_host(got.data(), f.base, got.size());
+    EXPECT_EQ(got, want);
+  }
+};
+
+// The fused fc_proj + GELU backward replaces matmul_backward and gelu_backward.
 TEST(Model, FusedGeluBackwardIsUsedAndMatches) {
   ModelConfig c = tiny_config();
-  GPT plain, fused;
-  gpt_create(plain, c, reference_ops(), 2, 7, true);
-  gpt_create(fused, c, instrumented_ops(), 2, 7, true);
-  gpt_init_parameters(plain, 9);
-  gpt_init_parameters(fused, 9);
+  PlainAndFused models(c, true);
   Batch b = make_batch(c, 4);
   fused_gelu_backward_calls = 0;
-  for (GPT* m : {&plain, &fused}) {
+  for (GPT* m : {&models.plain, &models.fused}) {
     gpt_zero_grad(*m);
     gpt_forward(*m, b.tokens.data(), b.B, b.T);
     gpt_classifier(*m, b.targets.data(), b.weights.data(), true);
     gpt_backward(*m, b.dvalues.data());
   }
   EXPECT_EQ(fused_gelu_backward_calls, c.n_layer);
-  std::vector<float> want(plain.grad_arena.bytes / sizeof(float)), got(want.size());
-  plain.ops->to_host(want.data(), plain.grad_arena.base, plain.grad_arena.bytes);
-  fused.ops->to_host(got.data(), fused.grad_arena.base, fused.grad_arena.bytes);
-  EXPECT_EQ(got, want);
-  gpt_destroy(plain);
-  gpt_destroy(fused);
+  models.expect_same(&GPT::grad_arena);
 }
 
-// A backend's fused fc + GELU replaces the two ops, one call per layer, with the same result.
-TEST(Model, FusedFcGeluIsUsedAndMatches) {
+// The fused fc + GELU forward replaces matmul_forward and gelu_forward; the fused residual +
+// LayerNorm the attention branch's add and ln2 (the kernels' own fused ops are checked the same
+// way in step_simt.cpp and step_gpu.cpp).
+TEST(Model, FusedForwardOpsAreUsedAndMatch) {
   ModelConfig c = tiny_config();
-  GPT plain, fused;
-  gpt_create(plain, c, reference_ops(), 2, 7, false);
-  gpt_create(fused, c, instrumented_ops(), 2, 7, false);
-  gpt_init_parameters(plain, 9);
-  gpt_init_parameters(fused, 9);
+  PlainAndFused models(c, false);
   Batch b = make_batch(c, 4);
   fused_gelu_calls = 0;
-  gpt_forward(plain, b.tokens.data(), b.B, b.T);
-  gpt_forward(fused, b.tokens.data(), b.B, b.T);
-  EXPECT_EQ(fused_gelu_calls, c.n_layer);
-  std::vector<float> want(c.padded_vocab), got(c.padded_vocab);
-  gpt_copy_logits_row(plain, 1, 6, want.data());
-  gpt_copy_logits_row(fused, 1, 6, got.data());
-  EXPECT_EQ(got, want);
-  gpt_destroy(plain);
-  gpt_destroy(fused);
-}
-
-// A backend's fused residual + LayerNorm replaces the attention branch's add and ln2, one call per
-// layer, with the same activations bit for bit (the fused op here is those two ops; the kernels'
-// own fused ops are checked the same way in step_simt.cpp and step_gpu.cpp).
-TEST(Model, FusedResidualLayernormIsUsedAndMatches) {
-  ModelConfig c = tiny_config();
-  GPT plain, fused;
-  gpt_create(plain, c, reference_ops(), 2, 7, false);
-  gpt_create(fused, c, instrumented_ops(), 2, 7, false);
-  gpt_init_parameters(plain, 9);
-  gpt_init_parameters(fused, 9);
-  Batch b = make_batch(c, 4);
   fused_residual_layernorm_calls = 0;
-  gpt_forward(plain, b.tokens.data(), b.B, b.T);
-  gpt_forward(fused, b.tokens.data(), b.B, b.T);
+  for (GPT* m : {&models.plain, &models.fused}) gpt_forward(*m, b.tokens.data(), b.B, b.T);
+  EXPECT_EQ(fused_gelu_calls, c.n_layer);
   EXPECT_EQ(fused_residual_layernorm_calls, c.n_layer);
-  std::vector<unsigned char> want(plain.act_arena.bytes), got(fused.act_arena.bytes);
-  plain.ops->to_host(want.data(), plain.act_arena.base, want.size());
-  fused.ops->to_host(got.data(), fused.act_arena.base, got.size());
-  EXPECT_EQ(got, want);
-  gpt_destroy(plain);
-  gpt_destroy(fused);
+  models.expect_same(&GPT::act_arena);
 }
 
 }  // namespace
