@@ -639,10 +639,24 @@ void gpt_train_micro_step(GPT& m, const int* tokens, const int* targets,
     return;
   }
   if (g.graph) ops.graph_destroy(g.graph);
-  ops.capture_begin();
-  micro_step_ops(m, B, T);
-  g.graph = ops.capture_end();
+  g.graph = nullptr;
+  g.graph = gpt_capture(m, [&] { micro_step_ops(m, B, T); });
   if (!ops.graph_launch(g.graph)) fail("gpt_train_micro_step: a graph went stale as it was made");
+}
+
+void* gpt_capture(const GPT& m, const std::function<void()>& work) {
+  const Ops& ops = *m.ops;
+  ops.capture_begin();
+  try {
+    work();
+  } catch (...) {
+    try {
+      ops.graph_destroy(ops.capture_end());
+    } catch (...) {  // an invalidated capture ends with an error of its own: the first one counts
+    }
+    throw;
+  }
+  return ops.capture_end();
 }
 
 StepScalars gpt_read_step(GPT& m) {

@@ -314,6 +314,10 @@ struct StepScalars {
   double grad_norm;  // sqrt of the last gpt_compute_grad_norm
 };
 StepScalars gpt_read_step(GPT& model);
+// Runs work() captured as a graph on model's backend and returns the graph (ops.h's capture
+// ops); if work throws, the capture is ended and dropped before the error goes on, so the
+// backend's stream is not left capturing.
+void* gpt_capture(const GPT& model, const std::function<void()>& work);
 // One AdamW step's settings, for pretraining and RL alike.
 struct AdamWSettings {
   float lr;

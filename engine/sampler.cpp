@@ -114,9 +114,8 @@ void decode_and_draw(GPT& model, KVCache& cache, int n, int ready, int draw_voca
   if (g.runs++ == 0) return work();
   if (g.graph && ops.graph_launch(g.graph)) return;
   if (g.graph) ops.graph_destroy(g.graph);  // stale: the backend's scratch moved since
-  ops.capture_begin();
-  work();
-  g.graph = ops.capture_end();
+  g.graph = nullptr;
+  g.graph = gpt_capture(model, work);
   if (!ops.graph_launch(g.graph)) fail("sampler: a decode graph went stale as it was made");
 }
 

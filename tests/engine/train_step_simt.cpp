@@ -66,6 +66,23 @@ TEST(TrainStepSimt, EachBatchShapeHasItsGraph) {
   gpt_destroy(m);
 }
 
+// Work that fails inside a capture (here a host copy, which a capture forbids) ends the capture
+// on its way out: the error reaches the caller and the next capture works.
+TEST(TrainStepSimt, AFailedCaptureLeavesTheBackendUsable) {
+  const Ops& ops = simt_ops();
+  GPT m;
+  gpt_create(m, train_step_config(), ops, 2, 5, true);
+  double host = 0.0;
+  std::string error = error_of([&] {
+    gpt_capture(m, [&] { ops.to_host(&host, m.acts.loss_sum, sizeof(double)); });
+  });
+  EXPECT_TRUE(contains(error, "capturing")) << error;
+  void* graph = gpt_capture(m, [&] { ops.zero(m.acts.loss_sum, sizeof(double)); });
+  EXPECT_TRUE(ops.graph_launch(graph));
+  ops.graph_destroy(graph);
+  gpt_destroy(m);
+}
+
 TEST(TrainStepSimt, NonFiniteNormSkipsTheUpdate) {
   expect_non_finite_norm_skips_update(simt_ops());
   expect_non_finite_norm_skips_update(simt_bf16_ops());
