@@ -254,8 +254,7 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
 }
 
 void gpt_destroy(GPT& m) {
-  for (GPT::MicroStepGraph& g : m.micro_step_graphs)
-    if (g.graph) m.ops->graph_destroy(g.graph);
+  for (GPT::MicroStepGraph& g : m.micro_step_graphs) gpt_release_captured(*m.ops, g.work);
   m.micro_step_graphs.clear();
   arena_destroy(m.param_arena);
   arena_destroy(m.grad_arena);
@@ -470,6 +469,13 @@ void gpt_forward(GPT& m, const int* tokens, int B, int T) {
   forward_ops(m, B, T, true);
 }
 
+// acts.loss_sum, read back: the classifier's and evaluation's loss in one small copy.
+static double read_loss_sum(const GPT& m) {
+  double loss = 0.0;
+  m.ops->to_host(&loss, m.acts.loss_sum, sizeof(double));
+  return loss;
+}
+
 // The LM head, the classifier and the loss sum over the N rows of acts.lnf, in chunks of
 // m.logit_rows rows through the one logits buffer; with_grad: each chunk's logits gradient goes
 // straight back through the LM head (d_ln's rows written, the head's weight gradient added), so
@@ -506,9 +512,7 @@ double gpt_eval_loss(GPT& m, const int* tokens, const int* targets, int B, int T
   forward_ops(m, B, T, false);
   ops.zero(m.acts.loss_sum, sizeof(double));
   lm_head_chunks(m, B * T, nullptr, false);
-  double loss = 0.0;
-  ops.to_host(&loss, m.acts.loss_sum, sizeof(double));
-  return loss;
+  return read_loss_sum(m);
 }
 
 double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bool with_grad) {
@@ -519,15 +523,12 @@ double gpt_classifier(GPT& m, const int* targets, const float* token_weights, bo
   ActivationTensors& a = m.acts;
   ops.from_host(a.targets, targets, (size_t)N * sizeof(int));
   if (token_weights) ops.from_host(a.token_weights, token_weights, (size_t)N * sizeof(float));
-  ops.classifier_forward_backward(a.logits, a.losses, a.entropy, a.targets,
-                                  token_weights ? a.token_weights : nullptr, N,
+  const float* weights = token_weights ? a.token_weights : nullptr;
+  ops.classifier_forward_backward(a.logits, a.losses, a.entropy, a.targets, weights, N,
                                   m.cfg.vocab_size, m.cfg.padded_vocab, with_grad);
-  std::vector<float> losses(N);
-  ops.to_host(losses.data(), a.losses, (size_t)N * sizeof(float));
-  double total = 0.0;
-  for (int i = 0; i < N; i++)
-    if (targets[i] >= 0) total += (token_weights ? token_weights[i] : 1.0) * losses[i];
-  return total;
+  ops.zero(a.loss_sum, sizeof(double));
+  ops.loss_sum(a.loss_sum, a.losses, weights, a.targets, N);
+  return read_loss_sum(m);
 }
 
 // The backward's ops (no host traffic: a graph can hold it); with_values: acts.values holds the
@@ -620,28 +621,29 @@ void gpt_train_micro_step(GPT& m, const int* tokens, const int* targets,
   ops.from_host_async(a.tokens, tokens, N * sizeof(int));
   ops.from_host_async(a.targets, targets, N * sizeof(int));
   ops.from_host_async(a.token_weights, token_weights, N * sizeof(float));
-  // Op by op where the backend has no graphs, where graphs are off, and while data parallel's
-  // per-layer callback must run on the host in the middle of backward.
-  if (!supports(ops, OpId::capture_begin) || !m.use_graphs || m.on_layer_gradients)
-    return micro_step_ops(m, B, T);
+  // Op by op while data parallel's per-layer callback must run on the host in the middle of
+  // backward; else one graph per batch shape (gpt_run_captured).
+  if (m.on_layer_gradients) return micro_step_ops(m, B, T);
   auto it = std::find_if(m.micro_step_graphs.begin(), m.micro_step_graphs.end(),
                          [&](const GPT::MicroStepGraph& g) { return g.B == B && g.T == T; });
-  if (it == m.micro_step_graphs.end()) {
-    m.micro_step_graphs.push_back({B, T, 0, nullptr});
-    it = m.micro_step_graphs.end() - 1;
-  }
-  GPT::MicroStepGraph& g = *it;
-  // The first run of a shape settles what a capture cannot do: scratch memory grows to its size
-  // and cuBLASLt picks its algorithms. A graph made before the scratch moved is made again.
-  if (g.runs++ == 0) return micro_step_ops(m, B, T);
-  if (g.graph && ops.graph_launch(g.graph)) {
-    m.B = B, m.T = T;
-    return;
-  }
-  if (g.graph) ops.graph_destroy(g.graph);
-  g.graph = nullptr;
-  g.graph = gpt_capture(m, [&] { micro_step_ops(m, B, T); });
-  if (!ops.graph_launch(g.graph)) fail("gpt_train_micro_step: a graph went stale as it was made");
+  if (it == m.micro_step_graphs.end()) it = m.micro_step_graphs.insert(it, {B, T, {}});
+  gpt_run_captured(m, it->work, [&] { micro_step_ops(m, B, T); });
+  m.B = B, m.T = T;  // a replay sets no host state
+}
+
+void gpt_run_captured(const GPT& m, CapturedWork& captured, const std::function<void()>& work) {
+  const Ops& ops = *m.ops;
+  if (!supports(ops, OpId::capture_begin) || !m.use_graphs) return work();
+  if (captured.runs++ == 0) return work();
+  if (captured.graph && ops.graph_launch(captured.graph)) return;
+  gpt_release_captured(ops, captured);
+  captured.graph = gpt_capture(m, work);
+  if (!ops.graph_launch(captured.graph)) fail("a CUDA graph went stale as it was made");
+}
+
+void gpt_release_captured(const Ops& ops, CapturedWork& captured) {
+  if (captured.graph) ops.graph_destroy(captured.graph);
+  captured.graph = nullptr;
 }
 
 void* gpt_capture(const GPT& m, const std::function<void()>& work) {

@@ -107,7 +107,8 @@ struct ActivationTensors {
   xfloat* d_atty;       // (B, T, C)
   xfloat* d_fch;        // (B, T, 4C) gradient of fch_gelu, then in place of fch (GELU backward)
   // The training step's two scalars, side by side so one copy reads both at the step's end:
-  double* loss_sum;     // (1) the step's weighted loss, summed on the backend (loss_sum op)
+  double* loss_sum;     // (1) a weighted loss summed on the backend (loss_sum op): the step's, or
+                        // one gpt_classifier or gpt_eval_loss call's
   double* grad_sumsq;   // (1) the gradients' sum of squares (sum_squares op), read by AdamW
 };
 
@@ -118,6 +119,15 @@ struct ActivationTensors {
 struct OptimizerShard {
   int rank = 0;
   int world = 1;
+};
+
+// One piece of device work that runs as a CUDA graph where the backend has graph ops
+// (gpt_run_captured): its first run goes op by op (scratch memory and cuBLASLt's plans settle),
+// its second is captured, later runs replay the capture, and a capture gone stale (the backend's
+// scratch moved since) is made again.
+struct CapturedWork {
+  int runs = 0;
+  void* graph = nullptr;
 };
 
 struct GPT {
@@ -148,13 +158,11 @@ struct GPT {
   size_t shard_first = 0;       // that slice, in floats of the parameter arena; m_arena and
   size_t shard_floats = 0;      // v_arena hold exactly it (the whole arena unsharded)
   std::vector<AdamWTensor> adamw_tensors;  // AdamW's one call: each tensor's part of the slice
-  // gpt_train_micro_step's CUDA graphs, one per batch shape (backends with graph ops). A shape's
-  // first micro-step runs op by op (scratch memory and cuBLASLt plans settle), its second is
-  // captured, and every later one replays the capture: one launch for the whole micro-step.
+  // gpt_train_micro_step's CUDA graphs, one per batch shape (backends with graph ops): one
+  // launch for the whole micro-step once its shape has run twice.
   struct MicroStepGraph {
     int B = 0, T = 0;
-    int runs = 0;
-    void* graph = nullptr;
+    CapturedWork work;
   };
   std::vector<MicroStepGraph> micro_step_graphs;
   bool use_graphs = true;       // false: always op by op (CHAMBER_GRAPHS=0 sets it at creation)
@@ -288,6 +296,8 @@ double gpt_eval_loss(GPT& model, const int* tokens, const int* targets, int B, i
 // w = 1 when token_weights is null, over positions with target >= 0). When with_grad, the logits
 // buffer now holds dlogits for gpt_backward. Per-token losses/entropy stay in acts.
 double gpt_classifier(GPT& model, const int* targets, const float* token_weights, bool with_grad);
+// (gpt_classifier and gpt_eval_loss sum their loss in acts.loss_sum: not between gpt_step_begin
+// and gpt_read_step.)
 // Backward from the dlogits left by gpt_classifier(with_grad) and, if dvalues (host, B*T) is not
 // null, from the value head. Accumulates into grads (call gpt_zero_grad between steps).
 void gpt_backward(GPT& model, const float* dvalues = nullptr);
@@ -318,6 +328,10 @@ StepScalars gpt_read_step(GPT& model);
 // ops); if work throws, the capture is ended and dropped before the error goes on, so the
 // backend's stream is not left capturing.
 void* gpt_capture(const GPT& model, const std::function<void()>& work);
+// Runs work through `captured` (see CapturedWork); op by op where the backend has no graph ops
+// or model.use_graphs is off. gpt_release_captured destroys its graph, if it has one.
+void gpt_run_captured(const GPT& model, CapturedWork& captured, const std::function<void()>& work);
+void gpt_release_captured(const Ops& ops, CapturedWork& captured);
 // One AdamW step's settings, for pretraining and RL alike.
 struct AdamWSettings {
   float lr;

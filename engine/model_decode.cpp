@@ -69,8 +69,7 @@ void kv_cache_create(KVCache& c, const GPT& model, int max_batch, int max_len) {
 }
 
 void kv_cache_destroy(KVCache& c) {
-  for (KVCache::DecodeGraph& g : c.graphs)
-    if (g.graph) c.arena.ops->graph_destroy(g.graph);
+  for (KVCache::DecodeGraph& g : c.graphs) gpt_release_captured(*c.arena.ops, g.work);
   c.graphs.clear();
   arena_destroy(c.arena);
 }

@@ -40,12 +40,11 @@ struct KVCache {
   xfloat* pos_embed = nullptr;   // (max_len, C) the position table's rows of this call (from pos0)
   std::vector<int> host_pos;     // (max_batch) pos's host side, kept for an upload that does not wait
   // The sampler's decode steps as CUDA graphs (backends with graph ops; engine/sampler.cpp), one
-  // per shape and sampling rule: captured on a shape's second step, replayed after that.
+  // per shape and sampling rule.
   struct DecodeGraph {
     int N, logit_rows, n_draw, top_k;
     float temperature, top_p;
-    int runs = 0;
-    void* graph = nullptr;
+    CapturedWork work;
   };
   std::vector<DecodeGraph> graphs;
 };

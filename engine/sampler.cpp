@@ -80,11 +80,10 @@ bool append_and_check_stop(Row& row, const std::vector<std::string>& token_bytes
 
 // One decode step's device work: the cached forward of n rows and the draw of the first `ready`
 // (all n when graphs are on, see the caller).
-// Where the backend has graph ops it is a CUDA graph per shape and sampling rule (KVCache::graphs):
-// a decode step of a small model is a few hundred short kernels, so one graph launch instead of
-// as many launches is most of its time. A shape's first step runs op by op (scratch memory and
-// cuBLASLt plans settle), its second is captured, later ones replay. The inputs it reads (tokens,
-// slots, positions, the position rows, uniforms) were uploaded to fixed buffers first.
+// Where the backend has graph ops it is a CUDA graph per shape and sampling rule (KVCache::graphs,
+// gpt_run_captured): a decode step of a small model is a few hundred short kernels, so one graph
+// launch instead of as many launches is most of its time. The inputs it reads (tokens, slots,
+// positions, the position rows, uniforms) were uploaded to fixed buffers first.
 constexpr size_t kMaxDecodeGraphs = 1024;  // shapes beyond this many run op by op
 
 bool decode_graphs(const GPT& model) {
@@ -107,16 +106,9 @@ void decode_and_draw(GPT& model, KVCache& cache, int n, int ready, int draw_voca
   });
   if (it == cache.graphs.end()) {
     if (cache.graphs.size() >= kMaxDecodeGraphs) return work();
-    cache.graphs.push_back({n, ready, draw_vocab, p.top_k, p.temperature, p.top_p});
-    it = cache.graphs.end() - 1;
+    it = cache.graphs.insert(it, {n, ready, draw_vocab, p.top_k, p.temperature, p.top_p, {}});
   }
-  KVCache::DecodeGraph& g = *it;
-  if (g.runs++ == 0) return work();
-  if (g.graph && ops.graph_launch(g.graph)) return;
-  if (g.graph) ops.graph_destroy(g.graph);  // stale: the backend's scratch moved since
-  g.graph = nullptr;
-  g.graph = gpt_capture(model, work);
-  if (!ops.graph_launch(g.graph)) fail("sampler: a decode graph went stale as it was made");
+  gpt_run_captured(model, it->work, work);
 }
 
 }  // namespace

@@ -52,6 +52,17 @@ struct TestModel {
   ~TestModel() { gpt_destroy(model); }
 };
 
+// Sampling that never stops early (eot is an ordinary token), so every row has max_new tokens.
+inline SamplingParams sampling_params(float temperature, int top_k, float top_p, int max_new) {
+  SamplingParams p;
+  p.temperature = temperature;
+  p.top_k = top_k;
+  p.top_p = top_p;
+  p.max_new_tokens = max_new;
+  p.stop_at_eot = false;
+  return p;
+}
+
 inline std::vector<std::vector<int>> test_prompts(int n, int V, uint64_t seed) {
   std::vector<std::vector<int>> prompts;
   for (int i = 0; i < n; i++) {
@@ -101,12 +112,7 @@ inline void check_sampler_on_backend(const Ops& ops, double lp_tol, bool same_dr
   for (int top_k : {0, 5})
     for (float top_p : {1.0f, 0.9f})
       for (float temperature : {0.0f, 1.0f}) {
-        SamplingParams p;
-        p.temperature = temperature;
-        p.top_k = top_k;
-        p.top_p = top_p;
-        p.max_new_tokens = 16;
-        p.stop_at_eot = false;
+        SamplingParams p = sampling_params(temperature, top_k, top_p, 16);
         Rng rng(9), rng_ref(9);
         auto out = sampler_generate(s, on_backend.model, on_backend.tok.token_bytes, on_backend.tok.eot_id, prompts, p, rng);
         auto want = sampler_generate(s_ref, reference.model, reference.tok.token_bytes, reference.tok.eot_id, prompts, p, rng_ref);

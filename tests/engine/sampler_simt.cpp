@@ -22,11 +22,7 @@ void expect_decode_graphs_replay_exactly(const Ops& ops) {
   Sampler s_graphs, s_ops;
   sampler_create(s_graphs, graphs.model, 6, 36);
   sampler_create(s_ops, op_by_op.model, 6, 36);
-  SamplingParams p;
-  p.temperature = 1.0f;
-  p.top_k = 20;
-  p.max_new_tokens = 12;
-  p.stop_at_eot = false;
+  SamplingParams p = sampling_params(1.0f, 20, 1.0f, 12);
   for (int call = 0; call < 2; call++) {
     Rng rng(31 + call), rng_ops(31 + call);
     auto got = sampler_generate(s_graphs, graphs.model, graphs.tok.token_bytes, graphs.tok.eot_id,
@@ -39,7 +35,7 @@ void expect_decode_graphs_replay_exactly(const Ops& ops) {
     }
   }
   size_t made = 0;
-  for (const auto& g : s_graphs.cache->graphs) made += g.graph != nullptr;
+  for (const auto& g : s_graphs.cache->graphs) made += g.work.graph != nullptr;
   EXPECT_GT(made, 0u);
   EXPECT_TRUE(s_ops.cache->graphs.empty());
   sampler_destroy(s_graphs);

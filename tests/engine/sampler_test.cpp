@@ -18,6 +18,7 @@ namespace chamber {
 namespace {
 
 using testing::full_forward;
+using testing::sampling_params;
 using testing::test_prompts;
 using testing::TestModel;
 using testing::tiny_config;
@@ -125,11 +126,7 @@ TEST(Sampler, TopPNeverDrawsOutsideTheNucleus) {
   auto prompts = test_prompts(8, tm.tok.vocab_size(), 400);
   Sampler s;
   sampler_create(s, tm.model, 8, 30);
-  SamplingParams p;
-  p.temperature = 1.0f;
-  p.top_p = 0.3f;
-  p.max_new_tokens = 15;
-  p.stop_at_eot = false;
+  SamplingParams p = sampling_params(1.0f, 0, 0.3f, 15);
   Rng rng(9);
   auto out = sampler_generate(s, tm.model, tm.tok.token_bytes, tm.tok.eot_id, prompts, p, rng);
   int draws = 0;

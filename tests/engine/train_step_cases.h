@@ -78,7 +78,7 @@ inline TrainRun run_training(const Ops& ops, StepPath path, bool graphs, int ste
     }
   }
   run.params = gpt_parameters_to_host(m);
-  for (const GPT::MicroStepGraph& g : m.micro_step_graphs) run.graphs += g.graph != nullptr;
+  for (const GPT::MicroStepGraph& g : m.micro_step_graphs) run.graphs += g.work.graph != nullptr;
   gpt_destroy(m);
   return run;
 }

@@ -61,8 +61,8 @@ TEST(TrainStepSimt, EachBatchShapeHasItsGraph) {
   EXPECT_EQ(step(2, 5), smaller);
   EXPECT_EQ(step(3, 7), first);
   ASSERT_EQ(m.micro_step_graphs.size(), 2u);
-  EXPECT_NE(m.micro_step_graphs[0].graph, nullptr);
-  EXPECT_NE(m.micro_step_graphs[1].graph, nullptr);
+  EXPECT_NE(m.micro_step_graphs[0].work.graph, nullptr);
+  EXPECT_NE(m.micro_step_graphs[1].work.graph, nullptr);
   gpt_destroy(m);
 }
 
