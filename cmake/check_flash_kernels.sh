@@ -1,12 +1,12 @@
 #!/bin/sh
-# The flash attention kernels (kernels/attention.cu, flash_*_kernel) must compile for sm_90 to
-# tensor-core code that keeps everything in registers, in both storage precisions:
-#   fp32 build             every mma in each flash kernel's PTX is TF32 with fp32 accumulators,
+# The flash attention kernels (flash_*_kernel) must compile for sm_90 to tensor-core code that
+# keeps everything in registers, in both storage precisions:
+#   fp32 build             kernels/attention.cu: every mma in each flash kernel's PTX is TF32 with
+#                          fp32 accumulators,
 #                          wmma.mma.sync.aligned.{row,col}.{row,col}.m16n16k8.f32.tf32.tf32.f32
 #   bf16 build (-DCHAMBER_BF16)
-#                          every mma is bf16 with fp32 accumulators,
-#                          wmma.mma.sync.aligned.{row,col}.{row,col}.m16n16k16.f32.bf16.bf16.f32
-#                          (or the raw mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 form),
+#                          kernels/attention_bf16.cu: every mma is the raw bf16 instruction with
+#                          fp32 accumulators, mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32,
 #                          so no float-staged TF32 path is left in it;
 # each kernel has at least one such mma (HMMA in the SASS), and in ptxas's report 0 bytes of spill
 # stores and loads. A spill would put the fragments the kernels keep per warp (Q, O, K, V, the
@@ -23,17 +23,18 @@ ptxas=$(dirname "$nvcc")/ptxas
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# check NAME "NVCC FLAGS" REQUIRED_MMA_REGEX "WHAT IT MATCHES": compiles attention.cu with the
-# flags and checks the flash kernels' spills and tensor-core instructions.
+# check NAME SOURCE "NVCC FLAGS" REQUIRED_MMA_REGEX "WHAT IT MATCHES": compiles the source with
+# the flags and checks the flash kernels' spills and tensor-core instructions.
 check() {
   name=$1
-  flags=$2
-  want=$3
-  what=$4
+  source=$2
+  flags=$3
+  want=$4
+  what=$5
   echo "== $name build"
   # shellcheck disable=SC2086  # flags is a word list
   "$nvcc" -O3 -DNDEBUG -std=c++20 -arch=sm_90 $flags -I"$src" -x cu -ptx \
-    "$src/kernels/attention.cu" -o "$tmp/$name.ptx" || return 1
+    "$src/$source" -o "$tmp/$name.ptx" || return 1
   "$ptxas" -arch=sm_90 -v "$tmp/$name.ptx" -o "$tmp/$name.cubin" > "$tmp/$name.txt" 2>&1 || {
     cat "$tmp/$name.txt"
     return 1
@@ -81,9 +82,9 @@ check() {
 }
 
 tf32_mma='^[ \t]*wmma\.mma\.sync\.aligned\.(row|col)\.(row|col)\.m16n16k8\.f32\.tf32\.tf32\.f32[ \t]'
-bf16_mma='^[ \t]*(wmma\.mma\.sync\.aligned\.(row|col)\.(row|col)\.m16n16k16\.f32\.bf16\.bf16\.f32|mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.bf16\.bf16\.f32)[ \t]'
+bf16_mma='^[ \t]*mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.bf16\.bf16\.f32[ \t]'
 
 status=0
-check fp32 "" "$tf32_mma" "TF32 m16n16k8 wmma.mma" || status=1
-check bf16 "-DCHAMBER_BF16" "$bf16_mma" "bf16 m16n16k16 wmma.mma" || status=1
+check fp32 kernels/attention.cu "" "$tf32_mma" "TF32 m16n16k8 wmma.mma" || status=1
+check bf16 kernels/attention_bf16.cu "-DCHAMBER_BF16" "$bf16_mma" "bf16 m16n8k16 mma.sync" || status=1
 exit $status

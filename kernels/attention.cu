@@ -28,24 +28,19 @@
 //             (7 tile products instead of 5), the price of not adding dQ across key blocks.
 //             D = rowsum(dO * O) comes first from a small kernel, one warp per row.
 //
-// Precision. Global memory holds floatX (qkv, out, dout, dqkv: float, or bf16 in the bf16
-// builds) and lse and D are float; the outputs are rounded to floatX as they are stored. What the
-// tensor cores take depends on the build, through one traits struct the kernels are templates
-// over (what "flash", AttentionKernels::kTensorCores, runs):
-//   fp32 builds  Tf32Inputs: TF32 m16n16k8 with fp32 accumulators, the precision of the engine's
-//                cuBLASLt GEMMs. Tiles are staged into shared memory as float rounded to TF32
-//                once; P and dS are rounded to TF32 in place over the float score tiles.
-//   bf16 builds  Bf16Inputs: bf16 m16n16k16 with fp32 accumulators. Q, K, V and dO are staged as
-//                bf16 (copied, half the bytes of float tiles); products of bf16 values are exact,
-//                so S = Q K^T and dP = dO V^T are float sums and stay float for the online
-//                softmax and dS = P * (dP - D); P and dS are rounded to bf16 (2^-8 relative) as
-//                they are written into separate bf16 operand tiles for P V, P^T dO, dS K and
-//                dS^T Q. The running sum l adds the rounded P, so out = O / l divides by the sum
-//                of the weights P V actually used.
+// Precision. Global memory holds floatX (qkv, out, dout, dqkv) and lse and D are float; the
+// outputs are rounded to floatX as they are stored. What the tensor cores take comes from one
+// traits struct the kernels are templates over:
+//   fp32 builds  Tf32Inputs (what "flash", AttentionKernels::kTensorCores, runs): TF32 m16n16k8
+//                with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs. Tiles are
+//                staged into shared memory as float rounded to TF32 once; P and dS are rounded
+//                to TF32 in place over the float score tiles.
 //   emulator     Fp32Inputs (kTensorCoresFp32, the emulator's automatic pick in both
 //                precisions): float tiles, fp32 products, so the emulated table matches the
 //                reference to float rounding as its emulated gemm does.
 // Everything else (the tiling, the online softmax, the masks) is the same code for every traits.
+// The bf16 builds' kTensorCores is not these kernels: it is attention_bf16.cu's, on raw
+// mma.sync with S and P in registers, which the WMMA API below cannot express.
 //
 // Tensor cores through the WMMA fragment API (portable, and emulated by kernels/simt_wmma.h).
 // WMMA does not say which lane holds which element of a fragment, so row-wise work (softmax, the
@@ -57,22 +52,20 @@
 //
 // Shapes: the fragments are sized for head sizes up to kMaxHs = 64 (GPT-2's hs at every size),
 // any multiple of 8; heads narrower than 64 skip the unused k steps and fragments at run time,
-// and their last 16 columns are zero-padded in shared memory (which also fills the last k step
-// of 16 of the bf16 shape when hs is an odd multiple of 8). Rows past T in the ragged last tile
-// are zero in shared memory and masked. Shared memory (SharedBytes), fp32 builds: forward 51 KiB
-// (K, V and the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles); bf16
-// builds: forward 44 KiB (bf16 K and V, the float score tile, the bf16 P tile), backward dK, dV
-// 70.5 KiB and dQ 61.5 KiB (bf16 staged tiles, float score tiles, and the bf16 P^T and dS^T, or
-// dS, tiles). Above the 48 KiB default the launchers raise the kernel's limit once.
+// and their last 16 columns are zero-padded in shared memory. Rows past T in the ragged last
+// tile are zero in shared memory and masked. Shared memory (SharedBytes): forward 51 KiB (K, V
+// and the score tile), backward 69 KiB (two 64 x hs tiles and two score tiles). Above the 48 KiB
+// default the launchers raise the kernel's limit once.
 //
 // Measured on an H200 (2026-11-30, fp32 build with TF32, B 8, T 1024, NH 12, hs 64;
-// bench/RESULTS.md; the bf16 kernels have not been timed): these kernels take 540 us forward and
+// bench/RESULTS.md): these kernels take 540 us forward and
 // 2499 us backward, against 553 us and 1504 us (the recompute included) for cuBLASLt over the
 // materialised T x T scores (attention_materialized.cu); a GPT-2 124M step takes 70.9 ms with
 // these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4 blocks per SM leave
 // the tensor cores mostly idle. So the GPU picks the materialised path while its scratch
 // (2 x B x NH x T x T floatX) fits in 2 GiB and these kernels beyond that, where they are the
-// only path whose memory does not grow with T^2; the bf16 builds choose by the same rule.
+// only path whose memory does not grow with T^2. The bf16 builds choose by the same rule between
+// the materialised path and attention_bf16.cu's kernels, which have not been timed yet.
 //
 // Other head sizes (not a multiple of 8, or above 64) take the SIMT kernels of
 // attention_fallback.cu: plain fp32, the same online-softmax algorithm, any hs, slower; no shipped
@@ -88,6 +81,14 @@
 #include <mma.h>
 #endif
 
+// The WMMA flash kernels exist in the fp32 builds (TF32) and under the emulator (fp32 inputs); the
+// bf16 GPU build runs attention_bf16.cu's instead.
+#if !defined(CHAMBER_BF16) || !defined(__CUDACC__)
+#define CHAMBER_WMMA_FLASH 1
+#else
+#define CHAMBER_WMMA_FLASH 0
+#endif
+
 #include "util/util.h"
 #include "kernels/cuda_launchers.h"
 
@@ -97,29 +98,28 @@ namespace {
 
 namespace wmma = nvcuda::wmma;
 
+constexpr int kMaxHs = 64;              // widest head the flash kernels take
+
+#if CHAMBER_WMMA_FLASH
 constexpr int kTile = 64;               // query rows per block = keys per tile
 constexpr int kWarps = kTile / 16;      // a warp owns 16 rows: one fragment's height
 constexpr int kThreads = kWarps * 32;
-constexpr int kMaxHs = 64;              // widest head the fragments are sized for
 constexpr int kSLd = kTile + 4;         // row stride (floats) of the float score tiles; the
                                         // 4-float skew spreads rows over the banks
 constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in base 2: exp2 is one instruction
 
-// What the tensor cores take, one struct per input precision; the kernels are templates over it,
-// and each build has the one for its storage (TensorCoreInputs) plus, under the emulator, fp32.
+// What the tensor cores take, one struct per input precision; the kernels are templates over it:
+// TF32 in the fp32 builds, and under the emulator full fp32. Shared tiles are float in both.
 //   Element  the A and B fragments' element type (m16n16k<kStep>, float accumulators);
-//   Shared   the element type of the shared tiles those fragments load from: Q, K, V, dO as
-//            staged, and P and dS where they feed a product;
-//   kLd      the row stride (Shared elements) of the staged 64 x hs tiles: a multiple of 16 bytes
-//            (wmma's ldm rule: 4 floats, 8 bf16) plus a 16-byte skew, so the 16-byte pieces
-//            of 8 consecutive rows that a fragment load reads fall in different banks;
-//   round    what a float becomes as it is written into a Shared tile;
-//   store4   four floats into a Shared tile (16-byte aligned for float, 8-byte for bf16).
+//   kLd      the row stride (floats) of the staged 64 x hs tiles: a multiple of 16 bytes
+//            (wmma's ldm rule) plus a 16-byte skew, so the 16-byte pieces of 8 consecutive rows
+//            that a fragment load reads fall in different banks;
+//   round    what a float becomes as it is written into a shared tile;
+//   store4   four floats into a shared tile (16-byte aligned).
 #if !defined(CHAMBER_BF16)
 // The fp32 builds: fp32 storage rounded to TF32 (10-bit mantissa), m16n16k8.
 struct Tf32Inputs {
   using Element = wmma::precision::tf32;
-  using Shared = float;
   static constexpr int kStep = 8;
   static constexpr int kLd = kMaxHs + 4;
   __device__ static float round(float x) { return wmma::__float_to_tf32(x); }
@@ -127,46 +127,17 @@ struct Tf32Inputs {
     *(float4*)dst = make_float4(round(v.x), round(v.y), round(v.z), round(v.w));
   }
 };
-using TensorCoreInputs = Tf32Inputs;  // what AttentionKernels::kTensorCores runs in this build
-#else
-// The bf16 builds: bf16 storage, m16n16k16. Q, K, V and dO are bf16 in global memory already,
-// so staging them copies values (the float4 from load4 holds them exactly); P and dS are rounded
-// to nearest bf16 (2^-8 relative) as they are written for their products.
-struct alignas(8) Bf16x4 {
-  __nv_bfloat16 v[4];
-};
-struct Bf16Inputs {
-  using Element = __nv_bfloat16;
-  using Shared = __nv_bfloat16;
-  static constexpr int kStep = 16;
-  static constexpr int kLd = kMaxHs + 8;
-  __device__ static __nv_bfloat16 round(float x) { return __float2bfloat16(x); }
-  __device__ static void store4(__nv_bfloat16* dst, float4 v) {
-    *(Bf16x4*)dst = Bf16x4{{round(v.x), round(v.y), round(v.z), round(v.w)}};
-  }
-};
-using TensorCoreInputs = Bf16Inputs;  // what AttentionKernels::kTensorCores runs in this build
 #endif
 #if !defined(__CUDACC__)
 // Emulator only: full fp32 inputs (a simt_wmma.h extension), for the emulated Ops table.
 struct Fp32Inputs {
   using Element = float;
-  using Shared = float;
   static constexpr int kStep = 8;
   static constexpr int kLd = kMaxHs + 4;
   static float round(float x) { return x; }
   static void store4(float* dst, float4 v) { *(float4*)dst = v; }
 };
 #endif
-
-// Where P and dS are written for their products. With float tiles (TF32, fp32) they replace S
-// and dP in place in the score tiles (row stride kSLd); with bf16 tiles they go to separate bf16
-// operand tiles of kOpLd (a multiple of 8 elements, skewed like kLd), since a bf16 element
-// written over the float tile would land on a float another lane may not have read yet.
-template <class In>
-constexpr bool kOperandsInScores = std::is_same_v<typename In::Shared, float>;
-template <class In>
-constexpr int kOpLd = kOperandsInScores<In> ? kSLd : kTile + 8;
 
 template <class In, class Use, class Layout>
 using Fragment = wmma::fragment<Use, 16, 16, In::kStep, typename In::Element, Layout>;
@@ -178,38 +149,34 @@ template <class In>
 using FragBCol = Fragment<In, wmma::matrix_b, wmma::col_major>;
 template <class In>
 using FragAcc = wmma::fragment<wmma::accumulator, 16, 16, In::kStep, float>;
-template <class In>
-using Shared = typename In::Shared;
 
 __host__ __device__ constexpr int round_up16(int n) { return (n + 15) / 16 * 16; }
 
 // Dynamic shared memory per kernel, in bytes, as the kernels carve it in this order:
-//   forward   two staged tiles (K with Q first, V), the score tile S, the P tile (bf16 only),
-//             one float per row (softmax factors);
-//   dK, dV    two staged tiles (Q with K first, dO with V first), two score tiles (S^T, dP^T),
-//             the P^T and dS^T tiles (bf16 only), two floats per row (lse, D);
-//   dQ        two staged tiles (K with Q first, V with dO first), two score tiles (S, dP), the
-//             dS tile (bf16 only), two floats per row.
+//   forward   two staged tiles (K with Q first, V), the score tile S (then P), one float per row
+//             (softmax factors);
+//   dK, dV    two staged tiles (Q with K first, dO with V first), two score tiles (S^T then P^T,
+//             dP^T then dS^T), two floats per row (lse, D);
+//   dQ        two staged tiles (K with Q first, V with dO first), two score tiles (S then dS,
+//             dP), two floats per row.
 // Every piece is a multiple of 32 bytes, so each starts 256-bit aligned as wmma pointers must.
 template <class In>
 struct SharedBytes {
-  static constexpr size_t kStaged = sizeof(Shared<In>) * kTile * In::kLd;
+  static constexpr size_t kStaged = sizeof(float) * kTile * In::kLd;
   static constexpr size_t kScores = sizeof(float) * kTile * kSLd;
-  static constexpr size_t kOperand = kOperandsInScores<In> ? 0 : sizeof(Shared<In>) * kTile * kOpLd<In>;
   static constexpr size_t kRows = sizeof(float) * kTile;
-  static constexpr size_t kForward = 2 * kStaged + kScores + kOperand + kRows;
-  static constexpr size_t kBackwardDkDv = 2 * kStaged + 2 * kScores + 2 * kOperand + 2 * kRows;
-  static constexpr size_t kBackwardDq = 2 * kStaged + 2 * kScores + kOperand + 2 * kRows;
-  static_assert(kStaged % 32 == 0 && kScores % 32 == 0 && kOperand % 32 == 0 && kRows % 32 == 0,
+  static constexpr size_t kForward = 2 * kStaged + kScores + kRows;
+  static constexpr size_t kBackwardDkDv = 2 * kStaged + 2 * kScores + 2 * kRows;
+  static constexpr size_t kBackwardDq = 2 * kStaged + 2 * kScores + 2 * kRows;
+  static_assert(kStaged % 32 == 0 && kScores % 32 == 0 && kRows % 32 == 0,
                 "every shared array starts 32-byte aligned");
-  static_assert(In::kLd * sizeof(Shared<In>) % 16 == 0 && kOpLd<In> * sizeof(Shared<In>) % 16 == 0 &&
+  static_assert(In::kLd * sizeof(float) % 16 == 0 &&
                     kSLd * sizeof(float) % 16 == 0,
                 "wmma leading dimensions are multiples of 16 bytes");
   // A fragment's first element: 16-row (and kStep-row) offsets and 16-column offsets keep the
   // 32-byte alignment of the tile.
-  static_assert(In::kStep * In::kLd * sizeof(Shared<In>) % 32 == 0 &&
-                    16 * kOpLd<In> * sizeof(Shared<In>) % 32 == 0 &&
-                    In::kStep * sizeof(Shared<In>) % 32 == 0 && 16 * kSLd * sizeof(float) % 32 == 0,
+  static_assert(In::kStep * In::kLd * sizeof(float) % 32 == 0 &&
+                    In::kStep * sizeof(float) % 32 == 0 && 16 * kSLd * sizeof(float) % 32 == 0,
                 "fragment pointers stay 32-byte aligned");
 };
 
@@ -224,17 +191,8 @@ struct SharedCarver {
   }
 };
 
-// The rows of a warp's P (or dS) tile: over its score rows when they are the operand, else its
-// 16 rows of the separate operand tile.
-template <class In>
-__device__ Shared<In>* operand_rows(float* score_rows, Shared<In>* operand_tile, int warp) {
-  if constexpr (kOperandsInScores<In>) return score_rows;
-  else return operand_tile + warp * 16 * kOpLd<In>;
-}
-
 // Four consecutive elements of global memory as floats: one float4 load in the fp32 builds (16-byte
-// aligned, checked by the launcher), four bf16 loads widened in the bf16 builds (no alignment
-// needed beyond the element's).
+// aligned, checked by the launcher), four bf16 loads widened in the emulated bf16 build.
 __device__ __forceinline__ float4 load4(const floatX* p) {
 #if defined(CHAMBER_BF16)
   return make_float4((float)p[0], (float)p[1], (float)p[2], (float)p[3]);
@@ -247,7 +205,7 @@ __device__ __forceinline__ float4 load4(const floatX* p) {
 // stride `stride` elements, as the tensor cores take them (In::store4). Rows past T and columns
 // hs..round_up16(hs) are zero. hs % 8 == 0 keeps each group of four inside the row.
 template <class In>
-__device__ void stage_tile(Shared<In>* tile, const floatX* src, size_t stride, int row0, int T,
+__device__ void stage_tile(float* tile, const floatX* src, size_t stride, int row0, int T,
                            int hs) {
   const int vecs_per_row = round_up16(hs) / 4;
   for (int i = threadIdx.x; i < kTile * vecs_per_row; i += kThreads) {
@@ -261,7 +219,7 @@ __device__ void stage_tile(Shared<In>* tile, const floatX* src, size_t stride, i
 // The warp's 16 rows of a staged tile as A fragments (16 x hs, one per k step). Heads narrower
 // than a multiple of the k step end in zero-padded columns (stage_tile).
 template <class In>
-__device__ void load_rows(FragA<In> (&frags)[kMaxHs / In::kStep], const Shared<In>* tile_rows,
+__device__ void load_rows(FragA<In> (&frags)[kMaxHs / In::kStep], const float* tile_rows,
                           int hs) {
 #pragma unroll
   for (int kk = 0; kk < kMaxHs / In::kStep; kk++)
@@ -272,7 +230,7 @@ __device__ void load_rows(FragA<In> (&frags)[kMaxHs / In::kStep], const Shared<I
 // staged tile: one 16 x 16 block of S = Q K^T (or dP = dO V^T, S^T = K Q^T, ...).
 template <class In>
 __device__ void product_block(float* dst, const FragA<In> (&a)[kMaxHs / In::kStep],
-                              const Shared<In>* b_rows, int hs) {
+                              const float* b_rows, int hs) {
   FragAcc<In> acc;
   wmma::fill_fragment(acc, 0.0f);
 #pragma unroll
@@ -287,14 +245,14 @@ __device__ void product_block(float* dst, const FragA<In> (&a)[kMaxHs / In::kSte
 }
 
 // acc (16 x hs, as fragments of 16 columns) += A B for A the warp's 16 rows of a P or dS tile
-// (row stride kOpLd), columns [0, cols), and B rows [0, cols) of a staged tile; cols is a
+// (row stride kSLd), columns [0, cols), and B rows [0, cols) of a staged tile; cols is a
 // multiple of 16.
 template <class In>
-__device__ void accumulate_product(FragAcc<In> (&acc)[kMaxHs / 16], const Shared<In>* a_rows,
-                                   const Shared<In>* tile, int cols, int hs) {
+__device__ void accumulate_product(FragAcc<In> (&acc)[kMaxHs / 16], const float* a_rows,
+                                   const float* tile, int cols, int hs) {
   for (int kk = 0; kk < cols / In::kStep; kk++) {
     FragA<In> a;
-    wmma::load_matrix_sync(a, a_rows + kk * In::kStep, kOpLd<In>);
+    wmma::load_matrix_sync(a, a_rows + kk * In::kStep, kSLd);
 #pragma unroll
     for (int j = 0; j < kMaxHs / 16; j++) {
       if (j * 16 < hs) {
@@ -314,11 +272,10 @@ __global__ void __launch_bounds__(kThreads)
   CHAMBER_DYNAMIC_SHARED(float, smem);
   using Bytes = SharedBytes<In>;
   SharedCarver carve{(char*)smem};
-  Shared<In>* k_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; Q staged here first
-  Shared<In>* v_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd
-  float* scores = carve.take<float>(Bytes::kScores);  // kTile x kSLd: S (then P, if float tiles);
+  float* k_tile = carve.take<float>(Bytes::kStaged);  // kTile x kLd; Q staged here first
+  float* v_tile = carve.take<float>(Bytes::kStaged);  // kTile x kLd
+  float* scores = carve.take<float>(Bytes::kScores);  // kTile x kSLd: S, then P in place;
                                                       // warp w owns rows 16w..16w+15
-  Shared<In>* p_tile = carve.take<Shared<In>>(Bytes::kOperand);  // kTile x kOpLd (bf16 only)
   float* row_factor = carve.take<float>(Bytes::kRows);  // per-row factors, softmax lanes -> fragments
 
   const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows (most key tiles) start first
@@ -329,7 +286,6 @@ __global__ void __launch_bounds__(kThreads)
   const floatX* q_head = qkv + (size_t)b * T * stride + h * hs;
   const float scale_log2 = kLog2e / sqrtf((float)hs);
   float* my_scores = scores + warp * 16 * kSLd;
-  Shared<In>* my_p = operand_rows<In>(my_scores, p_tile, warp);
   float* my_factor = row_factor + warp * 16;
 
   stage_tile<In>(k_tile, q_head, stride, q0, T, hs);
@@ -372,12 +328,11 @@ __global__ void __launch_bounds__(kThreads)
       tile_max = fmaxf(tile_max, x);
     }
     const float m_new = fmaxf(m, fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1)));
-    Shared<In>* p_row = my_p + r * kOpLd<In>;  // = row itself with float tiles
     float sum = 0.0f;
     for (int c = half; c < cols; c += 2) {
-      const Shared<In> p = In::round(exp2f(row[c] - m_new));  // l sums what P V multiplies
-      p_row[c] = p;
-      sum += (float)p;
+      const float p = In::round(exp2f(row[c] - m_new));  // l sums what P V multiplies
+      row[c] = p;
+      sum += p;
     }
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     const float alpha = exp2f(m - m_new);  // 0 on the first tile (m = -inf)
@@ -393,7 +348,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < kMaxHs / 16; j++) o[j].x[i] *= a;
     }
-    accumulate_product<In>(o, my_p, v_tile, cols, hs);
+    accumulate_product<In>(o, my_scores, v_tile, cols, hs);
     __syncthreads();  // every warp is done with this K, V tile
   }
 
@@ -419,6 +374,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+#endif  // CHAMBER_WMMA_FLASH
+
 // ---- backward ----
 
 // D[b,h,t] = dout[b,t,h] . out[b,t,h]; one warp per (b, t, h).
@@ -436,6 +393,7 @@ __global__ void attention_row_dot_kernel(float* D, const floatX* dout, const flo
   if (lane == 0) D[((size_t)b * NH + h) * T + t] = dot;
 }
 
+#if CHAMBER_WMMA_FLASH
 // Loads the base-2 log-sum-exp and D of query rows [q0, q0 + kTile) of head bh into shared memory;
 // rows past T get lse = +inf (so p = 0) and D = 0.
 __device__ void stage_row_stats(float* lse2_rows, float* d_rows, const float* lse, const float* D,
@@ -454,13 +412,11 @@ __global__ void __launch_bounds__(kThreads)
   CHAMBER_DYNAMIC_SHARED(float, smem);
   using Bytes = SharedBytes<In>;
   SharedCarver carve{(char*)smem};
-  Shared<In>* q_tile = carve.take<Shared<In>>(Bytes::kStaged);   // kTile x kLd; K staged first
-  Shared<In>* do_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; V staged first
-  float* p_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S^T (then P^T, if float
-                                                       // tiles); warp w: keys 16w..
-  float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP^T (then dS^T, likewise)
-  Shared<In>* pt_op = carve.take<Shared<In>>(Bytes::kOperand);   // P^T, kTile x kOpLd (bf16 only)
-  Shared<In>* dst_op = carve.take<Shared<In>>(Bytes::kOperand);  // dS^T, likewise
+  float* q_tile = carve.take<float>(Bytes::kStaged);   // kTile x kLd; K staged first
+  float* do_tile = carve.take<float>(Bytes::kStaged);  // kTile x kLd; V staged first
+  float* p_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S^T, then P^T in place;
+                                                       // warp w: keys 16w..
+  float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP^T, then dS^T
   float* lse2_rows = carve.take<float>(Bytes::kRows);
   float* d_rows = carve.take<float>(Bytes::kRows);
 
@@ -474,8 +430,8 @@ __global__ void __launch_bounds__(kThreads)
   const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
   float* my_p = p_tile + warp * 16 * kSLd;
   float* my_dp = dp_tile + warp * 16 * kSLd;
-  Shared<In>* my_pt = operand_rows<In>(my_p, pt_op, warp);    // P^T (over S^T with float tiles)
-  Shared<In>* my_dst = operand_rows<In>(my_dp, dst_op, warp); // dS^T (over dP^T with float tiles)
+  float* my_pt = my_p;    // P^T replaces S^T in place
+  float* my_dst = my_dp;  // dS^T replaces dP^T
 
   stage_tile<In>(q_tile, q_head + C, stride, k0, T, hs);
   stage_tile<In>(do_tile, q_head + 2 * C, stride, k0, T, hs);
@@ -511,8 +467,8 @@ __global__ void __launch_bounds__(kThreads)
       int key = k0 + warp * 16 + rr, query = q0 + c;
       float p = query >= key ? exp2f(my_p[rr * kSLd + c] * scale_log2 - lse2_rows[c]) : 0.0f;
       float ds = p * (my_dp[rr * kSLd + c] - d_rows[c]);
-      my_pt[rr * kOpLd<In> + c] = In::round(p);
-      my_dst[rr * kOpLd<In> + c] = In::round(ds);
+      my_pt[rr * kSLd + c] = In::round(p);
+      my_dst[rr * kSLd + c] = In::round(ds);
     }
     __syncwarp();
     // dV += P^T dO;  dK += dS^T Q  (over the queries from the first visible block: the columns
@@ -550,12 +506,11 @@ __global__ void __launch_bounds__(kThreads)
   CHAMBER_DYNAMIC_SHARED(float, smem);
   using Bytes = SharedBytes<In>;
   SharedCarver carve{(char*)smem};
-  Shared<In>* k_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; Q staged first
-  Shared<In>* v_tile = carve.take<Shared<In>>(Bytes::kStaged);  // kTile x kLd; dO staged first
-  float* s_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S (then dS, if float
-                                                       // tiles); warp w: rows 16w..
+  float* k_tile = carve.take<float>(Bytes::kStaged);  // kTile x kLd; Q staged first
+  float* v_tile = carve.take<float>(Bytes::kStaged);  // kTile x kLd; dO staged first
+  float* s_tile = carve.take<float>(Bytes::kScores);   // kTile x kSLd: S, then dS in place;
+                                                       // warp w: rows 16w..
   float* dp_tile = carve.take<float>(Bytes::kScores);  // kTile x kSLd: dP
-  Shared<In>* ds_op = carve.take<Shared<In>>(Bytes::kOperand);  // dS, kTile x kOpLd (bf16 only)
   float* lse2_rows = carve.take<float>(Bytes::kRows);
   float* d_rows = carve.take<float>(Bytes::kRows);
 
@@ -568,7 +523,7 @@ __global__ void __launch_bounds__(kThreads)
   const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
   float* my_s = s_tile + warp * 16 * kSLd;
   float* my_dp = dp_tile + warp * 16 * kSLd;
-  Shared<In>* my_ds = operand_rows<In>(my_s, ds_op, warp);  // dS (over S with float tiles)
+  float* my_ds = my_s;  // dS replaces S in place
 
   stage_tile<In>(k_tile, q_head, stride, q0, T, hs);
   stage_tile<In>(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, T, hs);
@@ -599,7 +554,7 @@ __global__ void __launch_bounds__(kThreads)
       int rr = e / cols, c = e % cols;
       int row = warp * 16 + rr, query = q0 + row, key = k0 + c;
       float p = key <= query ? exp2f(my_s[rr * kSLd + c] * scale_log2 - lse2_rows[row]) : 0.0f;
-      my_ds[rr * kOpLd<In> + c] = In::round(p * (my_dp[rr * kSLd + c] - d_rows[row]));
+      my_ds[rr * kSLd + c] = In::round(p * (my_dp[rr * kSLd + c] - d_rows[row]));
     }
     __syncwarp();
     accumulate_product<In>(dq, my_ds, k_tile, cols, hs);  // dQ += dS K
@@ -622,17 +577,16 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+#endif  // CHAMBER_WMMA_FLASH
+
 // ---- launchers ----
 
-// Whether every tensor's head rows start 16-byte aligned, as the flash kernels' float4 accesses
-// need (fp32 builds; the bf16 builds load elements, see load4).
+// Whether every tensor starts 16-byte aligned, as the flash kernels' 16-byte accesses need (float4
+// in the fp32 builds, 8 bf16 at a time in attention_bf16.cu); with C a multiple of 4 (fp32) or 8
+// (bf16, which hs % 8 == 0 gives) every head row then starts aligned too.
 bool rows_aligned(std::initializer_list<const void*> rows) {
-#if defined(CHAMBER_BF16)
-  (void)rows;
-#else
   for (const void* p : rows)
     if ((uintptr_t)p % 16 != 0) return false;
-#endif
   return true;
 }
 
@@ -693,6 +647,7 @@ AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int
   return asked;
 }
 
+#if CHAMBER_WMMA_FLASH
 // Raises a kernel's dynamic shared memory limit to `bytes` (needed above the 48 KiB default);
 // once per kernel.
 template <typename Kernel>
@@ -726,6 +681,8 @@ void flash_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, const f
                  dout, qkv, lse, D, T, C, NH);
 }
 
+#endif  // CHAMBER_WMMA_FLASH
+
 }  // namespace
 
 #if !defined(CHAMBER_BF16)
@@ -740,9 +697,9 @@ AttentionKernels attention_preference() { return CHAMBER_FP32_NS::attention_pref
 
 AttentionKernels attention_kernels_for(int B, int T, int C, int NH) {
   // Arenas are 256-byte aligned, so every head row starts 16-byte aligned when C is a multiple of 4
-  // (fp32; the bf16 builds need no alignment).
+  // (fp32) or 8 (bf16).
   return choose_kernels(AttentionKernels::kAuto, B, T, C, NH,
-                        sizeof(floatX) != sizeof(float) || C % 4 == 0);
+                        C % (int)(16 / sizeof(floatX)) == 0);
 }
 
 size_t attention_scratch_bytes(int B, int T, int C, int NH) {
@@ -759,7 +716,11 @@ void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T,
       attention_forward_materialized(out, lse, qkv, B, T, C, NH, stream);
       break;
     case AttentionKernels::kTensorCores:
-      flash_forward<TensorCoreInputs>(out, lse, qkv, B, T, C, NH, stream);
+#if defined(CHAMBER_BF16)
+      flash_forward_mma(out, lse, qkv, B, T, C, NH, stream);
+#else
+      flash_forward<Tf32Inputs>(out, lse, qkv, B, T, C, NH, stream);
+#endif
       break;
 #if !defined(__CUDACC__)
     case AttentionKernels::kTensorCoresFp32:
@@ -786,7 +747,11 @@ void attention_backward(floatX* dqkv, const floatX* dout, const floatX* qkv, con
                  T, C, NH);
   switch (chosen) {
     case AttentionKernels::kTensorCores:
-      flash_backward<TensorCoreInputs>(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
+#if defined(CHAMBER_BF16)
+      flash_backward_mma(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
+#else
+      flash_backward<Tf32Inputs>(dqkv, dout, qkv, lse, D, B, T, C, NH, stream);
+#endif
       break;
 #if !defined(__CUDACC__)
     case AttentionKernels::kTensorCoresFp32:

@@ -170,6 +170,15 @@ void attention_forward_materialized(floatX* out, float* lse, const floatX* qkv, 
 void attention_backward_materialized(floatX* dqkv, const floatX* dout, const floatX* qkv,
                                      const float* lse, int B, int T, int C, int NH,
                                      cudaStream_t stream);
+#if defined(CHAMBER_BF16)
+// kernels/attention_bf16.cu: the bf16 builds' flash kernels behind kTensorCores (mma.sync
+// m16n8k16, S and P in registers). Head sizes: multiples of 8 up to 64; every tensor 16-byte
+// aligned. The backward takes D = rowsum(dout * out) (B,NH,T).
+void flash_forward_mma(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
+                       cudaStream_t stream);
+void flash_backward_mma(floatX* dqkv, const floatX* dout, const floatX* qkv, const float* lse,
+                        const float* D, int B, int T, int C, int NH, cudaStream_t stream);
+#endif
 // kernels/attention_fallback.cu: the SIMT kernels behind kSimt, for any head size. The backward
 // takes D = rowsum(dout * out) (B,NH,T), which attention_backward computes first.
 void attention_forward_fallback(floatX* out, float* lse, const floatX* qkv, int B, int T, int C,

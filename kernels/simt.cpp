@@ -392,6 +392,52 @@ void check_wmma_call(const char* op, const void* ptr, unsigned ldm_bytes) {
          " bytes: it must be a multiple of 16 bytes");
 }
 
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2],
+                       const float (&c)[4]) {
+  if (warp_lanes() != 32)
+    fail("mma.sync m16n8k16 in a warp of ", warp_lanes(), " lanes: it needs all 32");
+  struct Call {
+    float* d;
+    const uint32_t* a;
+    const uint32_t* b;
+    const float* c;
+  };
+  Call call{d, a, b, c};
+  warp_exchange((uint64_t)(uintptr_t)&call, [](const uint64_t* values) {
+    auto lane = [&](int l) -> const Call& {
+      return *reinterpret_cast<const Call*>(static_cast<uintptr_t>(values[l]));
+    };
+    // Register r of a lane holds two bf16: the element in its low 16 bits first.
+    auto half = [](uint32_t reg, int i) { return bf16_bits_to_float((uint16_t)(reg >> (16 * i))); };
+    float am[16][16], bm[16][8], dm[16][8];
+    for (int l = 0; l < 32; l++) {
+      const int g = l / 4, t = l % 4;
+      const Call& x = lane(l);
+      for (int i = 0; i < 2; i++) {
+        am[g][2 * t + i] = half(x.a[0], i);
+        am[g + 8][2 * t + i] = half(x.a[1], i);
+        am[g][2 * t + 8 + i] = half(x.a[2], i);
+        am[g + 8][2 * t + 8 + i] = half(x.a[3], i);
+        bm[2 * t + i][g] = half(x.b[0], i);
+        bm[2 * t + 8 + i][g] = half(x.b[1], i);
+        dm[g][2 * t + i] = x.c[i];
+        dm[g + 8][2 * t + i] = x.c[2 + i];
+      }
+    }
+    for (int r = 0; r < 16; r++)
+      for (int n = 0; n < 8; n++)
+        for (int k = 0; k < 16; k++) dm[r][n] += am[r][k] * bm[k][n];
+    for (int l = 0; l < 32; l++) {  // after every read: d may alias c
+      const int g = l / 4, t = l % 4;
+      float* out = lane(l).d;
+      out[0] = dm[g][2 * t];
+      out[1] = dm[g][2 * t + 1];
+      out[2] = dm[g + 8][2 * t];
+      out[3] = dm[g + 8][2 * t + 1];
+    }
+  });
+}
+
 void wmma_arguments_differ(const char* op) {
   fail("wmma::", op, ": the lanes of a warp passed different pointers, strides or layouts");
 }

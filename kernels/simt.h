@@ -20,7 +20,7 @@
 //     needs cudaFuncSetAttribute, as on the GPU). Each is a chamber::Error naming the kernel,
 //     block and thread.
 //   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 and bf16 m16n16k16
-//     (simt_wmma.h).
+//     (simt_wmma.h), and the raw bf16 mma.sync m16n8k16 with its documented layout (simt_mma.h).
 //   - Stream capture (CUDA graphs): while a capture is open, launches, memsets, device copies and
 //     the emulated cuBLAS products are recorded as closures holding their arguments by value, as
 //     a CUDA graph holds its kernel parameters, and cudaGraphLaunch replays them in order. What a
@@ -302,3 +302,4 @@ const char* cudaGetErrorName(cudaError_t err);
 const char* cudaGetErrorString(cudaError_t err);
 
 #include "kernels/simt_wmma.h"
+#include "kernels/simt_mma.h"

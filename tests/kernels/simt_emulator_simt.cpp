@@ -1,7 +1,8 @@
 // The SIMT emulator itself (kernels/simt.h): block barriers and shared memory, warp shuffles and
 // votes (including a partial last warp and sub-warp widths), atomics across blocks, dynamic
 // shared memory and its opt-in limit, 16-bit and TF32 conversions, the tensor-core fragment API
-// (kernels/simt_wmma.h: TF32 m16n16k8 and bf16 m16n16k16) against a plain matmul, and the
+// (kernels/simt_wmma.h: TF32 m16n16k8 and bf16 m16n16k16) against a plain matmul, the raw
+// bf16 mma.sync m16n8k16 (kernels/simt_mma.h) against the PTX ISA's register layout, and the
 // misuses it must report as errors instead of hanging or silently computing garbage.
 #include <gtest/gtest.h>
 
@@ -392,6 +393,55 @@ TEST(SimtEmulator, WmmaMisusesAreErrors) {
   EXPECT_THROW(CHAMBER_LAUNCH(wmma_bf16_load_kernel, 1, 16, 0, nullptr,
                               (const __nv_bfloat16*)h, 16u),
                Error);  // half a warp
+}
+
+// ---- the raw bf16 mma.sync m16n8k16 (simt_mma.h) ----
+
+// Each lane builds its registers from row-major A (16 x 16), B (16 x 8) and C (16 x 8) by the PTX
+// ISA's table for mma.m16n8k16 (written out again here, apart from the emulator's), runs one mma,
+// and stores D by the same table. `lanes` below 32 makes the warp partial, an error.
+__global__ void mma_m16n8k16_kernel(float* d, const __nv_bfloat16* a, const __nv_bfloat16* b,
+                                    const float* c) {
+  const int g = threadIdx.x / 4, t = threadIdx.x % 4;
+  auto bits = [](__nv_bfloat16 v) { return (uint32_t)v.bits; };
+  auto pair = [&](__nv_bfloat16 lo, __nv_bfloat16 hi) { return bits(lo) | bits(hi) << 16; };
+  const uint32_t ra[4] = {pair(a[g * 16 + 2 * t], a[g * 16 + 2 * t + 1]),
+                          pair(a[(g + 8) * 16 + 2 * t], a[(g + 8) * 16 + 2 * t + 1]),
+                          pair(a[g * 16 + 2 * t + 8], a[g * 16 + 2 * t + 9]),
+                          pair(a[(g + 8) * 16 + 2 * t + 8], a[(g + 8) * 16 + 2 * t + 9])};
+  const uint32_t rb[2] = {pair(b[(2 * t) * 8 + g], b[(2 * t + 1) * 8 + g]),
+                          pair(b[(2 * t + 8) * 8 + g], b[(2 * t + 9) * 8 + g])};
+  float acc[4] = {c[g * 8 + 2 * t], c[g * 8 + 2 * t + 1], c[(g + 8) * 8 + 2 * t],
+                  c[(g + 8) * 8 + 2 * t + 1]};
+  chamber::simt::mma_m16n8k16_bf16(acc, ra, rb, acc);
+  d[g * 8 + 2 * t] = acc[0];
+  d[g * 8 + 2 * t + 1] = acc[1];
+  d[(g + 8) * 8 + 2 * t] = acc[2];
+  d[(g + 8) * 8 + 2 * t + 1] = acc[3];
+}
+
+// D = A B + C exactly as float sums in k order (products of two bf16 are exact in float): a lane
+// reading the wrong element anywhere in the table changes D.
+TEST(SimtEmulator, MmaM16n8k16FollowsThePtxLayout) {
+  auto af = testing::random_vector(16 * 16, 7, -2.0f, 2.0f);
+  auto bf = testing::random_vector(16 * 8, 8, -2.0f, 2.0f);
+  auto c = testing::random_vector(16 * 8, 9, -2.0f, 2.0f);
+  std::vector<__nv_bfloat16> a(af.begin(), af.end()), b(bf.begin(), bf.end());
+  std::vector<float> d(16 * 8, NAN);
+  CHAMBER_LAUNCH(mma_m16n8k16_kernel, 1, 32, 0, nullptr, d.data(),
+                 (const __nv_bfloat16*)a.data(), (const __nv_bfloat16*)b.data(),
+                 (const float*)c.data());
+  for (int r = 0; r < 16; r++)
+    for (int n = 0; n < 8; n++) {
+      float want = c[r * 8 + n];
+      for (int k = 0; k < 16; k++) want += (float)a[r * 16 + k] * (float)b[k * 8 + n];
+      EXPECT_EQ(d[r * 8 + n], want) << "row " << r << " column " << n;
+    }
+  // A warp of 16 lanes cannot run it.
+  EXPECT_THROW(CHAMBER_LAUNCH(mma_m16n8k16_kernel, 1, 16, 0, nullptr, d.data(),
+                              (const __nv_bfloat16*)a.data(), (const __nv_bfloat16*)b.data(),
+                              (const float*)c.data()),
+               Error);
 }
 
 TEST(SimtEmulator, DynamicSharedMemoryAbove48KiBNeedsTheAttribute) {

@@ -1,0 +1,576 @@
+// Flash attention for the bf16 builds on raw tensor-core instructions: the path behind
+// AttentionKernels::kTensorCores when floatX is bf16 (attention.cu dispatches here). The math and
+// the overwrite rule are attention.h's and attention.cu's; s = 1/sqrt(hs):
+//   forward:  S = s Q K^T (causal), lse = log rowsum exp(S), P = exp(S - lse), O = P V
+//   backward: P from Q, K and lse; D = rowsum(dO * O) (attention.cu computes it first);
+//             dP = dO V^T; dS = P * (dP - D); dV = P^T dO; dQ = s dS K; dK = s dS^T Q
+//
+// Why a second set of flash kernels. The WMMA kernels of attention.cu cannot keep S and P in
+// registers: WMMA does not say which lane holds which element of a fragment, so every row-wise
+// step (the softmax's max and sum, the rescaling of O, turning S into the A operand of P V) goes
+// through shared memory and back, and the tensor cores wait on those round trips. PTX's
+// `mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32` has a documented register layout
+// (kernels/simt_mma.h repeats it), which makes three things possible:
+//   - a lane knows the rows and columns of its accumulator elements: rows g and g + 8 of the
+//     warp's 16 (g = lane / 4), columns 2t and 2t + 1 of each 8-wide block (t = lane % 4). So the
+//     softmax runs on the accumulators where they are: a row's max and sum are the lane's own
+//     values and two xor shuffles within its quad of lanes;
+//   - the accumulators of two adjacent 8-column blocks of S are, element for element, the A
+//     operand of a 16-deep product (rounded to bf16 and packed in pairs), so P V, P^T dO, dS K
+//     and dS^T Q take P and dS straight from registers;
+//   - operands load from shared memory as 32-bit pairs at addresses the lane computes itself.
+// What stays in shared memory is what several warps read: the K and V tiles (forward), the Q and
+// dO tiles (dK, dV), K and V (dQ). An operand whose product runs along its rows (V in P V, dO
+// and Q in the dK, dV products, K in dQ = dS K) is staged transposed as well, so that every B
+// operand is a pair of consecutive bf16.
+//
+// Schedule (FlashAttention-2), 64 x 64 tiles, 4 warps of 16 rows, no atomics:
+//   forward   one block per (64-query tile, head, sequence), the longest rows first. A warp keeps
+//             its 16 Q rows as A operands, O (16 x hs) and the running max m and sum l of its
+//             rows in registers, and walks the key tiles up to the diagonal: S = Q K^T into 8
+//             accumulators of 8 keys, mask, tile max over the quad, rescale O and l by
+//             exp(m_old - m_new), P = exp(S - m) rounded to bf16, O += P V. On the diagonal tile
+//             a warp stops at the 16-key block of its own last row. The quad adds its partial
+//             sums of l once, at the end: out = O / l, lse = m + log l.
+//   dK, dV    one block per 64-key tile; a warp owns 16 keys (K and V as A operands, dK and dV
+//             as accumulators) and walks the query tiles from the diagonal, 16 queries at a time:
+//             S^T = K Q^T and dP^T = V dO^T in two accumulators each, P^T = exp(S^T - lse),
+//             dS^T = P^T * (dP^T - D), then dV += P^T dO and dK += dS^T Q from registers.
+//   dQ        one block per 64-query tile, the longest first; a warp owns 16 queries (Q and dO as
+//             A operands, dQ as accumulators) and walks the key tiles 16 keys at a time: S, dP,
+//             dS = P * (dP - D), dQ += dS K. S and dP are computed in both backward kernels, the
+//             price of having one writer for every gradient.
+//
+// Precision, as the WMMA bf16 kernels it replaces (bound argued in tests/kernels/bf16_simt.cpp):
+// Q, K, V and dO are bf16 already, products of two bf16 are exact in float and accumulate in
+// fp32, so S and dP are float sums; P and dS are rounded to bf16 to become operands; l sums the
+// rounded P, so out = O / l divides by the weights P V used. lse, D, m and l are float.
+//
+// Shapes: head sizes that are multiples of 8 up to 64 (every shipped config); a head of 8, 24, 40
+// or 56 ends in a 16-deep k step whose last 8 columns are zero in shared memory. Rows past T are
+// zero in the staged tiles and masked (lse = +inf gives them p = 0 in backward). Staging moves 16
+// bytes at a time, so every head row must start 16-byte aligned (C a multiple of 8, aligned
+// tensors: attention.cu checks). Shared memory: forward 18 KiB, dK dV 37 KiB, dQ 27 KiB, all
+// under the 48 KiB default. Row strides are 72 bf16 (144 bytes = 36 words), so the 8 rows x 4
+// words of a warp's operand load fall on 32 different banks.
+//
+// Not yet measured on a GPU (bench/RESULTS.md): the kit's attention benchmarks and GPU tests
+// time and check these kernels.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "util/util.h"
+#include "kernels/cuda_launchers.h"
+
+namespace chamber::CHAMBER_GPU_NS {
+
+#if defined(CHAMBER_BF16)
+
+namespace {
+
+using bf16 = __nv_bfloat16;
+
+constexpr int kTile = 64;           // queries per block = keys per tile
+constexpr int kWarps = kTile / 16;  // a warp owns 16 rows: one mma's height
+constexpr int kThreads = kWarps * 32;
+constexpr int kMaxHs = 64;
+constexpr int kLd = kMaxHs + 8;     // row stride (bf16) of tiles staged [row][dim]
+constexpr int kLdT = kTile + 8;     // row stride (bf16) of tiles staged transposed [dim][row]
+constexpr int kTileBytes = kTile * kLd * 2;   // = kMaxHs * kLdT * 2: one staged tile
+constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in base 2: exp2 is one instruction
+static_assert(kTile * kLd == kMaxHs * kLdT, "row and transposed tiles are the same size");
+
+__host__ __device__ constexpr int round_up16(int n) { return (n + 15) / 16 * 16; }
+
+// ---- registers of one m16n8k16 mma (layout: kernels/simt_mma.h) ----
+
+// Two consecutive bf16 as one 32-bit register, the first in the low half (4-byte aligned).
+__device__ __forceinline__ uint32_t pair_at(const bf16* p) {
+#if defined(__CUDACC__)
+  return *reinterpret_cast<const uint32_t*>(p);
+#else
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+#endif
+}
+__device__ __forceinline__ void store_pair(bf16* p, uint32_t v) {
+#if defined(__CUDACC__)
+  *reinterpret_cast<uint32_t*>(p) = v;
+#else
+  std::memcpy(p, &v, 4);
+#endif
+}
+// lo and hi rounded to nearest bf16 and packed, lo in the low half.
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+#if defined(__CUDACC__)
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+#else
+  return (uint32_t)float_to_bf16_bits(lo) | (uint32_t)float_to_bf16_bits(hi) << 16;
+#endif
+}
+__device__ __forceinline__ bf16 bf16_from_bits(uint16_t bits) {
+#if defined(__CUDACC__)
+  return __ushort_as_bfloat16(bits);
+#else
+  bf16 v;
+  v.bits = bits;
+  return v;
+#endif
+}
+__device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16(x)); }
+
+// acc (16 x 8) += a (16 x 16) b (16 x 8), bf16 inputs, fp32 accumulators; the whole warp.
+__device__ __forceinline__ void mma(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__)
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#elif !defined(__CUDACC__)
+  simt::mma_m16n8k16_bf16(acc, a, b, acc);
+#endif
+}
+
+// The A operand: the 16 x 16 block whose first element is at `block`, in a tile of row stride ld.
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], const bf16* block, int ld, int g, int t) {
+  const bf16* p = block + g * ld + 2 * t;
+  a[0] = pair_at(p);
+  a[1] = pair_at(p + 8 * ld);
+  a[2] = pair_at(p + 8);
+  a[3] = pair_at(p + 8 * ld + 8);
+}
+// The B operand (16 deep x 8 wide) from a tile holding its transpose: element (k, n) at
+// block[n * ld + k]. Q K^T takes K's rows this way; P V takes V's rows from V staged transposed.
+__device__ __forceinline__ void load_b(uint32_t (&b)[2], const bf16* block, int ld, int g, int t) {
+  const bf16* p = block + g * ld + 2 * t;
+  b[0] = pair_at(p);
+  b[1] = pair_at(p + 8);
+}
+// The accumulators of two adjacent 8-column blocks (columns 0-7 in lo, 8-15 in hi) as the A
+// operand of a 16-deep product: the layouts agree element for element.
+__device__ __forceinline__ void acc_to_a(uint32_t (&a)[4], const float (&lo)[4], const float (&hi)[4]) {
+  a[0] = pack_bf16(lo[0], lo[1]);
+  a[1] = pack_bf16(lo[2], lo[3]);
+  a[2] = pack_bf16(hi[0], hi[1]);
+  a[3] = pack_bf16(hi[2], hi[3]);
+}
+// Row max and row sum over the 4 lanes of a quad, which hold the columns of the same two rows.
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// ---- staging tiles in shared memory ----
+
+struct alignas(16) Bf16x8 {
+  uint32_t w[4];
+};
+__device__ __forceinline__ Bf16x8 load8(const bf16* p) {
+#if defined(__CUDACC__)
+  uint4 v = *reinterpret_cast<const uint4*>(p);
+  return Bf16x8{{v.x, v.y, v.z, v.w}};
+#else
+  Bf16x8 v;
+  std::memcpy(&v, p, 16);
+  return v;
+#endif
+}
+
+// tile[r * kLd + c] = rows [row0, row0 + kTile) of one head's (T, hs) slice (row stride `stride`
+// elements), 8 columns per thread and step; zero past T and in columns hs..round_up16(hs).
+__device__ void stage_rows(bf16* tile, const bf16* src, size_t stride, int row0, int T, int hs) {
+  const int pieces = round_up16(hs) / 8;
+  for (int i = threadIdx.x; i < kTile * pieces; i += kThreads) {
+    const int r = i / pieces, c = (i % pieces) * 8;
+    Bf16x8 v{{0, 0, 0, 0}};
+    if (row0 + r < T && c < hs) v = load8(src + (size_t)(row0 + r) * stride + c);
+#if defined(__CUDACC__)
+    *reinterpret_cast<uint4*>(tile + r * kLd + c) = make_uint4(v.w[0], v.w[1], v.w[2], v.w[3]);
+#else
+    std::memcpy(tile + r * kLd + c, &v, 16);
+#endif
+  }
+}
+
+// tileT[c * kLdT + r]: the same tile transposed. Consecutive threads take consecutive rows, so a
+// warp's 16-bit stores of one column land in 16 different words (no bank conflicts).
+__device__ void stage_transposed(bf16* tileT, const bf16* src, size_t stride, int row0, int T,
+                                 int hs) {
+  const int pieces = round_up16(hs) / 8;
+  for (int i = threadIdx.x; i < kTile * pieces; i += kThreads) {
+    const int r = i % kTile, c = (i / kTile) * 8;
+    Bf16x8 v{{0, 0, 0, 0}};
+    if (row0 + r < T && c < hs) v = load8(src + (size_t)(row0 + r) * stride + c);
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+      tileT[(c + j) * kLdT + r] = bf16_from_bits((uint16_t)(v.w[j / 2] >> (16 * (j % 2))));
+  }
+}
+
+// ---- forward ----
+
+__global__ void __launch_bounds__(kThreads)
+    flash_forward_mma_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C, int NH) {
+  CHAMBER_DYNAMIC_SHARED(float, smem);
+  bf16* k_tile = (bf16*)smem;                           // kTile x kLd: Q staged here first
+  bf16* vt_tile = (bf16*)((char*)smem + kTileBytes);    // kMaxHs x kLdT: V transposed
+
+  const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows (most key tiles) start first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;
+  const int q0 = qt * kTile;
+  const int row = q0 + warp * 16 + g;  // the query of accumulator elements 0, 1; row + 8: of 2, 3
+  const size_t stride = (size_t)3 * C;
+  const bf16* q_head = qkv + (size_t)b * T * stride + h * hs;
+  const float scale_log2 = kLog2e / sqrtf((float)hs);
+
+  stage_rows(k_tile, q_head, stride, q0, T, hs);
+  __syncthreads();
+  uint32_t q[kMaxHs / 16][4];  // the warp's 16 Q rows, one A operand per 16 dims
+#pragma unroll
+  for (int kk = 0; kk < kMaxHs / 16; kk++)
+    if (kk * 16 < hs) load_a(q[kk], k_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+  __syncthreads();  // every warp has its Q before K overwrites it
+
+  float o[kMaxHs / 8][4] = {};                      // O: 8 dims per accumulator
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows row, row + 8; l: this lane's
+                                                    // columns only, summed over the quad at the end
+  for (int kt = 0; kt <= qt; kt++) {
+    const int k0 = kt * kTile;
+    stage_rows(k_tile, q_head + C, stride, k0, T, hs);
+    stage_transposed(vt_tile, q_head + 2 * C, stride, k0, T, hs);
+    __syncthreads();
+    // 16-key blocks the warp's rows can see: all four, or on the diagonal up to its own.
+    const int key_blocks = kt == qt ? warp + 1 : kWarps;
+
+    float s[kTile / 8][4];  // S for keys 8j..8j+7 of the tile, in base 2, masked
+#pragma unroll
+    for (int j = 0; j < kTile / 8; j++) {
+      s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+      if (j < 2 * key_blocks) {
+#pragma unroll
+        for (int kk = 0; kk < kMaxHs / 16; kk++) {
+          if (kk * 16 < hs) {
+            uint32_t kb[2];
+            load_b(kb, k_tile + j * 8 * kLd + kk * 16, kLd, g, t);
+            mma(s[j], q[kk], kb);
+          }
+        }
+      }
+    }
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < kTile / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int key = k0 + j * 8 + 2 * t + (e & 1), query = row + (e / 2) * 8;
+        const float x = j < 2 * key_blocks && key <= query ? s[j][e] * scale_log2 : -INFINITY;
+        s[j][e] = x;
+        tile_max[e / 2] = fmaxf(tile_max[e / 2], x);
+      }
+    // Online softmax. Every row sees key k0 (query >= q0 >= k0), so the new max is finite.
+    float alpha[2];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      const float m_new = fmaxf(m[i], quad_max(tile_max[i]));
+      alpha[i] = exp2f(m[i] - m_new);  // 0 on the first tile (m = -inf)
+      m[i] = m_new;
+      l[i] *= alpha[i];
+    }
+#pragma unroll
+    for (int j = 0; j < kTile / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const float p = round_bf16(exp2f(s[j][e] - m[e / 2]));  // l sums what P V multiplies
+        s[j][e] = p;
+        l[e / 2] += p;
+      }
+#pragma unroll
+    for (int j = 0; j < kMaxHs / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) o[j][e] *= alpha[e / 2];
+
+    // O += P V, 16 keys per step, P from registers.
+#pragma unroll
+    for (int kb = 0; kb < kWarps; kb++) {
+      if (kb < key_blocks) {
+        uint32_t p[4];
+        acc_to_a(p, s[2 * kb], s[2 * kb + 1]);
+#pragma unroll
+        for (int j = 0; j < kMaxHs / 8; j++) {
+          if (j * 8 < hs) {
+            uint32_t vb[2];
+            load_b(vb, vt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
+            mma(o[j], p, vb);
+          }
+        }
+      }
+    }
+    __syncthreads();  // every warp is done with this K, V tile
+  }
+
+  // out = O / l;  lse = (m + log2 l) ln 2
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const float sum = quad_sum(l[i]);
+    const int query = row + i * 8;
+    if (query < T) {
+      const float inv = 1.0f / sum;
+      bf16* dst = out + ((size_t)b * T + query) * C + h * hs + 2 * t;
+#pragma unroll
+      for (int j = 0; j < kMaxHs / 8; j++)
+        if (j * 8 < hs) store_pair(dst + j * 8, pack_bf16(o[j][2 * i] * inv, o[j][2 * i + 1] * inv));
+      if (t == 0) lse[((size_t)b * NH + h) * T + query] = (m[i] + log2f(sum)) / kLog2e;
+    }
+  }
+}
+
+// ---- backward ----
+
+// The base-2 log-sum-exp and D of query `query` of head bh; past T: lse = +inf (p = 0), D = 0.
+__device__ __forceinline__ float lse2_of(const float* lse, size_t bh, int query, int T) {
+  return query < T ? lse[bh * T + query] * kLog2e : INFINITY;
+}
+__device__ __forceinline__ float d_of(const float* D, size_t bh, int query, int T) {
+  return query < T ? D[bh * T + query] : 0.0f;
+}
+
+__global__ void __launch_bounds__(kThreads)
+    flash_backward_dkdv_mma_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv,
+                                   const float* lse, const float* D, int T, int C, int NH) {
+  CHAMBER_DYNAMIC_SHARED(float, smem);
+  bf16* q_tile = (bf16*)smem;                                 // kTile x kLd; K staged first
+  bf16* do_tile = (bf16*)((char*)smem + kTileBytes);          // kTile x kLd; V staged first
+  bf16* qt_tile = (bf16*)((char*)smem + 2 * kTileBytes);      // Q transposed, kMaxHs x kLdT
+  bf16* dot_tile = (bf16*)((char*)smem + 3 * kTileBytes);     // dO transposed
+  float* lse2_rows = (float*)((char*)smem + 4 * kTileBytes);  // kTile: base-2 lse per query
+  float* d_rows = lse2_rows + kTile;                          // kTile: D per query
+
+  const int kt = blockIdx.x;  // key tile; tile 0 sees every query tile, so it starts first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;
+  const int k0 = kt * kTile, num_tiles = gridDim.x;
+  const int key = k0 + warp * 16 + g;  // the key of accumulator elements 0, 1; key + 8: of 2, 3
+  const size_t stride = (size_t)3 * C, bh = (size_t)b * NH + h;
+  const bf16* q_head = qkv + (size_t)b * T * stride + h * hs;
+  const bf16* do_head = dout + (size_t)b * T * C + h * hs;
+  const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
+
+  stage_rows(q_tile, q_head + C, stride, k0, T, hs);
+  stage_rows(do_tile, q_head + 2 * C, stride, k0, T, hs);
+  __syncthreads();
+  uint32_t k[kMaxHs / 16][4], v[kMaxHs / 16][4];  // the warp's 16 keys and values
+#pragma unroll
+  for (int kk = 0; kk < kMaxHs / 16; kk++) {
+    if (kk * 16 < hs) {
+      load_a(k[kk], q_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+      load_a(v[kk], do_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+    }
+  }
+  float dk[kMaxHs / 8][4] = {}, dv[kMaxHs / 8][4] = {};
+  __syncthreads();
+
+  for (int qt = kt; qt < num_tiles; qt++) {
+    const int q0 = qt * kTile;
+    stage_rows(q_tile, q_head, stride, q0, T, hs);
+    stage_rows(do_tile, do_head, (size_t)C, q0, T, hs);
+    stage_transposed(qt_tile, q_head, stride, q0, T, hs);
+    stage_transposed(dot_tile, do_head, (size_t)C, q0, T, hs);
+    for (int i = threadIdx.x; i < kTile; i += kThreads) {
+      lse2_rows[i] = lse2_of(lse, bh, q0 + i, T);
+      d_rows[i] = d_of(D, bh, q0 + i, T);
+    }
+    __syncthreads();
+    // On the diagonal tile the warp's keys are seen by the queries from its own 16 on.
+    const int first_block = qt == kt ? warp : 0;
+#pragma unroll
+    for (int qb = 0; qb < kWarps; qb++) {
+      if (qb < first_block) continue;
+      float st[2][4] = {}, dpt[2][4] = {};  // S^T = K Q^T, dP^T = V dO^T for queries 16qb..+15
+#pragma unroll
+      for (int jj = 0; jj < 2; jj++)
+#pragma unroll
+        for (int kk = 0; kk < kMaxHs / 16; kk++) {
+          if (kk * 16 < hs) {
+            uint32_t qb_op[2], dob[2];
+            load_b(qb_op, q_tile + (qb * 16 + jj * 8) * kLd + kk * 16, kLd, g, t);
+            mma(st[jj], k[kk], qb_op);
+            load_b(dob, do_tile + (qb * 16 + jj * 8) * kLd + kk * 16, kLd, g, t);
+            mma(dpt[jj], v[kk], dob);
+          }
+        }
+      // P^T = exp(S^T - lse) (causal: query >= key), dS^T = P^T * (dP^T - D), in place.
+#pragma unroll
+      for (int jj = 0; jj < 2; jj++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int col = qb * 16 + jj * 8 + 2 * t + (e & 1);
+          const float p = q0 + col >= key + (e / 2) * 8
+                              ? exp2f(st[jj][e] * scale_log2 - lse2_rows[col])
+                              : 0.0f;
+          st[jj][e] = p;
+          dpt[jj][e] = p * (dpt[jj][e] - d_rows[col]);
+        }
+      uint32_t pt[4], ds_t[4];
+      acc_to_a(pt, st[0], st[1]);
+      acc_to_a(ds_t, dpt[0], dpt[1]);
+      // dV += P^T dO;  dK += dS^T Q
+#pragma unroll
+      for (int j = 0; j < kMaxHs / 8; j++) {
+        if (j * 8 < hs) {
+          uint32_t ob[2];
+          load_b(ob, dot_tile + j * 8 * kLdT + qb * 16, kLdT, g, t);
+          mma(dv[j], pt, ob);
+          load_b(ob, qt_tile + j * 8 * kLdT + qb * 16, kLdT, g, t);
+          mma(dk[j], ds_t, ob);
+        }
+      }
+    }
+    __syncthreads();  // every warp is done with this Q, dO tile
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int kr = key + i * 8;
+    if (kr < T) {
+      bf16* dst = dqkv + ((size_t)b * T + kr) * stride + h * hs + 2 * t;
+#pragma unroll
+      for (int j = 0; j < kMaxHs / 8; j++) {
+        if (j * 8 < hs) {
+          store_pair(dst + C + j * 8, pack_bf16(dk[j][2 * i] * scale, dk[j][2 * i + 1] * scale));
+          store_pair(dst + 2 * C + j * 8, pack_bf16(dv[j][2 * i], dv[j][2 * i + 1]));
+        }
+      }
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    flash_backward_dq_mma_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv, const float* lse,
+                                 const float* D, int T, int C, int NH) {
+  CHAMBER_DYNAMIC_SHARED(float, smem);
+  bf16* k_tile = (bf16*)smem;                             // kTile x kLd; Q staged first
+  bf16* v_tile = (bf16*)((char*)smem + kTileBytes);       // kTile x kLd; dO staged first
+  bf16* kt_tile = (bf16*)((char*)smem + 2 * kTileBytes);  // K transposed, kMaxHs x kLdT
+
+  const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows start first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;
+  const int q0 = qt * kTile;
+  const int row = q0 + warp * 16 + g;  // the query of accumulator elements 0, 1; row + 8: of 2, 3
+  const size_t stride = (size_t)3 * C, bh = (size_t)b * NH + h;
+  const bf16* q_head = qkv + (size_t)b * T * stride + h * hs;
+  const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
+  const float lse2[2] = {lse2_of(lse, bh, row, T), lse2_of(lse, bh, row + 8, T)};
+  const float d[2] = {d_of(D, bh, row, T), d_of(D, bh, row + 8, T)};
+
+  stage_rows(k_tile, q_head, stride, q0, T, hs);
+  stage_rows(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, T, hs);
+  __syncthreads();
+  uint32_t q[kMaxHs / 16][4], dy[kMaxHs / 16][4];  // the warp's 16 rows of Q and dO
+#pragma unroll
+  for (int kk = 0; kk < kMaxHs / 16; kk++) {
+    if (kk * 16 < hs) {
+      load_a(q[kk], k_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+      load_a(dy[kk], v_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+    }
+  }
+  float dq[kMaxHs / 8][4] = {};
+  __syncthreads();
+
+  for (int kt = 0; kt <= qt; kt++) {
+    const int k0 = kt * kTile;
+    stage_rows(k_tile, q_head + C, stride, k0, T, hs);
+    stage_rows(v_tile, q_head + 2 * C, stride, k0, T, hs);
+    stage_transposed(kt_tile, q_head + C, stride, k0, T, hs);
+    __syncthreads();
+    const int key_blocks = kt == qt ? warp + 1 : kWarps;
+#pragma unroll
+    for (int kb = 0; kb < kWarps; kb++) {
+      if (kb >= key_blocks) continue;
+      float s[2][4] = {}, dp[2][4] = {};  // S = Q K^T, dP = dO V^T for keys 16kb..16kb+15
+#pragma unroll
+      for (int jj = 0; jj < 2; jj++)
+#pragma unroll
+        for (int kk = 0; kk < kMaxHs / 16; kk++) {
+          if (kk * 16 < hs) {
+            uint32_t kb_op[2], vb[2];
+            load_b(kb_op, k_tile + (kb * 16 + jj * 8) * kLd + kk * 16, kLd, g, t);
+            mma(s[jj], q[kk], kb_op);
+            load_b(vb, v_tile + (kb * 16 + jj * 8) * kLd + kk * 16, kLd, g, t);
+            mma(dp[jj], dy[kk], vb);
+          }
+        }
+      // dS = P * (dP - D), P = exp(S - lse) (causal: key <= query), in place of S.
+#pragma unroll
+      for (int jj = 0; jj < 2; jj++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int kcol = k0 + kb * 16 + jj * 8 + 2 * t + (e & 1), i = e / 2;
+          const float p = kcol <= row + i * 8 ? exp2f(s[jj][e] * scale_log2 - lse2[i]) : 0.0f;
+          s[jj][e] = p * (dp[jj][e] - d[i]);
+        }
+      uint32_t ds[4];
+      acc_to_a(ds, s[0], s[1]);
+      // dQ += dS K
+#pragma unroll
+      for (int j = 0; j < kMaxHs / 8; j++) {
+        if (j * 8 < hs) {
+          uint32_t kb_t[2];
+          load_b(kb_t, kt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
+          mma(dq[j], ds, kb_t);
+        }
+      }
+    }
+    __syncthreads();  // every warp is done with this K, V tile
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int query = row + i * 8;
+    if (query < T) {
+      bf16* dst = dqkv + ((size_t)b * T + query) * stride + h * hs + 2 * t;
+#pragma unroll
+      for (int j = 0; j < kMaxHs / 8; j++)
+        if (j * 8 < hs)
+          store_pair(dst + j * 8, pack_bf16(dq[j][2 * i] * scale, dq[j][2 * i + 1] * scale));
+    }
+  }
+}
+
+constexpr size_t kForwardBytes = 2 * kTileBytes;
+constexpr size_t kDkDvBytes = 4 * kTileBytes + 2 * kTile * sizeof(float);
+constexpr size_t kDqBytes = 3 * kTileBytes;
+static_assert(kDkDvBytes <= 48 * 1024, "every kernel fits the default shared memory limit");
+
+}  // namespace
+
+void flash_forward_mma(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
+                       cudaStream_t stream) {
+  dim3 grid(ceil_div(T, kTile), NH, B);
+  CHAMBER_LAUNCH(flash_forward_mma_kernel, grid, kThreads, kForwardBytes, stream, out, lse, qkv,
+                 T, C, NH);
+}
+
+void flash_backward_mma(floatX* dqkv, const floatX* dout, const floatX* qkv, const float* lse,
+                        const float* D, int B, int T, int C, int NH, cudaStream_t stream) {
+  dim3 grid(ceil_div(T, kTile), NH, B);
+  CHAMBER_LAUNCH(flash_backward_dkdv_mma_kernel, grid, kThreads, kDkDvBytes, stream, dqkv, dout,
+                 qkv, lse, D, T, C, NH);
+  CHAMBER_LAUNCH(flash_backward_dq_mma_kernel, grid, kThreads, kDqBytes, stream, dqkv, dout, qkv,
+                 lse, D, T, C, NH);
+}
+
+#endif  // CHAMBER_BF16
+
+}  // namespace chamber::CHAMBER_GPU_NS
