@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "util/bf16.h"
 #include "util/util.h"
 #include "kernels/adamw.h"
 #include "kernels/ops.h"
@@ -52,6 +53,13 @@ const Ops& gpu() {
 #endif
 }
 
+const Ops& gpu_bf16() {  // the bf16 table (bf16 activations, cuda_common.h)
+#ifdef CHAMBER_HAVE_CUDA
+  return chamber::cuda_bf16_ops();
+#else
+  chamber::fail("no CUDA build");
+#endif
+}
 // A device buffer filled with uniform [-1, 1) values (never zeros).
 struct DeviceFloats {
   float* ptr;
@@ -192,6 +200,41 @@ void BM_attention_backward(benchmark::State& state) {
   gpu().attention_forward(out, lse, qkv, kB, kT, kC, kNH);  // the out and lse backward reads
   run(state, [&] { gpu().attention_backward(dqkv, dout, qkv, out, lse, kB, kT, kC, kNH); }, 0,
       causal_attention_flops(5));
+}
+// The same two at bf16 storage (the bf16 table, cuda_bf16_ops()), against the bf16 matmul peak:
+// "flash" is attention_bf16.cu's mma.sync kernels, "materialized" cuBLASLt over bf16 T x T scores.
+struct DeviceBf16 {
+  void* ptr;
+  DeviceBf16(size_t n, uint64_t seed) {
+    const Ops& bf16 = gpu_bf16();
+    ptr = bf16.alloc(n * 2);
+    chamber::Rng rng(seed);
+    std::vector<uint16_t> host(n);
+    for (uint16_t& x : host) x = chamber::float_to_bf16_bits(-1.0f + 2.0f * rng.uniform());
+    bf16.from_host(ptr, host.data(), n * 2);
+  }
+  ~DeviceBf16() { gpu_bf16().free(ptr); }
+  operator void*() const { return ptr; }
+};
+void BM_attention_forward_bf16(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
+  const Ops& bf16 = gpu_bf16();
+  DeviceBf16 qkv((size_t)kN * 3 * kC, 1), out((size_t)kN * kC, 2);
+  DeviceFloats lse((size_t)kB * kNH * kT, 3);
+  run(state, [&] { bf16.attention_forward(out, lse, qkv, kB, kT, kC, kNH); }, 0,
+      causal_attention_flops(2));
+  state.counters["peak_TFLOP/s"] = g_peak_flops_bf16 / 1e12;
+}
+void BM_attention_backward_bf16(benchmark::State& state) {
+  AttentionKernelsFor kernels(state);
+  const Ops& bf16 = gpu_bf16();
+  DeviceBf16 qkv((size_t)kN * 3 * kC, 1), dout((size_t)kN * kC, 2), dqkv((size_t)kN * 3 * kC, 3);
+  DeviceBf16 out((size_t)kN * kC, 4);
+  DeviceFloats lse((size_t)kB * kNH * kT, 5);
+  bf16.attention_forward(out, lse, qkv, kB, kT, kC, kNH);  // the out and lse backward reads
+  run(state, [&] { bf16.attention_backward(dqkv, dout, qkv, out, lse, kB, kT, kC, kNH); }, 0,
+      causal_attention_flops(5));
+  state.counters["peak_TFLOP/s"] = g_peak_flops_bf16 / 1e12;
 }
 void BM_gelu_forward(benchmark::State& state) {
   size_t n = (size_t)kN * 4 * kC;
@@ -420,6 +463,8 @@ BENCHMARK(BM_matmul_backward)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond)->
 BENCHMARK(BM_matmul_peak_square)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_attention_forward)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_attention_backward)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_forward_bf16)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_attention_backward_bf16)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_gelu_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_forward)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -1,6 +1,7 @@
 // attention cases on the GPU (skipped without one); the cases are in attention_cases.h.
 #include <string>
 
+#include "tests/kernels/attention_bf16_cases.h"
 #include "tests/kernels/attention_cases.h"
 #ifdef CHAMBER_HAVE_CUDA
 #include "kernels/cuda_backend.h"
@@ -37,4 +38,28 @@ void check_gpt2_shape(const Ops& ops, const char* kernels) {
 TEST_P(AttentionCases, Gpt2Shape) { check_gpt2_shape(*ops, "auto"); }
 TEST_P(AttentionCases, Gpt2ShapeMaterialized) { check_gpt2_shape(*ops, "materialized"); }
 TEST_P(AttentionCases, Gpt2ShapeFlash) { check_gpt2_shape(*ops, "flash"); }
+
+// The bf16 table (cuda_bf16_ops()): attention_bf16.cu's mma.sync flash kernels at every head size
+// they take by its padding (8, 24: a half-zero last k step; 16, 32, 64: none), with ragged last
+// tiles, and at GPT-2's shape (2 x 1024, 12 heads of 64, 16 query tiles per head); then the
+// materialised path at GPT-2's shape, which auto picks. Bounds: attention_bf16_cases.h.
+TEST(AttentionBf16Gpu, FlashAndMaterializedMatchTheReference) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (!cuda_device_available()) GTEST_SKIP() << "no usable CUDA GPU on this machine";
+  const Ops& ops = cuda_bf16_ops();
+  cuda_set_attention_kernels("flash");
+  check_bf16_flash_attention(ops, 2, 45, 48, 3, 91);
+  check_bf16_flash_attention(ops, 1, 66, 16, 2, 92);
+  check_bf16_flash_attention(ops, 1, 70, 48, 2, 93);
+  check_bf16_flash_attention(ops, 1, 83, 64, 2, 94);
+  check_bf16_flash_attention(ops, 1, 77, 128, 2, 95);
+  check_bf16_flash_attention(ops, 2, 1024, 768, 12, 96);
+  cuda_set_attention_kernels("materialized");
+  check_bf16_attention(ops, 2, 1024, 768, 12, 96, 4 * kAttentionBf16Rel, 8 * kAttentionBf16Rel,
+                       "materialized");
+  cuda_set_attention_kernels("auto");
+#else
+  GTEST_SKIP() << "this build has no CUDA backend (nvcc was not found)";
+#endif
+}
 }  // namespace chamber::testing

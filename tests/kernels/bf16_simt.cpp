@@ -40,6 +40,7 @@
 #include "kernels/sample.h"
 #include "kernels/simt_backend.h"
 #include "kernels/value_head.h"
+#include "tests/kernels/attention_bf16_cases.h"
 #include "tests/kernels/optimizer_calls.h"
 #include "tests/test_util.h"
 
@@ -416,6 +417,15 @@ TEST(Bf16Simt, AttentionEveryPath) {
       EXPECT_ALL_CLOSE(lse, narrow(p.lse), path.lse_atol, 0.0);
     }
   }
+}
+
+// The check the GPU runs on cuda_bf16_ops() (AttentionBf16Gpu, attention_gpu.cpp), here on the
+// emulated bf16 table with the flash kernels preferred: the check itself is exercised in CI.
+TEST(Bf16Simt, AttentionThroughTheOpsTableAsTheGpuChecksIt) {
+  set_attention_preference(AttentionKernels::kTensorCores);
+  testing::check_bf16_flash_attention(simt_bf16_ops(), 2, 45, 48, 3, 91);
+  testing::check_bf16_flash_attention(simt_bf16_ops(), 1, 83, 64, 2, 94);
+  set_attention_preference(AttentionKernels::kAuto);
 }
 
 // The KV cache is bf16: new keys and values are copied in exactly; out is float arithmetic over
