@@ -24,22 +24,29 @@
 // and Q in the dK, dV products, K in dQ = dS K) is staged transposed as well, so that every B
 // operand is a pair of consecutive bf16.
 //
-// Schedule (FlashAttention-2), 64 x 64 tiles, 4 warps of 16 rows, no atomics:
-//   forward   one block per (64-query tile, head, sequence), the longest rows first. A warp keeps
-//             its 16 Q rows as A operands, O (16 x hs) and the running max m and sum l of its
-//             rows in registers, and walks the key tiles up to the diagonal: S = Q K^T into 8
-//             accumulators of 8 keys, mask, tile max over the quad, rescale O and l by
-//             exp(m_old - m_new), P = exp(S - m) rounded to bf16, O += P V. On the diagonal tile
-//             a warp stops at the 16-key block of its own last row. The quad adds its partial
-//             sums of l once, at the end: out = O / l, lse = m + log l.
+// Schedule (FlashAttention-2), 64-key tiles, 4 warps per block, no atomics:
+//   forward   one block per (128-query tile, head, sequence), the longest rows first. A warp owns
+//             32 query rows as two 16-row m-tiles, so each K or V operand it loads from shared
+//             memory feeds two mma (with one m-tile, shared-memory traffic would bound the
+//             tensor cores at about half their rate). It keeps its Q rows as A operands, O
+//             (32 x hs) and the running max m and sum l of its rows in registers, and walks the
+//             key tiles up to its own last row: S = Q K^T into 8 accumulators of 8 keys per
+//             m-tile, mask, tile max over the quad, rescale O and l by exp(m_old - m_new),
+//             P = exp(S - m) rounded to bf16, O += P V. In the tiles that reach the diagonal it
+//             stops at the 16-key block of its last row. The quad adds its partial sums of l once,
+//             at the end: out = O / l, lse = m + log l. 217 registers (no spills), so two blocks
+//             share an SM.
 //   dK, dV    one block per 64-key tile; a warp owns 16 keys (K and V as A operands, dK and dV
-//             as accumulators) and walks the query tiles from the diagonal, 16 queries at a time:
+//             as accumulators) and walks the 64-query tiles from the diagonal, 16 queries at a
+//             time:
 //             S^T = K Q^T and dP^T = V dO^T in two accumulators each, P^T = exp(S^T - lse),
 //             dS^T = P^T * (dP^T - D), then dV += P^T dO and dK += dS^T Q from registers.
 //   dQ        one block per 64-query tile, the longest first; a warp owns 16 queries (Q and dO as
 //             A operands, dQ as accumulators) and walks the key tiles 16 keys at a time: S, dP,
 //             dS = P * (dP - D), dQ += dS K. S and dP are computed in both backward kernels, the
-//             price of having one writer for every gradient.
+//             price of having one writer for every gradient. The backward kernels keep one m-tile
+//             per warp: with two, their four operand sets and two accumulators (dK, dV) would not
+//             fit in registers.
 //
 // Precision, as the WMMA bf16 kernels it replaces (bound argued in tests/kernels/bf16_simt.cpp):
 // Q, K, V and dO are bf16 already, products of two bf16 are exact in float and accumulate in
@@ -80,6 +87,12 @@ constexpr int kLdT = kTile + 8;     // row stride (bf16) of tiles staged transpo
 constexpr int kTileBytes = kTile * kLd * 2;   // = kMaxHs * kLdT * 2: one staged tile
 constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in base 2: exp2 is one instruction
 static_assert(kTile * kLd == kMaxHs * kLdT, "row and transposed tiles are the same size");
+// The forward gives each warp two 16-row m-tiles (32 queries; 128 per block): every K and V
+// operand a warp loads from shared memory then feeds two mma instead of one, which halves the
+// shared-memory traffic per product (FlashAttention-2's shape for head size 64).
+constexpr int kForwardMTiles = 2;
+constexpr int kForwardRows = kWarps * 16 * kForwardMTiles;
+static_assert(kForwardRows * kLd * 2 == 2 * kTileBytes, "Q's staging fits the K and V tiles");
 
 __host__ __device__ constexpr int round_up16(int n) { return (n + 15) / 16 * 16; }
 
@@ -120,10 +133,13 @@ __device__ __forceinline__ bf16 bf16_from_bits(uint16_t bits) {
   return v;
 #endif
 }
-__device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16(x)); }
+__device__ __forceinline__ float round_bf16(float x) {
+  return __bfloat162float(__float2bfloat16(x));
+}
 
 // acc (16 x 8) += a (16 x 16) b (16 x 8), bf16 inputs, fp32 accumulators; the whole warp.
-__device__ __forceinline__ void mma(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+__device__ __forceinline__ void mma(float (&acc)[4], const uint32_t (&a)[4],
+                                    const uint32_t (&b)[2]) {
 #if defined(__CUDA_ARCH__)
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
       "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
@@ -151,7 +167,8 @@ __device__ __forceinline__ void load_b(uint32_t (&b)[2], const bf16* block, int 
 }
 // The accumulators of two adjacent 8-column blocks (columns 0-7 in lo, 8-15 in hi) as the A
 // operand of a 16-deep product: the layouts agree element for element.
-__device__ __forceinline__ void acc_to_a(uint32_t (&a)[4], const float (&lo)[4], const float (&hi)[4]) {
+__device__ __forceinline__ void acc_to_a(uint32_t (&a)[4], const float (&lo)[4],
+                                         const float (&hi)[4]) {
   a[0] = pack_bf16(lo[0], lo[1]);
   a[1] = pack_bf16(lo[2], lo[3]);
   a[2] = pack_bf16(hi[0], hi[1]);
@@ -183,11 +200,12 @@ __device__ __forceinline__ Bf16x8 load8(const bf16* p) {
 #endif
 }
 
-// tile[r * kLd + c] = rows [row0, row0 + kTile) of one head's (T, hs) slice (row stride `stride`
+// tile[r * kLd + c] = rows [row0, row0 + rows) of one head's (T, hs) slice (row stride `stride`
 // elements), 8 columns per thread and step; zero past T and in columns hs..round_up16(hs).
-__device__ void stage_rows(bf16* tile, const bf16* src, size_t stride, int row0, int T, int hs) {
+__device__ void stage_rows(bf16* tile, const bf16* src, size_t stride, int row0, int rows, int T,
+                           int hs) {
   const int pieces = round_up16(hs) / 8;
-  for (int i = threadIdx.x; i < kTile * pieces; i += kThreads) {
+  for (int i = threadIdx.x; i < rows * pieces; i += kThreads) {
     const int r = i / pieces, c = (i % pieces) * 8;
     Bf16x8 v{{0, 0, 0, 0}};
     if (row0 + r < T && c < hs) v = load8(src + (size_t)(row0 + r) * stride + c);
@@ -219,97 +237,125 @@ __device__ void stage_transposed(bf16* tileT, const bf16* src, size_t stride, in
 __global__ void __launch_bounds__(kThreads)
     flash_forward_mma_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C, int NH) {
   CHAMBER_DYNAMIC_SHARED(float, smem);
-  bf16* k_tile = (bf16*)smem;                           // kTile x kLd: Q staged here first
+  bf16* q_stage = (bf16*)smem;                          // kForwardRows x kLd, before the loop
+  bf16* k_tile = (bf16*)smem;                           // kTile x kLd, over Q's first half
   bf16* vt_tile = (bf16*)((char*)smem + kTileBytes);    // kMaxHs x kLdT: V transposed
 
   const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows (most key tiles) start first
   const int h = blockIdx.y, b = blockIdx.z;
   const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t = lane % 4;
-  const int q0 = qt * kTile;
-  const int row = q0 + warp * 16 + g;  // the query of accumulator elements 0, 1; row + 8: of 2, 3
+  const int q0 = qt * kForwardRows;
+  // The query of accumulator elements 0, 1 of m-tile mt is row + 16 mt; of elements 2, 3, 8 more.
+  const int row = q0 + warp * 16 * kForwardMTiles + g;
+  const int last_row = q0 + (warp + 1) * 16 * kForwardMTiles - 1;  // the warp's last query
   const size_t stride = (size_t)3 * C;
   const bf16* q_head = qkv + (size_t)b * T * stride + h * hs;
   const float scale_log2 = kLog2e / sqrtf((float)hs);
 
-  stage_rows(k_tile, q_head, stride, q0, T, hs);
+  stage_rows(q_stage, q_head, stride, q0, kForwardRows, T, hs);
   __syncthreads();
-  uint32_t q[kMaxHs / 16][4];  // the warp's 16 Q rows, one A operand per 16 dims
+  uint32_t q[kForwardMTiles][kMaxHs / 16][4];  // the warp's Q rows, one A operand per 16 dims
 #pragma unroll
-  for (int kk = 0; kk < kMaxHs / 16; kk++)
-    if (kk * 16 < hs) load_a(q[kk], k_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+  for (int mt = 0; mt < kForwardMTiles; mt++)
+#pragma unroll
+    for (int kk = 0; kk < kMaxHs / 16; kk++)
+      if (kk * 16 < hs)
+        load_a(q[mt][kk], q_stage + ((warp * kForwardMTiles + mt) * 16) * kLd + kk * 16, kLd, g, t);
   __syncthreads();  // every warp has its Q before K overwrites it
 
-  float o[kMaxHs / 8][4] = {};                      // O: 8 dims per accumulator
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows row, row + 8; l: this lane's
-                                                    // columns only, summed over the quad at the end
-  for (int kt = 0; kt <= qt; kt++) {
+  float o[kForwardMTiles][kMaxHs / 8][4] = {};  // O: 8 dims per accumulator
+  // Running max and sum of rows row + 16 mt (+ 8); l holds this lane's columns only and is
+  // summed over the quad at the end.
+  float m[kForwardMTiles][2], l[kForwardMTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kForwardMTiles; mt++) {
+    m[mt][0] = m[mt][1] = -INFINITY;
+    l[mt][0] = l[mt][1] = 0.0f;
+  }
+
+  // Key tiles up to the block's last row (or T). A warp skips the tiles past its own last row;
+  // in every tile it does visit, each of its rows sees the tile's first key (tiles start at
+  // multiples of 64 and a warp's rows at multiples of 32), so every row max below is finite.
+  const int block_end = q0 + kForwardRows < T ? q0 + kForwardRows : T;
+  const int key_tiles = (block_end - 1) / kTile + 1;
+  for (int kt = 0; kt < key_tiles; kt++) {
     const int k0 = kt * kTile;
-    stage_rows(k_tile, q_head + C, stride, k0, T, hs);
+    stage_rows(k_tile, q_head + C, stride, k0, kTile, T, hs);
     stage_transposed(vt_tile, q_head + 2 * C, stride, k0, T, hs);
     __syncthreads();
-    // 16-key blocks the warp's rows can see: all four, or on the diagonal up to its own.
-    const int key_blocks = kt == qt ? warp + 1 : kWarps;
-
-    float s[kTile / 8][4];  // S for keys 8j..8j+7 of the tile, in base 2, masked
+    // 16-key blocks the warp's last row can see (none: the warp waits for the next tile).
+    const int visible = last_row - k0 + 1;
+    const int key_blocks = visible <= 0 ? 0 : visible >= kTile ? kWarps : (visible + 15) / 16;
+    if (key_blocks > 0) {
+      // S for keys 8j..8j+7 of the tile, each K operand shared by the warp's m-tiles.
+      float s[kForwardMTiles][kTile / 8][4] = {};
 #pragma unroll
-    for (int j = 0; j < kTile / 8; j++) {
-      s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-      if (j < 2 * key_blocks) {
+      for (int j = 0; j < kTile / 8; j++) {
+        if (j < 2 * key_blocks) {
 #pragma unroll
-        for (int kk = 0; kk < kMaxHs / 16; kk++) {
-          if (kk * 16 < hs) {
-            uint32_t kb[2];
-            load_b(kb, k_tile + j * 8 * kLd + kk * 16, kLd, g, t);
-            mma(s[j], q[kk], kb);
+          for (int kk = 0; kk < kMaxHs / 16; kk++) {
+            if (kk * 16 < hs) {
+              uint32_t kb[2];
+              load_b(kb, k_tile + j * 8 * kLd + kk * 16, kLd, g, t);
+#pragma unroll
+              for (int mt = 0; mt < kForwardMTiles; mt++) mma(s[mt][j], q[mt][kk], kb);
+            }
           }
         }
       }
-    }
-    float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int j = 0; j < kTile / 8; j++)
+      for (int mt = 0; mt < kForwardMTiles; mt++) {
+        // Scale to base 2, mask (causal, and the blocks not computed), online softmax.
+        float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int key = k0 + j * 8 + 2 * t + (e & 1), query = row + (e / 2) * 8;
-        const float x = j < 2 * key_blocks && key <= query ? s[j][e] * scale_log2 : -INFINITY;
-        s[j][e] = x;
-        tile_max[e / 2] = fmaxf(tile_max[e / 2], x);
+        for (int j = 0; j < kTile / 8; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const int key = k0 + j * 8 + 2 * t + (e & 1), query = row + mt * 16 + (e / 2) * 8;
+            const float x =
+                j < 2 * key_blocks && key <= query ? s[mt][j][e] * scale_log2 : -INFINITY;
+            s[mt][j][e] = x;
+            tile_max[e / 2] = fmaxf(tile_max[e / 2], x);
+          }
+        float alpha[2];
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+          const float m_new = fmaxf(m[mt][i], quad_max(tile_max[i]));
+          alpha[i] = exp2f(m[mt][i] - m_new);  // 0 on the first tile (m = -inf)
+          m[mt][i] = m_new;
+          l[mt][i] *= alpha[i];
+        }
+#pragma unroll
+        for (int j = 0; j < kTile / 8; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const float p = round_bf16(exp2f(s[mt][j][e] - m[mt][e / 2]));  // l sums what P V
+            s[mt][j][e] = p;                                                // multiplies
+            l[mt][e / 2] += p;
+          }
+#pragma unroll
+        for (int j = 0; j < kMaxHs / 8; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) o[mt][j][e] *= alpha[e / 2];
       }
-    // Online softmax. Every row sees key k0 (query >= q0 >= k0), so the new max is finite.
-    float alpha[2];
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-      const float m_new = fmaxf(m[i], quad_max(tile_max[i]));
-      alpha[i] = exp2f(m[i] - m_new);  // 0 on the first tile (m = -inf)
-      m[i] = m_new;
-      l[i] *= alpha[i];
-    }
-#pragma unroll
-    for (int j = 0; j < kTile / 8; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float p = round_bf16(exp2f(s[j][e] - m[e / 2]));  // l sums what P V multiplies
-        s[j][e] = p;
-        l[e / 2] += p;
-      }
-#pragma unroll
-    for (int j = 0; j < kMaxHs / 8; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) o[j][e] *= alpha[e / 2];
 
-    // O += P V, 16 keys per step, P from registers.
+      // O += P V, 16 keys per step, P from registers, each V operand shared by the m-tiles.
 #pragma unroll
-    for (int kb = 0; kb < kWarps; kb++) {
-      if (kb < key_blocks) {
-        uint32_t p[4];
-        acc_to_a(p, s[2 * kb], s[2 * kb + 1]);
+      for (int kb = 0; kb < kWarps; kb++) {
+        if (kb < key_blocks) {
+          uint32_t p[kForwardMTiles][4];
 #pragma unroll
-        for (int j = 0; j < kMaxHs / 8; j++) {
-          if (j * 8 < hs) {
-            uint32_t vb[2];
-            load_b(vb, vt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
-            mma(o[j], p, vb);
+          for (int mt = 0; mt < kForwardMTiles; mt++)
+            acc_to_a(p[mt], s[mt][2 * kb], s[mt][2 * kb + 1]);
+#pragma unroll
+          for (int j = 0; j < kMaxHs / 8; j++) {
+            if (j * 8 < hs) {
+              uint32_t vb[2];
+              load_b(vb, vt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
+#pragma unroll
+              for (int mt = 0; mt < kForwardMTiles; mt++) mma(o[mt][j], p[mt], vb);
+            }
           }
         }
       }
@@ -319,16 +365,21 @@ __global__ void __launch_bounds__(kThreads)
 
   // out = O / l;  lse = (m + log2 l) ln 2
 #pragma unroll
-  for (int i = 0; i < 2; i++) {
-    const float sum = quad_sum(l[i]);
-    const int query = row + i * 8;
-    if (query < T) {
-      const float inv = 1.0f / sum;
-      bf16* dst = out + ((size_t)b * T + query) * C + h * hs + 2 * t;
+  for (int mt = 0; mt < kForwardMTiles; mt++) {
 #pragma unroll
-      for (int j = 0; j < kMaxHs / 8; j++)
-        if (j * 8 < hs) store_pair(dst + j * 8, pack_bf16(o[j][2 * i] * inv, o[j][2 * i + 1] * inv));
-      if (t == 0) lse[((size_t)b * NH + h) * T + query] = (m[i] + log2f(sum)) / kLog2e;
+    for (int i = 0; i < 2; i++) {
+      const float sum = quad_sum(l[mt][i]);
+      const int query = row + mt * 16 + i * 8;
+      if (query < T) {
+        const float inv = 1.0f / sum;
+        bf16* dst = out + ((size_t)b * T + query) * C + h * hs + 2 * t;
+#pragma unroll
+        for (int j = 0; j < kMaxHs / 8; j++)
+          if (j * 8 < hs)
+            store_pair(dst + j * 8,
+                       pack_bf16(o[mt][j][2 * i] * inv, o[mt][j][2 * i + 1] * inv));
+        if (t == 0) lse[((size_t)b * NH + h) * T + query] = (m[mt][i] + log2f(sum)) / kLog2e;
+      }
     }
   }
 }
@@ -365,8 +416,8 @@ __global__ void __launch_bounds__(kThreads)
   const bf16* do_head = dout + (size_t)b * T * C + h * hs;
   const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
 
-  stage_rows(q_tile, q_head + C, stride, k0, T, hs);
-  stage_rows(do_tile, q_head + 2 * C, stride, k0, T, hs);
+  stage_rows(q_tile, q_head + C, stride, k0, kTile, T, hs);
+  stage_rows(do_tile, q_head + 2 * C, stride, k0, kTile, T, hs);
   __syncthreads();
   uint32_t k[kMaxHs / 16][4], v[kMaxHs / 16][4];  // the warp's 16 keys and values
 #pragma unroll
@@ -381,8 +432,8 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int qt = kt; qt < num_tiles; qt++) {
     const int q0 = qt * kTile;
-    stage_rows(q_tile, q_head, stride, q0, T, hs);
-    stage_rows(do_tile, do_head, (size_t)C, q0, T, hs);
+    stage_rows(q_tile, q_head, stride, q0, kTile, T, hs);
+    stage_rows(do_tile, do_head, (size_t)C, q0, kTile, T, hs);
     stage_transposed(qt_tile, q_head, stride, q0, T, hs);
     stage_transposed(dot_tile, do_head, (size_t)C, q0, T, hs);
     for (int i = threadIdx.x; i < kTile; i += kThreads) {
@@ -474,8 +525,8 @@ __global__ void __launch_bounds__(kThreads)
   const float lse2[2] = {lse2_of(lse, bh, row, T), lse2_of(lse, bh, row + 8, T)};
   const float d[2] = {d_of(D, bh, row, T), d_of(D, bh, row + 8, T)};
 
-  stage_rows(k_tile, q_head, stride, q0, T, hs);
-  stage_rows(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, T, hs);
+  stage_rows(k_tile, q_head, stride, q0, kTile, T, hs);
+  stage_rows(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, kTile, T, hs);
   __syncthreads();
   uint32_t q[kMaxHs / 16][4], dy[kMaxHs / 16][4];  // the warp's 16 rows of Q and dO
 #pragma unroll
@@ -490,8 +541,8 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int kt = 0; kt <= qt; kt++) {
     const int k0 = kt * kTile;
-    stage_rows(k_tile, q_head + C, stride, k0, T, hs);
-    stage_rows(v_tile, q_head + 2 * C, stride, k0, T, hs);
+    stage_rows(k_tile, q_head + C, stride, k0, kTile, T, hs);
+    stage_rows(v_tile, q_head + 2 * C, stride, k0, kTile, T, hs);
     stage_transposed(kt_tile, q_head + C, stride, k0, T, hs);
     __syncthreads();
     const int key_blocks = kt == qt ? warp + 1 : kWarps;
@@ -548,7 +599,7 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-constexpr size_t kForwardBytes = 2 * kTileBytes;
+constexpr size_t kForwardBytes = 2 * kTileBytes;  // = kForwardRows x kLd for staging Q
 constexpr size_t kDkDvBytes = 4 * kTileBytes + 2 * kTile * sizeof(float);
 constexpr size_t kDqBytes = 3 * kTileBytes;
 static_assert(kDkDvBytes <= 48 * 1024, "every kernel fits the default shared memory limit");
@@ -557,7 +608,7 @@ static_assert(kDkDvBytes <= 48 * 1024, "every kernel fits the default shared mem
 
 void flash_forward_mma(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream) {
-  dim3 grid(ceil_div(T, kTile), NH, B);
+  dim3 grid(ceil_div(T, kForwardRows), NH, B);
   CHAMBER_LAUNCH(flash_forward_mma_kernel, grid, kThreads, kForwardBytes, stream, out, lse, qkv,
                  T, C, NH);
 }
