@@ -34,8 +34,8 @@
 //             m-tile, mask, tile max over the quad, rescale O and l by exp(m_old - m_new),
 //             P = exp(S - m) rounded to bf16, O += P V. In the tiles that reach the diagonal it
 //             stops at the 16-key block of its last row. The quad adds its partial sums of l once,
-//             at the end: out = O / l, lse = m + log l. 217 registers (no spills), so two blocks
-//             share an SM.
+//             at the end: out = O / l, lse = m + log l. About 215 registers (no spills), so two
+//             blocks share an SM.
 //   dK, dV    one block per 64-key tile; a warp owns 16 keys (K and V as A operands, dK and dV
 //             as accumulators) and walks the 64-query tiles from the diagonal, 16 queries at a
 //             time:
