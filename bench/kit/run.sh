@@ -221,10 +221,11 @@ stage racecheck 45 sanitize racecheck
   grep -hE '^bf16 (sampler|step)' "$log" | sort -u
   grep -hE '^measured peaks:' "$log"
   grep -hE '^attention \(B .*relative L2' "$log" | sort -u
+  grep -hE '^bf16 attention (flash|materialized) ' "$log" | sort -u
   grep -hE '^step +[0-9]+/30 \|' "$log" | sed -n '1p;$p'  # the quickstart's first and last GRPO step
   grep -hE 'fallback|falls back' "$log" | sort -u | head -5
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
-  grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -30
+  grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -40
   python3 - "$out/torch_gpu.jsonl" <<'PY' 2>/dev/null
 import json, sys
 for l in open(sys.argv[1]):
