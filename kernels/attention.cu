@@ -35,9 +35,9 @@
 //                with fp32 accumulators, the precision of the engine's cuBLASLt GEMMs. Tiles are
 //                staged into shared memory as float rounded to TF32 once; P and dS are rounded
 //                to TF32 in place over the float score tiles.
-//   emulator     Fp32Inputs (kTensorCoresFp32, the emulator's automatic pick in both
-//                precisions): float tiles, fp32 products, so the emulated table matches the
-//                reference to float rounding as its emulated gemm does.
+//   emulator     Fp32Inputs (kTensorCoresFp32, the emulated fp32 build's automatic pick):
+//                float tiles, fp32 products, so the emulated table matches the reference to
+//                float rounding as its emulated gemm does.
 // Everything else (the tiling, the online softmax, the masks) is the same code for every traits.
 // The bf16 builds' kTensorCores is not these kernels: it is attention_bf16.cu's, on raw
 // mma.sync with S and P in registers, which the WMMA API below cannot express.
@@ -633,7 +633,11 @@ AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int
     return AttentionKernels::kTensorCores;
 #else
     if (preference == AttentionKernels::kTensorCores && fits) return preference;
-    return fits ? AttentionKernels::kTensorCoresFp32 : AttentionKernels::kSimt;
+    // The emulated fp32 build multiplies exactly in fp32, as its stand-in for cuBLASLt does; the
+    // emulated bf16 build runs the bf16 flash kernels, the arithmetic of the GPU's bf16 build.
+    if (!fits) return AttentionKernels::kSimt;
+    return sizeof(floatX) == sizeof(float) ? AttentionKernels::kTensorCoresFp32
+                                           : AttentionKernels::kTensorCores;
 #endif
   }
   if ((asked == AttentionKernels::kTensorCores || asked == AttentionKernels::kTensorCoresFp32) &&

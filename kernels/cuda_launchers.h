@@ -139,7 +139,8 @@ void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, cons
 //                      else the SIMT kernels; in the fp32 builds, with strict fp32 products
 //                      (CHAMBER_TF32=0) the flash kernels are replaced by the SIMT ones. Under the
 //                      emulator: the flash kernels with exact fp32 products (as the emulated
-//                      gemm), else SIMT.
+//                      gemm) in the fp32 build, the bf16 flash kernels (as the GPU's) in the
+//                      bf16 build, else SIMT.
 //                      set_attention_preference (CHAMBER_ATTENTION=flash|materialized|simt in the
 //                      environment) makes kAuto take that path wherever it can.
 //   kMaterialized      cuBLASLt products over T x T scores in scratch (attention_materialized.cu).

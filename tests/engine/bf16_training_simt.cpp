@@ -121,9 +121,11 @@ TEST(Bf16TrainingSimt, FiftyStepsTrackTheFp32LossCurve) {
 
 // The sampler's log-probabilities in bf16 equal the bf16 trainer's (a full forward over prompt +
 // completion on the same table), as RL needs. Both run the same ops on the same bf16 weights; they
-// differ only in how attention and the matmuls group their fp32 sums (one new token against the KV
-// cache, or whole sequences), so an intermediate value now and then rounds to the neighbouring
-// bf16 (2^-8 relative) and the log-probabilities move by up to ~1e-2.
+// differ in how attention and the matmuls group their fp32 sums (one new token against the KV
+// cache, or whole sequences), and the trainer's flash attention rounds P to bf16 before P V (as
+// the GPU's bf16 paths do) where decode attention keeps it float. So an intermediate value now
+// and then rounds to the neighbouring bf16 (2^-8 relative) and the log-probabilities move by up
+// to ~2e-2 (measured: 0.018), well inside PPO's clip of the ratio (0.2).
 TEST(Bf16TrainingSimt, SamplerLogprobsMatchTheBf16Trainer) {
   double worst = check_sampler_matches_own_trainer(simt_bf16_ops(), 3e-2);
   std::printf("bf16 sampler vs bf16 trainer: worst log-probability difference %.3g\n", worst);
