@@ -230,10 +230,14 @@ nlohmann::json rl_step_ei(RLSession& s, int step);     // train/rl_ei.cpp
 std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompts, int samples,
                                  const SamplingParams& params);
 SamplingParams rl_sampling_params(const RLConfig& cfg, bool for_ei);
-// Rewrites the rewards of a batch whose first prompt is `first_index` by cfg.control (nothing for
-// none) and records its metrics in s.control_line; random's p is measured on the first batch
-// that needs it (step 0) unless control.p gives it.
-void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t first_index);
+// Rewrites the rewards of a batch whose first prompt is `first_index` (samples_per_prompt
+// rollouts each, in prompt order) by cfg.control (nothing for none) and records its metrics in
+// s.control_line; random's p is measured on the first batch that needs it (step 0) unless
+// control.p gives it. On a data-parallel rank the batch is its share of the step
+// (first_index = step * prompts_per_step + share.first); random's draws are the step's whatever
+// the rank count.
+void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t first_index,
+                      int samples_per_prompt);
 // Whether expert iteration keeps a rollout: correct, or under a control, rewarded by it.
 bool rl_rollout_rewarded(const RLConfig& cfg, const Rollout& r);
 

@@ -98,7 +98,8 @@ Rng control_draw_stream(int64_t run_seed, int64_t first_index) {
   return Rng(x);
 }
 
-void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t first_index) {
+void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t first_index,
+                      int samples_per_prompt) {
   const RLControl& c = s.cfg.control;
   if (c.kind == ControlKind::none) return;
   // Over the whole batch: every rank's share of it when data parallel.
@@ -111,7 +112,13 @@ void rl_apply_control(RLSession& s, std::vector<Rollout>& rollouts, int64_t firs
   const double true_reward = sums[0], correct = sums[1], n = std::max(1.0, sums[2]);
   if (c.kind == ControlKind::random && s.control_p < 0)
     s.control_p = c.p >= 0 ? c.p : correct / n;   // the base model's success rate, at step 0
-  Rng draw = control_draw_stream(s.cfg.seed, first_index);
+  // One stream per step, keyed by the step's first prompt. A data-parallel rank holds a share of
+  // the step's prompts (share.first prompts in) and skips the draws of the shares before it, so
+  // every rollout of the step gets the same draw on any number of ranks.
+  const int64_t share_first = first_index % s.cfg.prompts_per_step;
+  Rng draw = control_draw_stream(s.cfg.seed, first_index - share_first);
+  if (c.kind == ControlKind::random)
+    for (int64_t i = 0; i < share_first * samples_per_prompt; i++) draw.uniform_double();
   for (Rollout& r : rollouts) r.reward.reward = control_reward(c, r.reward, s.control_p, draw);
   s.control_line["reward_true"] = true_reward / n;
   if (c.kind == ControlKind::random) s.control_line["control_p"] = s.control_p;

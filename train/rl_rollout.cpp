@@ -99,7 +99,7 @@ std::vector<Rollout> rl_generate(RLSession& s, int64_t first_index, int n_prompt
   // response has a token to learn from and GRPO groups stay whole.
   for (const Rollout& r : out)
     if (r.response_len() < 1) fail("RL rollout: an empty response (max_new_tokens must be >= 1)");
-  rl_apply_control(s, out, first_index);
+  rl_apply_control(s, out, first_index, samples);
   return out;
 }
 

@@ -4,6 +4,7 @@
 // tokens), and short end-to-end runs under a control.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "data/mathworld.h"
@@ -94,6 +95,32 @@ TEST(RlControls, RandomRewardRateMatchesP) {
   EXPECT_NE(x, c.next_u64());
   EXPECT_NE(x, d.next_u64());
   EXPECT_NE(x, Rng(7).next_u64()) << "the sampler's stream (seeded with the run's seed) must differ";
+}
+
+// A step's batch rewarded whole (one process) and as two shares (what two data-parallel ranks
+// hold, prompts 0-2 and 3-5 of the step) gets the same random draws, rollout for rollout.
+TEST(RlControls, RandomDrawsAreTheStepsOnAnyNumberOfRanks) {
+  const int prompts = 6, samples = 3, step = 5;
+  RLSession s;
+  s.cfg.seed = 17;
+  s.cfg.prompts_per_step = prompts;
+  s.cfg.control = control(ControlKind::random);
+  s.cfg.control.p = 0.5;
+  s.control_p = 0.5;
+  auto rewards = [&](int first_prompt, int n_prompts) {
+    std::vector<Rollout> rollouts((size_t)n_prompts * samples);
+    for (Rollout& r : rollouts) r.reward = kCases[0];
+    rl_apply_control(s, rollouts, (int64_t)step * prompts + first_prompt, samples);
+    std::vector<float> out;
+    for (const Rollout& r : rollouts) out.push_back(r.reward.reward);
+    return out;
+  };
+  std::vector<float> whole = rewards(0, prompts);
+  std::vector<float> shares = rewards(0, 3), second = rewards(3, 3);
+  shares.insert(shares.end(), second.begin(), second.end());
+  EXPECT_EQ(shares, whole);
+  EXPECT_NE(std::count(whole.begin(), whole.end(), 1.0f), 0);
+  EXPECT_NE(std::count(whole.begin(), whole.end(), 0.0f), 0);
 }
 
 const char* kRlHead = "init: runs/x\nalgorithm: grpo\n";
