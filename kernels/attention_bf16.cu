@@ -41,12 +41,13 @@
 //             time:
 //             S^T = K Q^T and dP^T = V dO^T in two accumulators each, P^T = exp(S^T - lse),
 //             dS^T = P^T * (dP^T - D), then dV += P^T dO and dK += dS^T Q from registers.
-//   dQ        one block per 64-query tile, the longest first; a warp owns 16 queries (Q and dO as
-//             A operands, dQ as accumulators) and walks the key tiles 16 keys at a time: S, dP,
-//             dS = P * (dP - D), dQ += dS K. S and dP are computed in both backward kernels, the
-//             price of having one writer for every gradient. The backward kernels keep one m-tile
-//             per warp: with two, their four operand sets and two accumulators (dK, dV) would not
-//             fit in registers.
+//   dQ        one block per 128-query tile, the longest first; like the forward, a warp owns 32
+//             queries as two m-tiles (Q and dO as A operands, dQ as accumulators; about 205
+//             registers) and walks the key tiles up to its last row, 16 keys at a time: S, dP,
+//             dS = P * (dP - D), dQ += dS K, each K and V operand feeding both m-tiles. S and dP
+//             are computed in both backward kernels, the price of having one writer for every
+//             gradient. dK, dV keeps one m-tile per warp: with two, its four A operand sets and two
+//             accumulators (dK, dV) would not fit in registers.
 //
 // Precision, as the WMMA bf16 kernels it replaces (bound argued in tests/kernels/bf16_simt.cpp):
 // Q, K, V and dO are bf16 already, products of two bf16 are exact in float and accumulate in
@@ -57,7 +58,7 @@
 // or 56 ends in a 16-deep k step whose last 8 columns are zero in shared memory. Rows past T are
 // zero in the staged tiles and masked (lse = +inf gives them p = 0 in backward). Staging moves 16
 // bytes at a time, so every head row must start 16-byte aligned (C a multiple of 8, aligned
-// tensors: attention.cu checks). Shared memory: forward 18 KiB, dK dV 37 KiB, dQ 27 KiB, all
+// tensors: attention.cu checks). Shared memory: forward 18 KiB, dK dV 37 KiB, dQ 36 KiB, all
 // under the 48 KiB default. Row strides are 72 bf16 (144 bytes = 36 words), so the 8 rows x 4
 // words of a warp's operand load fall on 32 different banks.
 //
@@ -87,12 +88,13 @@ constexpr int kLdT = kTile + 8;     // row stride (bf16) of tiles staged transpo
 constexpr int kTileBytes = kTile * kLd * 2;   // = kMaxHs * kLdT * 2: one staged tile
 constexpr float kLog2e = 1.4426950408889634f;  // scores are kept in base 2: exp2 is one instruction
 static_assert(kTile * kLd == kMaxHs * kLdT, "row and transposed tiles are the same size");
-// The forward gives each warp two 16-row m-tiles (32 queries; 128 per block): every K and V
-// operand a warp loads from shared memory then feeds two mma instead of one, which halves the
-// shared-memory traffic per product (FlashAttention-2's shape for head size 64).
-constexpr int kForwardMTiles = 2;
-constexpr int kForwardRows = kWarps * 16 * kForwardMTiles;
-static_assert(kForwardRows * kLd * 2 == 2 * kTileBytes, "Q's staging fits the K and V tiles");
+// The kernels that walk key tiles for a block of queries (forward, dQ) give each warp two 16-row
+// m-tiles (32 queries; 128 per block): every K and V operand a warp loads from shared memory then
+// feeds two mma instead of one, which halves the shared-memory traffic per product
+// (FlashAttention-2's shape for head size 64).
+constexpr int kQueryMTiles = 2;
+constexpr int kQueryRows = kWarps * 16 * kQueryMTiles;
+static_assert(kQueryRows * kLd * 2 == 2 * kTileBytes, "Q's staging fits the K and V tiles");
 
 __host__ __device__ constexpr int round_up16(int n) { return (n + 15) / 16 * 16; }
 
@@ -237,7 +239,7 @@ __device__ void stage_transposed(bf16* tileT, const bf16* src, size_t stride, in
 __global__ void __launch_bounds__(kThreads)
     flash_forward_mma_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C, int NH) {
   CHAMBER_DYNAMIC_SHARED(float, smem);
-  bf16* q_stage = (bf16*)smem;                          // kForwardRows x kLd, before the loop
+  bf16* q_stage = (bf16*)smem;                          // kQueryRows x kLd, before the loop
   bf16* k_tile = (bf16*)smem;                           // kTile x kLd, over Q's first half
   bf16* vt_tile = (bf16*)((char*)smem + kTileBytes);    // kMaxHs x kLdT: V transposed
 
@@ -245,31 +247,31 @@ __global__ void __launch_bounds__(kThreads)
   const int h = blockIdx.y, b = blockIdx.z;
   const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t = lane % 4;
-  const int q0 = qt * kForwardRows;
+  const int q0 = qt * kQueryRows;
   // The query of accumulator elements 0, 1 of m-tile mt is row + 16 mt; of elements 2, 3, 8 more.
-  const int row = q0 + warp * 16 * kForwardMTiles + g;
-  const int last_row = q0 + (warp + 1) * 16 * kForwardMTiles - 1;  // the warp's last query
+  const int row = q0 + warp * 16 * kQueryMTiles + g;
+  const int last_row = q0 + (warp + 1) * 16 * kQueryMTiles - 1;  // the warp's last query
   const size_t stride = (size_t)3 * C;
   const bf16* q_head = qkv + (size_t)b * T * stride + h * hs;
   const float scale_log2 = kLog2e / sqrtf((float)hs);
 
-  stage_rows(q_stage, q_head, stride, q0, kForwardRows, T, hs);
+  stage_rows(q_stage, q_head, stride, q0, kQueryRows, T, hs);
   __syncthreads();
-  uint32_t q[kForwardMTiles][kMaxHs / 16][4];  // the warp's Q rows, one A operand per 16 dims
+  uint32_t q[kQueryMTiles][kMaxHs / 16][4];  // the warp's Q rows, one A operand per 16 dims
 #pragma unroll
-  for (int mt = 0; mt < kForwardMTiles; mt++)
+  for (int mt = 0; mt < kQueryMTiles; mt++)
 #pragma unroll
     for (int kk = 0; kk < kMaxHs / 16; kk++)
       if (kk * 16 < hs)
-        load_a(q[mt][kk], q_stage + ((warp * kForwardMTiles + mt) * 16) * kLd + kk * 16, kLd, g, t);
+        load_a(q[mt][kk], q_stage + ((warp * kQueryMTiles + mt) * 16) * kLd + kk * 16, kLd, g, t);
   __syncthreads();  // every warp has its Q before K overwrites it
 
-  float o[kForwardMTiles][kMaxHs / 8][4] = {};  // O: 8 dims per accumulator
+  float o[kQueryMTiles][kMaxHs / 8][4] = {};  // O: 8 dims per accumulator
   // Running max and sum of rows row + 16 mt (+ 8); l holds this lane's columns only and is
   // summed over the quad at the end.
-  float m[kForwardMTiles][2], l[kForwardMTiles][2];
+  float m[kQueryMTiles][2], l[kQueryMTiles][2];
 #pragma unroll
-  for (int mt = 0; mt < kForwardMTiles; mt++) {
+  for (int mt = 0; mt < kQueryMTiles; mt++) {
     m[mt][0] = m[mt][1] = -INFINITY;
     l[mt][0] = l[mt][1] = 0.0f;
   }
@@ -277,7 +279,7 @@ __global__ void __launch_bounds__(kThreads)
   // Key tiles up to the block's last row (or T). A warp skips the tiles past its own last row;
   // in every tile it does visit, each of its rows sees the tile's first key (tiles start at
   // multiples of 64 and a warp's rows at multiples of 32), so every row max below is finite.
-  const int block_end = q0 + kForwardRows < T ? q0 + kForwardRows : T;
+  const int block_end = q0 + kQueryRows < T ? q0 + kQueryRows : T;
   const int key_tiles = (block_end - 1) / kTile + 1;
   for (int kt = 0; kt < key_tiles; kt++) {
     const int k0 = kt * kTile;
@@ -289,7 +291,7 @@ __global__ void __launch_bounds__(kThreads)
     const int key_blocks = visible <= 0 ? 0 : visible >= kTile ? kWarps : (visible + 15) / 16;
     if (key_blocks > 0) {
       // S for keys 8j..8j+7 of the tile, each K operand shared by the warp's m-tiles.
-      float s[kForwardMTiles][kTile / 8][4] = {};
+      float s[kQueryMTiles][kTile / 8][4] = {};
 #pragma unroll
       for (int j = 0; j < kTile / 8; j++) {
         if (j < 2 * key_blocks) {
@@ -299,13 +301,13 @@ __global__ void __launch_bounds__(kThreads)
               uint32_t kb[2];
               load_b(kb, k_tile + j * 8 * kLd + kk * 16, kLd, g, t);
 #pragma unroll
-              for (int mt = 0; mt < kForwardMTiles; mt++) mma(s[mt][j], q[mt][kk], kb);
+              for (int mt = 0; mt < kQueryMTiles; mt++) mma(s[mt][j], q[mt][kk], kb);
             }
           }
         }
       }
 #pragma unroll
-      for (int mt = 0; mt < kForwardMTiles; mt++) {
+      for (int mt = 0; mt < kQueryMTiles; mt++) {
         // Scale to base 2, mask (causal, and the blocks not computed), online softmax.
         float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -344,9 +346,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int kb = 0; kb < kWarps; kb++) {
         if (kb < key_blocks) {
-          uint32_t p[kForwardMTiles][4];
+          uint32_t p[kQueryMTiles][4];
 #pragma unroll
-          for (int mt = 0; mt < kForwardMTiles; mt++)
+          for (int mt = 0; mt < kQueryMTiles; mt++)
             acc_to_a(p[mt], s[mt][2 * kb], s[mt][2 * kb + 1]);
 #pragma unroll
           for (int j = 0; j < kMaxHs / 8; j++) {
@@ -354,7 +356,7 @@ __global__ void __launch_bounds__(kThreads)
               uint32_t vb[2];
               load_b(vb, vt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
 #pragma unroll
-              for (int mt = 0; mt < kForwardMTiles; mt++) mma(o[mt][j], p[mt], vb);
+              for (int mt = 0; mt < kQueryMTiles; mt++) mma(o[mt][j], p[mt], vb);
             }
           }
         }
@@ -365,7 +367,7 @@ __global__ void __launch_bounds__(kThreads)
 
   // out = O / l;  lse = (m + log2 l) ln 2
 #pragma unroll
-  for (int mt = 0; mt < kForwardMTiles; mt++) {
+  for (int mt = 0; mt < kQueryMTiles; mt++) {
 #pragma unroll
     for (int i = 0; i < 2; i++) {
       const float sum = quad_sum(l[mt][i]);
@@ -509,47 +511,66 @@ __global__ void __launch_bounds__(kThreads)
     flash_backward_dq_mma_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv, const float* lse,
                                  const float* D, int T, int C, int NH) {
   CHAMBER_DYNAMIC_SHARED(float, smem);
-  bf16* k_tile = (bf16*)smem;                             // kTile x kLd; Q staged first
-  bf16* v_tile = (bf16*)((char*)smem + kTileBytes);       // kTile x kLd; dO staged first
-  bf16* kt_tile = (bf16*)((char*)smem + 2 * kTileBytes);  // K transposed, kMaxHs x kLdT
+  bf16* q_stage = (bf16*)smem;                             // kQueryRows x kLd, before the loop
+  bf16* do_stage = (bf16*)((char*)smem + 2 * kTileBytes);  // kQueryRows x kLd, likewise
+  bf16* k_tile = (bf16*)smem;                              // kTile x kLd, in the loop
+  bf16* v_tile = (bf16*)((char*)smem + kTileBytes);        // kTile x kLd
+  bf16* kt_tile = (bf16*)((char*)smem + 2 * kTileBytes);   // K transposed, kMaxHs x kLdT
 
   const int qt = gridDim.x - 1 - blockIdx.x;  // the longest rows start first
   const int h = blockIdx.y, b = blockIdx.z;
   const int hs = C / NH, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t = lane % 4;
-  const int q0 = qt * kTile;
-  const int row = q0 + warp * 16 + g;  // the query of accumulator elements 0, 1; row + 8: of 2, 3
+  const int q0 = qt * kQueryRows;
+  // The query of accumulator elements 0, 1 of m-tile mt is row + 16 mt; of elements 2, 3, 8 more.
+  const int row = q0 + warp * 16 * kQueryMTiles + g;
+  const int last_row = q0 + (warp + 1) * 16 * kQueryMTiles - 1;  // the warp's last query
   const size_t stride = (size_t)3 * C, bh = (size_t)b * NH + h;
   const bf16* q_head = qkv + (size_t)b * T * stride + h * hs;
   const float scale = 1.0f / sqrtf((float)hs), scale_log2 = scale * kLog2e;
-  const float lse2[2] = {lse2_of(lse, bh, row, T), lse2_of(lse, bh, row + 8, T)};
-  const float d[2] = {d_of(D, bh, row, T), d_of(D, bh, row + 8, T)};
-
-  stage_rows(k_tile, q_head, stride, q0, kTile, T, hs);
-  stage_rows(v_tile, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, kTile, T, hs);
-  __syncthreads();
-  uint32_t q[kMaxHs / 16][4], dy[kMaxHs / 16][4];  // the warp's 16 rows of Q and dO
+  float lse2[kQueryMTiles][2], d[kQueryMTiles][2];  // per row, as the accumulators hold them
 #pragma unroll
-  for (int kk = 0; kk < kMaxHs / 16; kk++) {
-    if (kk * 16 < hs) {
-      load_a(q[kk], k_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
-      load_a(dy[kk], v_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
+  for (int mt = 0; mt < kQueryMTiles; mt++)
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      lse2[mt][i] = lse2_of(lse, bh, row + mt * 16 + i * 8, T);
+      d[mt][i] = d_of(D, bh, row + mt * 16 + i * 8, T);
+    }
+
+  stage_rows(q_stage, q_head, stride, q0, kQueryRows, T, hs);
+  stage_rows(do_stage, dout + (size_t)b * T * C + h * hs, (size_t)C, q0, kQueryRows, T, hs);
+  __syncthreads();
+  uint32_t q[kQueryMTiles][kMaxHs / 16][4], dy[kQueryMTiles][kMaxHs / 16][4];  // Q and dO rows
+#pragma unroll
+  for (int mt = 0; mt < kQueryMTiles; mt++) {
+    const int r0 = (warp * kQueryMTiles + mt) * 16;
+#pragma unroll
+    for (int kk = 0; kk < kMaxHs / 16; kk++) {
+      if (kk * 16 < hs) {
+        load_a(q[mt][kk], q_stage + r0 * kLd + kk * 16, kLd, g, t);
+        load_a(dy[mt][kk], do_stage + r0 * kLd + kk * 16, kLd, g, t);
+      }
     }
   }
-  float dq[kMaxHs / 8][4] = {};
+  float dq[kQueryMTiles][kMaxHs / 8][4] = {};
   __syncthreads();
 
-  for (int kt = 0; kt <= qt; kt++) {
+  // Key tiles up to the block's last row (or T); a warp skips those past its own last row.
+  const int block_end = q0 + kQueryRows < T ? q0 + kQueryRows : T;
+  const int key_tiles = (block_end - 1) / kTile + 1;
+  for (int kt = 0; kt < key_tiles; kt++) {
     const int k0 = kt * kTile;
     stage_rows(k_tile, q_head + C, stride, k0, kTile, T, hs);
     stage_rows(v_tile, q_head + 2 * C, stride, k0, kTile, T, hs);
     stage_transposed(kt_tile, q_head + C, stride, k0, T, hs);
     __syncthreads();
-    const int key_blocks = kt == qt ? warp + 1 : kWarps;
+    const int visible = last_row - k0 + 1;
+    const int key_blocks = visible <= 0 ? 0 : visible >= kTile ? kWarps : (visible + 15) / 16;
 #pragma unroll
     for (int kb = 0; kb < kWarps; kb++) {
       if (kb >= key_blocks) continue;
-      float s[2][4] = {}, dp[2][4] = {};  // S = Q K^T, dP = dO V^T for keys 16kb..16kb+15
+      // S = Q K^T, dP = dO V^T for keys 16kb..16kb+15, each operand shared by the m-tiles.
+      float s[kQueryMTiles][2][4] = {}, dp[kQueryMTiles][2][4] = {};
 #pragma unroll
       for (int jj = 0; jj < 2; jj++)
 #pragma unroll
@@ -557,29 +578,37 @@ __global__ void __launch_bounds__(kThreads)
           if (kk * 16 < hs) {
             uint32_t kb_op[2], vb[2];
             load_b(kb_op, k_tile + (kb * 16 + jj * 8) * kLd + kk * 16, kLd, g, t);
-            mma(s[jj], q[kk], kb_op);
             load_b(vb, v_tile + (kb * 16 + jj * 8) * kLd + kk * 16, kLd, g, t);
-            mma(dp[jj], dy[kk], vb);
+#pragma unroll
+            for (int mt = 0; mt < kQueryMTiles; mt++) {
+              mma(s[mt][jj], q[mt][kk], kb_op);
+              mma(dp[mt][jj], dy[mt][kk], vb);
+            }
           }
         }
-      // dS = P * (dP - D), P = exp(S - lse) (causal: key <= query), in place of S.
+      // dS = P * (dP - D), P = exp(S - lse) (causal: key <= query), then dQ += dS K.
+      uint32_t ds[kQueryMTiles][4];
 #pragma unroll
-      for (int jj = 0; jj < 2; jj++)
+      for (int mt = 0; mt < kQueryMTiles; mt++) {
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int kcol = k0 + kb * 16 + jj * 8 + 2 * t + (e & 1), i = e / 2;
-          const float p = kcol <= row + i * 8 ? exp2f(s[jj][e] * scale_log2 - lse2[i]) : 0.0f;
-          s[jj][e] = p * (dp[jj][e] - d[i]);
-        }
-      uint32_t ds[4];
-      acc_to_a(ds, s[0], s[1]);
-      // dQ += dS K
+        for (int jj = 0; jj < 2; jj++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const int key = k0 + kb * 16 + jj * 8 + 2 * t + (e & 1), i = e / 2;
+            const float p = key <= row + mt * 16 + i * 8
+                                ? exp2f(s[mt][jj][e] * scale_log2 - lse2[mt][i])
+                                : 0.0f;
+            s[mt][jj][e] = p * (dp[mt][jj][e] - d[mt][i]);
+          }
+        acc_to_a(ds[mt], s[mt][0], s[mt][1]);
+      }
 #pragma unroll
       for (int j = 0; j < kMaxHs / 8; j++) {
         if (j * 8 < hs) {
           uint32_t kb_t[2];
           load_b(kb_t, kt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
-          mma(dq[j], ds, kb_t);
+#pragma unroll
+          for (int mt = 0; mt < kQueryMTiles; mt++) mma(dq[mt][j], ds[mt], kb_t);
         }
       }
     }
@@ -587,28 +616,33 @@ __global__ void __launch_bounds__(kThreads)
   }
 
 #pragma unroll
-  for (int i = 0; i < 2; i++) {
-    const int query = row + i * 8;
-    if (query < T) {
-      bf16* dst = dqkv + ((size_t)b * T + query) * stride + h * hs + 2 * t;
+  for (int mt = 0; mt < kQueryMTiles; mt++) {
 #pragma unroll
-      for (int j = 0; j < kMaxHs / 8; j++)
-        if (j * 8 < hs)
-          store_pair(dst + j * 8, pack_bf16(dq[j][2 * i] * scale, dq[j][2 * i + 1] * scale));
+    for (int i = 0; i < 2; i++) {
+      const int query = row + mt * 16 + i * 8;
+      if (query < T) {
+        bf16* dst = dqkv + ((size_t)b * T + query) * stride + h * hs + 2 * t;
+#pragma unroll
+        for (int j = 0; j < kMaxHs / 8; j++)
+          if (j * 8 < hs)
+            store_pair(dst + j * 8,
+                       pack_bf16(dq[mt][j][2 * i] * scale, dq[mt][j][2 * i + 1] * scale));
+      }
     }
   }
 }
 
-constexpr size_t kForwardBytes = 2 * kTileBytes;  // = kForwardRows x kLd for staging Q
+constexpr size_t kForwardBytes = 2 * kTileBytes;  // = kQueryRows x kLd for staging Q
 constexpr size_t kDkDvBytes = 4 * kTileBytes + 2 * kTile * sizeof(float);
-constexpr size_t kDqBytes = 3 * kTileBytes;
-static_assert(kDkDvBytes <= 48 * 1024, "every kernel fits the default shared memory limit");
+constexpr size_t kDqBytes = 4 * kTileBytes;  // Q and dO staged, kQueryRows each
+static_assert(kForwardBytes <= 48 * 1024 && kDkDvBytes <= 48 * 1024 && kDqBytes <= 48 * 1024,
+              "every kernel fits the default shared memory limit");
 
 }  // namespace
 
 void flash_forward_mma(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH,
                        cudaStream_t stream) {
-  dim3 grid(ceil_div(T, kForwardRows), NH, B);
+  dim3 grid(ceil_div(T, kQueryRows), NH, B);
   CHAMBER_LAUNCH(flash_forward_mma_kernel, grid, kThreads, kForwardBytes, stream, out, lse, qkv,
                  T, C, NH);
 }
@@ -618,8 +652,9 @@ void flash_backward_mma(floatX* dqkv, const floatX* dout, const floatX* qkv, con
   dim3 grid(ceil_div(T, kTile), NH, B);
   CHAMBER_LAUNCH(flash_backward_dkdv_mma_kernel, grid, kThreads, kDkDvBytes, stream, dqkv, dout,
                  qkv, lse, D, T, C, NH);
-  CHAMBER_LAUNCH(flash_backward_dq_mma_kernel, grid, kThreads, kDqBytes, stream, dqkv, dout, qkv,
-                 lse, D, T, C, NH);
+  dim3 query_grid(ceil_div(T, kQueryRows), NH, B);
+  CHAMBER_LAUNCH(flash_backward_dq_mma_kernel, query_grid, kThreads, kDqBytes, stream, dqkv, dout,
+                 qkv, lse, D, T, C, NH);
 }
 
 #endif  // CHAMBER_BF16
