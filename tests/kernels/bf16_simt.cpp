@@ -425,6 +425,7 @@ TEST(Bf16Simt, AttentionThroughTheOpsTableAsTheGpuChecksIt) {
   set_attention_preference(AttentionKernels::kTensorCores);
   testing::check_bf16_flash_attention(simt_bf16_ops(), 2, 45, 48, 3, 91);
   testing::check_bf16_flash_attention(simt_bf16_ops(), 1, 83, 64, 2, 94);
+  testing::check_bf16_flash_attention(simt_bf16_ops(), 1, 300, 128, 2, 96);  // 3 blocks of 128
   set_attention_preference(AttentionKernels::kAuto);
 }
 
