@@ -9,13 +9,21 @@
 //   BM_sample_cuda/B      the CUDA backend (only when a GPU is present), at the tiny shapes and
 //   BM_sample_cuda_gpu_echo/B  at configs/echo/pretrain-gpu.yaml's largest model (8 layers, width
 //                         512, context 512), the RL rollouts of the GPU study
+//   BM_sample_checkpoint/B/bf16  like-for-like with bench/hf_generate.py, for the kit's `generate`
+//                         stage: the weights of the checkpoint in CHAMBER_BENCH_CHECKPOINT (a run
+//                         directory or checkpoint; registered only when it is set), prompts of 32
+//                         random token ids, 256 new tokens for every row, temperature 0.7 over the
+//                         whole vocabulary, fp32 (bf16 = 0) or bf16 (1, GPU only); on the GPU when
+//                         there is one, else on the fast CPU backend
 // Counters: tokens/s = generated tokens per second; prompt_tokens/s counts prompts read too.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "data/tokenizer.h"
+#include "engine/checkpoint.h"
 #include "engine/backend.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
@@ -86,6 +94,45 @@ void BM_sample_cuda_gpu_echo(benchmark::State& state) {
   run(state, "cuda", true, model_config_of(4096, 8, 8, 512, 512));
 }
 
+// What hf_generate.py measures, on the same checkpoint: see the header.
+void BM_sample_checkpoint(benchmark::State& state) {
+  const int B = (int)state.range(0), prompt_len = 32, new_tokens = 256;
+  const bool bf16 = state.range(1) != 0;
+  const std::string dir = checkpoint_resolve(std::getenv("CHAMBER_BENCH_CHECKPOINT"));
+  const std::string device = resolve_device_name("auto");
+  ModelConfig cfg = checkpoint_model_config(dir);
+  if (cfg.context_length < prompt_len + new_tokens) {
+    state.SkipWithError(("the checkpoint's context (" + std::to_string(cfg.context_length) +
+                         ") is shorter than 32 + 256 positions").c_str());
+    return;
+  }
+  GPT model;
+  gpt_create(model, cfg, select_backend(device, bf16 ? "bf16" : "fp32"), 1, 1, false);
+  checkpoint_load_weights(dir, model);
+  Rng prompt_rng(7);
+  std::vector<std::vector<int>> prompts(B, std::vector<int>(prompt_len));
+  for (auto& p : prompts)
+    for (int& id : p) id = (int)prompt_rng.below(cfg.vocab_size - 1);
+  std::vector<std::string> token_bytes(cfg.vocab_size, "t");  // the text is not looked at
+  Sampler s;
+  sampler_create(s, model, B, prompt_len + new_tokens);
+  SamplingParams params;
+  params.temperature = 0.7f;
+  params.max_new_tokens = new_tokens;
+  params.stop_at_eot = false;
+  Rng rng(1);
+  sampler_generate(s, model, token_bytes, cfg.vocab_size - 1, prompts, params, rng);  // warm-up
+  for (auto _ : state) {
+    auto out = sampler_generate(s, model, token_bytes, cfg.vocab_size - 1, prompts, params, rng);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["tokens/s"] = benchmark::Counter((double)B * new_tokens * (double)state.iterations(),
+                                                  benchmark::Counter::kIsRate);
+  state.SetLabel(device + (bf16 ? " bf16" : " fp32"));
+  sampler_destroy(s);
+  gpt_destroy(model);
+}
+
 BENCHMARK(BM_sample)->Arg(1)->Arg(8)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sample_no_prefill)->Arg(1)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sample_ref)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -99,6 +146,13 @@ int main(int argc, char** argv) {
     BENCHMARK(BM_sample_cuda_gpu_echo)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
   }
 #endif
+  if (std::getenv("CHAMBER_BENCH_CHECKPOINT")) {
+    auto* bench = benchmark::RegisterBenchmark("BM_sample_checkpoint", BM_sample_checkpoint)
+                      ->Args({64, 0})
+                      ->Args({256, 0});
+    if (resolve_device_name("auto") == "cuda") bench->Args({64, 1})->Args({256, 1});
+    bench->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -18,8 +18,11 @@
 #                weights: configs/bench/kit-echo-gpu.yaml (the GPU study's largest shape, one step from
 #                the random init) exported with `chamber export --format hf`, batch 64 and 256, 256
 #                new tokens at temperature 0.7; Chamber through `chamber eval` (math prompts, rows
-#                stop at end-of-text), HF through bench/hf_generate.py (32-token prompts, no eos);
-#                "not available" when transformers is missing (Chamber's numbers still print)
+#                stop at end-of-text, grading timed too) and like-for-like through bench_sampler's
+#                BM_sample_checkpoint (32-token random prompts, every row 256 tokens, fp32 and bf16,
+#                as HF), HF through bench/hf_generate.py (32-token prompts, no eos); the summary
+#                gives the like-for-like ratios; "not available" when transformers is missing
+#                (Chamber's numbers still print)
 #   grpo_step    two GRPO steps of configs/echo/rl-gpu.yaml (64 prompts x 8 samples, 256 new tokens)
 #                from that checkpoint, with the per-phase times RL logs (sample, grade, score, update)
 #   nccl         data parallel's GPU path on one GPU: a one-rank NCCL all-reduce of GPT-2 124M's
@@ -29,8 +32,8 @@
 #                refuses the device, never "passed"
 # STAGES="gpu_tests bench ..." runs only the named stages (default: all).
 # Logs go to OUT_DIR: all.log (every stage's output), summary.txt, bench_kernels.json,
-# pretrain_metrics.jsonl, torch_gpu.jsonl, generate_chamber.jsonl, hf_generate.jsonl,
-# grpo_metrics.jsonl. The summary table is printed last.
+# pretrain_metrics.jsonl, torch_gpu.jsonl, generate_chamber.jsonl, generate_like_hf.json,
+# hf_generate.jsonl, grpo_metrics.jsonl. The summary table is printed last.
 set -uo pipefail
 out=${1:?usage: run.sh OUT_DIR}
 if ! nvidia-smi -L >/dev/null 2>&1; then
@@ -176,6 +179,11 @@ print(json.dumps({"batch": int(sys.argv[2]), "tokens_per_s": round(r["tokens_per
                   "seconds": round(r["seconds"], 3), "mean_new_tokens": r["mean_completion_tokens"]}))
 PY
   done
+  # Like-for-like with hf_generate.py below: the same checkpoint, prompts of 32 random ids, 256 new
+  # tokens for every row, temperature 0.7, fp32 and bf16 (bench_sampler's BM_sample_checkpoint).
+  (export CHAMBER_BENCH_CHECKPOINT="$echo_dir/run"
+   bin bench_sampler --benchmark_filter=BM_sample_checkpoint \
+     --benchmark_out="$out/generate_like_hf.json" --benchmark_out_format=json) || return 1
   PYTHONUNBUFFERED=1 python3 "$kit/bench/hf_generate.py" --model "$echo_dir/hf" --batch 64 --batch 256 \
     --new-tokens 256 --prompt-len 32 | tee "$out/hf_generate.jsonl"
 }
@@ -207,7 +215,7 @@ stage bench 120 bench_kernels
 stage torch 130 torch_gpu
 stage sampler 45 bin bench_sampler --benchmark_filter=cuda --benchmark_min_time=0.05
 stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yaml --set name=qs-gpu'
-stage generate 90 generate
+stage generate 110 generate
 stage grpo_step 60 grpo_step
 stage nccl 30 nccl
 stage memcheck 60 sanitize memcheck
@@ -246,6 +254,19 @@ for c in chamber:
         if "error" in h: line += f" | HF {h['dtype']}: error {h['error'][:80]}"
         else: line += f" | HF {h['dtype']} {h['tokens_per_s']:,.0f} tok/s, Chamber {c['tokens_per_s'] / h['tokens_per_s']:.2f}x"
     if not hf: line += " | HF: no result"
+    print(line)
+PY
+  python3 - "$out/generate_like_hf.json" "$out/hf_generate.jsonl" <<'PY' 2>/dev/null
+import json, sys
+try: hf = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+except OSError: hf = []
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    parts = b["name"].split("/")
+    batch, dtype = int(parts[1]), "bf16" if parts[2] == "1" else "fp32"
+    if "error_message" in b: print(f"generate like-for-like B{batch} {dtype}: error {b['error_message']}"); continue
+    line = f"generate like-for-like B{batch} {dtype} (32 + 256 tokens): Chamber {b['tokens/s']:,.0f} tok/s"
+    for h in (h for h in hf if h["batch"] == batch and h.get("dtype") == dtype and "error" not in h):
+        line += f" | HF {h['tokens_per_s']:,.0f} tok/s, Chamber {b['tokens/s'] / h['tokens_per_s']:.2f}x"
     print(line)
 PY
   grep -hE '^grpo step [0-9]+:' "$log"
