@@ -234,6 +234,17 @@ stage racecheck 45 sanitize racecheck
   grep -hE 'fallback|falls back' "$log" | sort -u | head -5
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
   grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -40
+  # Which bf16 attention path is faster at GPT-2's shape: auto picks the materialised one until
+  # the flash kernels (attention_bf16.cu) are measured faster, which this line tells.
+  python3 - "$out/bench_kernels.json" <<'PY' 2>/dev/null
+import json, sys
+t = {b["name"].split("/real_time")[0]: b["real_time"] for b in json.load(open(sys.argv[1]))["benchmarks"]
+     if "error_message" not in b}
+path = lambda p: t[f"BM_attention_forward_bf16/{p}"] + t[f"BM_attention_backward_bf16/{p}"]
+flash, mat = path(2), path(1)
+print(f"bf16 attention per layer (B 8 x T 1024): flash {flash:.0f} us, materialized {mat:.0f} us: "
+      f"{'flash' if flash < mat else 'materialized'} is faster ({max(flash, mat) / min(flash, mat):.2f}x)")
+PY
   python3 - "$out/torch_gpu.jsonl" <<'PY' 2>/dev/null
 import json, sys
 for l in open(sys.argv[1]):
