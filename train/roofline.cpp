@@ -125,9 +125,11 @@ OpCost cost_attention_backward(int B, int T, int C, int NH, const RooflineDevice
     double scores = heads * T * (double)T * S;
     return {5 * 2 * heads * T * (double)T * hs, io + 9 * scores, 5 * B + 2};
   }
-  // Five products over the causal triangle (FlashAttention-2's count), out read for D.
+  // Seven products over the causal triangle, out read for D: the five of the gradient plus S
+  // and dP again, since the dQ kernel recomputes them rather than adding dQ across key tiles
+  // with atomics (kernels/attention.cu, attention_bf16.cu).
   double pairs = heads * T * (T + 1.0) / 2;
-  return {5 * 2 * pairs * hs, io + N * C * S + heads * T * 4, 3};
+  return {7 * 2 * pairs * hs, io + N * C * S + heads * T * 4, 3};
 }
 
 OpCost cost_elementwise(size_t n, int tensors, double S) { return {0, (double)n * tensors * S, 1}; }
