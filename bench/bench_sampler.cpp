@@ -126,8 +126,8 @@ void BM_sample_checkpoint(benchmark::State& state) {
     auto out = sampler_generate(s, model, token_bytes, cfg.vocab_size - 1, prompts, params, rng);
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["tokens/s"] = benchmark::Counter((double)B * new_tokens * (double)state.iterations(),
-                                                  benchmark::Counter::kIsRate);
+  const double generated = (double)B * new_tokens * (double)state.iterations();
+  state.counters["tokens/s"] = benchmark::Counter(generated, benchmark::Counter::kIsRate);
   state.SetLabel(device + (bf16 ? " bf16" : " fp32"));
   sampler_destroy(s);
   gpt_destroy(model);

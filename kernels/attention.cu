@@ -58,11 +58,11 @@
 // default the launchers raise the kernel's limit once.
 //
 // Measured on an H200 (2026-11-30, fp32 build with TF32, B 8, T 1024, NH 12, hs 64;
-// bench/RESULTS.md): these kernels take 540 us forward and
-// 2499 us backward, against 553 us and 1504 us (the recompute included) for cuBLASLt over the
-// materialised T x T scores (attention_materialized.cu); a GPT-2 124M step takes 70.9 ms with
-// these and 58.7 ms with those. The WMMA shared-memory round trips and 2-4 blocks per SM leave
-// the tensor cores mostly idle. So the GPU picks the materialised path while its scratch
+// bench/RESULTS.md): these kernels take 540 us forward and 2499 us backward, against 553 us and
+// 1504 us (the recompute included) for cuBLASLt over the materialised T x T scores
+// (attention_materialized.cu); a GPT-2 124M step takes 70.9 ms with these and 58.7 ms with
+// those. The WMMA shared-memory round trips and 2-4 blocks per SM leave the tensor cores mostly
+// idle. So the GPU picks the materialised path while its scratch
 // (2 x B x NH x T x T floatX) fits in 2 GiB and these kernels beyond that, where they are the
 // only path whose memory does not grow with T^2. The bf16 builds choose by the same rule between
 // the materialised path and attention_bf16.cu's kernels, which have not been timed yet.

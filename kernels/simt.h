@@ -19,8 +19,8 @@
 //     warp in different collectives, an oversized launch (dynamic shared memory above 48 KiB
 //     needs cudaFuncSetAttribute, as on the GPU). Each is a chamber::Error naming the kernel,
 //     block and thread.
-//   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 and bf16 m16n16k16
-//     (simt_wmma.h), and the raw bf16 mma.sync m16n8k16 with its documented layout (simt_mma.h).
+//   - Tensor cores: the nvcuda::wmma fragment API for TF32 m16n16k8 (simt_wmma.h), and the raw
+//     bf16 mma.sync m16n8k16 with its documented layout (simt_mma.h).
 //   - Stream capture (CUDA graphs): while a capture is open, launches, memsets, device copies and
 //     the emulated cuBLAS products are recorded as closures holding their arguments by value, as
 //     a CUDA graph holds its kernel parameters, and cudaGraphLaunch replays them in order. What a

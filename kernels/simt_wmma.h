@@ -1,17 +1,14 @@
 // The SIMT emulator's tensor cores: the slice of CUDA's warp matrix API (nvcuda::wmma, <mma.h>)
-// that Chamber's kernels use, two shapes with fp32 accumulators:
-//   m16n16k8, TF32 inputs (the fp32 builds):
+// that Chamber's kernels use (the fp32 builds' flash attention, kernels/attention.cu), one shape
+// with fp32 accumulators:
+//   m16n16k8, TF32 inputs:
 //     fragment<matrix_a, 16,16,8, precision::tf32, row_major|col_major>   A, 16 x 8
 //     fragment<matrix_b, 16,16,8, precision::tf32, row_major|col_major>   B, 8 x 16
 //     fragment<accumulator, 16,16,8, float>                               C and D, 16 x 16
-//   m16n16k16, bf16 inputs (the bf16 builds; __nv_bfloat16 is simt_bf16.h's):
-//     fragment<matrix_a, 16,16,16, __nv_bfloat16, row_major|col_major>    A, 16 x 16
-//     fragment<matrix_b, 16,16,16, __nv_bfloat16, row_major|col_major>    B, 16 x 16
-//     fragment<accumulator, 16,16,16, float>                              C and D, 16 x 16
 //   load_matrix_sync, store_matrix_sync, fill_fragment, mma_sync (D = A B + C),
 //   __float_to_tf32, and num_elements / x[] for elementwise work on a fragment. As in CUDA, an
-//   A or B fragment is loaded from memory of its element type (float for TF32, bf16 for bf16)
-//   and an accumulator from float; x[] holds the storage type (float, or bf16 for bf16 inputs).
+//   A or B fragment is loaded from float memory and an accumulator from float.
+// The bf16 kernels use the raw mma.sync instruction instead (simt_mma.h).
 // Included by simt.h; kernels include <mma.h> on the GPU and get this under the emulator.
 //
 // How a warp's fragment is spread over its lanes is unspecified in CUDA, so any mapping is
@@ -28,18 +25,14 @@
 // truncated, as Ampere and Hopper tensor cores read them), multiplies exactly (two 11-bit
 // significands fit a float) and accumulates in fp32 in k order onto C.
 //
-// bf16 inputs need no rounding (they are bf16 already): mma_sync widens them exactly, multiplies
-// exactly (two 8-bit significands fit a float) and accumulates in fp32 in k order onto C, as for
-// TF32; only the k step (16) differs.
-//
 // One extension for tests: fragments of element type `float` (not in CUDA) hold full fp32
 // inputs and multiply them unrounded, so a kernel written over the element type can run under the
 // emulator with fp32 products, as the emulated build's cuBLASLt stand-in does (kernels/gemm.cu).
 //
 // Checks the hardware does not make (each a chamber::Error naming kernel, block and thread): a
 // warp with fewer than 32 lanes, lanes passing different pointers or strides to one operation,
-// a pointer not 32-byte aligned, a leading dimension not a multiple of 16 bytes (4 floats, 8 bf16
-// elements), and lanes in different collectives (a divergent wmma call).
+// a pointer not 32-byte aligned, a leading dimension not a multiple of 16 bytes (4 floats), and
+// lanes in different collectives (a divergent wmma call).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -77,14 +70,11 @@ inline float __float_to_tf32(float in) {
 template <typename Use, int M, int N, int K, typename T, typename Layout = void>
 class fragment {
   static constexpr bool kAcc = std::is_same_v<Use, accumulator>;
-  static_assert(M == 16 && N == 16 && (K == 8 || K == 16),
-                "the SIMT emulator has the m16n16k8 and m16n16k16 shapes only");
-  static_assert(K != 8 || (kAcc ? std::is_same_v<T, float>
-                                : std::is_same_v<T, precision::tf32> || std::is_same_v<T, float>),
+  static_assert(M == 16 && N == 16 && K == 8, "the SIMT emulator has the m16n16k8 shape only");
+  static_assert(kAcc ? std::is_same_v<T, float>
+                     : std::is_same_v<T, precision::tf32> || std::is_same_v<T, float>,
                 "m16n16k8 takes precision::tf32 inputs (or float, an emulator extension) and "
                 "float accumulators");
-  static_assert(K != 16 || (kAcc ? std::is_same_v<T, float> : std::is_same_v<T, __nv_bfloat16>),
-                "m16n16k16 (in this emulator) takes __nv_bfloat16 inputs and float accumulators");
 
  public:
   static constexpr int kRows = std::is_same_v<Use, matrix_b> ? K : M;
@@ -93,8 +83,8 @@ class fragment {
   static constexpr bool kRowMajor = std::is_same_v<Layout, row_major>;
   enum { num_elements = kRows * kCols / 32, num_storage_elements = num_elements };
   using element_type = T;
-  // What x[] holds and what load_matrix_sync reads: float, except bf16 for bf16 inputs.
-  using storage_element_type = std::conditional_t<std::is_same_v<T, __nv_bfloat16>, T, float>;
+  // What x[] holds and what load_matrix_sync reads.
+  using storage_element_type = float;
   storage_element_type x[num_elements];
 
   // The lane that holds element (r, c), and where in that lane's x[] it sits.
@@ -207,7 +197,7 @@ void mma_sync(fragment<accumulator, 16, 16, K, float>& d,
   Call call{&d, &a, &b, &c};
   chamber::simt::warp_exchange((uint64_t)(uintptr_t)&call, [](const uint64_t* values) {
     auto lane = [&](int l) -> const Call& { return detail::lane_call<Call>(values, l); };
-    float am[16][K], bm[K][16], dm[16][16];  // inputs widened to float: exact for bf16 and TF32
+    float am[16][K], bm[K][16], dm[16][16];
     for (int r = 0; r < 16; r++)
       for (int k = 0; k < K; k++) {
         float v = lane(A::lane_of(r, k)).a->at(r, k);

@@ -1,7 +1,7 @@
 // The SIMT emulator itself (kernels/simt.h): block barriers and shared memory, warp shuffles and
 // votes (including a partial last warp and sub-warp widths), atomics across blocks, dynamic
 // shared memory and its opt-in limit, 16-bit and TF32 conversions, the tensor-core fragment API
-// (kernels/simt_wmma.h: TF32 m16n16k8 and bf16 m16n16k16) against a plain matmul, the raw
+// (kernels/simt_wmma.h: TF32 m16n16k8) against a plain matmul, the raw
 // bf16 mma.sync m16n8k16 (kernels/simt_mma.h) against the PTX ISA's register layout, and the
 // misuses it must report as errors instead of hanging or silently computing garbage.
 #include <gtest/gtest.h>
@@ -246,101 +246,6 @@ TEST(SimtEmulator, WmmaMatchesAPlainMatmul) {
   EXPECT_LT((wmma_matmul_error<float, wmma::col_major, wmma::col_major>(same, same)), 2e-6);
 }
 
-// The bf16 shape, m16n16k16: D (32 x 16) = 0.5 * (A (32 x 32) B (32 x 16) + C) over two warps,
-// k in two steps of 16, A and B bf16 with leading dimensions that differ and are multiples of 8
-// elements (A row-major 40 or column-major 48, B column-major 40 or row-major 24); C and D as
-// above.
-constexpr int kBf16Lda = 40, kBf16LdaCol = 48, kBf16LdbCol = 40, kBf16Ldb = 24;
-template <typename LayoutA, typename LayoutB>
-__global__ void wmma_bf16_matmul_kernel(float* d, const __nv_bfloat16* a, const __nv_bfloat16* b,
-                                        const float* c) {
-  constexpr bool a_rows = std::is_same_v<LayoutA, wmma::row_major>;
-  constexpr bool b_rows = std::is_same_v<LayoutB, wmma::row_major>;
-  int row0 = threadIdx.x / 32 * 16;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-  wmma::load_matrix_sync(acc, c + row0, kLdc, wmma::mem_col_major);
-  for (int k0 = 0; k0 < 32; k0 += 16) {
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, LayoutA> fa;
-    wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, LayoutB> fb;
-    wmma::load_matrix_sync(fa, a_rows ? a + row0 * kBf16Lda + k0 : a + k0 * kBf16LdaCol + row0,
-                           a_rows ? kBf16Lda : kBf16LdaCol);
-    wmma::load_matrix_sync(fb, b_rows ? b + k0 * kBf16Ldb : b + k0,
-                           b_rows ? kBf16Ldb : kBf16LdbCol);
-    wmma::mma_sync(acc, fa, fb, acc);
-  }
-  for (int i = 0; i < acc.num_elements; i++) acc.x[i] *= 0.5f;
-  wmma::store_matrix_sync(d + row0 * kLdd, acc, kLdd, wmma::mem_row_major);
-}
-
-struct alignas(64) Bf16MatmulBuffers {
-  __nv_bfloat16 a[48 * 32], b[32 * 24];  // the larger of each matrix's two layouts
-  float c[36 * 16], d[32 * 16];
-  float A(int r, int k, bool rows) const {
-    return rows ? a[r * kBf16Lda + k] : a[k * kBf16LdaCol + r];
-  }
-  float B(int k, int n, bool rows) const {
-    return rows ? b[k * kBf16Ldb + n] : b[n * kBf16LdbCol + k];
-  }
-};
-
-// The number of elements of D that differ from C + sum_k A B accumulated in float in k order (then
-// halved, exactly): a product of two bf16 values fits a float exactly, so the emulator, which
-// multiplies exactly and adds in k order, must match bit for bit in every layout.
-template <typename LayoutA, typename LayoutB>
-int wmma_bf16_mismatches() {
-  constexpr bool a_rows = std::is_same_v<LayoutA, wmma::row_major>;
-  constexpr bool b_rows = std::is_same_v<LayoutB, wmma::row_major>;
-  Bf16MatmulBuffers m;
-  auto a = testing::random_vector(std::size(m.a), 4, -2.0f, 2.0f);
-  auto b = testing::random_vector(std::size(m.b), 5, -2.0f, 2.0f);
-  auto c = testing::random_vector(std::size(m.c), 6, -2.0f, 2.0f);
-  for (size_t i = 0; i < a.size(); i++) m.a[i] = __float2bfloat16(a[i]);
-  for (size_t i = 0; i < b.size(); i++) m.b[i] = __float2bfloat16(b[i]);
-  std::copy(c.begin(), c.end(), m.c);
-  CHAMBER_LAUNCH((wmma_bf16_matmul_kernel<LayoutA, LayoutB>), 1, 64, 0, nullptr, m.d,
-                 (const __nv_bfloat16*)m.a, (const __nv_bfloat16*)m.b, (const float*)m.c);
-  int mismatches = 0;
-  for (int r = 0; r < 32; r++)
-    for (int n = 0; n < 16; n++) {
-      float want = m.c[n * kLdc + r];
-      for (int k = 0; k < 32; k++) {
-        double product = (double)m.A(r, k, a_rows) * m.B(k, n, b_rows);
-        EXPECT_EQ((double)(float)product, product);  // exact in float
-        want += (float)product;                        // one float rounding per addition
-      }
-      if (!(m.d[r * kLdd + n] == 0.5f * want)) mismatches++;  // NaN counts
-    }
-  return mismatches;
-}
-
-TEST(SimtEmulator, WmmaBf16MultipliesExactlyAndAccumulatesInFloat) {
-  EXPECT_EQ((wmma_bf16_mismatches<wmma::row_major, wmma::col_major>()), 0);
-  EXPECT_EQ((wmma_bf16_mismatches<wmma::row_major, wmma::row_major>()), 0);
-  EXPECT_EQ((wmma_bf16_mismatches<wmma::col_major, wmma::col_major>()), 0);
-  EXPECT_EQ((wmma_bf16_mismatches<wmma::col_major, wmma::row_major>()), 0);
-}
-
-// A bf16 fragment loaded and read back through a float accumulator: fill, and the element count
-// (16 x 16 / 32 = 8 bf16 per lane for A and B, 8 floats for the accumulator).
-__global__ void wmma_bf16_fill_kernel(float* d) {
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
-  wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-  static_assert(decltype(fa)::num_elements == 8 && decltype(acc)::num_elements == 8);
-  static_assert(std::is_same_v<decltype(fa.x[0]), __nv_bfloat16&>);
-  wmma::fill_fragment(fa, __float2bfloat16(0.5f));
-  wmma::fill_fragment(fb, __float2bfloat16(3.0f));
-  wmma::fill_fragment(acc, 1.0f);
-  wmma::mma_sync(acc, fa, fb, acc);
-  wmma::store_matrix_sync(d, acc, 16, wmma::mem_row_major);
-}
-
-TEST(SimtEmulator, WmmaBf16FillsFragments) {
-  alignas(64) static float d[16 * 16];
-  CHAMBER_LAUNCH(wmma_bf16_fill_kernel, 1, 32, 0, nullptr, (float*)d);
-  for (float v : d) EXPECT_EQ(v, 1.0f + 16 * 0.5f * 3.0f);
-}
-
 __global__ void wmma_partial_warp_kernel(const float* a) {
   wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
   wmma::load_matrix_sync(fa, a, 8);
@@ -359,10 +264,6 @@ __global__ void wmma_early_exit_kernel(const float* a) {
   wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
   wmma::load_matrix_sync(fa, a, 8);
 }
-__global__ void wmma_bf16_load_kernel(const __nv_bfloat16* a, unsigned ldm) {
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
-  wmma::load_matrix_sync(fa, a, ldm);
-}
 __global__ void big_shared_kernel(float* out) {
   CHAMBER_DYNAMIC_SHARED(float, buffer);
   buffer[threadIdx.x] = 1.0f;
@@ -378,21 +279,6 @@ TEST(SimtEmulator, WmmaMisusesAreErrors) {
   EXPECT_THROW(CHAMBER_LAUNCH(wmma_lane_pointer_kernel, 1, 32, 0, nullptr, (const float*)a), Error);
   EXPECT_THROW(CHAMBER_LAUNCH(wmma_early_exit_kernel, 1, 32, 0, nullptr, (const float*)a), Error);
   CHAMBER_LAUNCH(wmma_partial_warp_kernel, 1, 64, 0, nullptr, (const float*)a);  // still usable
-
-  // bf16: the leading dimension must be a multiple of 8 elements (16 bytes), not 4 as for float,
-  // and the pointer 32-byte aligned (16 elements).
-  alignas(64) static __nv_bfloat16 h[16 * 64] = {};
-  auto load = [&](const __nv_bfloat16* p, unsigned ldm) {
-    CHAMBER_LAUNCH(wmma_bf16_load_kernel, 1, 32, 0, nullptr, p, ldm);
-  };
-  load(h, 16);
-  load(h + 16, 24);
-  EXPECT_THROW(load(h, 20), Error);      // 40 bytes
-  EXPECT_THROW(load(h, 4), Error);       // 8 bytes
-  EXPECT_THROW(load(h + 8, 16), Error);  // 16 bytes past a 32-byte boundary
-  EXPECT_THROW(CHAMBER_LAUNCH(wmma_bf16_load_kernel, 1, 16, 0, nullptr,
-                              (const __nv_bfloat16*)h, 16u),
-               Error);  // half a warp
 }
 
 // ---- the raw bf16 mma.sync m16n8k16 (simt_mma.h) ----
