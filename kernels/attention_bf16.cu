@@ -186,6 +186,36 @@ __device__ __forceinline__ float quad_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+// acc[mt] (16 rows x hs, 8 columns per accumulator) += a[mt] (16 x 16) B for each m-tile, where
+// B is 16 rows of a tile staged transposed (rows k0..k0+15 of its untransposed form, all hs
+// columns): O += P V, dQ += dS K, dV += P^T dO, dK += dS^T Q. Each B operand feeds every m-tile.
+template <int kMTiles>
+__device__ __forceinline__ void accumulate_product(float (&acc)[kMTiles][kMaxHs / 8][4],
+                                                   const uint32_t (&a)[kMTiles][4],
+                                                   const bf16* tile_t, int k0, int hs, int g,
+                                                   int t) {
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 8; j++) {
+    if (j * 8 < hs) {
+      uint32_t b[2];
+      load_b(b, tile_t + j * 8 * kLdT + k0, kLdT, g, t);
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; mt++) mma(acc[mt][j], a[mt], b);
+    }
+  }
+}
+
+// One row of an accumulator set (element pair 2i, 2i + 1 of each: row g, or g + 8 for i = 1),
+// times `scale`, rounded to bf16 and stored at dst (the row's first column; this lane writes
+// columns 8j + 2t and 8j + 2t + 1).
+__device__ __forceinline__ void store_row(bf16* dst, const float (&acc)[kMaxHs / 8][4], int i,
+                                          float scale, int hs, int t) {
+#pragma unroll
+  for (int j = 0; j < kMaxHs / 8; j++)
+    if (j * 8 < hs)
+      store_pair(dst + j * 8 + 2 * t, pack_bf16(acc[j][2 * i] * scale, acc[j][2 * i + 1] * scale));
+}
+
 // ---- staging tiles in shared memory ----
 
 struct alignas(16) Bf16x8 {
@@ -350,15 +380,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
           for (int mt = 0; mt < kQueryMTiles; mt++)
             acc_to_a(p[mt], s[mt][2 * kb], s[mt][2 * kb + 1]);
-#pragma unroll
-          for (int j = 0; j < kMaxHs / 8; j++) {
-            if (j * 8 < hs) {
-              uint32_t vb[2];
-              load_b(vb, vt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
-#pragma unroll
-              for (int mt = 0; mt < kQueryMTiles; mt++) mma(o[mt][j], p[mt], vb);
-            }
-          }
+          accumulate_product<kQueryMTiles>(o, p, vt_tile, kb * 16, hs, g, t);
         }
       }
     }
@@ -373,13 +395,7 @@ __global__ void __launch_bounds__(kThreads)
       const float sum = quad_sum(l[mt][i]);
       const int query = row + mt * 16 + i * 8;
       if (query < T) {
-        const float inv = 1.0f / sum;
-        bf16* dst = out + ((size_t)b * T + query) * C + h * hs + 2 * t;
-#pragma unroll
-        for (int j = 0; j < kMaxHs / 8; j++)
-          if (j * 8 < hs)
-            store_pair(dst + j * 8,
-                       pack_bf16(o[mt][j][2 * i] * inv, o[mt][j][2 * i + 1] * inv));
+        store_row(out + ((size_t)b * T + query) * C + h * hs, o[mt], i, 1.0f / sum, hs, t);
         if (t == 0) lse[((size_t)b * NH + h) * T + query] = (m[mt][i] + log2f(sum)) / kLog2e;
       }
     }
@@ -429,7 +445,7 @@ __global__ void __launch_bounds__(kThreads)
       load_a(v[kk], do_tile + warp * 16 * kLd + kk * 16, kLd, g, t);
     }
   }
-  float dk[kMaxHs / 8][4] = {}, dv[kMaxHs / 8][4] = {};
+  float dk[1][kMaxHs / 8][4] = {}, dv[1][kMaxHs / 8][4] = {};  // one m-tile of 16 keys
   __syncthreads();
 
   for (int qt = kt; qt < num_tiles; qt++) {
@@ -473,20 +489,11 @@ __global__ void __launch_bounds__(kThreads)
           st[jj][e] = p;
           dpt[jj][e] = p * (dpt[jj][e] - d_rows[col]);
         }
-      uint32_t pt[4], ds_t[4];
-      acc_to_a(pt, st[0], st[1]);
-      acc_to_a(ds_t, dpt[0], dpt[1]);
-      // dV += P^T dO;  dK += dS^T Q
-#pragma unroll
-      for (int j = 0; j < kMaxHs / 8; j++) {
-        if (j * 8 < hs) {
-          uint32_t ob[2];
-          load_b(ob, dot_tile + j * 8 * kLdT + qb * 16, kLdT, g, t);
-          mma(dv[j], pt, ob);
-          load_b(ob, qt_tile + j * 8 * kLdT + qb * 16, kLdT, g, t);
-          mma(dk[j], ds_t, ob);
-        }
-      }
+      uint32_t pt[1][4], ds_t[1][4];
+      acc_to_a(pt[0], st[0], st[1]);
+      acc_to_a(ds_t[0], dpt[0], dpt[1]);
+      accumulate_product<1>(dv, pt, dot_tile, qb * 16, hs, g, t);    // dV += P^T dO
+      accumulate_product<1>(dk, ds_t, qt_tile, qb * 16, hs, g, t);   // dK += dS^T Q
     }
     __syncthreads();  // every warp is done with this Q, dO tile
   }
@@ -495,14 +502,9 @@ __global__ void __launch_bounds__(kThreads)
   for (int i = 0; i < 2; i++) {
     const int kr = key + i * 8;
     if (kr < T) {
-      bf16* dst = dqkv + ((size_t)b * T + kr) * stride + h * hs + 2 * t;
-#pragma unroll
-      for (int j = 0; j < kMaxHs / 8; j++) {
-        if (j * 8 < hs) {
-          store_pair(dst + C + j * 8, pack_bf16(dk[j][2 * i] * scale, dk[j][2 * i + 1] * scale));
-          store_pair(dst + 2 * C + j * 8, pack_bf16(dv[j][2 * i], dv[j][2 * i + 1]));
-        }
-      }
+      bf16* dst = dqkv + ((size_t)b * T + kr) * stride + h * hs;
+      store_row(dst + C, dk[0], i, scale, hs, t);
+      store_row(dst + 2 * C, dv[0], i, 1.0f, hs, t);
     }
   }
 }
@@ -602,15 +604,7 @@ __global__ void __launch_bounds__(kThreads)
           }
         acc_to_a(ds[mt], s[mt][0], s[mt][1]);
       }
-#pragma unroll
-      for (int j = 0; j < kMaxHs / 8; j++) {
-        if (j * 8 < hs) {
-          uint32_t kb_t[2];
-          load_b(kb_t, kt_tile + j * 8 * kLdT + kb * 16, kLdT, g, t);
-#pragma unroll
-          for (int mt = 0; mt < kQueryMTiles; mt++) mma(dq[mt][j], ds[mt], kb_t);
-        }
-      }
+      accumulate_product<kQueryMTiles>(dq, ds, kt_tile, kb * 16, hs, g, t);
     }
     __syncthreads();  // every warp is done with this K, V tile
   }
@@ -620,14 +614,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int i = 0; i < 2; i++) {
       const int query = row + mt * 16 + i * 8;
-      if (query < T) {
-        bf16* dst = dqkv + ((size_t)b * T + query) * stride + h * hs + 2 * t;
-#pragma unroll
-        for (int j = 0; j < kMaxHs / 8; j++)
-          if (j * 8 < hs)
-            store_pair(dst + j * 8,
-                       pack_bf16(dq[mt][j][2 * i] * scale, dq[mt][j][2 * i + 1] * scale));
-      }
+      if (query < T)
+        store_row(dqkv + ((size_t)b * T + query) * stride + h * hs, dq[mt], i, scale, hs, t);
     }
   }
 }
