@@ -38,9 +38,9 @@
 //             blocks share an SM.
 //   dK, dV    one block per 64-key tile; a warp owns 16 keys (K and V as A operands, dK and dV
 //             as accumulators) and walks the 64-query tiles from the diagonal, 16 queries at a
-//             time:
-//             S^T = K Q^T and dP^T = V dO^T in two accumulators each, P^T = exp(S^T - lse),
-//             dS^T = P^T * (dP^T - D), then dV += P^T dO and dK += dS^T Q from registers.
+//             time: S^T = K Q^T and dP^T = V dO^T in two accumulators each,
+//             P^T = exp(S^T - lse), dS^T = P^T * (dP^T - D), then dV += P^T dO and
+//             dK += dS^T Q from registers.
 //   dQ        one block per 128-query tile, the longest first; like the forward, a warp owns 32
 //             queries as two m-tiles (Q and dO as A operands, dQ as accumulators; about 205
 //             registers) and walks the key tiles up to its last row, 16 keys at a time: S, dP,
@@ -49,10 +49,10 @@
 //             gradient. dK, dV keeps one m-tile per warp: with two, its four A operand sets and two
 //             accumulators (dK, dV) would not fit in registers.
 //
-// Precision, as the WMMA bf16 kernels it replaces (bound argued in tests/kernels/bf16_simt.cpp):
-// Q, K, V and dO are bf16 already, products of two bf16 are exact in float and accumulate in
-// fp32, so S and dP are float sums; P and dS are rounded to bf16 to become operands; l sums the
-// rounded P, so out = O / l divides by the weights P V used. lse, D, m and l are float.
+// Precision (the error bound is argued in tests/kernels/bf16_simt.cpp): Q, K, V and dO are bf16
+// already, products of two bf16 are exact in float and accumulate in fp32, so S and dP are float
+// sums; P and dS are rounded to bf16 to become operands; l sums the rounded P, so out = O / l
+// divides by the weights P V used. lse, D, m and l are float.
 //
 // Shapes: head sizes that are multiples of 8 up to 64 (every shipped config); a head of 8, 24, 40
 // or 56 ends in a 16-deep k step whose last 8 columns are zero in shared memory. Rows past T are
