@@ -145,8 +145,9 @@ void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, cons
 //                      environment) makes kAuto take that path wherever it can.
 //   kMaterialized      cuBLASLt products over T x T scores in scratch (attention_materialized.cu).
 //   kTensorCores       the flash kernels with the GPU's tensor-core inputs for the build's
-//                      storage (what CHAMBER_ATTENTION=flash runs): TF32 m16n16k8 in the fp32
-//                      builds, bf16 m16n16k16 with bf16 shared tiles in the bf16 builds.
+//                      storage (what CHAMBER_ATTENTION=flash runs): WMMA TF32 m16n16k8 in the
+//                      fp32 builds (attention.cu), raw bf16 mma.sync m16n8k16 with S and P in
+//                      registers in the bf16 builds (attention_bf16.cu).
 //   kTensorCoresFp32   the flash kernels with fp32 inputs; emulator only (an Error on the GPU).
 //   kSimt              the fp32 SIMT flash kernels, any head size (attention_fallback.cu).
 // The flash and SIMT backwards take B*NH*T floats of scratch_buffer. Tests name a path to check

@@ -16,8 +16,8 @@
 //   C, D  4 floats:  c[0] = C(g, 2t)  c[1] = C(g, 2t+1)  c[2] = C(g+8, 2t)  c[3] = C(g+8, 2t+1)
 // tests/kernels/simt_emulator_simt.cpp checks each lane's elements against this table.
 //
-// Arithmetic, as the emulated WMMA bf16 shape: the inputs widen exactly to float, products of two
-// bf16 are exact in float, and each output adds its 16 products onto C in k order in fp32.
+// Arithmetic: the inputs widen exactly to float, products of two bf16 are exact in float, and
+// each output adds its 16 products onto C in k order in fp32.
 //
 // Checks the hardware does not make (chamber::Error naming kernel, block and thread): a warp of
 // fewer than 32 lanes, and lanes of one warp in different collectives (a divergent mma).

@@ -368,7 +368,7 @@ struct AttentionData {
 // Each path against the reference, relative L2 over out and dqkv (backward reads the kernel's own
 // forward outputs, as the model does), elementwise on the float lse. Bounds, from the roundings:
 //   kSimt, kTensorCoresFp32: float inside, one rounding of each output: 2^-8 (and lse: float).
-//   kTensorCores (the bf16 build's flash kernels: bf16 m16n16k16 tensor cores, bf16 tiles): Q, K,
+//   kTensorCores (the bf16 build's flash kernels: bf16 mma.sync m16n8k16, attention_bf16.cu): Q, K,
 //     V, dO are exact in bf16 and products of two bf16 are exact in float, so S, dP and every
 //     partial sum are float; what differs from kSimt is the rounding of P to bf16 before O = P V
 //     (forward) and of P and dS before dV = P^T dO, dK = dS^T Q, dQ = dS K (backward). That
