@@ -44,24 +44,6 @@ __device__ __forceinline__ uint32_t hash_bits(uint32_t seed, uint64_t i) {
   return (uint32_t)((x ^ (x >> 31)) >> 32);
 }
 
-__device__ __forceinline__ uint32_t float_bits(float f) {
-#if defined(__CUDACC__)
-  return __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-#endif
-}
-__device__ __forceinline__ float bits_float(uint32_t u) {
-#if defined(__CUDACC__)
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-#endif
-}
 
 // p in the compute type: a copy for float, stochastic rounding (above) for bf16. The rounded float
 // has its low 16 bits zero, so the conversion to bf16 is exact.

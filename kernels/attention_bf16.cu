@@ -34,7 +34,7 @@
 //             m-tile, mask, tile max over the quad, rescale O and l by exp(m_old - m_new),
 //             P = exp(S - m) rounded to bf16, O += P V. In the tiles that reach the diagonal it
 //             stops at the 16-key block of its last row. The quad adds its partial sums of l once,
-//             at the end: out = O / l, lse = m + log l. About 215 registers (no spills), so two
+//             at the end: out = O / l, lse = m + log l. About 225 registers (no spills), so two
 //             blocks share an SM.
 //   dK, dV    one block per 64-key tile; a warp owns 16 keys (K and V as A operands, dK and dV
 //             as accumulators) and walks the 64-query tiles from the diagonal, 16 queries at a
@@ -135,9 +135,9 @@ __device__ __forceinline__ bf16 bf16_from_bits(uint16_t bits) {
   return v;
 #endif
 }
-__device__ __forceinline__ float round_bf16(float x) {
-  return __bfloat162float(__float2bfloat16(x));
-}
+// The two bf16 of a packed pair as floats (exact).
+__device__ __forceinline__ float bf16_low(uint32_t pair) { return bits_float(pair << 16); }
+__device__ __forceinline__ float bf16_high(uint32_t pair) { return bits_float(pair & 0xffff0000u); }
 
 // acc (16 x 8) += a (16 x 16) b (16 x 8), bf16 inputs, fp32 accumulators; the whole warp.
 __device__ __forceinline__ void mma(float (&acc)[4], const uint32_t (&a)[4],
@@ -336,6 +336,9 @@ __global__ void __launch_bounds__(kThreads)
           }
         }
       }
+      // P = exp(S - m) per m-tile, rounded to bf16 once and kept packed in pairs: pair 0 of
+      // block j holds row g's two columns, pair 1 row g + 8's, as the A operand of P V takes them.
+      uint32_t p_pairs[kQueryMTiles][kTile / 8][2];
 #pragma unroll
       for (int mt = 0; mt < kQueryMTiles; mt++) {
         // Scale to base 2, mask (causal, and the blocks not computed), online softmax.
@@ -361,10 +364,12 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int j = 0; j < kTile / 8; j++)
 #pragma unroll
-          for (int e = 0; e < 4; e++) {
-            const float p = round_bf16(exp2f(s[mt][j][e] - m[mt][e / 2]));  // l sums what P V
-            s[mt][j][e] = p;                                                // multiplies
-            l[mt][e / 2] += p;
+          for (int i = 0; i < 2; i++) {
+            const uint32_t pair = pack_bf16(exp2f(s[mt][j][2 * i] - m[mt][i]),
+                                            exp2f(s[mt][j][2 * i + 1] - m[mt][i]));
+            p_pairs[mt][j][i] = pair;
+            l[mt][i] += bf16_low(pair);  // l sums the rounded values P V multiplies
+            l[mt][i] += bf16_high(pair);
           }
 #pragma unroll
         for (int j = 0; j < kMaxHs / 8; j++)
@@ -376,10 +381,14 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int kb = 0; kb < kWarps; kb++) {
         if (kb < key_blocks) {
-          uint32_t p[kQueryMTiles][4];
+          uint32_t p[kQueryMTiles][4];  // keys 16kb..16kb+15: blocks 2kb and 2kb + 1 (acc_to_a)
 #pragma unroll
-          for (int mt = 0; mt < kQueryMTiles; mt++)
-            acc_to_a(p[mt], s[mt][2 * kb], s[mt][2 * kb + 1]);
+          for (int mt = 0; mt < kQueryMTiles; mt++) {
+            p[mt][0] = p_pairs[mt][2 * kb][0];
+            p[mt][1] = p_pairs[mt][2 * kb][1];
+            p[mt][2] = p_pairs[mt][2 * kb + 1][0];
+            p[mt][3] = p_pairs[mt][2 * kb + 1][1];
+          }
           accumulate_product<kQueryMTiles>(o, p, vt_tile, kb * 16, hs, g, t);
         }
       }

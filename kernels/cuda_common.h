@@ -25,6 +25,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #if defined(__CUDACC__)
@@ -103,6 +104,26 @@ cudaStream_t run_stream();   // the stream every op of the run is issued on
 void* scratch_buffer(size_t bytes);
 // Incremented each time scratch_buffer moves (a captured graph holds the old address).
 unsigned scratch_generation();
+
+// ---- a float's bits and back (__float_as_uint, __uint_as_float on the GPU) ----
+__device__ __forceinline__ uint32_t float_bits(float f) {
+#if defined(__CUDACC__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+__device__ __forceinline__ float bits_float(uint32_t u) {
+#if defined(__CUDACC__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
 
 // ---- reductions within a warp / block (every lane / thread gets the result) ----
 template <typename T>
