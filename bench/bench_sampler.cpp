@@ -50,38 +50,56 @@ Tokenizer bench_tokenizer(int vocab) {
   return tok;
 }
 
-void run(benchmark::State& state, const std::string& device, bool prefill,
-         ModelConfig cfg = model_config_of(1024, 4, 4, 128, 128)) {
-  const int B = (int)state.range(0);
-  GPT model;
-  gpt_create(model, cfg, select_backend(device), 1, 1, false);
-  gpt_init_parameters(model, 1);
-  Tokenizer tok = bench_tokenizer(cfg.vocab_size);
-  Rng prompt_rng(7);
-  std::vector<std::vector<int>> prompts(B);
+// Times sampler_generate of `prompts` on `model` with a cache of max_len positions, every row to
+// max_new tokens (eot is not a stop) at temperature 0.7: generated tokens per second, and prompt
+// tokens read per second. `warm_up` runs one untimed generate first (cuBLAS plans, first
+// launches), as hf_generate.py does.
+void time_generation(benchmark::State& state, GPT& model,
+                     const std::vector<std::vector<int>>& prompts, int max_len, int max_new,
+                     bool prefill, bool warm_up) {
+  const int B = (int)prompts.size();
   int64_t prompt_tokens = 0;
-  for (auto& p : prompts) {
-    p.resize(32 + prompt_rng.below(65));
-    for (int& id : p) id = (int)prompt_rng.below(cfg.vocab_size - 1);
-    prompt_tokens += (int64_t)p.size();
-  }
+  for (const auto& p : prompts) prompt_tokens += (int64_t)p.size();
+  Tokenizer tok = bench_tokenizer(model.cfg.vocab_size);  // the text is not looked at
   Sampler s;
-  sampler_create(s, model, B, 96 + kMaxNew);
+  sampler_create(s, model, B, max_len);
   s.batched_prefill = prefill;
   SamplingParams params;
   params.temperature = 0.7f;
-  params.max_new_tokens = kMaxNew;
+  params.max_new_tokens = max_new;
   params.stop_at_eot = false;
   Rng rng(1);
+  if (warm_up) sampler_generate(s, model, tok.token_bytes, tok.eot_id, prompts, params, rng);
   for (auto _ : state) {
     auto out = sampler_generate(s, model, tok.token_bytes, tok.eot_id, prompts, params, rng);
     benchmark::DoNotOptimize(out.data());
   }
-  double generated = (double)B * kMaxNew * (double)state.iterations();
+  double generated = (double)B * max_new * (double)state.iterations();
   state.counters["tokens/s"] = benchmark::Counter(generated, benchmark::Counter::kIsRate);
   state.counters["prompt_tokens/s"] = benchmark::Counter(
       (double)prompt_tokens * (double)state.iterations(), benchmark::Counter::kIsRate);
   sampler_destroy(s);
+}
+
+// B prompts of random ids below vocab - 1 (never eot), of length `length` or, with spread > 0,
+// length + a uniform 0..spread.
+std::vector<std::vector<int>> random_prompts(int B, int vocab, int length, int spread) {
+  Rng prompt_rng(7);
+  std::vector<std::vector<int>> prompts(B);
+  for (auto& p : prompts) {
+    p.resize(length + (spread > 0 ? prompt_rng.below(spread + 1) : 0));
+    for (int& id : p) id = (int)prompt_rng.below(vocab - 1);
+  }
+  return prompts;
+}
+
+void run(benchmark::State& state, const std::string& device, bool prefill,
+         ModelConfig cfg = model_config_of(1024, 4, 4, 128, 128)) {
+  GPT model;
+  gpt_create(model, cfg, select_backend(device), 1, 1, false);
+  gpt_init_parameters(model, 1);
+  time_generation(state, model, random_prompts((int)state.range(0), cfg.vocab_size, 32, 64),
+                  96 + kMaxNew, kMaxNew, prefill, false);
   gpt_destroy(model);
 }
 
@@ -109,27 +127,9 @@ void BM_sample_checkpoint(benchmark::State& state) {
   GPT model;
   gpt_create(model, cfg, select_backend(device, bf16 ? "bf16" : "fp32"), 1, 1, false);
   checkpoint_load_weights(dir, model);
-  Rng prompt_rng(7);
-  std::vector<std::vector<int>> prompts(B, std::vector<int>(prompt_len));
-  for (auto& p : prompts)
-    for (int& id : p) id = (int)prompt_rng.below(cfg.vocab_size - 1);
-  std::vector<std::string> token_bytes(cfg.vocab_size, "t");  // the text is not looked at
-  Sampler s;
-  sampler_create(s, model, B, prompt_len + new_tokens);
-  SamplingParams params;
-  params.temperature = 0.7f;
-  params.max_new_tokens = new_tokens;
-  params.stop_at_eot = false;
-  Rng rng(1);
-  sampler_generate(s, model, token_bytes, cfg.vocab_size - 1, prompts, params, rng);  // warm-up
-  for (auto _ : state) {
-    auto out = sampler_generate(s, model, token_bytes, cfg.vocab_size - 1, prompts, params, rng);
-    benchmark::DoNotOptimize(out.data());
-  }
-  const double generated = (double)B * new_tokens * (double)state.iterations();
-  state.counters["tokens/s"] = benchmark::Counter(generated, benchmark::Counter::kIsRate);
+  time_generation(state, model, random_prompts(B, cfg.vocab_size, prompt_len, 0),
+                  prompt_len + new_tokens, new_tokens, true, true);
   state.SetLabel(device + (bf16 ? " bf16" : " fp32"));
-  sampler_destroy(s);
   gpt_destroy(model);
 }
 
