@@ -110,6 +110,8 @@ static std::vector<TensorSlot> activation_table(const ModelConfig& cfg, int B, i
     t.push_back({"d_fch", {BT, 4 * C}, (void**)&a.d_fch, compute_bytes});
   }
   t.push_back({"step_scalars", {2}, (void**)&a.loss_sum, sizeof(double)});  // grad_sumsq: [1]
+  if (with_training)
+    t.push_back({"kept_steps", {2 * kMaxUnreadSteps}, (void**)&a.kept_steps, sizeof(double)});
   return t;
 }
 
@@ -154,6 +156,8 @@ void gpt_create(GPT& m, const ModelConfig& cfg, const Ops& ops, int max_B, int m
   m.cfg = cfg;
   m.ops = &ops;
   m.compute_bytes = ops.compute_bytes;
+  m.acts.kept_steps = nullptr;  // set below for a training model
+  m.unread_steps = 0;
   if (m.compute_bytes != sizeof(float) && m.compute_bytes != 2)
     fail("backend '", ops.name, "' has compute type of ", m.compute_bytes,
          " bytes; expected 4 (float) or 2 (bf16)");
@@ -382,10 +386,11 @@ static void residual_layernorm_forward(const Ops& ops, xfloat* residual_out, xfl
 }
 
 void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations& a,
-                   const LayerKV* kv, int B, int T, int C, int NH) {
+                   const LayerKV* kv, int B, int T, int C, int NH, bool ln1_done,
+                   const NextLayerNorm* next) {
   const int N = B * T;
-  const size_t NC = (size_t)N * C;
-  ops.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual, w.ln1_w, w.ln1_b, N, C);
+  if (!ln1_done)
+    ops.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual, w.ln1_w, w.ln1_b, N, C);
   ops.matmul_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, 3 * C);
   if (kv)
     ops.attention_decode(a.atty, kv->k, kv->v, a.qkv, kv->slots, kv->pos, B, T, C, NH, kv->max_len);
@@ -396,7 +401,11 @@ void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations
                              a.proj_out, w.ln2_w, w.ln2_b, N, C);
   fc_gelu_forward(ops, a.fch_gelu, a.fch, a.ln2, w.fc_w, w.fc_b, N, C);
   ops.matmul_forward(a.proj_out, a.fch_gelu, w.fc_proj_w, w.fc_proj_b, N, 4 * C, C);
-  ops.residual_forward(a.residual3, a.residual2, a.proj_out, NC);
+  if (next)
+    residual_layernorm_forward(ops, a.residual3, next->out, next->mean, next->rstd, a.residual2,
+                               a.proj_out, next->weight, next->bias, N, C);
+  else
+    ops.residual_forward(a.residual3, a.residual2, a.proj_out, (size_t)N * C);
 }
 
 void lm_head_forward(const Ops& ops, const ComputeWeights& w, const ModelConfig& cfg,
@@ -404,8 +413,13 @@ void lm_head_forward(const Ops& ops, const ComputeWeights& w, const ModelConfig&
                      int N) {
   const int C = cfg.n_embd;
   ops.layernorm_forward(lnf, lnf_mean, lnf_rstd, x, w.lnf_w, w.lnf_b, N, C);
+  lm_head_product(ops, w, cfg, logits, lnf, N);
+}
+
+void lm_head_product(const Ops& ops, const ComputeWeights& w, const ModelConfig& cfg,
+                     xfloat* logits, const xfloat* lnf, int N) {
   const xfloat* lm_head = cfg.tied_embeddings ? w.wte : w.lm_head;
-  ops.matmul_forward(logits, lnf, lm_head, nullptr, N, C, cfg.padded_vocab);
+  ops.matmul_forward(logits, lnf, lm_head, nullptr, N, cfg.n_embd, cfg.padded_vocab);
 }
 
 // The profiler range of one block, "layer 3". The name is formatted only when a profiler listens:
@@ -442,21 +456,26 @@ static void forward_ops(GPT& m, int B, int T, bool with_logits) {
   m.B = B;
   m.T = T;
   const int C = cfg.n_embd, NH = cfg.n_head, L = cfg.n_layer, N = B * T;
-  const size_t BTC = (size_t)N * C;
   const size_t xb = m.compute_bytes;
   ActivationTensors& a = m.acts;
   const ComputeWeights& w = m.weights;
 
   ops.encoder_forward(a.encoded, a.tokens, w.wte, w.wpe, B, T, C);
+  // Each block's last residual add is fused with the LayerNorm that reads its output: the next
+  // block's ln1, or ln_f after the last (one pass over the rows instead of two, the same bits).
   for (int l = 0; l < L; l++) {
     LayerRange layer(ops, l);
     const LayerKV* no_cache = nullptr;  // attention over whole sequences, keeping lse for backward
+    NextLayerNorm next{a.lnf, a.lnf_mean, a.lnf_rstd, w.lnf_w, w.lnf_b};
+    if (l + 1 < L) {
+      BlockActivations above = layer_activations(a, cfg, l + 1, B, T, xb);
+      LayerWeights above_w = layer_params(w, cfg, l + 1, xb);
+      next = {above.ln1, above.ln1_mean, above.ln1_rstd, above_w.ln1_w, above_w.ln1_b};
+    }
     block_forward(ops, layer_params(w, cfg, l, xb), layer_activations(a, cfg, l, B, T, xb),
-                  no_cache, B, T, C, NH);
+                  no_cache, B, T, C, NH, /*ln1_done=*/l > 0, &next);
   }
-  const xfloat* x = advance(a.residual3, (L - 1) * BTC, xb);
-  if (with_logits) lm_head_forward(ops, w, cfg, a.logits, a.lnf, a.lnf_mean, a.lnf_rstd, x, N);
-  else ops.layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, x, w.lnf_w, w.lnf_b, N, C);
+  if (with_logits) lm_head_product(ops, w, cfg, a.logits, a.lnf, N);
   if (cfg.value_head) ops.value_head_forward(a.values, a.lnf, w.value_w, w.value_b, N, C);
 }
 
@@ -665,6 +684,24 @@ StepScalars gpt_read_step(GPT& m) {
   double scalars[2];
   m.ops->to_host(scalars, m.acts.loss_sum, sizeof(scalars));
   return {scalars[0], std::sqrt(scalars[1])};
+}
+
+void gpt_keep_step(GPT& m) {
+  if (!m.acts.kept_steps) fail("gpt_keep_step: the model was created without training buffers");
+  if (m.unread_steps >= kMaxUnreadSteps)
+    fail("gpt_keep_step: ", kMaxUnreadSteps, " steps are kept unread; call gpt_read_kept_steps first");
+  m.ops->copy(m.acts.kept_steps + 2 * m.unread_steps, m.acts.loss_sum, 2 * sizeof(double));
+  m.unread_steps++;
+}
+
+std::vector<StepScalars> gpt_read_kept_steps(GPT& m) {
+  std::vector<double> scalars(2 * (size_t)m.unread_steps);
+  if (m.unread_steps > 0)
+    m.ops->to_host(scalars.data(), m.acts.kept_steps, scalars.size() * sizeof(double));
+  std::vector<StepScalars> steps(m.unread_steps);
+  for (int i = 0; i < m.unread_steps; i++) steps[i] = {scalars[2 * i], std::sqrt(scalars[2 * i + 1])};
+  m.unread_steps = 0;
+  return steps;
 }
 
 StepScalars gpt_train_step(GPT& m, const int* tokens, const int* targets,

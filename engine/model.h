@@ -110,6 +110,9 @@ struct ActivationTensors {
   double* loss_sum;     // (1) a weighted loss summed on the backend (loss_sum op): the step's, or
                         // one gpt_classifier or gpt_eval_loss call's
   double* grad_sumsq;   // (1) the gradients' sum of squares (sum_squares op), read by AdamW
+  // (2 * kMaxUnreadSteps, training models) the two scalars of each step gpt_keep_step kept,
+  // waiting for gpt_read_kept_steps
+  double* kept_steps;
 };
 
 // ZeRO stage 1 for data-parallel training: each of `world` ranks keeps AdamW's m and v for one
@@ -166,6 +169,7 @@ struct GPT {
   };
   std::vector<MicroStepGraph> micro_step_graphs;
   bool use_graphs = true;       // false: always op by op (CHAMBER_GRAPHS=0 sets it at creation)
+  int unread_steps = 0;         // steps kept on the backend since the last gpt_read_kept_steps
 };
 
 // One layer's slice of the stacked (L, ...) parameter tensors: of the compute weights (LayerWeights)
@@ -219,20 +223,36 @@ struct LayerKV {
   int max_len;
 };
 
+// The LayerNorm that reads a block's output (the next block's ln1, or ln_f after the last), for
+// block_forward to compute in one pass with the block's last residual add.
+struct NextLayerNorm {
+  xfloat* out;
+  float* mean;
+  float* rstd;
+  const xfloat* weight;
+  const xfloat* bias;
+};
+
 // One transformer block over B rows of T tokens each (see the top of this file):
 //   residual2 = residual + attn_proj(attention(qkv(ln1(residual))))
 //   residual3 = residual2 + fc_proj(gelu(fc(ln2(residual2))))
 // Attention is the one step that differs between callers. kv == null: causal attention within
 // each row's T tokens, saving lse for backward (training). kv given: attention_decode, the T new
-// tokens attend to their cache slot's earlier positions and their own (sampling).
+// tokens attend to their cache slot's earlier positions and their own (sampling). ln1_done: a.ln1
+// and its statistics were written by the block below (its `next`). next: residual3 and that
+// LayerNorm of it in one op (residual_layernorm_forward); null: residual3 only.
 void block_forward(const Ops& ops, const LayerWeights& w, const BlockActivations& a,
-                   const LayerKV* kv, int B, int T, int C, int NH);
+                   const LayerKV* kv, int B, int T, int C, int NH, bool ln1_done = false,
+                   const NextLayerNorm* next = nullptr);
 
 // The final LayerNorm and the LM head for N rows: lnf = ln_f(x), then logits (N, Vp) = lnf @ wte^T
 // when the embeddings are tied, else lnf @ lm_head^T.
 void lm_head_forward(const Ops& ops, const ComputeWeights& w, const ModelConfig& cfg,
                      xfloat* logits, xfloat* lnf, float* lnf_mean, float* lnf_rstd, const xfloat* x,
                      int N);
+// Its product alone, from lnf already computed.
+void lm_head_product(const Ops& ops, const ComputeWeights& w, const ModelConfig& cfg,
+                     xfloat* logits, const xfloat* lnf, int N);
 
 // The MLP's fc Linear and GELU for N rows: fch = ln2 @ fc_w^T + fc_b, fch_gelu = GELU(fch). One
 // fused op where the backend has one (cuBLASLt's GELU epilogue), else the two ops.
@@ -297,7 +317,7 @@ double gpt_eval_loss(GPT& model, const int* tokens, const int* targets, int B, i
 // buffer now holds dlogits for gpt_backward. Per-token losses/entropy stay in acts.
 double gpt_classifier(GPT& model, const int* targets, const float* token_weights, bool with_grad);
 // (gpt_classifier and gpt_eval_loss sum their loss in acts.loss_sum: not between gpt_step_begin
-// and gpt_read_step.)
+// and the step's gpt_read_step or gpt_keep_step.)
 // Backward from the dlogits left by gpt_classifier(with_grad) and, if dvalues (host, B*T) is not
 // null, from the value head. Accumulates into grads (call gpt_zero_grad between steps).
 void gpt_backward(GPT& model, const float* dvalues = nullptr);
@@ -313,9 +333,11 @@ double gpt_grad_norm(GPT& model);
 // loss sum instead of being read back) and backward, all queued without waiting for the device;
 // a backend with graph ops runs the whole micro-step as one captured CUDA graph from the second
 // call of a shape on (GPT::micro_step_graphs). tokens, targets and token_weights are host (B, T)
-// arrays uploaded without waiting, so they must stay unchanged until gpt_read_step. Then
+// arrays uploaded without waiting, so they must stay unchanged until the step is read. Then
 // gpt_compute_grad_norm, gpt_adamw_step with clip_by_device_norm, and gpt_read_step: the step's
-// one synchronisation, reading the loss sum and the gradient norm together.
+// one synchronisation, reading the loss sum and the gradient norm together. Or, instead of
+// gpt_read_step, gpt_keep_step, which waits for nothing: pretraining reads its steps only when
+// it writes a log line (gpt_read_kept_steps), so the device never idles while the host reads.
 void gpt_step_begin(GPT& model);
 void gpt_train_micro_step(GPT& model, const int* tokens, const int* targets,
                           const float* token_weights, int B, int T);
@@ -324,6 +346,15 @@ struct StepScalars {
   double grad_norm;  // sqrt of the last gpt_compute_grad_norm
 };
 StepScalars gpt_read_step(GPT& model);
+// gpt_keep_step copies the step's loss sum and gradient sum of squares into the next of
+// kMaxUnreadSteps slots on the backend (a device copy, queued). gpt_read_kept_steps reads every
+// kept step's scalars in one copy (the one wait), oldest first, and empties the slots. Keeping
+// more than kMaxUnreadSteps is an error. Every kept step's host inputs must be unchanged until
+// the read. A step whose gradient norm is not finite was not applied (gpt_adamw_step), so the
+// weights are the last good ones however late the read finds it.
+constexpr int kMaxUnreadSteps = 32;
+void gpt_keep_step(GPT& model);
+std::vector<StepScalars> gpt_read_kept_steps(GPT& model);
 // Runs work() captured as a graph on model's backend and returns the graph (ops.h's capture
 // ops); if work throws, the capture is ended and dropped before the error goes on, so the
 // backend's stream is not left capturing.

@@ -76,6 +76,13 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
 // the epilogue is unavailable.
 void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
                 const floatX* pre_gelu, GemmShape shape, cudaStream_t stream);
+// D = alpha op(A) @ op(B) + beta D, and bias_grad[j] = sum_q op(B)[q, j] (n floats, OVERWRITTEN):
+// one product (batch 1) whose epilogue sums op(B)'s columns as its tiles stream through (cuBLASLt's
+// BGRADB), so a Linear layer's weight gradient dout^T inp brings its bias gradient without another
+// pass over dout. op(B) must be a packed row-major (k, n) matrix (B transposed, ldb = n), as dout
+// is. Falls back to gemm then a column-sum pass where the epilogue is unavailable.
+void gemm_bias_grad(const GemmInput& A, const GemmInput& B, const GemmOutput& D, float* bias_grad,
+                    GemmShape shape, float alpha, float beta, cudaStream_t stream);
 // Whether gemm multiplies fp32 operands on TF32 tensor cores (the default) or in strict fp32
 // (about half the speed; CHAMBER_TF32=0 in the environment sets this at start). The GPU builds
 // only; bf16 operands always multiply exactly with fp32 accumulation (CUBLAS_COMPUTE_32F), and

@@ -32,6 +32,11 @@
 // the DGELU epilogue reads that pre-activation back as an auxiliary input and multiplies each
 // element of the product by GELU' there, so the gradient through the GELU costs no pass of its
 // own (the GPU tests compare it with matmul_backward then gelu_backward).
+// gemm_bias_grad is the weight gradient's product with the BGRADB epilogue: the bias gradient is
+// the column sums of op(B) = dout over the product's k dimension (the rows), which the tiles of
+// dout already pass through on their way into the product; a separate pass would read all of dout
+// again (N x OC elements per Linear layer). The epilogue overwrites its vector (it has no beta),
+// so matmul.cu adds it into the accumulating gradient with a kernel of OC threads.
 //
 // Under the SIMT emulator the same function is a plain triple loop in fp32 (the reference GEMM;
 // operands read as float, D written in its type):
@@ -86,6 +91,15 @@ __global__ void gemm_fallback_kernel(bool trans_a, bool trans_b, int m, int n, i
 void check_bias_type(const GemmOutput& D, const char* what) {
   if (D.fp32 && !std::is_same_v<floatX, float>)
     fail(what, ": a bias or GELU epilogue needs D of the compute type, not float");
+}
+
+// gemm_bias_grad's op(B) is a row-major (k, n) matrix with no padding (a layer's dout), which is
+// what its fallback's column sums read; one product.
+void check_bias_grad_operands(const GemmInput& B, GemmShape shape) {
+  if (shape.batch != 1) fail("gemm_bias_grad: one product only (got batch ", shape.batch, ")");
+  if (!B.transposed || B.ld != shape.n)
+    fail("gemm_bias_grad: op(B) must be a packed row-major (k, n) matrix (B transposed, ldb = n = ",
+         shape.n, "; got ", B.transposed ? "transposed" : "not transposed", ", ldb ", B.ld, ")");
 }
 
 }  // namespace
@@ -171,14 +185,14 @@ cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int rows, int cols, int 
 enum class GeluEpilogue { kNone, kGeluAux, kDgelu };
 
 struct PlanKey {
-  bool trans_a, trans_b, tf32, has_bias;
+  bool trans_a, trans_b, tf32, has_bias, bias_grad;
   GeluEpilogue gelu;
   cudaDataType_t ab_type, d_type;
   int m, n, k, lda, ldb, ldd, batch;
   long long stride_a, stride_b, stride_d;
   uint32_t align_a, align_b, align_d;
   auto fields() const {
-    return std::tie(trans_a, trans_b, tf32, has_bias, gelu, ab_type, d_type, m, n, k, lda, ldb,
+    return std::tie(trans_a, trans_b, tf32, has_bias, bias_grad, gelu, ab_type, d_type, m, n, k, lda, ldb,
                     ldd, batch, stride_a, stride_b, stride_d, align_a, align_b, align_d);
   }
   bool operator==(const PlanKey& other) const { return fields() == other.fields(); }
@@ -187,7 +201,8 @@ struct PlanKeyHash {
   size_t operator()(const PlanKey& key) const {
     uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, which have no padding bytes read
     auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
-    mix(key.trans_a | key.trans_b << 1 | key.tf32 << 2 | key.has_bias << 3 | (int)key.gelu << 4);
+    mix(key.trans_a | key.trans_b << 1 | key.tf32 << 2 | key.has_bias << 3 | key.bias_grad << 4 |
+        (int)key.gelu << 5);
     mix((uint64_t)key.ab_type << 32 | (uint32_t)key.d_type);
     for (long long v : {(long long)key.m, (long long)key.n, (long long)key.k, (long long)key.lda,
                         (long long)key.ldb, (long long)key.ldd, (long long)key.batch, key.stride_a,
@@ -218,8 +233,14 @@ Plan make_plan(const PlanKey& key) {
     epilogue = key.has_bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
   else if (key.gelu == GeluEpilogue::kDgelu) epilogue = CUBLASLT_EPILOGUE_DGELU;
   else if (key.has_bias) epilogue = CUBLASLT_EPILOGUE_BIAS;
+  else if (key.bias_grad) epilogue = CUBLASLT_EPILOGUE_BGRADB;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                               sizeof(epilogue)));
+  if (key.bias_grad) {  // float sums in both builds (D's type, said rather than left to default)
+    cudaDataType_t bias_type = CUDA_R_32F;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                &bias_type, sizeof(bias_type)));
+  }
   if (key.gelu != GeluEpilogue::kNone) {
     int64_t aux_ld = key.ldd;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
@@ -282,15 +303,16 @@ GemmOutput single(GemmOutput matrix) {
 
 // One cuBLASLt matmul with the epilogue the arguments ask for: bias (if non-null) added, then
 // with kGeluAux GELU applied and its input written to pre_gelu, with kDgelu the product
-// multiplied by GELU'(pre_gelu) (pre_gelu has D's leading dimension; batch 1 for both).
+// multiplied by GELU'(pre_gelu) (pre_gelu has D's leading dimension; batch 1 for both); or, with
+// bias_grad (no bias, no GELU), op(B)'s column sums written there (BGRADB, see gemm_bias_grad).
 // False when cuBLASLt offers no algorithm for the shape, alignment and epilogue: nothing was
 // written and the caller falls back (saying so once: the fallback is slower).
 bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
                float alpha, float beta, const floatX* bias, GeluEpilogue gelu,
-               const floatX* pre_gelu, cudaStream_t stream) {
+               const floatX* pre_gelu, float* bias_grad, cudaStream_t stream) {
   const int batch = shape.batch;
   const bool tf32 = std::is_same_v<floatX, float> && tf32_matmuls();
-  PlanKey key{A.transposed, B.transposed, tf32, bias != nullptr, gelu,
+  PlanKey key{A.transposed, B.transposed, tf32, bias != nullptr, bias_grad != nullptr, gelu,
               kComputeDataType, D.fp32 ? CUDA_R_32F : kComputeDataType,
               shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, batch,
               A.batch_stride, B.batch_stride, D.batch_stride,
@@ -308,6 +330,9 @@ bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, Gemm
   if (bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                 sizeof(bias)));
+  if (bias_grad)  // the epilogue's output: the same attribute names it
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                &bias_grad, sizeof(bias_grad)));
   if (gelu != GeluEpilogue::kNone)  // written by kGeluAux, read by kDgelu
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                 &pre_gelu, sizeof(pre_gelu)));
@@ -325,7 +350,7 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
   if (shape.m <= 0 || shape.n <= 0 || shape.batch <= 0) return;
   if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
   if (bias) check_bias_type(D, "gemm");
-  if (lt_matmul(A, B, D, shape, alpha, beta, bias, GeluEpilogue::kNone, nullptr, stream)) return;
+  if (lt_matmul(A, B, D, shape, alpha, beta, bias, GeluEpilogue::kNone, nullptr, nullptr, stream)) return;
   count_gemm_fallback();
   static bool warned = false;
   if (!warned)
@@ -344,7 +369,7 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
   // The epilogue needs the auxiliary matrix's leading dimension to be a multiple of 8.
   if (D.ld % 8 == 0 &&
       lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, bias, GeluEpilogue::kGeluAux,
-                pre_gelu, stream))
+                pre_gelu, nullptr, stream))
     return;
   count_gemm_fallback();
   static bool warned = false;
@@ -363,7 +388,7 @@ void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
   if (shape.m <= 0 || shape.n <= 0) return;
   check_bias_type(D, "gemm_dgelu");
   if (D.ld % 8 == 0 && lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr,
-                                 GeluEpilogue::kDgelu, pre_gelu, stream))
+                                 GeluEpilogue::kDgelu, pre_gelu, nullptr, stream))
     return;
   count_gemm_fallback();
   static bool warned = false;
@@ -374,6 +399,25 @@ void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
   warned = true;
   gemm(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr, stream);
   gelu_backward((floatX*)D.ptr, pre_gelu, (const floatX*)D.ptr, (size_t)D.ld * shape.n, stream);
+}
+
+void gemm_bias_grad(const GemmInput& A, const GemmInput& B, const GemmOutput& D, float* bias_grad,
+                    GemmShape shape, float alpha, float beta, cudaStream_t stream) {
+  check_bias_grad_operands(B, shape);
+  if (shape.m <= 0 || shape.n <= 0) return;
+  if (lt_matmul(single(A), single(B), single(D), shape, alpha, beta, nullptr, GeluEpilogue::kNone,
+                nullptr, bias_grad, stream))
+    return;
+  count_gemm_fallback();
+  static bool warned = false;
+  if (!warned)
+    std::fprintf(stderr, "chamber: cuBLASLt has no bias-gradient-epilogue algorithm for a gemm "
+                 "(m=%d n=%d k=%d); using a matmul then a column-sum pass. Said once.\n", shape.m,
+                 shape.n, shape.k);
+  warned = true;
+  gemm(single(A), single(B), single(D), shape, alpha, beta, nullptr, stream);
+  CUDA_CHECK(cudaMemsetAsync(bias_grad, 0, (size_t)shape.n * sizeof(float), stream));
+  column_sums_accumulate(bias_grad, B.ptr, nullptr, shape.k, shape.n, stream);
 }
 
 #if !defined(CHAMBER_BF16)
@@ -452,6 +496,21 @@ void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
   check_bias_type(D, "gemm_dgelu");
   gemm(A, B, D, shape, 1.0f, 0.0f, nullptr, stream);
   gelu_backward((floatX*)D.ptr, pre_gelu, (const floatX*)D.ptr, (size_t)D.ld * shape.n, stream);
+}
+
+// The product, then op(B)'s column sums in float, q in order (what the epilogue computes).
+void gemm_bias_grad(const GemmInput& A, const GemmInput& B, const GemmOutput& D, float* bias_grad,
+                    GemmShape shape, float alpha, float beta, cudaStream_t stream) {
+  check_bias_grad_operands(B, shape);
+  if (shape.m <= 0 || shape.n <= 0) return;
+  gemm(A, B, D, shape, alpha, beta, nullptr, stream);
+  ::chamber::simt::stream_work([=] {
+    for (int j = 0; j < shape.n; j++) {
+      float sum = 0.0f;
+      for (int q = 0; q < shape.k; q++) sum += (float)B.ptr[j + (size_t)q * B.ld];
+      bias_grad[j] = sum;
+    }
+  });
 }
 
 #endif

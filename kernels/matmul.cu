@@ -16,11 +16,36 @@
 // The input gradient has one producer, so beta = 0: no memset before it and no read of the old
 // D. The weight gradient accumulates over micro-steps with beta = 1 (cuBLAS adds into D for
 // free); it is float in every build (the gradients of parameters are, kernels/ops.h), so in the
-// bf16 build that product reads bf16 operands and accumulates into a float D. The bias gradient is a deterministic column sum (reduce.cu): cuBLASLt's bias-gradient
-// epilogue overwrites rather than accumulates, which would break the += contract.
+// bf16 build that product reads bf16 operands and accumulates into a float D. The bias gradient
+// comes out of that same product: its BGRADB epilogue (gemm_bias_grad) sums dout's columns as
+// the tiles pass, so dout is not read a second time. The epilogue overwrites its vector, so it
+// writes to scratch and one small kernel (OC threads) adds that into dbias, keeping the +=
+// contract over micro-steps. Both are deterministic: the epilogue's sums follow the algorithm
+// chosen once per shape, and the add is in order. Without a weight gradient (never in the model)
+// dbias is the column-sum pass of reduce.cu.
 #include "kernels/cuda_launchers.h"
+#include "kernels/reduce_parts.h"
 
 namespace chamber::CHAMBER_GPU_NS {
+
+namespace {
+
+// dweight += dout^T inp and dbias += column sums of dout, either may be null (G_T is dout read
+// as the product's B).
+void weight_and_bias_grads(float* dweight, float* dbias, const GemmInput& X, const GemmInput& G_T,
+                           int N, int C, int OC, cudaStream_t stream) {
+  if (dweight && dbias) {
+    float* bias_grad = (float*)scratch_buffer((size_t)OC * sizeof(float));
+    gemm_bias_grad(X, G_T, GemmOutput{dweight, C, 0}, bias_grad, {C, OC, N}, 1.0f, 1.0f, stream);
+    add_partials(dbias, bias_grad, 1, OC, stream);  // dbias += this micro-batch's sums
+  } else if (dweight) {
+    gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
+  } else if (dbias) {
+    column_sums_accumulate(dbias, G_T.ptr, nullptr, N, OC, stream);
+  }
+}
+
+}  // namespace
 
 // Operands as in the table above, each one product (batch stride 0): {pointer, leading dimension,
 // batch stride, transposed}.
@@ -43,8 +68,7 @@ void matmul_backward(floatX* dinp, float* dweight, float* dbias, const floatX* d
   GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
   GemmInput G{dout, OC, 0, false}, G_T{dout, OC, 0, true};
   if (dinp) gemm(W, G, GemmOutput{dinp, C, 0}, {C, N, OC}, 1.0f, 0.0f, nullptr, stream);
-  if (dweight) gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
-  if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
+  weight_and_bias_grads(dweight, dbias, X, G_T, N, C, OC, stream);
 }
 
 void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, const floatX* dout,
@@ -53,8 +77,7 @@ void matmul_gelu_backward(floatX* d_pre_gelu, float* dweight, float* dbias, cons
   GemmInput W{weight, C, 0, false}, X{inp, C, 0, false};
   GemmInput G{dout, OC, 0, false}, G_T{dout, OC, 0, true};
   gemm_dgelu(W, G, GemmOutput{d_pre_gelu, C, 0}, pre_gelu, {C, N, OC}, stream);
-  if (dweight) gemm(X, G_T, GemmOutput{dweight, C, 0}, {C, OC, N}, 1.0f, 1.0f, nullptr, stream);
-  if (dbias) column_sums_accumulate(dbias, dout, nullptr, N, OC, stream);
+  weight_and_bias_grads(dweight, dbias, X, G_T, N, C, OC, stream);
 }
 
 }  // namespace chamber::CHAMBER_GPU_NS

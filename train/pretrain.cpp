@@ -5,6 +5,7 @@
 // (train/run_dir.h).
 #include "train/pretrain.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -244,10 +245,17 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   };
 
   // ---- the loop ----
-  // One input buffer per micro-batch: a step's uploads do not wait for the device, so each
-  // micro-batch's tokens stay untouched until the step's one read (gpt_train_micro_step).
-  std::vector<std::vector<int>> inputs(tc.grad_accum, std::vector<int>(N));
-  std::vector<std::vector<int>> targets(tc.grad_accum, std::vector<int>(N));
+  // The device's loss and gradient norm are read only when a log line is due (and before an
+  // evaluation or a checkpoint, and at least every kMaxUnreadSteps steps): between reads the host
+  // queues step after step (gpt_keep_step) and the device never waits for it. A step's uploads do
+  // not wait either, so each kept step's micro-batches keep their own input buffers until the
+  // read: read_every steps of grad_accum buffers each, fewer when that would pass 64 MiB.
+  const size_t step_input_bytes = 2 * sizeof(int) * (size_t)N * tc.grad_accum;
+  const int read_every = (int)std::max<size_t>(
+      1, std::min<size_t>({(size_t)tc.log_interval, (size_t)kMaxUnreadSteps,
+                           ((size_t)64 << 20) / step_input_bytes}));
+  std::vector<std::vector<int>> inputs((size_t)read_every * tc.grad_accum, std::vector<int>(N));
+  std::vector<std::vector<int>> targets((size_t)read_every * tc.grad_accum, std::vector<int>(N));
   // Every position is predicted; the 1/(B_rank*T*accum) weight makes the summed loss this rank's
   // mean, and averaging over ranks makes it the global batch's.
   std::vector<float> weights(N_rank, 1.0f / (float)(N_rank * tc.grad_accum));
@@ -255,24 +263,73 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
   std::string last_checkpoint = resumed_from;
   double run_start = now_seconds();
   int steps_timed = 0;
+  // The steps queued since the last read: their metrics lines (step, val_loss, lr) wait for it.
+  std::vector<nlohmann::json> unread;
+  double unread_since = now_seconds();
+  // Reads the kept steps, stops at the first whose loss or norm is not finite, and writes their
+  // metrics lines, each with the tokens/s of the steps read together (the host does not see one
+  // step's end alone).
+  auto read_steps = [&] {
+    if (unread.empty()) return;
+    std::vector<StepScalars> kept = gpt_read_kept_steps(model);  // the one wait for the device
+    const double dt = now_seconds() - unread_since;
+    std::vector<double> losses(kept.size());
+    for (size_t i = 0; i < kept.size(); i++) losses[i] = kept[i].loss;
+    if (comm.world > 1) {   // every rank reads at the same steps
+      comm_all_reduce_sum(comm, losses.data(), (int)losses.size());
+      for (double& loss : losses) loss /= comm.world;
+    }
+    const double tokens_per_s = (double)N * tc.grad_accum * kept.size() / dt;
+    for (size_t i = 0; i < kept.size(); i++) {
+      nlohmann::json& line = unread[i];
+      const int step = line["step"].get<int>();
+      const double loss = losses[i], grad_norm = kept[i].grad_norm;
+      if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {   // equal on every rank: all stop
+        if (lead) metrics_close(metrics);
+        fail("step ", step, ": the ", std::isfinite(loss) ? "gradient norm" : "loss",
+             " is not finite (NaN or Inf); stopping. The last good checkpoint is ",
+             last_checkpoint.empty() ? "(none yet)" : last_checkpoint,
+             ". Lower optim.lr, raise optim.warmup_steps or check the data.");
+      }
+      steps_timed++;
+      line["loss"] = loss;
+      line["grad_norm"] = grad_norm;
+      line["tokens_per_s"] = tokens_per_s;
+      if (lead) metrics_write(metrics, line);
+      if (!quiet && (step % tc.log_interval == 0 || step == tc.steps - 1)) {
+        double elapsed = now_seconds() - run_start;
+        double eta = elapsed / steps_timed * (tc.steps - step - 1);
+        // The step as metrics.jsonl numbers it: 0 is the first update, so the last is steps - 1.
+        std::fprintf(stderr, "step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f tok/s | ETA %s\n",
+                     step, tc.steps, loss, line["lr"].get<double>(), grad_norm, tokens_per_s,
+                     format_duration(eta).c_str());
+      }
+    }
+    unread.clear();
+    unread_since = now_seconds();
+  };
   for (int step = start_step; step < tc.steps; step++) {
     nlohmann::json line = {{"step", step}};
     if (tc.eval_interval > 0 && step % tc.eval_interval == 0) {
+      read_steps();   // first, so their tokens/s leaves the evaluation out
       double val_loss = evaluate(model, val, tc.eval_batches, comm);
       line["val_loss"] = val_loss;
       if (!quiet) std::fprintf(stderr, "step %d | val_loss %.4f\n", step, val_loss);
+      unread_since = now_seconds();
     }
-    double t0 = now_seconds();
     NamedRange step_range(ops, "train step");
     // The step is queued without waiting for the device (micro-steps as CUDA graphs where the
-    // backend has them, the gradient norm and the clipping on the device), then read once.
+    // backend has them, the gradient norm and the clipping on the device) and kept for the read.
     gpt_step_begin(model);
+    const size_t slot = unread.size() * tc.grad_accum;   // this step's input buffers
     for (int micro = 0; micro < tc.grad_accum; micro++) {
-      loader_next(train, inputs[micro].data(), targets[micro].data());
+      std::vector<int>& step_inputs = inputs[slot + micro];
+      std::vector<int>& step_targets = targets[slot + micro];
+      loader_next(train, step_inputs.data(), step_targets.data());
       // The step's last backward reduces each layer's gradients as soon as they are complete.
       if (overlap && micro == tc.grad_accum - 1) dp_overlap_begin(comm, model);
-      gpt_train_micro_step(model, inputs[micro].data() + first_row,
-                           targets[micro].data() + first_row, weights.data(), B_rank, T);
+      gpt_train_micro_step(model, step_inputs.data() + first_row, step_targets.data() + first_row,
+                           weights.data(), B_rank, T);
     }
     // Data parallel averages the gradients first (and leaves the global norm's square where
     // AdamW reads it); one process just sums the squares on the device.
@@ -284,48 +341,28 @@ std::string run_pretrain(PretrainConfig cfg, const PretrainOptions& opt) {
     }
     float lr = lr_schedule(cfg.optim, step, tc.steps);
     // A non-finite gradient norm skips the update on the device, so the weights stay the last
-    // good step's when the check below stops the run.
+    // good step's when the read finds it and stops the run.
     gpt_adamw_step(model, {.lr = lr, .beta1 = cfg.optim.beta1, .beta2 = cfg.optim.beta2,
                            .eps = cfg.optim.eps, .weight_decay = cfg.optim.weight_decay,
                            .clip_by_device_norm = true, .max_grad_norm = cfg.optim.grad_clip});
     dp_share_updated_parameters(comm, model);
-    const StepScalars read = gpt_read_step(model);  // the step's one wait for the device
-    double loss = read.loss, grad_norm = read.grad_norm;
-    if (comm.world > 1) {
-      comm_all_reduce_sum(comm, &loss, 1);
-      loss /= comm.world;
-    }
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {   // equal on every rank: all stop
-      if (lead) metrics_close(metrics);
-      fail("step ", step, ": the ", std::isfinite(loss) ? "gradient norm" : "loss",
-           " is not finite (NaN or Inf); stopping. The last good checkpoint is ",
-           last_checkpoint.empty() ? "(none yet)" : last_checkpoint,
-           ". Lower optim.lr, raise optim.warmup_steps or check the data.");
-    }
-    double dt = now_seconds() - t0;
-    double tokens_per_s = (double)N * tc.grad_accum / dt;
-    steps_timed++;
-
-    line["loss"] = loss;
+    gpt_keep_step(model);
     line["lr"] = lr;
-    line["grad_norm"] = grad_norm;
-    line["tokens_per_s"] = tokens_per_s;
-    if (lead) metrics_write(metrics, line);
-    if (!quiet && (step % tc.log_interval == 0 || step == tc.steps - 1)) {
-      double elapsed = now_seconds() - run_start;
-      double eta = elapsed / steps_timed * (tc.steps - step - 1);
-      // The step as metrics.jsonl numbers it: 0 is the first update, so the last is steps - 1.
-      std::fprintf(stderr, "step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.0f tok/s | ETA %s\n",
-                   step, tc.steps, loss, lr, grad_norm, tokens_per_s, format_duration(eta).c_str());
-    }
-    bool last = step == tc.steps - 1;
-    if (last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0)) {
+    unread.push_back(std::move(line));
+
+    const bool last = step == tc.steps - 1;
+    const bool checkpoint = last || (tc.checkpoint_interval > 0 && (step + 1) % tc.checkpoint_interval == 0);
+    const bool eval_next = tc.eval_interval > 0 && (step + 1) % tc.eval_interval == 0;
+    if (step % tc.log_interval == 0 || checkpoint || eval_next || (int)unread.size() == read_every)
+      read_steps();
+    if (checkpoint) {
       // Checkpoints hold the whole model and optimizer (a sharded optimizer's slices gathered
       // first), so a run written by N ranks resumes on any number, sharded or not.
       std::vector<float> adam_m_whole, adam_v_whole;
       dp_gather_optimizer_state(comm, model, adam_m_whole, adam_v_whole);
       if (lead) last_checkpoint = save(step + 1, adam_m_whole, adam_v_whole);
       comm_barrier(comm);
+      unread_since = now_seconds();
     }
   }
   if (tc.eval_interval > 0 && start_step <= tc.steps) {

@@ -82,10 +82,12 @@ OpCost cost_matmul_gelu_forward(int N, int C, int OC, double S) {
 }
 OpCost cost_matmul_backward(int N, int C, int OC, bool dinp, bool dbias, double S) {
   // dweight += dout^T inp; dinp = dout weight (written, never read: one producer); dbias +=
-  // column sums of dout (a partial-sum pass).
+  // column sums of dout, summed by dweight's product as dout passes through it (the BGRADB
+  // epilogue, kernels/matmul.cu) into float scratch, then added: OC floats written, read, and
+  // dbias read and written, in one small launch.
   OpCost c{2.0 * N * C * OC, ((double)N * OC + (double)N * C + 2.0 * OC * C) * S, 1};
   if (dinp) c += {2.0 * N * C * OC, ((double)N * OC + (double)OC * C + (double)N * C) * S, 1};
-  if (dbias) c += {(double)N * OC, ((double)N * OC + 2.0 * OC) * S, 2};
+  if (dbias) c += {(double)N * OC, 4.0 * OC * sizeof(float), 1};
   return c;
 }
 

@@ -345,8 +345,9 @@ TEST(Model, FusedGeluBackwardIsUsedAndMatches) {
 }
 
 // The fused fc + GELU forward replaces matmul_forward and gelu_forward; the fused residual +
-// LayerNorm the attention branch's add and ln2 (the kernels' own fused ops are checked the same
-// way in step_simt.cpp and step_gpu.cpp).
+// LayerNorm each block's two adds and the LayerNorms that read them (ln2, then the next block's
+// ln1 or ln_f): twice per layer (the kernels' own fused ops are checked the same way in
+// step_simt.cpp and step_gpu.cpp).
 TEST(Model, FusedForwardOpsAreUsedAndMatch) {
   ModelConfig c = tiny_config();
   PlainAndFused models(c, false);
@@ -355,7 +356,7 @@ TEST(Model, FusedForwardOpsAreUsedAndMatch) {
   fused_residual_layernorm_calls = 0;
   for (GPT* m : {&models.plain, &models.fused}) gpt_forward(*m, b.tokens.data(), b.B, b.T);
   EXPECT_EQ(fused_gelu_calls, c.n_layer);
-  EXPECT_EQ(fused_residual_layernorm_calls, c.n_layer);
+  EXPECT_EQ(fused_residual_layernorm_calls, 2 * c.n_layer);
   models.expect_same(&GPT::act_arena);
 }
 

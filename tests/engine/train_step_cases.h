@@ -26,7 +26,9 @@ struct TrainRun {
   size_t graphs = 0;  // micro-step graphs the model made
 };
 
-enum class StepPath { host_round_trips, on_backend };
+// on_backend reads each step (gpt_read_step); kept keeps them (gpt_keep_step), evaluates a loss
+// between steps as pretraining may, and reads them all at the end (gpt_read_kept_steps).
+enum class StepPath { host_round_trips, on_backend, kept };
 
 // `steps` steps of `accum` micro-batches of (B, T) random tokens, clipped to a norm of 0.5 (the
 // gradients here are larger, so clipping acts), lr 1e-2. Batches depend on the step only.
@@ -51,7 +53,7 @@ inline TrainRun run_training(const Ops& ops, StepPath path, bool graphs, int ste
   for (int s = 0; s < steps; s++) {
     AdamWSettings adamw{.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
                         .weight_decay = 0.1f};
-    if (path == StepPath::on_backend) {
+    if (path != StepPath::host_round_trips) {
       gpt_step_begin(m);
       for (int k = s * accum; k < (s + 1) * accum; k++)
         gpt_train_micro_step(m, tokens[k].data(), targets[k].data(), weights.data(), B, T);
@@ -59,6 +61,11 @@ inline TrainRun run_training(const Ops& ops, StepPath path, bool graphs, int ste
       adamw.clip_by_device_norm = true;
       adamw.max_grad_norm = max_norm;
       gpt_adamw_step(m, adamw);
+      if (path == StepPath::kept) {
+        gpt_keep_step(m);
+        gpt_eval_loss(m, tokens[0].data(), targets[0].data(), B, T);  // reuses the loss sum
+        continue;
+      }
       StepScalars read = gpt_read_step(m);
       run.losses.push_back(read.loss);
       run.grad_norms.push_back(read.grad_norm);
@@ -77,10 +84,37 @@ inline TrainRun run_training(const Ops& ops, StepPath path, bool graphs, int ste
       run.grad_norms.push_back(norm);
     }
   }
+  if (path == StepPath::kept)
+    for (const StepScalars& read : gpt_read_kept_steps(m)) {
+      run.losses.push_back(read.loss);
+      run.grad_norms.push_back(read.grad_norm);
+    }
   run.params = gpt_parameters_to_host(m);
   for (const GPT::MicroStepGraph& g : m.micro_step_graphs) run.graphs += g.work.graph != nullptr;
   gpt_destroy(m);
   return run;
+}
+
+// Steps kept on the backend and read together give each step's loss and norm as reading every
+// step does, bit for bit, and the same weights; more than kMaxUnreadSteps unread is refused.
+inline void expect_kept_steps_read_alike(const Ops& ops) {
+  TrainRun each = run_training(ops, StepPath::on_backend, true, 4, 2, 3, 7);
+  TrainRun kept = run_training(ops, StepPath::kept, true, 4, 2, 3, 7);
+  ASSERT_EQ(kept.losses.size(), 4u);
+  EXPECT_EQ(kept.losses, each.losses);
+  EXPECT_EQ(kept.grad_norms, each.grad_norms);
+  EXPECT_EQ(kept.params, each.params);
+
+  GPT m;
+  gpt_create(m, train_step_config(), ops, 2, 5, true);
+  EXPECT_TRUE(gpt_read_kept_steps(m).empty());
+  for (int s = 0; s < kMaxUnreadSteps; s++) gpt_keep_step(m);
+  std::string error = error_of([&] { gpt_keep_step(m); });
+  EXPECT_TRUE(contains(error, "steps are kept unread; call gpt_read_kept_steps first")) << error;
+  EXPECT_EQ(gpt_read_kept_steps(m).size(), (size_t)kMaxUnreadSteps);
+  gpt_keep_step(m);  // the slots are free again
+  EXPECT_EQ(gpt_read_kept_steps(m).size(), 1u);
+  gpt_destroy(m);
 }
 
 // A non-finite gradient norm leaves every weight as it was (the update is skipped on the backend).

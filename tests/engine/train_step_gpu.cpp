@@ -40,6 +40,17 @@ TEST(TrainStepGpu, GraphReplaysMatchOpByOp) {
 #endif
 }
 
+// Deterministic kernels: steps read together equal steps read one by one, bit for bit.
+TEST(TrainStepGpu, KeptStepsReadAsEachStepReads) {
+#ifdef CHAMBER_HAVE_CUDA
+  if (!cuda_device_available()) GTEST_SKIP() << "no usable CUDA GPU on this machine";
+  expect_kept_steps_read_alike(cuda_ops());
+  expect_kept_steps_read_alike(cuda_bf16_ops());
+#else
+  GTEST_SKIP() << "this build has no CUDA backend (nvcc was not found)";
+#endif
+}
+
 TEST(TrainStepGpu, NonFiniteNormSkipsTheUpdate) {
 #ifdef CHAMBER_HAVE_CUDA
   if (!cuda_device_available()) GTEST_SKIP() << "no usable CUDA GPU on this machine";

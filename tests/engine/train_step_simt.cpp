@@ -83,6 +83,11 @@ TEST(TrainStepSimt, AFailedCaptureLeavesTheBackendUsable) {
   gpt_destroy(m);
 }
 
+TEST(TrainStepSimt, KeptStepsReadAsEachStepReads) { expect_kept_steps_read_alike(simt_ops()); }
+TEST(TrainStepSimt, Bf16KeptStepsReadAsEachStepReads) {
+  expect_kept_steps_read_alike(simt_bf16_ops());
+}
+
 TEST(TrainStepSimt, NonFiniteNormSkipsTheUpdate) {
   expect_non_finite_norm_skips_update(simt_ops());
   expect_non_finite_norm_skips_update(simt_bf16_ops());

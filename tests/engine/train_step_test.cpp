@@ -27,6 +27,11 @@ TEST(TrainStep, ChunkedLogitsMatchOneChunk) {
   expect_chunked_logits_match(cpu_fast_ops());
 }
 
+TEST(TrainStep, KeptStepsReadAsEachStepReadsReference) {
+  expect_kept_steps_read_alike(reference_ops());
+}
+TEST(TrainStep, KeptStepsReadAsEachStepReadsFastCpu) { expect_kept_steps_read_alike(cpu_fast_ops()); }
+
 TEST(TrainStep, NonFiniteNormSkipsTheUpdate) {
   expect_non_finite_norm_skips_update(reference_ops());
   expect_non_finite_norm_skips_update(cpu_fast_ops());

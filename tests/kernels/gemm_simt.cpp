@@ -91,5 +91,40 @@ TEST(GemmSimt, EpiloguesTakeOneProduct) {
   EXPECT_TRUE(testing::contains(msg, "gemm: a bias epilogue needs batch == 1 (got 2)")) << msg;
 }
 
+// gemm_bias_grad as matmul_backward uses it (dweight^T += X G^T with dout = G^T's rows): D as gemm
+// with beta 1, and the bias gradient (over NaN: the epilogue overwrites) the column sums of dout.
+TEST(GemmSimt, BiasGradientEpilogueSumsTheColumnsOfOpB) {
+  const int N = 29, C = 11, OC = 7;
+  auto x = testing::random_vector((size_t)N * C, 400), dout = testing::random_vector((size_t)N * OC, 401);
+  auto dw = testing::random_vector((size_t)OC * C, 402);
+  std::vector<float> want_dw = dw, db(OC, NAN), want_db(OC);
+  for (int o = 0; o < OC; o++) {
+    double bias_sum = 0;
+    for (int i = 0; i < N; i++) bias_sum += dout[(size_t)i * OC + o];
+    want_db[o] = (float)bias_sum;
+    for (int c = 0; c < C; c++) {
+      double acc = 0;
+      for (int i = 0; i < N; i++) acc += (double)dout[(size_t)i * OC + o] * x[(size_t)i * C + c];
+      want_dw[(size_t)o * C + c] += (float)acc;
+    }
+  }
+  gemm_bias_grad(GemmInput{x.data(), C, 0, false}, GemmInput{dout.data(), OC, 0, true},
+                 GemmOutput{dw.data(), C, 0}, db.data(), GemmShape{C, OC, N}, 1.0f, 1.0f, nullptr);
+  EXPECT_ALL_CLOSE(dw, want_dw, testing::kF32Atol * 4 * N, testing::kF32Rtol * 4 * N);
+  EXPECT_ALL_CLOSE(db, want_db, testing::kF32Atol * 4 * N, testing::kF32Rtol * 4 * N);
+
+  // op(B) must be dout's packed row-major layout, and one product.
+  std::string msg = testing::error_of([&] {
+    gemm_bias_grad(GemmInput{x.data(), C, 0, false}, GemmInput{dout.data(), OC + 1, 0, true},
+                   GemmOutput{dw.data(), C, 0}, db.data(), GemmShape{C, OC, N}, 1.0f, 1.0f, nullptr);
+  });
+  EXPECT_TRUE(testing::contains(msg, "op(B) must be a packed row-major (k, n) matrix")) << msg;
+  msg = testing::error_of([&] {
+    gemm_bias_grad(GemmInput{x.data(), C, 0, false}, GemmInput{dout.data(), OC, 0, true},
+                   GemmOutput{dw.data(), C, 0}, db.data(), GemmShape{C, OC, N, 2}, 1.0f, 1.0f, nullptr);
+  });
+  EXPECT_TRUE(testing::contains(msg, "gemm_bias_grad: one product only (got batch 2)")) << msg;
+}
+
 }  // namespace
 }  // namespace chamber::cuda_emulated

@@ -149,6 +149,10 @@ TEST(Pretrain, ResumeRefusesNonFiniteWeights) {
   EXPECT_EQ(read_file(run + "/metrics.jsonl"), metrics);
 }
 
+// A diverging run stops with a message naming the first step whose loss or norm is not finite,
+// the same step and the same metrics lines before it whether each step is read at once
+// (log_interval 1) or the steps are read together late (log_interval 100: read at step 0, then at
+// the last step, long after the divergence).
 TEST(Pretrain, NonFiniteLossStopsWithAMessage) {
   std::string dir = testing::temp_dir("nan");
   std::string corpus = write_corpus(dir);
@@ -157,12 +161,22 @@ TEST(Pretrain, NonFiniteLossStopsWithAMessage) {
   cfg.optim.min_lr = 1e4f;
   cfg.optim.warmup_steps = 0;
   cfg.optim.grad_clip = 0.0f;
-  try {
-    run_pretrain(cfg, quiet(dir + "/run"));
-    FAIL() << "expected the run to stop";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
+  cfg.train.eval_interval = 0;
+  cfg.train.checkpoint_interval = 0;
+  std::string messages[2];
+  std::vector<nlohmann::json> lines[2];
+  for (int late = 0; late < 2; late++) {
+    cfg.train.log_interval = late ? 100 : 1;
+    const std::string run = dir + "/run" + std::to_string(late);
+    messages[late] = error_of([&] { run_pretrain(cfg, quiet(run)); });
+    lines[late] = metrics_read(run + "/metrics.jsonl");
+    for (nlohmann::json& line : lines[late]) line.erase("tokens_per_s");
   }
+  EXPECT_TRUE(contains(messages[0], "is not finite (NaN or Inf); stopping")) << messages[0];
+  EXPECT_EQ(messages[1], messages[0]);
+  EXPECT_FALSE(contains(messages[0], "step 0:")) << "the divergence should come after step 0";
+  EXPECT_GE(lines[0].size(), 1u);
+  EXPECT_EQ(lines[1], lines[0]);
 }
 
 // The console and metrics.jsonl number steps alike: step s is the update made from the model
