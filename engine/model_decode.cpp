@@ -107,7 +107,8 @@ void gpt_decode_ops(GPT& m, KVCache& c, int N, int Tn, int logit_rows) {
 
   ops.encoder_forward(c.x, c.tokens, w.wte, c.pos_embed, N, Tn, C);
   // One set of scratch rows serves every layer: ln1 and ln2 share c.ln, and each block's output
-  // overwrites its input in c.x.
+  // overwrites its input in c.x. A block's last add writes the next block's ln1 in the same pass
+  // (block_forward's `next`); after the last block, ln_f runs on the sampling rows only.
   BlockActivations act;
   act.residual = c.x;
   act.ln1 = act.ln2 = c.ln;
@@ -124,7 +125,13 @@ void gpt_decode_ops(GPT& m, KVCache& c, int N, int Tn, int logit_rows) {
   for (int l = 0; l < L; l++) {
     LayerKV kv{advance(c.k, l * layer_cache, xb), advance(c.v, l * layer_cache, xb), c.slots,
                c.pos, c.max_len};
-    block_forward(ops, layer_params(w, cfg, l, xb), act, &kv, N, Tn, C, NH);
+    NextLayerNorm next_ln1{c.ln, c.ln_mean, c.ln_rstd, nullptr, nullptr};
+    if (l + 1 < L) {
+      LayerWeights above = layer_params(w, cfg, l + 1, xb);
+      next_ln1.weight = above.ln1_w, next_ln1.bias = above.ln1_b;
+    }
+    block_forward(ops, layer_params(w, cfg, l, xb), act, &kv, N, Tn, C, NH, /*ln1_done=*/l > 0,
+                  l + 1 < L ? &next_ln1 : nullptr);
   }
   // Only rows that sample this step need the LM head (the sampler puts them first).
   if (logit_rows > 0)
