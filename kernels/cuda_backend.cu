@@ -10,12 +10,15 @@
 // or written right after. Everything else is asynchronous on the run's stream.
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "util/util.h"
 #include "kernels/cuda_launchers.h"
 #include "kernels/ops.h"
+#include "kernels/upload_ring.h"
 
 #if defined(__CUDACC__)
 #include <curand.h>
@@ -49,6 +52,9 @@ void cuda_check(cudaError_t err, const char* call, const char* file, int line) {
 cudaStream_t run_stream() { return CHAMBER_FP32_NS::run_stream(); }
 void* scratch_buffer(size_t bytes) { return CHAMBER_FP32_NS::scratch_buffer(bytes); }
 unsigned scratch_generation() { return CHAMBER_FP32_NS::scratch_generation(); }
+void upload_async(void* dst, const void* host_src, size_t bytes) {
+  CHAMBER_FP32_NS::upload_async(dst, host_src, bytes);
+}
 #else
 cudaStream_t run_stream() {
 #if defined(__CUDACC__)
@@ -89,6 +95,61 @@ void* scratch_buffer(size_t bytes) {
   capacity = grown;
   return buffer;
 }
+
+#if defined(__CUDACC__)
+// cudaMemcpyAsync from pageable memory may wait for the stream to drain before it copies, which
+// would put a synchronisation in every micro-step's upload. So the bytes are copied into a
+// 64 MiB pinned ring first and go up from there, an event behind each upload telling when its
+// region may be written again (kernels/upload_ring.h: the host waits only when it is a whole
+// ring of uploads ahead of the device). A larger upload, one during a capture (none is made:
+// the model uploads before it replays a graph) and every upload where pinned memory cannot be
+// had go straight from the caller's memory.
+void upload_async(void* dst, const void* host_src, size_t bytes) {
+  constexpr size_t kRingBytes = (size_t)64 << 20;
+  static char* pinned = nullptr;
+  static bool pinned_unavailable = false;
+  static UploadRing<cudaEvent_t> ring;
+  static std::vector<cudaEvent_t> spare_events;
+  if (bytes == 0) return;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(run_stream(), &capture));
+  if (!pinned && !pinned_unavailable && capture == cudaStreamCaptureStatusNone) {
+    if (cudaMallocHost((void**)&pinned, kRingBytes) == cudaSuccess) {
+      ring.capacity = kRingBytes;
+    } else {
+      cudaGetLastError();
+      pinned = nullptr;
+      pinned_unavailable = true;
+      std::fprintf(stderr, "chamber: could not pin %s of host memory for uploads; they go from "
+                   "pageable memory and may wait for the device.\n",
+                   human_bytes((double)kRingBytes).c_str());
+    }
+  }
+  if (!pinned || bytes > kRingBytes || capture != cudaStreamCaptureStatusNone) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, run_stream()));
+    return;
+  }
+  size_t offset = ring.reserve(bytes, [](cudaEvent_t upload_done) {
+    CUDA_CHECK(cudaEventSynchronize(upload_done));
+    spare_events.push_back(upload_done);
+  });
+  std::memcpy(pinned + offset, host_src, bytes);
+  CUDA_CHECK(cudaMemcpyAsync(dst, pinned + offset, bytes, cudaMemcpyHostToDevice, run_stream()));
+  cudaEvent_t upload_done;
+  if (spare_events.empty()) {
+    CUDA_CHECK(cudaEventCreateWithFlags(&upload_done, cudaEventDisableTiming));
+  } else {
+    upload_done = spare_events.back();
+    spare_events.pop_back();
+  }
+  CUDA_CHECK(cudaEventRecord(upload_done, run_stream()));
+  ring.push(offset, bytes, upload_done);
+}
+#else
+void upload_async(void* dst, const void* host_src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, run_stream()));
+}
+#endif
 #endif
 
 namespace {
@@ -132,10 +193,9 @@ void backend_from_host(void* dst, const void* host_src, size_t bytes) {
   CUDA_CHECK(cudaStreamSynchronize(run_stream()));
 }
 void backend_synchronize() { CUDA_CHECK(cudaStreamSynchronize(run_stream())); }
-// No wait: the caller keeps host_src unchanged until the next synchronisation (ops.h). From
-// pageable memory the driver stages the bytes itself.
+// No wait: staged through pinned memory (upload_async), so it never drains the stream.
 void backend_from_host_async(void* dst, const void* host_src, size_t bytes) {
-  CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, run_stream()));
+  upload_async(dst, host_src, bytes);
 }
 
 // ---- graphs: stream capture on the run's stream (ops.h). A graph remembers the scratch

@@ -104,6 +104,10 @@ cudaStream_t run_stream();   // the stream every op of the run is issued on
 void* scratch_buffer(size_t bytes);
 // Incremented each time scratch_buffer moves (a captured graph holds the old address).
 unsigned scratch_generation();
+// Queues a host-to-device copy on the run's stream without waiting for the device: on the GPU
+// the bytes go first into a pinned staging ring (kernels/upload_ring.h), so host_src may change
+// as soon as it returns; under the emulator the copy is made at once.
+void upload_async(void* dst, const void* host_src, size_t bytes);
 
 // ---- a float's bits and back (__float_as_uint, __uint_as_float on the GPU) ----
 __device__ __forceinline__ uint32_t float_bits(float f) {
@@ -159,5 +163,6 @@ namespace chamber::CHAMBER_FP32_NS {
 cudaStream_t run_stream();
 void* scratch_buffer(size_t bytes);
 unsigned scratch_generation();
+void upload_async(void* dst, const void* host_src, size_t bytes);
 }  // namespace chamber::CHAMBER_FP32_NS
 #endif

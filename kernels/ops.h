@@ -74,7 +74,8 @@ struct AdamWStep {
   X(from_host, memory, void, (void* dst, const void* host_src, size_t bytes))                     \
   X(synchronize, memory, void, ())                                                                \
   /* from the host without waiting: host_src must stay unchanged until the next synchronize or    \
-     to_host (the training step's inputs, so uploading them never drains the device's queue) */   \
+     to_host (the training step's inputs, so uploading them never drains the device's queue; the \
+     CUDA backend copies them at the call into pinned memory, kernels/upload_ring.h) */           \
   X(from_host_async, memory, void, (void* dst, const void* host_src, size_t bytes))               \
   /* ---- graphs: the ops issued between capture_begin and capture_end are recorded, not run, and \
           graph_launch replays them with the same arguments (a CUDA graph). Between the two, no   \
