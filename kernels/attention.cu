@@ -628,6 +628,9 @@ AttentionKernels choose_kernels(AttentionKernels asked, int B, int T, int C, int
 #if defined(__CUDACC__)
     if (preference == AttentionKernels::kTensorCores && fits && tensor_core_inputs_allowed())
       return preference;
+    // attention.h's attention_auto_is_materialized, which the analytic profile reads too: the
+    // bf16 flash kernels wherever they take the shape, else the materialised path if it fits.
+    if (!std::is_same_v<floatX, float> && fits) return AttentionKernels::kTensorCores;
     if (materialized_fits) return AttentionKernels::kMaterialized;
     if (!fits || !tensor_core_inputs_allowed()) return AttentionKernels::kSimt;
     return AttentionKernels::kTensorCores;

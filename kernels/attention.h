@@ -64,15 +64,25 @@ void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const
                             const Real* lse, int B, int T, int C, int NH);
 
 // Which path the GPU takes (kernels/attention.cu): cuBLASLt products over the T x T scores held
-// in a scratch buffer (the scores and their gradient: 2 x B x NH x T x T elements) while that
-// scratch fits in kMaterializedAttentionMaxBytes, the flash kernels beyond. Here so that the
-// analytic profile (train/roofline.cpp) predicts the path the GPU runs.
+// in a scratch buffer (the scores and their gradient: 2 x B x NH x T x T elements), which is
+// possible while that scratch fits in kMaterializedAttentionMaxBytes, or the flash kernels. Here
+// so that the analytic profile (train/roofline.cpp) predicts the path the GPU runs.
 inline constexpr size_t kMaterializedAttentionMaxBytes = (size_t)2 << 30;
 inline size_t attention_materialized_scratch_bytes(int B, int T, int NH, size_t element_bytes) {
   return 2 * (size_t)B * NH * T * T * element_bytes;
 }
 inline bool attention_materialized_fits(int B, int T, int NH, size_t element_bytes) {
   return attention_materialized_scratch_bytes(B, T, NH, element_bytes) <= kMaterializedAttentionMaxBytes;
+}
+// The GPU's own choice (no CHAMBER_ATTENTION preference) for aligned rows: in bf16 the flash
+// kernels wherever they take the head size (a multiple of 8 up to 64), since they never write
+// the T x T scores that the materialised path writes and reads again four times; in fp32 the
+// materialised path while its scratch fits, since the TF32 (WMMA) flash kernels were measured
+// slower (bench/RESULTS.md).
+inline bool attention_auto_is_materialized(int B, int T, int NH, int hs, size_t element_bytes) {
+  const bool flash_takes_it = hs % 8 == 0 && hs <= 64;
+  if (element_bytes == 2 && flash_takes_it) return false;
+  return attention_materialized_fits(B, T, NH, element_bytes);
 }
 
 }  // namespace chamber

@@ -192,8 +192,8 @@ struct PlanKey {
   long long stride_a, stride_b, stride_d;
   uint32_t align_a, align_b, align_d;
   auto fields() const {
-    return std::tie(trans_a, trans_b, tf32, has_bias, bias_grad, gelu, ab_type, d_type, m, n, k, lda, ldb,
-                    ldd, batch, stride_a, stride_b, stride_d, align_a, align_b, align_d);
+    return std::tie(trans_a, trans_b, tf32, has_bias, bias_grad, gelu, ab_type, d_type, m, n, k,
+                    lda, ldb, ldd, batch, stride_a, stride_b, stride_d, align_a, align_b, align_d);
   }
   bool operator==(const PlanKey& other) const { return fields() == other.fields(); }
 };

@@ -97,16 +97,16 @@ OpCost cost_matmul_gelu_backward(int N, int C, int OC, bool dbias, double S) {
   return c;
 }
 
-static bool materialized(int B, int T, int NH, const RooflineDevice& d) {
+static bool materialized(int B, int T, int NH, int hs, const RooflineDevice& d) {
   if (d.attention == "materialized") return true;
   if (d.attention == "flash") return false;
-  return attention_materialized_fits(B, T, NH, (size_t)d.element_bytes);   // as kernels/attention.cu
+  return attention_auto_is_materialized(B, T, NH, hs, (size_t)d.element_bytes);  // as the GPU
 }
 
 OpCost cost_attention_forward(int B, int T, int C, int NH, const RooflineDevice& d) {
   const double S = d.element_bytes, hs = (double)C / NH, heads = (double)B * NH, N = (double)B * T;
   const double io = 3 * N * C * S + N * C * S + heads * T * 4;  // qkv in; out and lse out
-  if (materialized(B, T, NH, d)) {
+  if (materialized(B, T, NH, C / NH, d)) {
     // Full T x T products (the masked half is computed too); the scores are written, read and
     // rewritten by the softmax, and read by the product with V.
     double scores = heads * T * (double)T * S;
@@ -120,7 +120,7 @@ OpCost cost_attention_backward(int B, int T, int C, int NH, const RooflineDevice
   const double S = d.element_bytes, hs = (double)C / NH, heads = (double)B * NH, N = (double)B * T;
   // qkv and dout read, dqkv written (one producer: never read), lse read.
   const double io = 3 * N * C * S + N * C * S + 3 * N * C * S + heads * T * 4;
-  if (materialized(B, T, NH, d)) {
+  if (materialized(B, T, NH, C / NH, d)) {
     // Five full products (scores recomputed, dP, dV, dQ, dK) and nine passes over T x T
     // (scores written; p rewritten; dP written; p read for dV; p and dP read and ds written by
     // the softmax backward; ds read for dQ and for dK).

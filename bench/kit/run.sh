@@ -234,8 +234,8 @@ stage racecheck 45 sanitize racecheck
   grep -hE 'fallback|falls back' "$log" | sort -u | head -5
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
   grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -40
-  # Which bf16 attention path is faster at GPT-2's shape: auto picks the materialised one until
-  # the flash kernels (attention_bf16.cu) are measured faster, which this line tells.
+  # Which bf16 attention path is faster at GPT-2's shape: auto picks the flash kernels
+  # (attention_bf16.cu; kernels/attention.h's attention_auto_is_materialized), which this line checks.
   python3 - "$out/bench_kernels.json" <<'PY' 2>/dev/null
 import json, sys
 t = {b["name"].split("/real_time")[0]: b["real_time"] for b in json.load(open(sys.argv[1]))["benchmarks"]
