@@ -43,6 +43,7 @@
 // cuBLASLt has no CPU build, and what the emulated tests check is everything around it (which
 // operands, transposes, leading dimensions, strides, beta and bias each op passes).
 #include <atomic>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -343,6 +344,18 @@ bool lt_matmul(const GemmInput& A, const GemmInput& B, const GemmOutput& D, Gemm
   return true;
 }
 
+// Counts a product that took a slower path than the cuBLASLt call asked for, and says so on
+// stderr the first time for each caller (`said`: the caller's own flag).
+__attribute__((format(printf, 2, 3))) void report_fallback(bool* said, const char* format, ...) {
+  count_gemm_fallback();
+  if (*said) return;
+  *said = true;
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+}
+
 }  // namespace
 
 void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape shape,
@@ -351,13 +364,10 @@ void gemm(const GemmInput& A, const GemmInput& B, const GemmOutput& D, GemmShape
   if (bias && shape.batch != 1) fail("gemm: a bias epilogue needs batch == 1 (got ", shape.batch, ")");
   if (bias) check_bias_type(D, "gemm");
   if (lt_matmul(A, B, D, shape, alpha, beta, bias, GeluEpilogue::kNone, nullptr, nullptr, stream)) return;
-  count_gemm_fallback();
-  static bool warned = false;
-  if (!warned)
-    std::fprintf(stderr, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
-                 "ldb=%d ldd=%d batch=%d); using the simple fallback kernel (slow). Said once.\n",
-                 shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, shape.batch);
-  warned = true;
+  static bool said = false;
+  report_fallback(&said, "chamber: cuBLASLt has no algorithm for a gemm (m=%d n=%d k=%d lda=%d "
+                  "ldb=%d ldd=%d batch=%d); using the simple fallback kernel (slow). Said once.\n",
+                  shape.m, shape.n, shape.k, A.ld, B.ld, D.ld, shape.batch);
   gemm_simple(A, B, D, shape, alpha, beta, bias, stream);
 }
 
@@ -371,13 +381,10 @@ void gemm_gelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D, floa
       lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, bias, GeluEpilogue::kGeluAux,
                 pre_gelu, nullptr, stream))
     return;
-  count_gemm_fallback();
-  static bool warned = false;
-  if (!warned)
-    std::fprintf(stderr, "chamber: cuBLASLt has no GELU-epilogue algorithm for a gemm (m=%d n=%d "
-                 "k=%d ldd=%d); using a matmul then the GELU kernel. Said once.\n", shape.m,
-                 shape.n, shape.k, D.ld);
-  warned = true;
+  static bool said = false;
+  report_fallback(&said, "chamber: cuBLASLt has no GELU-epilogue algorithm for a gemm (m=%d n=%d "
+                  "k=%d ldd=%d); using a matmul then the GELU kernel. Said once.\n", shape.m,
+                  shape.n, shape.k, D.ld);
   gemm(single(A), single(B), GemmOutput{pre_gelu, D.ld, 0}, shape, 1.0f, 0.0f, bias, stream);
   gelu_forward((floatX*)D.ptr, pre_gelu, (size_t)D.ld * shape.n, stream);
 }
@@ -390,13 +397,10 @@ void gemm_dgelu(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
   if (D.ld % 8 == 0 && lt_matmul(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr,
                                  GeluEpilogue::kDgelu, pre_gelu, nullptr, stream))
     return;
-  count_gemm_fallback();
-  static bool warned = false;
-  if (!warned)
-    std::fprintf(stderr, "chamber: cuBLASLt has no DGELU-epilogue algorithm for a gemm (m=%d n=%d "
-                 "k=%d ldd=%d); using a matmul then the GELU backward kernel. Said once.\n",
-                 shape.m, shape.n, shape.k, D.ld);
-  warned = true;
+  static bool said = false;
+  report_fallback(&said, "chamber: cuBLASLt has no DGELU-epilogue algorithm for a gemm (m=%d n=%d "
+                  "k=%d ldd=%d); using a matmul then the GELU backward kernel. Said once.\n",
+                  shape.m, shape.n, shape.k, D.ld);
   gemm(single(A), single(B), single(D), shape, 1.0f, 0.0f, nullptr, stream);
   gelu_backward((floatX*)D.ptr, pre_gelu, (const floatX*)D.ptr, (size_t)D.ld * shape.n, stream);
 }
@@ -408,13 +412,10 @@ void gemm_bias_grad(const GemmInput& A, const GemmInput& B, const GemmOutput& D,
   if (lt_matmul(single(A), single(B), single(D), shape, alpha, beta, nullptr, GeluEpilogue::kNone,
                 nullptr, bias_grad, stream))
     return;
-  count_gemm_fallback();
-  static bool warned = false;
-  if (!warned)
-    std::fprintf(stderr, "chamber: cuBLASLt has no bias-gradient-epilogue algorithm for a gemm "
-                 "(m=%d n=%d k=%d); using a matmul then a column-sum pass. Said once.\n", shape.m,
-                 shape.n, shape.k);
-  warned = true;
+  static bool said = false;
+  report_fallback(&said, "chamber: cuBLASLt has no bias-gradient-epilogue algorithm for a gemm "
+                  "(m=%d n=%d k=%d); using a matmul then a column-sum pass. Said once.\n", shape.m,
+                  shape.n, shape.k);
   gemm(single(A), single(B), single(D), shape, alpha, beta, nullptr, stream);
   CUDA_CHECK(cudaMemsetAsync(bias_grad, 0, (size_t)shape.n * sizeof(float), stream));
   column_sums_accumulate(bias_grad, B.ptr, nullptr, shape.k, shape.n, stream);
