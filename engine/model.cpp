@@ -689,7 +689,8 @@ StepScalars gpt_read_step(GPT& m) {
 void gpt_keep_step(GPT& m) {
   if (!m.acts.kept_steps) fail("gpt_keep_step: the model was created without training buffers");
   if (m.unread_steps >= kMaxUnreadSteps)
-    fail("gpt_keep_step: ", kMaxUnreadSteps, " steps are kept unread; call gpt_read_kept_steps first");
+    fail("gpt_keep_step: ", kMaxUnreadSteps,
+         " steps are kept unread; call gpt_read_kept_steps first");
   m.ops->copy(m.acts.kept_steps + 2 * m.unread_steps, m.acts.loss_sum, 2 * sizeof(double));
   m.unread_steps++;
 }
@@ -699,7 +700,8 @@ std::vector<StepScalars> gpt_read_kept_steps(GPT& m) {
   if (m.unread_steps > 0)
     m.ops->to_host(scalars.data(), m.acts.kept_steps, scalars.size() * sizeof(double));
   std::vector<StepScalars> steps(m.unread_steps);
-  for (int i = 0; i < m.unread_steps; i++) steps[i] = {scalars[2 * i], std::sqrt(scalars[2 * i + 1])};
+  for (int i = 0; i < m.unread_steps; i++)
+    steps[i] = {scalars[2 * i], std::sqrt(scalars[2 * i + 1])};
   m.unread_steps = 0;
   return steps;
 }

@@ -143,6 +143,36 @@ cudaError_t cudaFree(void* ptr) {
   std::free(ptr);
   return cudaSuccess;
 }
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (g_capture.open) return forbidden_in_capture();
+  *ptr = std::malloc(bytes ? bytes : 1);
+  return *ptr ? cudaSuccess : record(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaFreeHost(void* ptr) {
+  if (g_capture.open) return forbidden_in_capture();
+  std::free(ptr);
+  return cudaSuccess;
+}
+struct CUevent_st {
+  bool recorded = false;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+  if (!event) return record(cudaErrorInvalidValue);
+  if (g_capture.open) return forbidden_in_capture();
+  event->recorded = true;
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  return event ? cudaSuccess : record(cudaErrorInvalidValue);
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t) {
   if (bytes && (!dst || !src)) return record(cudaErrorInvalidValue);

@@ -235,7 +235,7 @@ stage racecheck 45 sanitize racecheck
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
   grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -40
   # Which bf16 attention path is faster at GPT-2's shape: auto picks the flash kernels
-  # (attention_bf16.cu; kernels/attention.h's attention_auto_is_materialized), which this line checks.
+  # (attention_bf16.cu; attention_auto_is_materialized in kernels/attention.h); this line checks it.
   python3 - "$out/bench_kernels.json" <<'PY' 2>/dev/null
 import json, sys
 t = {b["name"].split("/real_time")[0]: b["real_time"] for b in json.load(open(sys.argv[1]))["benchmarks"]
