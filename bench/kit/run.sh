@@ -25,6 +25,8 @@
 #                (Chamber's numbers still print)
 #   grpo_step    two GRPO steps of configs/echo/rl-gpu.yaml (64 prompts x 8 samples, 256 new tokens)
 #                from that checkpoint, with the per-phase times RL logs (sample, grade, score, update)
+#   profile      3 bf16 steps of configs/gpt2-124m.yaml under --profile: each op's measured time
+#                (op by op) beside the analytic prediction, phase by phase
 #   nccl         data parallel's GPU path on one GPU: a one-rank NCCL all-reduce of GPT-2 124M's
 #                gradient size leaves it unchanged, and its time; "not available" without NCCL
 #                (the kit does not carry it: PyTorch's wheel usually has one, which is used)
@@ -111,7 +113,7 @@ pretrain() {  # pretrain [DTYPE]: fp32 (the default) or bf16
   rm -rf /tmp/kit_gpt2$suffix
   (cd "$kit" && bin chamber pretrain configs/gpt2-124m.yaml --device cuda --out /tmp/kit_gpt2$suffix \
      --set "train.steps=$steps" --set train.eval_interval=0 --set train.checkpoint_interval=0 \
-     --set train.log_interval=1 --set "train.dtype=$dtype")
+     --set train.log_interval=10 --set "train.dtype=$dtype")  # read every 10 steps, as users run it
   local rc=$?
   cp /tmp/kit_gpt2$suffix/metrics.jsonl "$out/pretrain${suffix}_metrics.jsonl" 2>/dev/null
   (( rc == 0 )) || return $rc
@@ -120,7 +122,8 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 steps = [r for r in rows if "loss" in r and "tokens_per_s" in r]
 first, last = steps[0]["loss"], statistics.mean(r["loss"] for r in steps[-5:])
-tps = statistics.median(r["tokens_per_s"] for r in steps[3:] or steps)
+# Each line's tokens/s is its read window's (10 steps); the median leaves out the first windows.
+tps = statistics.median(r["tokens_per_s"] for r in steps[11:] or steps)
 print(f"{sys.argv[2]}: loss {first:.3f} -> {last:.3f} (mean of last 5), median {tps:,.0f} tokens/s")
 sys.exit(0 if last < first - 0.5 else 1)
 PY
@@ -206,7 +209,16 @@ PY
 }
 
 export kit out steps echo_dir KIT_LD_PATH
-export -f bin gpu_tests nccl pretrain bench_kernels torch_gpu sanitize echo_model generate grpo_step
+profile() {  # measured time of each op beside its analytic prediction, bf16
+  rm -rf /tmp/kit_profile
+  (cd "$kit" && bin chamber pretrain configs/gpt2-124m.yaml --device cuda --out /tmp/kit_profile \
+     --set train.steps=3 --set train.eval_interval=0 --set train.checkpoint_interval=0 \
+     --set train.dtype=bf16 --profile --quiet) 2>&1 | tee "$out/profile_bf16.txt"
+  return "${PIPESTATUS[0]}"
+}
+
+export -f bin gpu_tests nccl pretrain bench_kernels torch_gpu sanitize echo_model generate grpo_step \
+  profile
 
 stage gpu_tests 150 gpu_tests
 stage pretrain 100 pretrain
@@ -217,6 +229,7 @@ stage sampler 45 bin bench_sampler --benchmark_filter=cuda --benchmark_min_time=
 stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yaml --set name=qs-gpu'
 stage generate 110 generate
 stage grpo_step 60 grpo_step
+stage profile 40 profile
 stage nccl 30 nccl
 stage memcheck 60 sanitize memcheck
 stage racecheck 45 sanitize racecheck
@@ -281,6 +294,8 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
     print(line)
 PY
   grep -hE '^grpo step [0-9]+:' "$log"
+  grep -hE '^  (forward|backward|classifier|optimizer|memory) +[0-9.]+ s, predicted' "$log" |
+    sed 's/^/profile bf16 (3 steps, op by op):/'
 } | tee "$out/summary.txt"
 rm -rf "$echo_dir"
 [[ ! ${result[*]} =~ FAILED|TIMED ]]
