@@ -244,7 +244,7 @@ stage racecheck 45 sanitize racecheck
   grep -hE '^attention \(B .*relative L2' "$log" | sort -u
   grep -hE '^bf16 attention (flash|materialized) ' "$log" | sort -u
   grep -hE '^step +[0-9]+/30 \|' "$log" | sed -n '1p;$p'  # the quickstart's first and last GRPO step
-  grep -hE 'fallback|falls back' "$log" | sort -u | head -5
+  grep -hE 'fallback|falls back|cuBLASLt has no' "$log" | sort -u | head -5
   grep -hE '^\[  FAILED  \]' "$log" | sort -u | head -20
   grep -hE '^BM_(train_step|matmul_peak|attention|matmul_forward|classifier|adamw)' "$log" | head -40
   # Which bf16 attention path is faster at GPT-2's shape: auto picks the flash kernels
