@@ -27,6 +27,8 @@
 #                from that checkpoint, with the per-phase times RL logs (sample, grade, score, update)
 #   profile      3 bf16 steps of configs/gpt2-124m.yaml under --profile: each op's measured time
 #                (op by op) beside the analytic prediction, phase by phase
+#   torch_b16    PyTorch bf16 and torch.compile at B 16: the peak-memory target is stated at
+#                16 x 1024, beside Chamber's device_GiB of BM_train_step_gpt2_124m_bf16_batch/16
 #   nccl         data parallel's GPU path on one GPU: a one-rank NCCL all-reduce of GPT-2 124M's
 #                gradient size leaves it unchanged, and its time; "not available" without NCCL
 #                (the kit does not carry it: PyTorch's wheel usually has one, which is used)
@@ -46,6 +48,7 @@ kit=$(cd "$(dirname "$0")" && pwd)
 bash "$kit/unpack.sh" || { echo "run.sh: could not unpack the kit's libraries (lib/*.xz)" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+: >"$out/torch_gpu.jsonl"   # the torch stages append to it
 deadline=$((SECONDS + ${DEADLINE:-480}))
 steps=${STEPS:-60}
 log=$out/all.log
@@ -139,9 +142,12 @@ bench_kernels() {
   bin bench_kernels_gpu --benchmark_min_time=0.05 --benchmark_out="$out/bench_kernels.json" \
     --benchmark_out_format=json
 }
-torch_gpu() {
-  PYTHONUNBUFFERED=1 python3 "$kit/bench/torch_gpu.py" --batch 8 --mode fp32 --mode bf16 \
-    --mode compile | tee "$out/torch_gpu.jsonl"
+torch_gpu() {  # torch_gpu [B MODE...]: B 8 in every mode unless told
+  local batch=${1:-8}; shift || true
+  local modes=("${@:-fp32 bf16 compile}") args=()
+  for m in ${modes[*]}; do args+=(--mode "$m"); done
+  PYTHONUNBUFFERED=1 python3 "$kit/bench/torch_gpu.py" --batch "$batch" "${args[@]}" |
+    tee -a "$out/torch_gpu.jsonl"
 }
 sanitize() {  # sanitize TOOL: compute-sanitizer over the kernel tests (not the long RL/step ones)
   local tool=$1 san
@@ -230,6 +236,7 @@ stage quickstart 90 bash -c 'cd "$kit" && bin chamber run configs/quickstart.yam
 stage generate 110 generate
 stage grpo_step 60 grpo_step
 stage profile 40 profile
+stage torch_b16 100 torch_gpu 16 bf16 compile
 stage nccl 30 nccl
 stage memcheck 60 sanitize memcheck
 stage racecheck 45 sanitize racecheck
@@ -258,12 +265,19 @@ flash, mat = path(2), path(1)
 print(f"bf16 attention per layer (B 8 x T 1024): flash {flash:.0f} us, materialized {mat:.0f} us: "
       f"{'flash' if flash < mat else 'materialized'} is faster ({max(flash, mat) / min(flash, mat):.2f}x)")
 PY
-  python3 - "$out/torch_gpu.jsonl" <<'PY' 2>/dev/null
+  python3 - "$out/torch_gpu.jsonl" "$out/bench_kernels.json" <<'PY' 2>/dev/null
 import json, sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
+torch = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in torch:
     if "error" in r: print(f"torch {r['mode']} B{r['batch']}: error {r['error'][:120]}")
     else: print(f"torch {r['mode']} B{r['batch']}: {r['tokens_per_s_median']:,} tok/s, MFU {r['mfu']:.3f}, peak {r['peak_mem_gib']} GiB, compile {r['compile_s']} s")
+# The memory target: Chamber's step at 16 x 1024 (an upper bound of its peak) beside PyTorch's.
+try: chamber = {b["name"].split("/real_time")[0]: b for b in json.load(open(sys.argv[2]))["benchmarks"]}
+except OSError: chamber = {}
+ours = chamber.get("BM_train_step_gpt2_124m_bf16_batch/16", {}).get("device_GiB")
+theirs = [f"{r['mode']} {r['peak_mem_gib']} GiB" for r in torch if r.get("batch") == 16 and "error" not in r]
+if ours is not None and theirs:
+    print(f"peak memory at B 16 x 1024, bf16: Chamber at most {ours:.2f} GiB | torch " + ", ".join(theirs))
 PY
   grep -hE '^BM_sample_cuda' "$log" | head -6
   python3 - "$out/generate_chamber.jsonl" "$out/hf_generate.jsonl" <<'PY' 2>/dev/null
