@@ -340,12 +340,9 @@ void train_step_gpt2_124m(benchmark::State& state, const Ops& ops, int B, double
   // and read once per kStepsPerRead steps (configs/gpt2-124m.yaml logs every 10).
   constexpr int kStepsPerRead = 10;
   auto step = [&] {
-    chamber::gpt_step_begin(model);
-    chamber::gpt_train_micro_step(model, tokens.data(), targets.data(), weights.data(), B, kT);
-    chamber::gpt_compute_grad_norm(model);
-    chamber::gpt_adamw_step(model, {.lr = 6e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
-                                    .weight_decay = 0.1f, .clip_by_device_norm = true,
-                                    .max_grad_norm = 1.0f});
+    chamber::gpt_queue_train_step(model, tokens.data(), targets.data(), weights.data(), B, kT,
+                                  {.lr = 6e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                                   .weight_decay = 0.1f, .max_grad_norm = 1.0f});
     chamber::gpt_keep_step(model);
   };
   step();  // warm-up: op by op

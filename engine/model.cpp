@@ -706,13 +706,18 @@ std::vector<StepScalars> gpt_read_kept_steps(GPT& m) {
   return steps;
 }
 
-StepScalars gpt_train_step(GPT& m, const int* tokens, const int* targets,
-                           const float* token_weights, int B, int T, AdamWSettings settings) {
+void gpt_queue_train_step(GPT& m, const int* tokens, const int* targets,
+                          const float* token_weights, int B, int T, AdamWSettings settings) {
   gpt_step_begin(m);
   gpt_train_micro_step(m, tokens, targets, token_weights, B, T);
   gpt_compute_grad_norm(m);
   settings.clip_by_device_norm = true;
   gpt_adamw_step(m, settings);
+}
+
+StepScalars gpt_train_step(GPT& m, const int* tokens, const int* targets,
+                           const float* token_weights, int B, int T, AdamWSettings settings) {
+  gpt_queue_train_step(m, tokens, targets, token_weights, B, T, settings);
   return gpt_read_step(m);
 }
 

@@ -380,8 +380,11 @@ struct AdamWSettings {
 // AdamW over every parameter in one op call (one launch on the GPU). Increments adam_step.
 void gpt_adamw_step(GPT& model, const AdamWSettings& settings);
 // The whole step for one micro-batch, as pretraining runs it without data parallel (benchmarks,
-// the analytic profile): gpt_step_begin, gpt_train_micro_step, gpt_compute_grad_norm,
-// gpt_adamw_step (clip_by_device_norm set) and gpt_read_step.
+// the analytic profile): gpt_step_begin, gpt_train_micro_step, gpt_compute_grad_norm and
+// gpt_adamw_step (clip_by_device_norm set), queued without a read (gpt_queue_train_step: then
+// gpt_read_step or gpt_keep_step), or with gpt_read_step after it (gpt_train_step).
+void gpt_queue_train_step(GPT& model, const int* tokens, const int* targets,
+                          const float* token_weights, int B, int T, AdamWSettings settings);
 StepScalars gpt_train_step(GPT& model, const int* tokens, const int* targets,
                            const float* token_weights, int B, int T, AdamWSettings settings);
 

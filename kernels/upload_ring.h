@@ -51,13 +51,6 @@ struct UploadRing {
   void push(size_t begin, size_t bytes, Token token) {
     pending.push_back({begin, begin + bytes, token});
   }
-  // Forgets every pending upload, all known to be done (after a synchronisation); done(token) is
-  // called for each, oldest first.
-  template <typename Done>
-  void clear(Done&& done) {
-    for (Pending& p : pending) done(p.token);
-    pending.clear();
-  }
 
  private:
   template <typename Wait>

@@ -35,18 +35,19 @@ TEST(UploadRing, ARegionNeverOverlapsAPendingUpload) {
       waits++;
     });
     ASSERT_LE(begin + bytes, capacity);
-    for (const Upload& u : uploads)
-      if (!u.done) ASSERT_TRUE(u.end <= begin || u.begin >= begin + bytes) << "upload " << i;
+    for (const Upload& u : uploads) {
+      if (!u.done) {
+        ASSERT_TRUE(u.end <= begin || u.begin >= begin + bytes) << "upload " << i;
+      }
+    }
     uploads.push_back({begin, begin + bytes, false});
     ring.push(begin, bytes, i);
   }
   // Waits happen only when the ring wraps onto its own pending uploads: far fewer than uploads.
   EXPECT_GT(waits, 0);
   EXPECT_LT(waits, 5000);
-  int cleared = 0;
-  ring.clear([&](int) { cleared++; });
-  EXPECT_EQ(cleared + waits, 5000);
-  EXPECT_TRUE(ring.pending.empty());
+  // Every upload was either waited for or is still pending, once.
+  EXPECT_EQ((int)ring.pending.size() + waits, 5000);
 }
 
 // Small uploads go one after another without a wait until the ring is full; the next one waits
